@@ -1,0 +1,113 @@
+"""The app factory and its lifespan: writer, gRPC receiver and jobs, started in order and
+stopped in reverse, flushing accepted spans within a deadline."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from collector.api import api_router
+from collector.auth import TokenSet
+from collector.grpc_receiver import GrpcReceiver
+from collector.http_receiver import otlp_http_router
+from collector.ingest import IngestService
+from collector.metrics import IngestMetrics
+from collector.normalize import DimensionRules, Normalizer
+from collector.settings import Settings
+from collector.writer import Writer
+from warehouse.database import Database
+from warehouse.scheduler import JobScheduler
+
+log = logging.getLogger(__name__)
+
+
+def dimension_rules(settings: Settings) -> DimensionRules:
+    pattern = settings.feature_span_name_pattern
+    return DimensionRules(
+        feature_keys=tuple(settings.feature_attributes),
+        tenant_keys=tuple(settings.tenant_attributes),
+        feature_span_name_pattern=re.compile(pattern) if pattern else None,
+        feature_from_service=settings.feature_from_service,
+    )
+
+
+def create_app(settings: Settings, database: Database) -> FastAPI:
+    metrics = IngestMetrics(CollectorRegistry())
+    writer = Writer(
+        database,
+        metrics,
+        max_queued_spans=settings.max_queued_spans,
+        max_commit_spans=settings.max_commit_spans,
+    )
+    service = IngestService(Normalizer(dimension_rules(settings)), writer, metrics)
+    ingest_tokens = TokenSet(settings.ingest_tokens)
+    grpc_receiver = (
+        GrpcReceiver(
+            service, ingest_tokens, settings.host, settings.grpc_port, settings.max_body_bytes
+        )
+        if settings.grpc_port
+        else None
+    )
+    scheduler = JobScheduler(database, settings.attribution_interval_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        if grpc_receiver is not None:
+            await grpc_receiver.start()
+        scheduler.start()
+        log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
+        try:
+            yield
+        finally:
+            deadline = settings.shutdown_timeout_seconds
+            scheduler.stop()
+            if grpc_receiver is not None:
+                await grpc_receiver.stop(grace=min(5.0, deadline))
+            flushed = writer.stop(deadline)
+            log.info("spendscope stopped (%s)", "all spans flushed" if flushed else "NOT flushed")
+
+    app = FastAPI(
+        title="spendscope",
+        summary="Cost observability and attribution for AI inference.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.writer = writer
+    app.state.grpc_receiver = grpc_receiver
+    app.state.scheduler = scheduler
+    app.include_router(
+        otlp_http_router(
+            service, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
+        )
+    )
+    app.include_router(api_router(database, TokenSet(settings.api_tokens)))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        problems = []
+        if not writer.healthy:
+            problems.append("writer is not running")
+        if writer.last_error:
+            problems.append(f"last commit failed: {writer.last_error}")
+        if writer.queued_spans >= settings.max_queued_spans:
+            problems.append("ingest queue is full")
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

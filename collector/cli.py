@@ -1,0 +1,129 @@
+"""The `spendscope` command line: serve, migrate, demo."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from collector.app import create_app
+from collector.logs import configure_logging
+from collector.settings import Settings, SettingsError
+from warehouse import migrate
+from warehouse.database import Database
+
+log = logging.getLogger(__name__)
+
+cli = typer.Typer(
+    help="Cost observability and attribution for AI inference, fed by OpenTelemetry.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory [env SPENDSCOPE_DATA_DIR].", show_default=False)
+]
+Host = Annotated[
+    str | None, typer.Option(help="Bind address [env SPENDSCOPE_HOST].", show_default=False)
+]
+HttpPort = Annotated[
+    int | None,
+    typer.Option(help="OTLP/HTTP and API port [env SPENDSCOPE_HTTP_PORT].", show_default=False),
+]
+GrpcPort = Annotated[
+    int | None,
+    typer.Option(help="OTLP/gRPC port, 0 disables [env SPENDSCOPE_GRPC_PORT].", show_default=False),
+]
+LogFormat = Annotated[
+    str | None, typer.Option(help="json or text [env SPENDSCOPE_LOG_FORMAT].", show_default=False)
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment first, then the flags that were given on the command line."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)
+
+
+def serve_app(settings: Settings) -> None:
+    try:
+        settings.check_exposure()
+    except SettingsError as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from None
+    database = Database.open(settings.database_path)
+    try:
+        app = create_app(settings, database)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            loop="asyncio",
+        )
+        uvicorn.Server(config).run()
+    finally:
+        database.close()
+
+
+@cli.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Host = None,
+    http_port: HttpPort = None,
+    grpc_port: GrpcPort = None,
+    log_format: LogFormat = None,
+) -> None:
+    """Receive OTLP spans, run the jobs and serve the API (migrates the database first)."""
+    settings = load_settings(
+        data_dir=data_dir,
+        host=host,
+        http_port=http_port,
+        grpc_port=grpc_port,
+        log_format=log_format,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    serve_app(settings)
+
+
+@cli.command("migrate")
+def migrate_command(
+    data_dir: DataDir = None,
+    revision: Annotated[str, typer.Option(help="Target revision; 'base' empties.")] = "head",
+) -> None:
+    """Upgrade (or downgrade) the warehouse schema."""
+    settings = load_settings(data_dir=data_dir)
+    configure_logging("text", settings.log_level)
+    if revision == "head":
+        migrate.upgrade(settings.database_path)
+    else:
+        migrate.downgrade(settings.database_path, revision)
+    typer.echo(f"{settings.database_path}: at revision {revision}")
+
+
+@cli.command()
+def demo(
+    data_dir: DataDir = None,
+    http_port: HttpPort = None,
+    grpc_port: GrpcPort = None,
+) -> None:
+    """Run the service with sample traffic sent to it over OTLP."""
+    from sample_data.demo import run_demo
+
+    settings = load_settings(
+        data_dir=data_dir or Path("data/demo"),
+        http_port=http_port,
+        grpc_port=grpc_port,
+        log_format="text",
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    run_demo(settings, serve_app)
+
+
+def main() -> None:
+    cli()

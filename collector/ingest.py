@@ -1,0 +1,34 @@
+"""The one ingest path shared by the HTTP and gRPC receivers: decode off the event loop,
+enqueue for the writer, await the commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio.to_thread
+
+from collector.decode import DecodedSpans, decode_traces
+from collector.metrics import IngestMetrics
+from collector.normalize import Normalizer
+from collector.writer import Writer
+
+
+class IngestService:
+    def __init__(self, normalizer: Normalizer, writer: Writer, metrics: IngestMetrics) -> None:
+        self.normalizer = normalizer
+        self.writer = writer
+        self.metrics = metrics
+
+    async def export_traces(self, body: bytes, content_type: str) -> DecodedSpans:
+        """Store the spans of one export; returns once they are committed.
+
+        Raises DecodeError (bad body), QueueFull or WriterStopped (retry later).
+        """
+        decoded = await anyio.to_thread.run_sync(decode_traces, body, content_type, self.normalizer)
+        self.metrics.spans_rejected.inc(decoded.rejected)
+        if decoded.accepted:
+            future = self.writer.submit(decoded.table)
+            self.metrics.spans_received.inc(decoded.accepted)
+            # Shielded: a client that hangs up does not cancel the commit under way.
+            await asyncio.shield(asyncio.wrap_future(future))
+        return decoded

@@ -1,0 +1,71 @@
+"""Attribution: model calls inherit feature, session, user, tenant, environment and agent
+from their ancestor spans, whatever order the spans arrived in.
+
+Incremental by ingest batch: every trace that received a span since the watermark is
+re-resolved whole, so a root that arrives after its children still attributes them. The
+nearest span that sets a dimension wins; a model call's own value beats its ancestors'.
+A span whose parent has not arrived is treated as a root until the parent comes.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+NAME = "attribution"
+MAX_DEPTH = 64  # deeper chains (or parent cycles) stop inheriting here
+# Ancestors are looked for among spans that started at most this long before the earliest
+# span of the batch: it bounds the scan, and no request outlives it in practice.
+HORIZON = "INTERVAL 24 HOUR"
+DIMENSIONS = ("feature", "session_id", "user_id", "tenant_id", "environment", "agent_name")
+
+_INHERIT = ",\n            ".join(f"coalesce(c.{d}, w.{d})" for d in DIMENSIONS)
+_OWN = ", ".join(DIMENSIONS)
+
+ATTRIBUTE_TRACES = f"""
+INSERT OR REPLACE INTO model_calls
+WITH RECURSIVE
+    fresh AS (
+        SELECT trace_id, start_time FROM spans WHERE batch_id > $low AND batch_id <= $high
+    ),
+    dirty AS (SELECT DISTINCT trace_id FROM fresh),
+    trace_spans AS (
+        SELECT s.trace_id, s.span_id, s.parent_span_id, s.is_model_call, s.start_time,
+               s.feature_default, {", ".join("s." + d for d in DIMENSIONS)}
+        FROM spans s SEMI JOIN dirty USING (trace_id)
+        WHERE s.start_time >= (SELECT min(start_time) FROM fresh) - {HORIZON}
+    ),
+    roots AS (
+        SELECT t.* FROM trace_spans t
+        WHERE t.parent_span_id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM trace_spans p
+            WHERE p.trace_id = t.trace_id AND p.span_id = t.parent_span_id
+        )
+    ),
+    walk AS (
+        SELECT trace_id, span_id, 0 AS depth, {_OWN} FROM roots
+        UNION ALL
+        SELECT c.trace_id, c.span_id, w.depth + 1,
+            {_INHERIT}
+        FROM trace_spans c JOIN walk w
+            ON c.trace_id = w.trace_id AND c.parent_span_id = w.span_id
+        WHERE w.depth < {MAX_DEPTH}
+    )
+SELECT t.trace_id, t.span_id, t.start_time,
+       coalesce(w.feature, t.feature_default),
+       w.session_id, w.user_id, w.tenant_id, w.environment, w.agent_name,
+       $high
+FROM walk w JOIN trace_spans t USING (trace_id, span_id)
+WHERE t.is_model_call
+"""
+
+
+def attribute(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
+    """Resolve the traces touched by batches in (low, high]; returns model calls written.
+
+    The caller owns the transaction (and records the new watermark in it).
+    """
+    if high <= low:
+        return 0
+    cursor.execute(ATTRIBUTE_TRACES, {"low": low, "high": high})
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0

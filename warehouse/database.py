@@ -1,0 +1,44 @@
+"""Opening the warehouse: migrate, then hold the one DuckDB connection of the process.
+
+DuckDB lets one process open a database file read-write; the serving process owns it.
+Jobs and API requests take their own cursors from `Database.cursor()`, which share the
+same database instance (and so see each other's commits).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import duckdb
+
+from warehouse import migrate
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, run_migrations: bool = True) -> Database:
+        if run_migrations:
+            migrate.upgrade(path)
+        connection = duckdb.connect(str(path))
+        connection.execute("SET TimeZone = 'UTC'")
+        return cls(connection, path)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to the same database instance, for one thread's use."""
+        with self._lock:
+            cursor = self._connection.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

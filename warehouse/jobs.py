@@ -1,0 +1,100 @@
+"""Incremental jobs: a pure step over a range of ingest batches, plus the bookkeeping.
+
+Each job keeps a watermark (the last ingest batch it has processed) in `job_state`. A run
+processes the batches after the watermark in bounded chunks; the step's writes and the new
+watermark commit in one transaction, so a crash or a re-run never counts anything twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from warehouse import attribution
+from warehouse.ingest import last_batch_id
+
+log = logging.getLogger(__name__)
+
+# step(cursor, low, high) -> rows written, for batches in (low, high]
+Step = Callable[[duckdb.DuckDBPyConnection, int, int], int]
+
+BATCHES_PER_CHUNK = 50
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    step: Step
+
+
+JOBS: dict[str, Job] = {attribution.NAME: Job(attribution.NAME, attribution.attribute)}
+
+
+class JobError(RuntimeError):
+    """A job step failed; its transaction was rolled back and its watermark kept."""
+
+
+def _watermark(cursor: duckdb.DuckDBPyConnection, name: str) -> int:
+    row = cursor.execute("SELECT watermark FROM job_state WHERE name = ?", [name]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record(
+    cursor: duckdb.DuckDBPyConnection,
+    name: str,
+    watermark: int,
+    rows: int,
+    now: dt.datetime,
+    error: str | None,
+) -> None:
+    cursor.execute(
+        """
+        INSERT INTO job_state (name, watermark, last_run_at, last_rows, total_rows, runs,
+                               last_error)
+        VALUES ($name, $watermark, $now, $rows, $rows, 1, $error)
+        ON CONFLICT (name) DO UPDATE SET
+            watermark = excluded.watermark, last_run_at = excluded.last_run_at,
+            last_rows = excluded.last_rows,
+            total_rows = job_state.total_rows + excluded.last_rows,
+            runs = job_state.runs + 1, last_error = excluded.last_error
+        """,
+        {
+            "name": name,
+            "watermark": watermark,
+            "now": now.replace(tzinfo=None),
+            "rows": rows,
+            "error": error,
+        },
+    )
+
+
+def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> int:
+    """Catch the job up with ingest; returns the rows it wrote."""
+    high = last_batch_id(cursor)
+    low = _watermark(cursor, job.name)
+    total = 0
+    while low < high:
+        upper = min(high, low + BATCHES_PER_CHUNK)
+        cursor.begin()
+        try:
+            rows = job.step(cursor, low, upper)
+            _record(cursor, job.name, upper, rows, now, None)
+            cursor.commit()
+        except duckdb.Error as exc:
+            cursor.rollback()
+            _record(cursor, job.name, low, 0, now, f"{type(exc).__name__}: {exc}")
+            raise JobError(f"job {job.name} failed on batches ({low}, {upper}]: {exc}") from exc
+        total += rows
+        low = upper
+    return total
+
+
+def job_states(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    columns = ("name", "watermark", "last_run_at", "last_rows", "total_rows", "runs", "last_error")
+    rows = cursor.execute(f"SELECT {', '.join(columns)} FROM job_state ORDER BY name").fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in rows]
