@@ -16,14 +16,17 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Double,
     LargeBinary,
     MetaData,
     Numeric,
+    Sequence,
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,3 +128,140 @@ class JobState(Base):
     total_rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
     runs: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# Prices are per million tokens; 12 decimal places hold any catalog or user price exactly.
+PricePerMTok = Numeric(24, 12)
+# A call's cost: tokens x a 12-place per-MTok price / 10^6 needs 18 places to stay exact.
+Money = Numeric(38, 18)
+
+
+class PriceOverride(Base):
+    """A user's own price (negotiated, batch, fine-tuned, self-hosted), from the price file or
+    the API. Overrides win over the catalog; see `warehouse.pricebook` for the precedence."""
+
+    __tablename__ = "price_overrides"
+    __table_args__ = (
+        CheckConstraint("match_kind IN ('exact', 'glob', 'regex')", name="match_kind"),
+        CheckConstraint("source IN ('file', 'api')", name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger,
+        Sequence("price_overrides_id_seq"),
+        primary_key=True,
+        server_default=text("nextval('price_overrides_id_seq')"),
+    )
+    provider: Mapped[str] = mapped_column(String, nullable=False)
+    model_pattern: Mapped[str] = mapped_column(String, nullable=False)
+    match_kind: Mapped[str] = mapped_column(String, nullable=False)
+    input_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    cache_read_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    cache_write_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    output_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    reasoning_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    effective_from: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    source: Mapped[str] = mapped_column(String, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class PriceKey(Base):
+    """A (provider, model) as seen in spans, and the catalog model it resolved to (if any)
+    under the price book whose fingerprint is recorded."""
+
+    __tablename__ = "price_keys"
+
+    provider: Mapped[str] = mapped_column(String, primary_key=True)
+    model: Mapped[str] = mapped_column(String, primary_key=True)
+    catalog_provider: Mapped[str | None] = mapped_column(String)
+    catalog_model: Mapped[str | None] = mapped_column(String)
+    book_fingerprint: Mapped[str] = mapped_column(String, nullable=False)
+    resolved_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class PricePeriod(Base):
+    """The resolved price of a price key over [effective_from, effective_to) (NULL: open)
+    for calls whose total input tokens fall in [min_input_tokens, max_input_tokens)
+    (a tier band). Rates are per million tokens with every fallback already applied."""
+
+    __tablename__ = "price_periods"
+    __table_args__ = (CheckConstraint("source IN ('catalog', 'override')", name="source"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger,
+        Sequence("price_periods_id_seq"),
+        primary_key=True,
+        server_default=text("nextval('price_periods_id_seq')"),
+    )
+    provider: Mapped[str] = mapped_column(String, nullable=False)
+    model: Mapped[str] = mapped_column(String, nullable=False)
+    effective_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    effective_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    min_input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    max_input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String, nullable=False)
+    override_id: Mapped[int | None] = mapped_column(BigInteger)
+    catalog_provider: Mapped[str | None] = mapped_column(String)
+    catalog_model: Mapped[str | None] = mapped_column(String)
+    input_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    cache_read_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    cache_write_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    output_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    reasoning_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    requests_kilo: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+
+
+class CallCost(Base):
+    """The cost of one model call (NULL and `priced` false when no price matched), with the
+    price period that priced it and the cost the instrumentation reported, kept beside.
+
+    `priced_seq` increases whenever the row's cost or attribution changes: downstream jobs
+    use it as their watermark (see `warehouse.pricing`)."""
+
+    __tablename__ = "call_costs"
+
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    span_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    start_time: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    provider: Mapped[str] = mapped_column(String, nullable=False)
+    model: Mapped[str] = mapped_column(String, nullable=False)
+    priced: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    input_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    cache_read_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    cache_write_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    output_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    request_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    price_period_id: Mapped[int | None] = mapped_column(BigInteger)
+    price_source: Mapped[str | None] = mapped_column(String)
+    override_id: Mapped[int | None] = mapped_column(BigInteger)
+    reported_cost_usd: Mapped[Decimal | None] = mapped_column(ReportedMoney)
+    attributed_batch_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    priced_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    priced_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class RepriceRequest(Base):
+    """Re-price the calls of one price key that started at or after `from_time` (NULL: all).
+    Queued when the price book changes; done by the pricing job, which records the count."""
+
+    __tablename__ = "reprice_requests"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger,
+        Sequence("reprice_requests_id_seq"),
+        primary_key=True,
+        server_default=text("nextval('reprice_requests_id_seq')"),
+    )
+    provider: Mapped[str] = mapped_column(String, nullable=False)
+    model: Mapped[str] = mapped_column(String, nullable=False)
+    from_time: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    calls_repriced: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# Assigns `call_costs.priced_seq`: one value per pricing transaction.
+PRICED_SEQ = Sequence("call_costs_priced_seq")

@@ -1,0 +1,139 @@
+"""The price book (overrides, resolved price keys and periods), call costs and the re-pricing
+queue.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+SEQUENCES = (
+    "price_overrides_id_seq",
+    "price_periods_id_seq",
+    "reprice_requests_id_seq",
+    "call_costs_priced_seq",
+)
+
+
+def _price(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.Numeric(24, 12), nullable=nullable)
+
+
+def _money(name: str) -> sa.Column[object]:
+    return sa.Column(name, sa.Numeric(38, 18))
+
+
+def _id(sequence: str) -> sa.Column[object]:
+    return sa.Column(
+        "id", sa.BigInteger, nullable=False, server_default=sa.text(f"nextval('{sequence}')")
+    )
+
+
+def upgrade() -> None:
+    for sequence in SEQUENCES:
+        op.execute(f"CREATE SEQUENCE {sequence} START 1")
+    op.create_table(
+        "price_overrides",
+        _id("price_overrides_id_seq"),
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model_pattern", sa.String, nullable=False),
+        sa.Column("match_kind", sa.String, nullable=False),
+        _price("input_mtok"),
+        _price("cache_read_mtok", nullable=True),
+        _price("cache_write_mtok", nullable=True),
+        _price("output_mtok"),
+        _price("reasoning_mtok", nullable=True),
+        sa.Column("effective_from", sa.DateTime, nullable=False),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("note", sa.Text),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_price_overrides"),
+        sa.CheckConstraint(
+            "match_kind IN ('exact', 'glob', 'regex')", name="ck_price_overrides_match_kind"
+        ),
+        sa.CheckConstraint("source IN ('file', 'api')", name="ck_price_overrides_source"),
+    )
+    op.create_table(
+        "price_keys",
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model", sa.String, nullable=False),
+        sa.Column("catalog_provider", sa.String),
+        sa.Column("catalog_model", sa.String),
+        sa.Column("book_fingerprint", sa.String, nullable=False),
+        sa.Column("resolved_at", sa.DateTime, nullable=False),
+        sa.PrimaryKeyConstraint("provider", "model", name="pk_price_keys"),
+    )
+    op.create_table(
+        "price_periods",
+        _id("price_periods_id_seq"),
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model", sa.String, nullable=False),
+        sa.Column("effective_from", sa.DateTime),
+        sa.Column("effective_to", sa.DateTime),
+        sa.Column("min_input_tokens", sa.BigInteger, nullable=False),
+        sa.Column("max_input_tokens", sa.BigInteger),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("override_id", sa.BigInteger),
+        sa.Column("catalog_provider", sa.String),
+        sa.Column("catalog_model", sa.String),
+        _price("input_mtok"),
+        _price("cache_read_mtok"),
+        _price("cache_write_mtok"),
+        _price("output_mtok"),
+        _price("reasoning_mtok"),
+        _price("requests_kilo"),
+        sa.PrimaryKeyConstraint("id", name="pk_price_periods"),
+        sa.CheckConstraint("source IN ('catalog', 'override')", name="ck_price_periods_source"),
+    )
+    op.create_table(
+        "call_costs",
+        sa.Column("trace_id", sa.LargeBinary, nullable=False),
+        sa.Column("span_id", sa.LargeBinary, nullable=False),
+        sa.Column("start_time", sa.DateTime, nullable=False),
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model", sa.String, nullable=False),
+        sa.Column("priced", sa.Boolean, nullable=False),
+        _money("cost_usd"),
+        _money("input_cost_usd"),
+        _money("cache_read_cost_usd"),
+        _money("cache_write_cost_usd"),
+        _money("output_cost_usd"),
+        _money("request_cost_usd"),
+        sa.Column("price_period_id", sa.BigInteger),
+        sa.Column("price_source", sa.String),
+        sa.Column("override_id", sa.BigInteger),
+        sa.Column("reported_cost_usd", sa.Numeric(20, 10)),
+        sa.Column("attributed_batch_id", sa.BigInteger, nullable=False),
+        sa.Column("priced_seq", sa.BigInteger, nullable=False),
+        sa.Column("priced_at", sa.DateTime, nullable=False),
+        sa.PrimaryKeyConstraint("trace_id", "span_id", name="pk_call_costs"),
+    )
+    op.create_table(
+        "reprice_requests",
+        _id("reprice_requests_id_seq"),
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model", sa.String, nullable=False),
+        sa.Column("from_time", sa.DateTime),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("requested_at", sa.DateTime, nullable=False),
+        sa.Column("done_at", sa.DateTime),
+        sa.Column("calls_repriced", sa.BigInteger),
+        sa.PrimaryKeyConstraint("id", name="pk_reprice_requests"),
+    )
+
+
+def downgrade() -> None:
+    for table in ("reprice_requests", "call_costs", "price_periods", "price_keys"):
+        op.drop_table(table)
+    op.drop_table("price_overrides")
+    for sequence in reversed(SEQUENCES):
+        op.execute(f"DROP SEQUENCE {sequence}")
