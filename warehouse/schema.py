@@ -26,6 +26,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -130,10 +131,12 @@ class JobState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-# Prices are per million tokens; 12 decimal places hold any catalog or user price exactly.
-PricePerMTok = Numeric(24, 12)
-# A call's cost: tokens x a 12-place per-MTok price / 10^6 needs 18 places to stay exact.
-Money = Numeric(38, 18)
+# Prices are per million tokens. The catalog has prices with 18 decimal places (float
+# artifacts such as 0.18000000000000002 kept as published), so 18 places hold any exactly.
+PricePerMTok = Numeric(38, 18)
+# A call's cost: tokens x an 18-place per-MTok price / 10^6 needs 24 places to stay exact
+# (14 integer digits: sums up to $10^14 before DuckDB's 38-digit DECIMAL overflows).
+Money = Numeric(38, 24)
 
 
 class PriceOverride(Base):
@@ -183,7 +186,9 @@ class PriceKey(Base):
 class PricePeriod(Base):
     """The resolved price of a price key over [effective_from, effective_to) (NULL: open)
     for calls whose total input tokens fall in [min_input_tokens, max_input_tokens)
-    (a tier band). Rates are per million tokens with every fallback already applied."""
+    (a tier band) and, when `time_of_day_from`/`time_of_day_to` are set, whose UTC time of
+    day falls in [from, to) (NULL: unbounded on that side; off-peak prices). Rates are per
+    million tokens with every fallback already applied; `requests_kcount` per 1,000 calls."""
 
     __tablename__ = "price_periods"
     __table_args__ = (CheckConstraint("source IN ('catalog', 'override')", name="source"),)
@@ -198,6 +203,8 @@ class PricePeriod(Base):
     model: Mapped[str] = mapped_column(String, nullable=False)
     effective_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
     effective_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    time_of_day_from: Mapped[dt.time | None] = mapped_column(Time)
+    time_of_day_to: Mapped[dt.time | None] = mapped_column(Time)
     min_input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
     max_input_tokens: Mapped[int | None] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String, nullable=False)
@@ -209,7 +216,7 @@ class PricePeriod(Base):
     cache_write_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
     output_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
     reasoning_mtok: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
-    requests_kilo: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
+    requests_kcount: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
 
 
 class CallCost(Base):
@@ -227,6 +234,7 @@ class CallCost(Base):
     provider: Mapped[str] = mapped_column(String, nullable=False)
     model: Mapped[str] = mapped_column(String, nullable=False)
     priced: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    unpriced_reason: Mapped[str | None] = mapped_column(String)
     cost_usd: Mapped[Decimal | None] = mapped_column(Money)
     input_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
     cache_read_cost_usd: Mapped[Decimal | None] = mapped_column(Money)

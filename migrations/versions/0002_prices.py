@@ -25,11 +25,11 @@ SEQUENCES = (
 
 
 def _price(name: str, nullable: bool = False) -> sa.Column[object]:
-    return sa.Column(name, sa.Numeric(24, 12), nullable=nullable)
+    return sa.Column(name, sa.Numeric(38, 18), nullable=nullable)
 
 
 def _money(name: str) -> sa.Column[object]:
-    return sa.Column(name, sa.Numeric(38, 18))
+    return sa.Column(name, sa.Numeric(38, 24))
 
 
 def _id(sequence: str) -> sa.Column[object]:
@@ -79,6 +79,8 @@ def upgrade() -> None:
         sa.Column("model", sa.String, nullable=False),
         sa.Column("effective_from", sa.DateTime),
         sa.Column("effective_to", sa.DateTime),
+        sa.Column("time_of_day_from", sa.Time),
+        sa.Column("time_of_day_to", sa.Time),
         sa.Column("min_input_tokens", sa.BigInteger, nullable=False),
         sa.Column("max_input_tokens", sa.BigInteger),
         sa.Column("source", sa.String, nullable=False),
@@ -90,7 +92,7 @@ def upgrade() -> None:
         _price("cache_write_mtok"),
         _price("output_mtok"),
         _price("reasoning_mtok"),
-        _price("requests_kilo"),
+        _price("requests_kcount"),
         sa.PrimaryKeyConstraint("id", name="pk_price_periods"),
         sa.CheckConstraint("source IN ('catalog', 'override')", name="ck_price_periods_source"),
     )
@@ -102,6 +104,7 @@ def upgrade() -> None:
         sa.Column("provider", sa.String, nullable=False),
         sa.Column("model", sa.String, nullable=False),
         sa.Column("priced", sa.Boolean, nullable=False),
+        sa.Column("unpriced_reason", sa.String),
         _money("cost_usd"),
         _money("input_cost_usd"),
         _money("cache_read_cost_usd"),
