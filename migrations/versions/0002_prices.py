@@ -93,6 +93,8 @@ def upgrade() -> None:
         _price("output_mtok"),
         _price("reasoning_mtok"),
         _price("requests_kcount"),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("retired_at", sa.DateTime),
         sa.PrimaryKeyConstraint("id", name="pk_price_periods"),
         sa.CheckConstraint("source IN ('catalog', 'override')", name="ck_price_periods_source"),
     )
