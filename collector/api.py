@@ -53,6 +53,16 @@ class ModelCallRecord(BaseModel):
     status_code: int
     status_message: str | None
     attributes: dict[str, Any] = Field(description="Span attributes not mapped to a field.")
+    cost_usd: str | None = Field(
+        None, description="Our cost (USD, exact decimal string); null until priced or unpriced."
+    )
+    priced: bool | None = Field(None, description="False: no price matched (unpriced).")
+    unpriced_reason: str | None = Field(None, description="no_price or no_usage.")
+    price_source: str | None = Field(None, description="catalog or override.")
+    price_override_id: int | None = Field(None, description="The override that priced it.")
+    price_period_id: int | None = Field(
+        None, description="The price period that priced it (GET /api/v1/prices)."
+    )
 
 
 class SpansResponse(BaseModel):
@@ -83,6 +93,9 @@ def _record(row: dict[str, Any]) -> ModelCallRecord:
     row = {
         **row,
         "reported_cost_usd": None if cost is None else format(Decimal(cost).normalize(), "f"),
+        "cost_usd": None
+        if row.get("cost_usd") is None
+        else format(Decimal(row["cost_usd"]).normalize(), "f"),
         "start_time": _utc(row["start_time"]),
         "end_time": _utc(row["end_time"]),
         "attributes": json.loads(row["attributes"]) if row["attributes"] else {},

@@ -19,6 +19,7 @@ from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestService
 from collector.metrics import IngestMetrics
 from collector.normalize import DimensionRules, Normalizer
+from collector.prices_api import prices_router, sync_price_file
 from collector.settings import Settings
 from collector.writer import Writer
 from warehouse.database import Database
@@ -61,6 +62,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         writer.start()
         if grpc_receiver is not None:
             await grpc_receiver.start()
+        sync_price_file(database, settings.data_dir)  # validated by the CLI
         scheduler.start()
         log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
         try:
@@ -88,6 +90,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         )
     )
     app.include_router(api_router(database, TokenSet(settings.api_tokens)))
+    app.include_router(prices_router(database, TokenSet(settings.api_tokens), settings.data_dir))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -11,9 +11,11 @@ import uvicorn
 
 from collector.app import create_app
 from collector.logs import configure_logging
+from collector.prices_cli import check_price_file, prices_cli
 from collector.settings import Settings, SettingsError
 from warehouse import migrate
 from warehouse.database import Database
+from warehouse.pricefile import PriceFileError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ def serve_app(settings: Settings) -> None:
         settings.check_exposure()
     except SettingsError as exc:
         log.error("%s", exc)
+        raise typer.Exit(2) from None
+    try:
+        check_price_file(settings.data_dir)
+    except PriceFileError as exc:
+        for error in exc.errors:
+            log.error("%s", error)
         raise typer.Exit(2) from None
     database = Database.open(settings.database_path)
     try:
@@ -123,6 +131,9 @@ def demo(
     )
     configure_logging(settings.log_format, settings.log_level)
     run_demo(settings, serve_app)
+
+
+cli.add_typer(prices_cli, name="prices")
 
 
 def main() -> None:

@@ -15,13 +15,15 @@ from typing import Any
 
 import duckdb
 
-from warehouse import attribution
+from warehouse import attribution, pricing
 from warehouse.ingest import last_batch_id
 
 log = logging.getLogger(__name__)
 
 # step(cursor, low, high) -> rows written, for batches in (low, high]
 Step = Callable[[duckdb.DuckDBPyConnection, int, int], int]
+# housekeeping(cursor, now) -> rows written: work that needs no new batch
+Housekeeping = Callable[[duckdb.DuckDBPyConnection, dt.datetime], int]
 
 BATCHES_PER_CHUNK = 50
 
@@ -30,9 +32,18 @@ BATCHES_PER_CHUNK = 50
 class Job:
     name: str
     step: Step
+    # Only process batches that job has processed (its input is that job's output).
+    after: str | None = None
+    # Runs first on every run, in its own transaction, even when no batch is new.
+    housekeeping: Housekeeping | None = None
 
 
-JOBS: dict[str, Job] = {attribution.NAME: Job(attribution.NAME, attribution.attribute)}
+JOBS: dict[str, Job] = {
+    attribution.NAME: Job(attribution.NAME, attribution.attribute),
+    pricing.NAME: Job(
+        pricing.NAME, pricing.price, after=attribution.NAME, housekeeping=pricing.housekeeping
+    ),
+}
 
 
 class JobError(RuntimeError):
@@ -76,8 +87,21 @@ def _record(
 def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> int:
     """Catch the job up with ingest; returns the rows it wrote."""
     high = last_batch_id(cursor)
+    if job.after is not None:
+        high = min(high, _watermark(cursor, job.after))
     low = _watermark(cursor, job.name)
     total = 0
+    if job.housekeeping is not None:
+        cursor.begin()
+        try:
+            total = job.housekeeping(cursor, now)
+            if total:
+                _record(cursor, job.name, low, total, now, None)
+            cursor.commit()
+        except duckdb.Error as exc:
+            cursor.rollback()
+            _record(cursor, job.name, low, 0, now, f"{type(exc).__name__}: {exc}")
+            raise JobError(f"job {job.name} failed in housekeeping: {exc}") from exc
     while low < high:
         upper = min(high, low + BATCHES_PER_CHUNK)
         cursor.begin()

@@ -8,6 +8,7 @@ import duckdb
 
 # A model call's dimensions: inherited ones once the attribution job has resolved its
 # trace, its own until then (a just-acknowledged call is visible at once).
+# Cost columns are NULL until the pricing job has priced the call.
 MODEL_CALLS = """
 SELECT
     lower(hex(s.trace_id)) AS trace_id,
@@ -25,8 +26,11 @@ SELECT
     coalesce(m.agent_name, s.agent_name) AS agent_name,
     m.span_id IS NOT NULL AS attributed,
     s.start_time, s.end_time, s.duration_ms, s.status_code, s.status_message,
-    s.attributes
+    s.attributes,
+    c.cost_usd, c.priced, c.unpriced_reason, c.price_source,
+    c.override_id AS price_override_id, c.price_period_id
 FROM spans s LEFT JOIN model_calls m USING (trace_id, span_id)
+LEFT JOIN call_costs c ON c.trace_id = s.trace_id AND c.span_id = s.span_id
 WHERE s.is_model_call
 """
 
