@@ -65,12 +65,17 @@ def to_json(value: Mapping[str, Any] | list[Any]) -> str | None:
     return orjson.dumps(value).decode()
 
 
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+
+
 class SpanColumns:
-    """Accumulates validated, normalized spans column by column."""
+    """Accumulates validated, normalized spans; one tuple per span, in `SCHEMA` order,
+    turned into columns once per request (`to_arrow`)."""
 
     def __init__(self, normalizer: Normalizer) -> None:
         self.normalizer = normalizer
-        self.columns: dict[str, list[Any]] = {name: [] for name in COLUMN_NAMES}
+        self.rows: list[tuple[Any, ...]] = []
         self.accepted = 0
         self.rejected = 0
         self.messages: list[str] = []
@@ -100,9 +105,9 @@ class SpanColumns:
     ) -> None:
         """Validate and append one span; a span that cannot be stored is counted as rejected."""
         try:
-            if len(trace_id) != 16 or not any(trace_id):
+            if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
                 raise SpanRejected("trace_id must be 16 bytes and not all zero")
-            if len(span_id) != 8 or not any(span_id):
+            if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
                 raise SpanRejected("span_id must be 8 bytes and not all zero")
             if parent_span_id and len(parent_span_id) != 8:
                 raise SpanRejected("parent_span_id must be 8 bytes or empty")
@@ -112,46 +117,59 @@ class SpanColumns:
                 raise SpanRejected(f"end time {end_ns} is not a valid Unix time in ns")
             if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
                 raise SpanRejected("span kind or status code out of range")
-            normalized = self.normalizer.normalize(name, attributes, resource)
+            n = self.normalizer.normalize(name, attributes, resource)
         except SpanRejected as exc:
             self.reject(f"span {span_id.hex()}: {exc}")
             return
-        c = self.columns
-        c["trace_id"].append(trace_id)
-        c["span_id"].append(span_id)
-        c["parent_span_id"].append(parent_span_id or None)
-        c["start_ns"].append(start_ns)
-        c["end_ns"].append(max(end_ns, start_ns))  # documented clamp: no negative durations
-        c["name"].append(name)
-        c["kind"].append(kind)
-        c["status_code"].append(status_code)
-        c["status_message"].append(status_message or None)
-        c["service"].append(normalized.service)
-        c["scope_name"].append(scope_name or None)
-        c["is_model_call"].append(normalized.is_model_call)
-        c["is_usage_rollup"].append(normalized.is_usage_rollup)
-        c["provider"].append(normalized.provider)
-        c["operation"].append(normalized.operation)
-        c["request_model"].append(normalized.request_model)
-        c["response_model"].append(normalized.response_model)
-        c["input_tokens"].append(normalized.input_tokens)
-        c["output_tokens"].append(normalized.output_tokens)
-        c["cache_read_tokens"].append(normalized.cache_read_tokens)
-        c["cache_write_tokens"].append(normalized.cache_write_tokens)
-        c["reasoning_tokens"].append(normalized.reasoning_tokens)
-        c["reported_cost_usd"].append(normalized.reported_cost_usd)
-        c["feature"].append(normalized.feature)
-        c["feature_default"].append(normalized.feature_default)
-        c["session_id"].append(normalized.session_id)
-        c["user_id"].append(normalized.user_id)
-        c["tenant_id"].append(normalized.tenant_id)
-        c["environment"].append(normalized.environment)
-        c["agent_name"].append(normalized.agent_name)
-        c["attributes"].append(to_json(normalized.remainder))
-        c["resource_attributes"].append(resource_json)
-        c["events"].append(to_json(events))
-        c["links"].append(to_json(links))
+        remainder = n.remainder
+        self.rows.append(
+            (
+                trace_id,
+                span_id,
+                parent_span_id or None,
+                start_ns,
+                max(end_ns, start_ns),  # documented clamp: no negative durations
+                name,
+                kind,
+                status_code,
+                status_message or None,
+                n.service,
+                scope_name or None,
+                n.is_model_call,
+                n.is_usage_rollup,
+                n.provider,
+                n.operation,
+                n.request_model,
+                n.response_model,
+                n.input_tokens,
+                n.output_tokens,
+                n.cache_read_tokens,
+                n.cache_write_tokens,
+                n.reasoning_tokens,
+                n.reported_cost_usd,
+                n.feature,
+                n.feature_default,
+                n.session_id,
+                n.user_id,
+                n.tenant_id,
+                n.environment,
+                n.agent_name,
+                orjson.dumps(remainder).decode() if remainder else None,
+                resource_json,
+                orjson.dumps(events).decode() if events else None,
+                orjson.dumps(links).decode() if links else None,
+            )
+        )
         self.accepted += 1
 
     def to_arrow(self) -> pa.Table:
-        return pa.Table.from_pydict(self.columns, schema=SCHEMA)
+        if not self.rows:
+            return SCHEMA.empty_table()
+        columns = zip(*self.rows, strict=True)
+        return pa.Table.from_arrays(
+            [
+                pa.array(values, type=field.type)
+                for values, field in zip(columns, SCHEMA, strict=True)
+            ],
+            schema=SCHEMA,
+        )

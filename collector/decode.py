@@ -12,6 +12,8 @@ import binascii
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain, islice, repeat
+from operator import add, sub
 from typing import Any
 
 import orjson
@@ -19,6 +21,7 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector import otlp_views
 from collector.columns import SpanColumns, to_json
 from collector.normalize import Normalizer, SpanRejected
 
@@ -102,6 +105,174 @@ def _proto_attributes(attributes: Iterable[Any]) -> dict[str, Any]:
 
 
 def _add_protobuf(body: bytes, columns: SpanColumns) -> None:
+    """Decode through the bulk views; any body they cannot vouch for takes the reference
+    path, which also produces the error message for undecodable bodies."""
+    try:
+        request = otlp_views.Request.FromString(body)
+    except (ProtobufDecodeError, RuntimeError, ValueError):
+        request = None
+    if request is None or not _add_protobuf_view(request, columns):
+        _add_protobuf_generic(body, columns)
+
+
+def _bulk_attributes(raw: list[bytes]) -> tuple[list[str], list[Any]] | None:
+    """Keys and values of the `KeyValue` contents in `raw`, decoded two upb parses at a
+    time; None when the bytes are not the plain form these parses are exact for."""
+    count = len(raw)
+    if not count:
+        return [], []
+    try:
+        pairs = otlp_views.KeyValues.FromString(b"".join(raw))
+    except (ProtobufDecodeError, RuntimeError, ValueError):
+        return None
+    keys: list[str] = pairs.keys[:]
+    values: list[bytes] = pairs.values[:]
+    if len(keys) != count or len(values) != count:
+        return None
+    # Exactly one key and one value in each KeyValue, key first, nothing else: then the
+    # i-th key and the i-th value are the i-th KeyValue's (sizes counted in bytes, so
+    # keys must be ASCII; the others take the reference path).
+    if not "".join(keys).isascii() or not all(map(bytes.startswith, raw, repeat(b"\n"))):
+        return None
+    overhead = list(map(sub, map(len, raw), map(add, map(len, keys), map(len, values))))
+    if overhead.count(4) != count and not all(
+        map(_kv_overhead_ok, overhead, map(len, keys), map(len, values))
+    ):
+        return None
+    tags = [value[0] if value else 0 for value in values]
+    try:
+        flat = otlp_views.Values.FromString(b"".join(values))
+    except (ProtobufDecodeError, RuntimeError, ValueError):
+        return None
+    strings, ints = flat.string_values[:], flat.int_values[:]
+    doubles, bools = flat.double_values[:], flat.bool_values[:]
+    arrays, kvlists, blobs = flat.array_values, flat.kvlist_values, flat.bytes_values
+    known = len(strings) + len(ints) + len(doubles) + len(bools)
+    known += len(arrays) + len(kvlists) + len(blobs)
+    # Each non-empty AnyValue starts with a known field and there are as many fields as
+    # such values: so each holds exactly one, in the order of `tags`.
+    if known != count - tags.count(0) or not _VALUE_TAGS.issuperset(tags):
+        return None
+    try:
+        nested_arrays = [[_proto_value(v, 1) for v in array.values] for array in arrays]
+        nested_kvlists = [
+            {kv.key: _proto_value(kv.value, 1) for kv in kvlist.values} for kvlist in kvlists
+        ]
+    except SpanRejected:
+        return None  # the reference path says which span, with its message
+    take = {
+        otlp_views.TAG_STRING: iter(strings).__next__,
+        otlp_views.TAG_INT: iter(ints).__next__,
+        otlp_views.TAG_DOUBLE: iter(doubles).__next__,
+        otlp_views.TAG_BOOL: iter(bools).__next__,
+        otlp_views.TAG_ARRAY: iter(nested_arrays).__next__,
+        otlp_views.TAG_KVLIST: iter(nested_kvlists).__next__,
+        otlp_views.TAG_BYTES: iter([base64.b64encode(b).decode() for b in blobs]).__next__,
+        0: repeat(None).__next__,
+    }
+    return keys, [take[tag]() for tag in tags]
+
+
+def _varint_size(value: int) -> int:
+    return (value.bit_length() + 6) // 7 or 1
+
+
+def _kv_overhead_ok(overhead: int, key_size: int, value_size: int) -> bool:
+    """Bytes of a KeyValue beyond its key and value: two tags and two length varints."""
+    return overhead == 2 + _varint_size(key_size) + _varint_size(value_size)
+
+
+_VALUE_TAGS = frozenset({*otlp_views.VALUE_TAGS, 0})
+
+
+def _add_protobuf_view(request: Any, columns: SpanColumns) -> bool:
+    """Add the spans of a request parsed with `otlp_views.Request`; False (and nothing
+    added) when its attributes are not in the form the bulk decoding is exact for."""
+    groups: list[tuple[SpanRejected | None, dict[str, Any] | None, list[Any]]] = []
+    all_spans: list[Any] = []
+    for resource_spans in request.resource_spans:
+        scopes = [
+            (scope_spans.scope.name, scope_spans.spans)
+            for scope_spans in resource_spans.scope_spans
+        ]
+        try:
+            resource_attributes = _proto_attributes(resource_spans.resource.attributes)
+        except SpanRejected as exc:
+            groups.append((exc, None, scopes))
+            continue
+        groups.append((None, resource_attributes, scopes))
+        for _, spans in scopes:
+            all_spans.extend(spans)
+    containers = [span.attributes for span in all_spans]
+    bulk = _bulk_attributes(list(chain.from_iterable(containers)))
+    if bulk is None:
+        return False
+    pairs = zip(*bulk, strict=True)
+    counts = iter(list(map(len, containers)))
+    normalizer = columns.normalizer
+    add_span = columns.add
+    for rejection, kept_resource_attributes, scopes in groups:
+        if rejection is not None or kept_resource_attributes is None:
+            for _, spans in scopes:
+                for _ in spans:
+                    columns.reject(f"resource: {rejection}")
+            continue
+        resource = normalizer.resource_context(kept_resource_attributes)
+        resource_json = to_json(kept_resource_attributes)
+        for scope_name, spans in scopes:
+            for span in spans:
+                attributes = dict(islice(pairs, next(counts)))
+                events: list[Any] = []
+                links: list[Any] = []
+                if span.events or span.links:
+                    try:
+                        events, links = _events_and_links(span)
+                    except SpanRejected as exc:
+                        columns.reject(f"span {span.span_id.hex()}: {exc}")
+                        continue
+                status = span.status
+                add_span(
+                    span.trace_id,
+                    span.span_id,
+                    span.parent_span_id,
+                    span.name,
+                    span.kind,
+                    span.start_time_unix_nano,
+                    span.end_time_unix_nano,
+                    status.code,
+                    status.message,
+                    attributes,
+                    events,
+                    links,
+                    scope_name,
+                    resource,
+                    resource_json,
+                )
+    return True
+
+
+def _events_and_links(span: Any) -> tuple[list[Any], list[Any]]:
+    events = [
+        {
+            "name": event.name,
+            "time_unix_nano": event.time_unix_nano,
+            "attributes": _proto_attributes(event.attributes),
+        }
+        for event in span.events
+    ]
+    links = [
+        {
+            "trace_id": link.trace_id.hex(),
+            "span_id": link.span_id.hex(),
+            "attributes": _proto_attributes(link.attributes),
+        }
+        for link in span.links
+    ]
+    return events, links
+
+
+def _add_protobuf_generic(body: bytes, columns: SpanColumns) -> None:
+    """The reference decoder: the generated OTLP classes, one attribute at a time."""
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
