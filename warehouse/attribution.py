@@ -5,6 +5,10 @@ Incremental by ingest batch: every trace that received a span since the watermar
 re-resolved whole, so a root that arrives after its children still attributes them. The
 nearest span that sets a dimension wins; a model call's own value beats its ancestors'.
 A span whose parent has not arrived is treated as a root until the parent comes.
+
+The walk from the roots never reaches a span caught in a parent cycle (or below one), nor a
+span deeper than `MAX_DEPTH`; such a model call keeps its own dimensions rather than
+vanishing from `model_calls`, so every model-call span is attributed exactly once.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import duckdb
 
 NAME = "attribution"
-MAX_DEPTH = 64  # deeper chains (or parent cycles) stop inheriting here
+MAX_DEPTH = 64  # spans deeper than this keep their own dimensions
 # Ancestors are looked for among spans that started at most this long before the earliest
 # span of the batch: it bounds the scan, and no request outlives it in practice.
 HORIZON = "INTERVAL 24 HOUR"
@@ -49,12 +53,21 @@ WITH RECURSIVE
         FROM trace_spans c JOIN walk w
             ON c.trace_id = w.trace_id AND c.parent_span_id = w.span_id
         WHERE w.depth < {MAX_DEPTH}
+    ),
+    resolved AS (
+        SELECT trace_id, span_id, {_OWN} FROM walk
+        UNION ALL
+        -- Model calls the walk did not reach (parent cycles, too deep) keep their own.
+        SELECT trace_id, span_id, {_OWN} FROM trace_spans t
+        WHERE t.is_model_call AND NOT EXISTS (
+            SELECT 1 FROM walk w WHERE w.trace_id = t.trace_id AND w.span_id = t.span_id
+        )
     )
 SELECT t.trace_id, t.span_id, t.start_time,
-       coalesce(w.feature, t.feature_default),
-       w.session_id, w.user_id, w.tenant_id, w.environment, w.agent_name,
+       coalesce(r.feature, t.feature_default),
+       r.session_id, r.user_id, r.tenant_id, r.environment, r.agent_name,
        $high
-FROM walk w JOIN trace_spans t USING (trace_id, span_id)
+FROM resolved r JOIN trace_spans t USING (trace_id, span_id)
 WHERE t.is_model_call
 """
 
