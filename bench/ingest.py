@@ -25,6 +25,7 @@ import argparse
 import math
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -161,8 +162,11 @@ def run_client(
     results.put(result)
 
 
-def measure_decode(templates: Sequence[Template], json_body: bool, seconds: float) -> float:
-    """Spans/s of the server's decode function, in this process on the current core."""
+def measure_decode(
+    templates: Sequence[Template], json_body: bool, seconds: float
+) -> tuple[float, float]:
+    """Spans per wall second and per CPU second of the server's decode function, in this
+    process on the current core (median of passes over the bodies)."""
     from collector.app import dimension_rules
     from collector.decode import decode_traces
     from collector.normalize import Normalizer
@@ -175,14 +179,31 @@ def measure_decode(templates: Sequence[Template], json_body: bool, seconds: floa
     ]
     decode_traces(bodies[0], content_type, normalizer)  # warm caches and imports
     rates: list[float] = []
+    cpu_rates: list[float] = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(rates) < 3:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         spans = 0
         for body in bodies:
             spans += decode_traces(body, content_type, normalizer).accepted
         rates.append(spans / (time.perf_counter() - started))
-    return statistics.median(rates)
+        cpu_rates.append(spans / (time.thread_time() - cpu_started))
+    return statistics.median(rates), statistics.median(cpu_rates)
+
+
+def _start_profiler(
+    output: str | None, pid: int, duration: float
+) -> subprocess.Popen[bytes] | None:
+    """py-spy (a dev tool, `pip install py-spy`) sampling the server over the window."""
+    if not output:
+        return None
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration))),
+         "--rate", "200", "--threads", "--nonblocking", "--format", "raw", "-o", output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -204,9 +225,10 @@ def _server_metrics(url: str) -> dict[str, float]:
 class Server:
     """`python -m collector serve` pinned to `cpus`, on free loopback ports."""
 
-    def __init__(self, data_dir: Path, cpus: set[int]) -> None:
+    def __init__(self, data_dir: Path, cpus: set[int], jobs_interval: float | None) -> None:
         self.data_dir = data_dir
         self.cpus = cpus
+        self.jobs_interval = jobs_interval
         self.http_port = _free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.log_path = data_dir / "server.log"
@@ -221,6 +243,8 @@ class Server:
             "SPENDSCOPE_GRPC_PORT": str(_free_port()),
             "SPENDSCOPE_LOG_FORMAT": "text",
         }
+        if self.jobs_interval is not None:
+            env["SPENDSCOPE_ATTRIBUTION_INTERVAL_SECONDS"] = str(self.jobs_interval)
         cpus = self.cpus
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -298,6 +322,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--decode-seconds", type=float, default=3.0, help="in-process timing")
     parser.add_argument("--server-cpus", default="0", help="cores for the server (taskset list)")
     parser.add_argument("--client-cpus", default="", help="cores for clients (default: others)")
+    parser.add_argument(
+        "--jobs-interval",
+        type=float,
+        help="seconds between the server's scheduled jobs (attribution, pricing, rollups); "
+        "default: the server's own. A value longer than the run measures ingest alone.",
+    )
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the server into FILE (raw)")
     args = parser.parse_args(argv)
     if args.spans < 1 or args.clients < 1 or args.duration <= 0:
         parser.error("--spans, --clients and --duration must be positive")
@@ -325,13 +356,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     body_kib = statistics.mean(len(t.body) for t in templates) / 1024
 
     os.sched_setaffinity(0, server_cpus)
-    decode_rate = measure_decode(templates, json_body, args.decode_seconds)
+    decode_rate, decode_cpu_rate = measure_decode(templates, json_body, args.decode_seconds)
     os.sched_setaffinity(0, client_cpus)
     print(f"in-process decode + normalize + Arrow: {decode_rate:,.0f} spans/s", flush=True)
+    load_before = os.getloadavg()[0]
 
     run_id = int.from_bytes(os.urandom(2), "big")
     with tempfile.TemporaryDirectory(prefix="spendscope-bench-") as tmp:
-        server = Server(Path(tmp), server_cpus)
+        server = Server(Path(tmp), server_cpus, args.jobs_interval)
         server.start()
         try:
             context = mp.get_context("spawn")
@@ -359,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for process in processes:
                 process.start()
             ready.wait(timeout=300)
+            profiler = _start_profiler(args.py_spy, server.pid, args.duration)
             cpu_before = _cpu_seconds(server.pid)
             wall_before = time.perf_counter()
             collected: list[ClientResult] = [
@@ -368,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu_used = _cpu_seconds(server.pid) - cpu_before
             for process in processes:
                 process.join(30)
+            if profiler is not None:
+                profiler.wait(60)
             metrics = _server_metrics(server.url)
             stopped = server.stop()
         except BaseException:
@@ -404,23 +439,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"  server             python -m collector serve pinned to cpus {sorted(server_cpus)}")
     print(
+        "  scheduled jobs     "
+        + (
+            f"every {args.jobs_interval:g} s (SPENDSCOPE_ATTRIBUTION_INTERVAL_SECONDS)"
+            if args.jobs_interval is not None
+            else "at the server's default interval"
+        )
+    )
+    print(
         f"  window             {window:.2f} s, {len(latencies)} requests measured "
         f"(+{args.warmup} warm-up per client)"
         + (", ended by the request budget" if any(r.exhausted for r in collected) else "")
     )
     print(f"  end to end         {rate:,.0f} spans/s ({len(latencies) / window:,.1f} requests/s)")
     print(f"  latency            p50 {p50:,.1f} ms, p99 {p99:,.1f} ms")
+    cpu_rate = measured_spans / cpu_used if cpu_used > 0 else 0.0
     print(
         f"  server CPU         {cpu_used / wall:.2f} cores busy, "
-        f"{cpu_used / max(measured_spans, 1) * 1e6:.1f} us of CPU per span"
+        f"{cpu_used / max(measured_spans, 1) * 1e6:.1f} us of CPU per span "
+        f"= {cpu_rate:,.0f} spans per CPU-second"
     )
     if commits:
         print(
             f"  group commits      {commits:,.0f}, {written / commits:,.0f} spans and "
             f"{commit_seconds / commits * 1000:,.1f} ms each on average"
         )
-    print(f"  in-process decode  {decode_rate:,.0f} spans/s (decode + normalize + Arrow, 1 core)")
-    print(f"  ratio              {ratio:.0%} of the in-process rate")
+    print(
+        f"  in-process decode  {decode_rate:,.0f} spans/s, {decode_cpu_rate:,.0f} spans per "
+        "CPU-second (decode + normalize + Arrow, 1 core)"
+    )
+    cpu_ratio = cpu_rate / decode_cpu_rate if decode_cpu_rate else 0.0
+    print(
+        f"  ratio              {ratio:.0%} of the in-process rate ({cpu_ratio:.0%} per CPU-second)"
+    )
+    print(
+        f"  machine load       load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after (2 cores; above ~2 the core was shared)"
+    )
     print(f"  responses          {dict(sorted(statuses.items()))}, {len(errors)} client errors")
     for error in errors[:5]:
         print(f"    {error}")
