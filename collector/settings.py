@@ -7,6 +7,8 @@ Every field carries a description: `docs/configuration.md` lists them and a test
 from __future__ import annotations
 
 import ipaddress
+import logging
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -34,9 +36,11 @@ class Settings(BaseSettings):
         description="Address the HTTP and gRPC receivers bind to. Loopback by default.",
     )
     http_port: int = Field(
-        4318, description="OTLP/HTTP, the /api/v1 query API, health and /metrics."
+        4318, ge=1, le=65535, description="OTLP/HTTP, the /api/v1 query API, health and /metrics."
     )
-    grpc_port: int = Field(4317, description="OTLP/gRPC receiver port; 0 disables it.")
+    grpc_port: int = Field(
+        4317, ge=0, le=65535, description="OTLP/gRPC receiver port; 0 disables it."
+    )
     ingest_tokens: CommaList = Field(
         default_factory=list,
         description="Bearer tokens accepted on OTLP ingest (comma-separated). Empty: no auth.",
@@ -51,17 +55,19 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         64 * MIB,
+        gt=0,
         description="Largest OTLP request body accepted, after gzip decompression (413 above).",
     )
     max_queued_spans: int = Field(
         200_000,
+        gt=0,
         description="Spans waiting for the writer before ingest answers 503 with Retry-After.",
     )
     max_commit_spans: int = Field(
-        100_000, description="Most spans the writer puts in one group commit."
+        100_000, gt=0, description="Most spans the writer puts in one group commit."
     )
     retry_after_seconds: int = Field(
-        2, description="Retry-After sent with 503 when the ingest queue is full."
+        2, ge=0, description="Retry-After sent with 503 when the ingest queue is full."
     )
     feature_attributes: CommaList = Field(
         default_factory=lambda: [
@@ -99,10 +105,10 @@ class Settings(BaseSettings):
         "attribute does (applied before feature_from_service).",
     )
     attribution_interval_seconds: float = Field(
-        1.0, description="How often the attribution job resolves newly ingested traces."
+        1.0, gt=0, description="How often the attribution job resolves newly ingested traces."
     )
     shutdown_timeout_seconds: float = Field(
-        15.0, description="Deadline for flushing accepted spans at shutdown."
+        15.0, ge=0, description="Deadline for flushing accepted spans at shutdown."
     )
     log_format: Literal["json", "text"] = Field("json", description="Log line format.")
     log_level: str = Field("INFO", description="Python logging level.")
@@ -115,6 +121,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("feature_span_name_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError(f"unknown logging level {value!r}")
+        return level
 
     @property
     def database_path(self) -> Path:
