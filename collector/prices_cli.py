@@ -134,7 +134,7 @@ def list_prices(
             o["match"],
             o["input_mtok"],
             o["output_mtok"],
-            o["effective_from"],
+            "always" if o["effective_from"].startswith("1970-01-01") else o["effective_from"][:19],
             o["source"],
             o["note"] or "",
         )

@@ -98,30 +98,15 @@ _OVERRIDE_COLUMNS = (
     "note",
 )
 
-# Prices the calls in `targets(trace_id, span_id)`; upserts only rows that change.
-PRICE_CALLS = f"""
+# Prices the calls in the temp table `targets` (TARGET_COLUMNS); upserts only what changes.
+PRICE_CALLS = """
 INSERT INTO call_costs (
     trace_id, span_id, start_time, provider, model, priced, unpriced_reason, cost_usd,
     input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,
     request_cost_usd, price_period_id, price_source, override_id, reported_cost_usd,
     attributed_batch_id, priced_seq, priced_at
 )
-WITH calls AS (
-    SELECT s.trace_id, s.span_id, s.start_time,
-           {KEY_PROVIDER} AS provider, {KEY_MODEL} AS model,
-           s.input_tokens IS NULL AND s.output_tokens IS NULL AS no_usage,
-           coalesce(s.input_tokens, 0) AS input_tokens,
-           coalesce(s.cache_read_tokens, 0) AS cache_read_tokens,
-           coalesce(s.cache_write_tokens, 0) AS cache_write_tokens,
-           coalesce(s.output_tokens, 0) AS output_tokens,
-           least(coalesce(s.reasoning_tokens, 0), coalesce(s.output_tokens, 0))
-               AS reasoning_tokens,
-           s.reported_cost_usd, m.attributed_batch_id
-    FROM (SELECT DISTINCT trace_id, span_id FROM targets) t
-    JOIN model_calls m USING (trace_id, span_id)
-    JOIN spans s USING (trace_id, span_id)
-),
-matched AS (
+WITH matched AS (
     SELECT c.*, p.id AS period_id, p.source, p.override_id,
            greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens, 0)
                * p.input_mtok * 0.000001 AS input_cost,
@@ -130,7 +115,7 @@ matched AS (
            (c.output_tokens - c.reasoning_tokens) * p.output_mtok * 0.000001
                + c.reasoning_tokens * p.reasoning_mtok * 0.000001 AS output_cost,
            p.requests_kcount * 0.001 AS request_cost
-    FROM calls c
+    FROM targets c
     LEFT JOIN price_periods p
         ON NOT c.no_usage
         AND p.retired_at IS NULL
@@ -141,7 +126,6 @@ matched AS (
         AND (p.time_of_day_to IS NULL OR c.start_time::TIME < p.time_of_day_to)
         AND c.input_tokens >= p.min_input_tokens
         AND (p.max_input_tokens IS NULL OR c.input_tokens < p.max_input_tokens)
-    QUALIFY row_number() OVER (PARTITION BY c.trace_id, c.span_id ORDER BY p.id DESC) = 1
 )
 SELECT trace_id, span_id, start_time, provider, model,
        period_id IS NOT NULL,
@@ -181,26 +165,50 @@ WHERE call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
     OR call_costs.reported_cost_usd IS DISTINCT FROM excluded.reported_cost_usd
 """
 
-FRESH_TARGETS = """
-CREATE OR REPLACE TEMP TABLE targets AS
-SELECT trace_id, span_id FROM model_calls
+# A model call to price: its key, usage and attribution batch. Periods never overlap (by
+# construction in `warehouse.pricebook`), so each call joins at most one.
+TARGET_COLUMNS = f"""
+    trace_id, span_id, s.start_time,
+    {KEY_PROVIDER} AS provider, {KEY_MODEL} AS model,
+    s.input_tokens IS NULL AND s.output_tokens IS NULL AS no_usage,
+    coalesce(s.input_tokens, 0) AS input_tokens,
+    coalesce(s.cache_read_tokens, 0) AS cache_read_tokens,
+    coalesce(s.cache_write_tokens, 0) AS cache_write_tokens,
+    coalesce(s.output_tokens, 0) AS output_tokens,
+    least(coalesce(s.reasoning_tokens, 0), coalesce(s.output_tokens, 0)) AS reasoning_tokens,
+    s.reported_cost_usd, m.attributed_batch_id
+"""
+
+FRESH_RANGE = """
+SELECT min(start_time), max(start_time) FROM model_calls
 WHERE attributed_batch_id > $low AND attributed_batch_id <= $high
 """
 
-REPRICE_TARGETS = """
+# The start-time bounds let the scan of `spans` skip row groups by their zone maps.
+FRESH_TARGETS = f"""
 CREATE OR REPLACE TEMP TABLE targets AS
-SELECT trace_id, span_id FROM call_costs
-WHERE provider = $provider AND model = $model
-  AND ($since IS NULL OR start_time >= $since)
-"""
-
-FRESH_KEYS = f"""
-SELECT DISTINCT {KEY_PROVIDER}, {KEY_MODEL}
+SELECT {TARGET_COLUMNS}
 FROM model_calls m JOIN spans s USING (trace_id, span_id)
 WHERE m.attributed_batch_id > $low AND m.attributed_batch_id <= $high
-  AND NOT EXISTS (
-      SELECT 1 FROM price_keys k WHERE k.provider = {KEY_PROVIDER} AND k.model = {KEY_MODEL}
-  )
+  AND s.start_time >= $first AND s.start_time <= $last
+"""
+
+REPRICE_TARGETS = f"""
+CREATE OR REPLACE TEMP TABLE targets AS
+SELECT {TARGET_COLUMNS}
+FROM call_costs c
+JOIN model_calls m USING (trace_id, span_id)
+JOIN spans s USING (trace_id, span_id)
+WHERE c.provider = $provider AND c.model = $model
+  AND ($since IS NULL OR (c.start_time >= $since AND s.start_time >= $since))
+"""
+
+NEW_KEYS = """
+SELECT DISTINCT provider, model FROM targets t
+WHERE NOT EXISTS (
+    SELECT 1 FROM price_keys k WHERE k.provider = t.provider AND k.model = t.model
+)
+ORDER BY 1, 2
 """
 
 
@@ -430,11 +438,14 @@ def price(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
     now = _naive(dt.datetime.now(dt.UTC))
     book = current_book(cursor)
     refresh_book(cursor, book, now)
-    for provider, model in cursor.execute(FRESH_KEYS, {"low": low, "high": high}).fetchall():
-        resolve_key(cursor, book, provider, model, now, known=False)
     seq = _next_seq(cursor)
     process_reprice_requests(cursor, seq, now)
-    cursor.execute(FRESH_TARGETS, {"low": low, "high": high})
+    bounds = cursor.execute(FRESH_RANGE, {"low": low, "high": high}).fetchone()
+    if bounds is None or bounds[0] is None:
+        return 0
+    cursor.execute(FRESH_TARGETS, {"low": low, "high": high, "first": bounds[0], "last": bounds[1]})
+    for provider, model in cursor.execute(NEW_KEYS).fetchall():
+        resolve_key(cursor, book, provider, model, now, known=False)
     return _price_targets(cursor, seq, now)
 
 
