@@ -17,8 +17,11 @@ from collector.auth import TokenSet
 from collector.grpc_receiver import GrpcReceiver
 from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestService
+from collector.logs_receiver import LogsReceiver, logs_grpc_handler, otlp_logs_router
 from collector.metrics import IngestMetrics
 from collector.normalize import DimensionRules, Normalizer
+from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
+from collector.outcomes_api import outcomes_api_router
 from collector.prices_api import prices_router, sync_price_file
 from collector.settings import Settings
 from collector.writer import Writer
@@ -48,9 +51,17 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     )
     service = IngestService(Normalizer(dimension_rules(settings)), writer, metrics)
     ingest_tokens = TokenSet(settings.ingest_tokens)
+    outcome_metrics = OutcomeMetrics(metrics.registry)
+    outcome_writer = OutcomeWriter(database, outcome_metrics)
+    logs_receiver = LogsReceiver(service.normalizer, outcome_writer, outcome_metrics)
     grpc_receiver = (
         GrpcReceiver(
-            service, ingest_tokens, settings.host, settings.grpc_port, settings.max_body_bytes
+            service,
+            ingest_tokens,
+            settings.host,
+            settings.grpc_port,
+            settings.max_body_bytes,
+            extra_handlers=[logs_grpc_handler(logs_receiver, ingest_tokens)],
         )
         if settings.grpc_port
         else None
@@ -60,6 +71,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         writer.start()
+        outcome_writer.start()
         if grpc_receiver is not None:
             await grpc_receiver.start()
         sync_price_file(database, settings.data_dir)  # validated by the CLI
@@ -72,6 +84,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             scheduler.stop()
             if grpc_receiver is not None:
                 await grpc_receiver.stop(grace=min(5.0, deadline))
+            outcome_writer.stop(deadline)
             flushed = writer.stop(deadline)
             log.info("spendscope stopped (%s)", "all spans flushed" if flushed else "NOT flushed")
 
@@ -91,6 +104,26 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     )
     app.include_router(api_router(database, TokenSet(settings.api_tokens)))
     app.include_router(prices_router(database, TokenSet(settings.api_tokens), settings.data_dir))
+    app.include_router(
+        otlp_logs_router(
+            logs_receiver, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
+        )
+    )
+    app.include_router(
+        outcomes_api_router(
+            database,
+            outcome_writer,
+            outcome_metrics,
+            # Reporting outcomes is ingest: open when ingest is, else an ingest or API token.
+            report_tokens=TokenSet(
+                [*settings.ingest_tokens, *settings.api_tokens] if settings.ingest_tokens else []
+            ),
+            read_tokens=TokenSet(settings.api_tokens),
+            value_units=dict(settings.value_units),
+            max_body_bytes=settings.max_body_bytes,
+            retry_after=settings.retry_after_seconds,
+        )
+    )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -103,6 +136,8 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             problems.append("writer is not running")
         if writer.last_error:
             problems.append(f"last commit failed: {writer.last_error}")
+        if not outcome_writer.healthy:
+            problems.append("outcome writer is not running")
         if writer.queued_spans >= settings.max_queued_spans:
             problems.append("ingest queue is full")
         if problems:

@@ -7,6 +7,7 @@ undone by gRPC) and hands them to the shared protobuf decoder.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import NoReturn
 
 import grpc
@@ -40,8 +41,11 @@ class GrpcReceiver:
         host: str,
         port: int,
         max_message_bytes: int,
+        extra_handlers: Sequence[grpc.GenericRpcHandler] = (),
     ) -> None:
+        """`extra_handlers` serve other OTLP services (logs) on the same server."""
         self._service = service
+        self._extra_handlers = tuple(extra_handlers)
         self._tokens = tokens
         self._address = f"{host}:{port}"
         self._max_message_bytes = max_message_bytes
@@ -60,7 +64,7 @@ class GrpcReceiver:
             TRACE_SERVICE,
             {"Export": grpc.unary_unary_rpc_method_handler(self._export)},
         )
-        server.add_generic_rpc_handlers((handler,))
+        server.add_generic_rpc_handlers((handler, *self._extra_handlers))
         self.port = server.add_insecure_port(self._address)
         await server.start()
         self._server = server

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         description="Regex on the span name whose first group names the feature when no "
         "attribute does (applied before feature_from_service).",
     )
+    value_units: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Each feature's value unit: the outcome name that counts one unit of value "
+        "for it, as `feature=outcome` pairs, comma-separated "
+        "(`support-agent=ticket_resolved,search=search_succeeded`). See docs/value-units.md.",
+    )
     attribution_interval_seconds: float = Field(
         1.0, gt=0, description="How often the attribution job resolves newly ingested traces."
     )
@@ -139,6 +145,23 @@ class Settings(BaseSettings):
         if level not in logging.getLevelNamesMapping():
             raise ValueError(f"unknown logging level {value!r}")
         return level
+
+    @field_validator("value_units", mode="before")
+    @classmethod
+    def _parse_value_units(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            feature, sep, outcome = (part.strip() for part in item.partition("="))
+            if not sep or not feature or not outcome:
+                raise ValueError(f"value unit {item.strip()!r} is not `feature=outcome`")
+            if feature in pairs:
+                raise ValueError(f"feature {feature!r} has more than one value unit")
+            pairs[feature] = outcome
+        return pairs
 
     @property
     def database_path(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import attribution, pricing
+from warehouse import attribution, outcome_extraction, pricing
 from warehouse.ingest import last_batch_id
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,11 @@ class Job:
 
 JOBS: dict[str, Job] = {
     attribution.NAME: Job(attribution.NAME, attribution.attribute),
+    outcome_extraction.NAME: Job(
+        outcome_extraction.NAME,
+        outcome_extraction.extract_outcomes,
+        housekeeping=outcome_extraction.sequence,
+    ),
     pricing.NAME: Job(
         pricing.NAME, pricing.price, after=attribution.NAME, housekeeping=pricing.housekeeping
     ),

@@ -1,0 +1,186 @@
+"""OTLP logs: `POST /v1/logs` and gRPC `LogsService/Export`, for outcome log records.
+
+Same rules as the trace receivers (docs/ingest.md): protobuf or JSON, gzip, the request's
+content type in the response, 400 for undecodable bodies, 413 above the size limit, 415
+for other content types, 503 / UNAVAILABLE with Retry-After when the outcome queue is
+full, and 200 only once the outcomes are committed. Outcome records that break the rules
+are reported through partial success (`rejected_log_records`). Records that are not
+outcomes are acknowledged and dropped: spendscope keeps outcomes, not logs.
+
+The HTTP checks before decoding use the trace receiver's helpers (`collector.http_receiver`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import NoReturn
+
+import anyio.to_thread
+import grpc
+import orjson
+from fastapi import APIRouter, Request, Response
+from google.rpc import code_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from starlette.requests import ClientDisconnect
+
+from collector.auth import TokenSet
+from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodeError, gunzip
+from collector.grpc_receiver import _authorization
+from collector.http_receiver import _BodyTooLarge, _media_type, _read_body, _status
+from collector.log_decode import DecodedLogs, decode_logs
+from collector.normalize import Normalizer
+from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
+from collector.writer import QueueFull, WriterStopped
+
+log = logging.getLogger(__name__)
+
+LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
+
+
+class LogsReceiver:
+    """The one logs path shared by HTTP and gRPC: decode off the event loop, submit the
+    outcomes to the outcome writer, await the commit."""
+
+    def __init__(
+        self, normalizer: Normalizer, writer: OutcomeWriter, metrics: OutcomeMetrics
+    ) -> None:
+        self.normalizer = normalizer
+        self.writer = writer
+        self.metrics = metrics
+
+    async def export_logs(self, body: bytes, content_type: str) -> DecodedLogs:
+        """Store the outcomes of one export; returns once they are committed.
+
+        Raises DecodeError (bad body), QueueFull or WriterStopped (retry later).
+        """
+        decoded = await anyio.to_thread.run_sync(decode_logs, body, content_type, self.normalizer)
+        self.metrics.rejected.labels("log").inc(decoded.rejected)
+        self.metrics.log_records_ignored.inc(decoded.ignored)
+        if decoded.rows.num_rows:
+            future = self.writer.submit(decoded.rows)
+            self.metrics.received.labels("log").inc(decoded.rows.num_rows)
+            # Shielded: a client that hangs up does not cancel the commit under way.
+            await asyncio.shield(asyncio.wrap_future(future))
+        return decoded
+
+
+def _all_rejected(decoded: DecodedLogs) -> str | None:
+    if decoded.rejected and not decoded.accepted:
+        return f"all {decoded.rejected} log records rejected: {decoded.rejection_message}"
+    return None
+
+
+def _http_success(content_type: str, decoded: DecodedLogs) -> Response:
+    if content_type == JSON:
+        payload: dict[str, object] = {}
+        if decoded.rejected:
+            payload["partialSuccess"] = {
+                "rejectedLogRecords": str(decoded.rejected),
+                "errorMessage": decoded.rejection_message,
+            }
+        return Response(orjson.dumps(payload), media_type=JSON)
+    return Response(_response(decoded).SerializeToString(), media_type=PROTOBUF)
+
+
+def _response(decoded: DecodedLogs) -> ExportLogsServiceResponse:
+    response = ExportLogsServiceResponse()
+    if decoded.rejected:
+        response.partial_success.rejected_log_records = decoded.rejected
+        response.partial_success.error_message = decoded.rejection_message
+    return response
+
+
+def otlp_logs_router(
+    receiver: LogsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
+) -> APIRouter:
+    router = APIRouter()
+    requests = receiver.metrics.log_requests
+
+    @router.post("/v1/logs", include_in_schema=False)
+    async def export_logs(request: Request) -> Response:
+        content_type = _media_type(request)
+
+        def result(name: str) -> None:
+            requests.labels("http", name).inc()
+
+        if not tokens.allows(request.headers.get("authorization")):
+            result("unauthenticated")
+            return _status(content_type, 401, code_pb2.UNAUTHENTICATED, "missing or bad token")
+        if content_type not in (PROTOBUF, JSON):
+            result("unsupported_media_type")
+            return _status(
+                PROTOBUF,
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"content type must be {PROTOBUF} or {JSON}, not {content_type or 'absent'!r}",
+            )
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("gzip", "identity", ""):
+            result("unsupported_encoding")
+            return _status(
+                content_type,
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"content encoding {encoding!r} is not supported (use gzip)",
+            )
+        try:
+            body = await _read_body(request, max_body_bytes)
+            if encoding == "gzip":
+                body = await anyio.to_thread.run_sync(gunzip, body, max_body_bytes)
+            decoded = await receiver.export_logs(body, content_type)
+        except ClientDisconnect:
+            result("client_disconnected")
+            return Response(status_code=400)
+        except (_BodyTooLarge, BodyTooLarge):
+            result("too_large")
+            return _status(
+                content_type, 413, code_pb2.INVALID_ARGUMENT, f"body exceeds {max_body_bytes} bytes"
+            )
+        except DecodeError as exc:
+            result("bad_request")
+            return _status(content_type, 400, code_pb2.INVALID_ARGUMENT, str(exc))
+        except (QueueFull, WriterStopped) as exc:
+            result("unavailable")
+            return _status(
+                content_type,
+                503,
+                code_pb2.UNAVAILABLE,
+                str(exc),
+                headers={"Retry-After": str(retry_after)},
+            )
+        if (message := _all_rejected(decoded)) is not None:
+            result("bad_request")
+            return _status(content_type, 400, code_pb2.INVALID_ARGUMENT, message)
+        result("partial" if decoded.rejected else "ok")
+        return _http_success(content_type, decoded)
+
+    return router
+
+
+def logs_grpc_handler(receiver: LogsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
+    """`LogsService/Export`, registered on the trace receiver's gRPC server."""
+    requests = receiver.metrics.log_requests
+
+    async def export(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        async def fail(name: str, code: grpc.StatusCode, message: str) -> NoReturn:
+            requests.labels("grpc", name).inc()
+            await context.abort(code, message)
+            raise AssertionError("abort raises")  # pragma: no cover
+
+        if not tokens.allows(_authorization(context)):
+            await fail("unauthenticated", grpc.StatusCode.UNAUTHENTICATED, "missing or bad token")
+        try:
+            decoded = await receiver.export_logs(body, PROTOBUF)
+        except DecodeError as exc:
+            await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except (QueueFull, WriterStopped) as exc:
+            await fail("unavailable", grpc.StatusCode.UNAVAILABLE, str(exc))
+        if (message := _all_rejected(decoded)) is not None:
+            await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, message)
+        requests.labels("grpc", "partial" if decoded.rejected else "ok").inc()
+        return _response(decoded).SerializeToString()
+
+    return grpc.method_handlers_generic_handler(
+        LOGS_SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(export)}
+    )
