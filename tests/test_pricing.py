@@ -379,6 +379,13 @@ def test_unknown_models_are_unpriced_with_counts(warehouse: Warehouse, database:
     assert models[GPT4O]["calls"] == 2 and models[GPT4O]["priced_calls"] == 1
     assert models[("openai", "acme-private-7b")]["catalog_model"] is None
 
+    # pricing the unknown model prices its history by itself
+    warehouse.add_override(Override("openai", "acme-private-*", "glob", Decimal(1), Decimal(3)))
+    warehouse.run()
+    assert warehouse.cost(ids[0]) == (1200 * 1 + 30 * 3) * MTOK
+    assert warehouse.cost(ids[1]) == (800 * 1 + 20 * 3) * MTOK
+    assert warehouse.cost(ids[2]) is None
+
 
 def _history(warehouse: Warehouse) -> tuple[list[Call], list[int]]:
     calls = [
