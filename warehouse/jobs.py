@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import attribution, outcome_extraction, pricing
+from warehouse import attribution, outcome_extraction, pricing, rollups
 from warehouse.ingest import last_batch_id
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 Step = Callable[[duckdb.DuckDBPyConnection, int, int], int]
 # housekeeping(cursor, now) -> rows written: work that needs no new batch
 Housekeeping = Callable[[duckdb.DuckDBPyConnection, dt.datetime], int]
+# source(cursor) -> the highest position of the job's input (default: the last ingest batch)
+Source = Callable[[duckdb.DuckDBPyConnection], int]
 
 BATCHES_PER_CHUNK = 50
 
@@ -36,6 +38,10 @@ class Job:
     after: str | None = None
     # Runs first on every run, in its own transaction, even when no batch is new.
     housekeeping: Housekeeping | None = None
+    # Where the watermark points: ingest batches unless the job reads another sequence.
+    source: Source = last_batch_id
+    # Positions processed per transaction.
+    chunk: int = BATCHES_PER_CHUNK
 
 
 JOBS: dict[str, Job] = {
@@ -47,6 +53,9 @@ JOBS: dict[str, Job] = {
     ),
     pricing.NAME: Job(
         pricing.NAME, pricing.price, after=attribution.NAME, housekeeping=pricing.housekeeping
+    ),
+    rollups.NAME: Job(
+        rollups.NAME, rollups.refresh, source=rollups.latest_priced_seq, chunk=1_000_000
     ),
 }
 
@@ -89,11 +98,17 @@ def _record(
     )
 
 
-def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> int:
-    """Catch the job up with ingest; returns the rows it wrote."""
-    high = last_batch_id(cursor)
+def input_high(cursor: duckdb.DuckDBPyConnection, job: Job) -> int:
+    """How far the job's input goes now: the position a caught-up job's watermark reaches."""
+    high = job.source(cursor)
     if job.after is not None:
         high = min(high, _watermark(cursor, job.after))
+    return high
+
+
+def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> int:
+    """Catch the job up with its input; returns the rows it wrote."""
+    high = input_high(cursor, job)
     low = _watermark(cursor, job.name)
     total = 0
     if job.housekeeping is not None:
@@ -108,7 +123,7 @@ def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> in
             _record(cursor, job.name, low, 0, now, f"{type(exc).__name__}: {exc}")
             raise JobError(f"job {job.name} failed in housekeeping: {exc}") from exc
     while low < high:
-        upper = min(high, low + BATCHES_PER_CHUNK)
+        upper = min(high, low + job.chunk)
         cursor.begin()
         try:
             rows = job.step(cursor, low, upper)
@@ -124,6 +139,14 @@ def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> in
 
 
 def job_states(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every registered job's progress; `input_high` is where its input stands now."""
     columns = ("name", "watermark", "last_run_at", "last_rows", "total_rows", "runs", "last_error")
-    rows = cursor.execute(f"SELECT {', '.join(columns)} FROM job_state ORDER BY name").fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    rows = cursor.execute(f"SELECT {', '.join(columns)} FROM job_state").fetchall()
+    stored = {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+    states = []
+    for name, job in JOBS.items():
+        state = stored.get(name) or dict.fromkeys(columns, None) | {
+            "name": name, "watermark": 0, "last_rows": 0, "total_rows": 0, "runs": 0
+        }
+        states.append(state | {"input_high": input_high(cursor, job)})
+    return states

@@ -17,6 +17,8 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
+    Date,
     DateTime,
     Double,
     LargeBinary,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Sequence,
     SmallInteger,
     String,
+    Table,
     Text,
     Time,
     text,
@@ -329,3 +332,71 @@ class OutcomeKeyLink(Base):
     feature: Mapped[str | None] = mapped_column(String)
     tenant_id: Mapped[str | None] = mapped_column(String)
     linked_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+# Rollups (written by warehouse/rollups.py). Hourly and per-user rows are rebuilt by group,
+# so they have no primary key and are described as Core tables rather than ORM classes.
+def _usage_columns() -> list[Column[object]]:
+    return [
+        Column("calls", BigInteger, nullable=False),
+        Column("unpriced_calls", BigInteger, nullable=False),
+        Column("error_calls", BigInteger, nullable=False),
+        Column("input_tokens", BigInteger, nullable=False),
+        Column("output_tokens", BigInteger, nullable=False),
+        Column("cache_read_tokens", BigInteger, nullable=False),
+        Column("cache_write_tokens", BigInteger, nullable=False),
+        Column("reasoning_tokens", BigInteger, nullable=False),
+        Column("cost_usd", Numeric(38, 24), nullable=False),
+        Column("reported_cost_usd", Numeric(38, 10)),
+        Column("cache_savings_usd", Numeric(38, 24), nullable=False),
+        Column("first_call_at", DateTime, nullable=False),
+        Column("last_call_at", DateTime, nullable=False),
+    ]
+
+
+rollup_hourly = Table(
+    "rollup_hourly",
+    Base.metadata,
+    Column("hour", DateTime, nullable=False),
+    Column("feature", String),
+    Column("provider", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("tenant_id", String),
+    Column("environment", String),
+    Column("agent_name", String),
+    *_usage_columns(),
+)
+
+rollup_sessions = Table(
+    "rollup_sessions",
+    Base.metadata,
+    Column("session_id", String, primary_key=True),
+    Column("feature", String),
+    Column("user_id", String),
+    Column("tenant_id", String),
+    Column("environment", String),
+    Column("traces", BigInteger, nullable=False),
+    *_usage_columns(),
+)
+
+rollup_traces = Table(
+    "rollup_traces",
+    Base.metadata,
+    Column("trace_id", LargeBinary, primary_key=True),
+    Column("session_id", String),
+    Column("feature", String),
+    Column("user_id", String),
+    Column("tenant_id", String),
+    Column("environment", String),
+    *_usage_columns(),
+)
+
+rollup_users = Table(
+    "rollup_users",
+    Base.metadata,
+    Column("day", Date, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("tenant_id", String),
+    Column("sessions", BigInteger, nullable=False),
+    *_usage_columns(),
+)
