@@ -146,7 +146,11 @@ def job_states(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     states = []
     for name, job in JOBS.items():
         state = stored.get(name) or dict.fromkeys(columns, None) | {
-            "name": name, "watermark": 0, "last_rows": 0, "total_rows": 0, "runs": 0
+            "name": name,
+            "watermark": 0,
+            "last_rows": 0,
+            "total_rows": 0,
+            "runs": 0,
         }
         states.append(state | {"input_high": input_high(cursor, job)})
     return states
