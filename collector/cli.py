@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -74,9 +76,18 @@ def serve_app(settings: Settings) -> None:
             lifespan="on",
             loop="asyncio",
         )
+        # uvicorn captures SIGINT/SIGTERM, shuts down gracefully (our lifespan flushes), then
+        # re-raises the signal to the handler that was installed before it. Installing a
+        # no-op one here lets the process finish normally: close the database, exit 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _already_handled)
         uvicorn.Server(config).run()
     finally:
         database.close()
+
+
+def _already_handled(signum: int, frame: FrameType | None) -> None:
+    log.debug("signal %d re-raised after a graceful shutdown", signum)
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,17 +48,26 @@ class DecodedSpans:
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress a gzip body, refusing to inflate past `limit` bytes (gzip bombs)."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise DecodeError(f"invalid gzip body: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BodyTooLarge(f"decompressed body exceeds {limit} bytes")
-    if not inflater.eof:
-        raise DecodeError("truncated gzip body")
-    return out
+    """Decompress a gzip body, refusing to inflate past `limit` bytes (gzip bombs).
+
+    Every member of a multi-member stream is decompressed (RFC 1952 allows concatenated
+    members); anything after the last member that is not gzip makes the body invalid.
+    """
+    out = bytearray()
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise DecodeError(f"invalid gzip body: {exc}") from None
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(f"decompressed body exceeds {limit} bytes")
+        if not inflater.eof:
+            raise DecodeError("truncated gzip body")
+        rest = inflater.unused_data
+        if not rest:
+            return bytes(out)
 
 
 def decode_traces(body: bytes, content_type: str, normalizer: Normalizer) -> DecodedSpans:
@@ -358,19 +368,26 @@ def _object(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
-def _json_int(value: Any, what: str) -> int:
+INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+def _json_int(value: Any, what: str, low: int = 0, high: int = UINT64_MAX) -> int:
+    """A 64-bit integer field: a JSON number or a decimal string, within [low, high]."""
+    number: int | None = None
     if isinstance(value, bool):
-        raise SpanRejected(f"{what} must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise SpanRejected(f"{what} must be an integer, got {str(value)[:40]!r}")
+        pass
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if number is None:
+        raise SpanRejected(f"{what} must be an integer, got {str(value)[:40]!r}")
+    if not low <= number <= high:
+        raise SpanRejected(f"{what} {number} is outside the 64-bit range")
+    return number
 
 
 def _json_id(value: Any, size: int, what: str) -> bytes:
@@ -384,6 +401,17 @@ def _json_id(value: Any, size: int, what: str) -> bytes:
         raise SpanRejected(f"{what} is not hex") from None
 
 
+def _json_hex(value: Any, what: str) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise SpanRejected(f"{what} must be a hex string")
+    try:
+        return bytes.fromhex(value).hex()
+    except ValueError:
+        raise SpanRejected(f"{what} is not hex") from None
+
+
 def _json_value(value: Any, depth: int = 0) -> Any:
     if not isinstance(value, dict) or not value:
         return None
@@ -391,7 +419,7 @@ def _json_value(value: Any, depth: int = 0) -> Any:
         if key in ("stringValue", "string_value"):
             return raw if isinstance(raw, str) else str(raw)
         if key in ("intValue", "int_value"):
-            return _json_int(raw, "intValue")
+            return _json_int(raw, "intValue", INT64_MIN, INT64_MAX)
         if key in ("doubleValue", "double_value"):
             if isinstance(raw, int | float) and not isinstance(raw, bool):
                 return float(raw)
@@ -424,7 +452,7 @@ def _json_attributes(items: list[Any], depth: int = 0) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     for item in items:
         item = _object(item, "attribute")
-        key = item.get("key")
+        key = item.get("key", "")  # proto3 JSON leaves out the default, an empty key
         if not isinstance(key, str):
             raise SpanRejected("attribute key must be a string")
         attributes[key] = _json_value(item.get("value"), depth)
@@ -482,7 +510,7 @@ def _add_json_span(
             event = _object(event, "event")
             events.append(
                 {
-                    "name": event.get("name"),
+                    "name": event.get("name") or "",
                     "time_unix_nano": _json_int(
                         _field(event, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano"
                     ),
@@ -494,8 +522,9 @@ def _add_json_span(
             link = _object(link, "link")
             links.append(
                 {
-                    "trace_id": _json_id(_field(link, "traceId", "trace_id"), 16, "traceId").hex(),
-                    "span_id": _json_id(_field(link, "spanId", "span_id"), 8, "spanId").hex(),
+                    # Kept as sent, whatever their length, as the protobuf decoder does.
+                    "trace_id": _json_hex(_field(link, "traceId", "trace_id"), "traceId"),
+                    "span_id": _json_hex(_field(link, "spanId", "span_id"), "spanId"),
                     "attributes": _json_attributes(_list(link, "attributes", "attributes")),
                 }
             )

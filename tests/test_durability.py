@@ -207,12 +207,6 @@ def test_sigterm_stores_every_acknowledged_request_in_flight(tmp_path: Path) -> 
     assert_acknowledged_stored(ledger, stored_per_trace(server.database_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collector/cli.py: uvicorn.Server re-raises the captured SIGTERM after its graceful "
-    "shutdown (Server.capture_signals), so the process dies by the signal (status -15) and "
-    "serve_app's `finally: database.close()` never runs",
-)
 def test_sigterm_exits_zero(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "server").start()
     with httpx.Client(timeout=30) as client:
