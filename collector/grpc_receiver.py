@@ -26,6 +26,13 @@ TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 TRANSPORT = "grpc"
 
 
+def bind_address(host: str, port: int) -> str:
+    """`host:port` as gRPC parses it: IPv6 literals go in brackets (`[::1]:4317`)."""
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
 def _authorization(context: grpc.aio.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == "authorization":
@@ -47,7 +54,7 @@ class GrpcReceiver:
         self._service = service
         self._extra_handlers = tuple(extra_handlers)
         self._tokens = tokens
-        self._address = f"{host}:{port}"
+        self._address = bind_address(host, port)
         self._max_message_bytes = max_message_bytes
         self._server: grpc.aio.Server | None = None
         self.port = 0

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 
+import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
+from starlette.requests import ClientDisconnect
 
 from collector.auth import TokenSet
 from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodeError, gunzip
@@ -111,7 +113,13 @@ def otlp_http_router(
         try:
             body = await _read_body(request, max_body_bytes)
             if encoding == "gzip":
-                body = gunzip(body, max_body_bytes)
+                # Inflating up to the limit takes long enough to stall every other request.
+                body = await anyio.to_thread.run_sync(gunzip, body, max_body_bytes)
+        except ClientDisconnect:
+            # The client hung up before sending the whole body: nothing to store or answer.
+            outcome("client_disconnected")
+            log.info("OTLP/HTTP client disconnected before the end of the body")
+            return Response(status_code=400)
         except (_BodyTooLarge, BodyTooLarge):
             outcome("too_large")
             return _status(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -9,34 +11,72 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import httpx
 
+# A body limit for test servers that must answer 413 cheaply (the default is 64 MiB).
+SMALL_MAX_BODY_BYTES = 1 << 20
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: all sockets stay bound until every port is chosen, so the
+    kernel cannot hand the same port out twice."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(family))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def _client_host(bind_host: str) -> str:
+    """The loopback address a client on this machine uses to reach `bind_host`."""
+    if bind_host in ("", "0.0.0.0", "localhost"):
+        return "127.0.0.1"
+    if bind_host == "::":
+        return "[::1]"
+    try:
+        address = ipaddress.ip_address(bind_host)
+    except ValueError:
+        return bind_host
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
 class ServerProcess:
-    """`spendscope serve` on free loopback ports with its own data directory."""
+    """`spendscope serve` on free loopback ports with its own data directory.
+
+    `env` adds or overrides `SPENDSCOPE_*` variables. When it sets `SPENDSCOPE_API_TOKENS`,
+    `get()` and `wait_attributed()` send the first token.
+    """
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.http_port = free_port()
-        self.grpc_port = free_port()
         self.extra_env = env or {}
+        self.host = _client_host(self.extra_env.get("SPENDSCOPE_HOST", "127.0.0.1"))
+        self.http_port, self.grpc_port = free_ports(2, self.host.strip("[]"))
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
+        api_tokens = [t.strip() for t in self.extra_env.get("SPENDSCOPE_API_TOKENS", "").split(",")]
+        self.api_token = next((t for t in api_tokens if t), None)
+        # One client for every request: each new httpx client loads the CA bundle, which
+        # costs more CPU than the request itself.
+        self.client = httpx.Client(timeout=10)
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return f"{self.host}:{self.grpc_port}"
 
     @property
     def database_path(self) -> Path:
@@ -45,7 +85,8 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
-            **os.environ,
+            # The developer's own SPENDSCOPE_* settings must not leak into a test server.
+            **{k: v for k, v in os.environ.items() if not k.startswith("SPENDSCOPE_")},
             "SPENDSCOPE_DATA_DIR": str(self.data_dir),
             "SPENDSCOPE_HTTP_PORT": str(self.http_port),
             "SPENDSCOPE_GRPC_PORT": str(self.grpc_port),
@@ -53,22 +94,40 @@ class ServerProcess:
             "SPENDSCOPE_LOG_FORMAT": "text",
             **self.extra_env,
         }
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "collector", "serve"], env=env, stdout=log, stderr=log
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "collector", "serve"], env=env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"server exited: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.http_url}/readyz", timeout=1).status_code == 200:
+                if self.client.get(f"{self.http_url}/readyz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.kill()
-        raise TimeoutError(f"server not ready: {self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(f"server not ready: {self.log_tail()}")
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.kill()
+        self.client.close()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return "(no log)"
 
     def stop(self, timeout: float = 30.0) -> int:
         """Graceful stop (SIGTERM): the server flushes what it accepted."""
@@ -82,18 +141,40 @@ class ServerProcess:
             self.process.kill()
             self.process.wait(10)
 
-    def get(self, path: str, **params: object) -> httpx.Response:
-        return httpx.get(f"{self.http_url}{path}", params=params, timeout=10)  # type: ignore[arg-type]
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_token}"} if self.api_token else {}
+
+    def get(
+        self, path: str, *, headers: dict[str, str] | None = None, **params: object
+    ) -> httpx.Response:
+        """GET on the HTTP port; sends the API token unless `headers` are given."""
+        return self.client.get(
+            f"{self.http_url}{path}",
+            params=params,  # type: ignore[arg-type]
+            headers=self.auth_headers() if headers is None else headers,
+        )
 
     def wait_attributed(self, timeout: float = 15.0) -> None:
-        """Wait until the attribution job has caught up with everything ingested."""
+        """Wait until every job (attribution, pricing, rollups, ...) has caught up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.get("/api/v1/jobs").json()
-            latest = state["latest_batch_id"]
-            if all(job["watermark"] >= latest for job in state["jobs"]) and (
-                state["jobs"] or latest == 0
-            ):
+            response = self.get("/api/v1/jobs")
+            response.raise_for_status()
+            if jobs_caught_up(response.json()):
                 return
             time.sleep(0.1)
-        raise TimeoutError("attribution did not catch up")
+        raise TimeoutError(f"the jobs did not catch up: {response.text}")
+
+
+def jobs_caught_up(state: dict[str, Any]) -> bool:
+    """Each job's watermark has reached its input (`input_high`). Where `/api/v1/jobs` does
+    not report `input_high`, only the attribution job's watermark, an ingest batch id, can
+    be compared with the latest batch."""
+    latest = int(state["latest_batch_id"])
+    jobs = state["jobs"]
+    if jobs and all("input_high" in job for job in jobs):
+        return all(job["watermark"] >= job["input_high"] for job in jobs)
+    attribution = [job for job in jobs if job["name"] == "attribution"]
+    if not attribution:
+        return latest == 0
+    return bool(attribution[0]["watermark"] >= latest)
