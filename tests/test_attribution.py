@@ -300,3 +300,19 @@ def test_many_batches_are_processed_in_chunks_with_one_watermark(
         assert warehouse.calls(t) == {2: dims(feature=f"f{t + 1}")}
     row = warehouse.cursor.execute("SELECT watermark FROM job_state").fetchone()
     assert row == (batches,)
+
+
+def test_a_model_call_days_after_its_root_still_inherits(warehouse: Warehouse) -> None:
+    """A long-running agent session: the root started three days before this call."""
+    three_days_ms = 3 * 24 * 3600 * 1000
+    warehouse.ingest(otlp.span(1, 1, attributes=ROOT), call(1, 2, 1))
+    warehouse.attribute()
+    warehouse.ingest(
+        otlp.span(1, 3, 1, start_offset_ms=three_days_ms),
+        otlp.span(1, 4, 3, name="chat", start_offset_ms=three_days_ms, attributes=otlp.MODEL_CALL),
+    )
+    warehouse.attribute()
+    inherited = dims(
+        feature="search", session_id="s-1", user_id="u-1", tenant_id="acme", environment="prod"
+    )
+    assert warehouse.calls() == {2: inherited, 4: inherited}

@@ -6,6 +6,11 @@ re-resolved whole, so a root that arrives after its children still attributes th
 nearest span that sets a dimension wins; a model call's own value beats its ancestors'.
 A span whose parent has not arrived is treated as a root until the parent comes.
 
+A dirty trace is read whole, however long ago it started: an agent session may run for days.
+(A time horizon on the scan used to cut ancestors older than a day off, and it did not make
+the scan cheaper: measured on 3M spans it was as fast or, with every span inside the horizon,
+ten times slower than the semi-join on trace ids alone.)
+
 The walk from the roots never reaches a span caught in a parent cycle (or below one), nor a
 span deeper than `MAX_DEPTH`; such a model call keeps its own dimensions rather than
 vanishing from `model_calls`, so every model-call span is attributed exactly once.
@@ -17,9 +22,6 @@ import duckdb
 
 NAME = "attribution"
 MAX_DEPTH = 64  # spans deeper than this keep their own dimensions
-# Ancestors are looked for among spans that started at most this long before the earliest
-# span of the batch: it bounds the scan, and no request outlives it in practice.
-HORIZON = "INTERVAL 24 HOUR"
 DIMENSIONS = ("feature", "session_id", "user_id", "tenant_id", "environment", "agent_name")
 
 _INHERIT = ",\n            ".join(f"coalesce(c.{d}, w.{d})" for d in DIMENSIONS)
@@ -28,15 +30,13 @@ _OWN = ", ".join(DIMENSIONS)
 ATTRIBUTE_TRACES = f"""
 INSERT OR REPLACE INTO model_calls
 WITH RECURSIVE
-    fresh AS (
-        SELECT trace_id, start_time FROM spans WHERE batch_id > $low AND batch_id <= $high
+    fresh AS (  -- the traces that received spans in these batches
+        SELECT DISTINCT trace_id FROM spans WHERE batch_id > $low AND batch_id <= $high
     ),
-    dirty AS (SELECT DISTINCT trace_id FROM fresh),
     trace_spans AS (
         SELECT s.trace_id, s.span_id, s.parent_span_id, s.is_model_call, s.start_time,
                s.feature_default, {", ".join("s." + d for d in DIMENSIONS)}
-        FROM spans s SEMI JOIN dirty USING (trace_id)
-        WHERE s.start_time >= (SELECT min(start_time) FROM fresh) - {HORIZON}
+        FROM spans s SEMI JOIN fresh USING (trace_id)
     ),
     roots AS (
         SELECT t.* FROM trace_spans t
