@@ -7,7 +7,7 @@ full, and 200 only once the outcomes are committed. Outcome records that break t
 are reported through partial success (`rejected_log_records`). Records that are not
 outcomes are acknowledged and dropped: spendscope keeps outcomes, not logs.
 
-The HTTP checks before decoding use the trace receiver's helpers (`collector.http_receiver`).
+The HTTP rules are shared with the trace receiver (`collector.otlp_http`).
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from typing import NoReturn
 import anyio.to_thread
 import grpc
 import orjson
-from fastapi import APIRouter, Request, Response
-from google.rpc import code_pb2
+from fastapi import APIRouter, Response
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from starlette.requests import ClientDisconnect
 
 from collector.auth import TokenSet
-from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodeError, gunzip
+from collector.decode import JSON, PROTOBUF, DecodeError
 from collector.grpc_receiver import _authorization
-from collector.http_receiver import _BodyTooLarge, _media_type, _read_body, _status
 from collector.log_decode import DecodedLogs, decode_logs
 from collector.normalize import Normalizer
+from collector.otlp_http import otlp_handler
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.writer import QueueFull, WriterStopped
 
@@ -97,64 +95,23 @@ def otlp_logs_router(
     router = APIRouter()
     requests = receiver.metrics.log_requests
 
-    @router.post("/v1/logs", include_in_schema=False)
-    async def export_logs(request: Request) -> Response:
-        content_type = _media_type(request)
+    def count(outcome: str) -> None:
+        requests.labels("http", outcome).inc()
 
-        def result(name: str) -> None:
-            requests.labels("http", name).inc()
-
-        if not tokens.allows(request.headers.get("authorization")):
-            result("unauthenticated")
-            return _status(content_type, 401, code_pb2.UNAUTHENTICATED, "missing or bad token")
-        if content_type not in (PROTOBUF, JSON):
-            result("unsupported_media_type")
-            return _status(
-                PROTOBUF,
-                415,
-                code_pb2.INVALID_ARGUMENT,
-                f"content type must be {PROTOBUF} or {JSON}, not {content_type or 'absent'!r}",
-            )
-        encoding = request.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("gzip", "identity", ""):
-            result("unsupported_encoding")
-            return _status(
-                content_type,
-                415,
-                code_pb2.INVALID_ARGUMENT,
-                f"content encoding {encoding!r} is not supported (use gzip)",
-            )
-        try:
-            body = await _read_body(request, max_body_bytes)
-            if encoding == "gzip":
-                body = await anyio.to_thread.run_sync(gunzip, body, max_body_bytes)
-            decoded = await receiver.export_logs(body, content_type)
-        except ClientDisconnect:
-            result("client_disconnected")
-            return Response(status_code=400)
-        except (_BodyTooLarge, BodyTooLarge):
-            result("too_large")
-            return _status(
-                content_type, 413, code_pb2.INVALID_ARGUMENT, f"body exceeds {max_body_bytes} bytes"
-            )
-        except DecodeError as exc:
-            result("bad_request")
-            return _status(content_type, 400, code_pb2.INVALID_ARGUMENT, str(exc))
-        except (QueueFull, WriterStopped) as exc:
-            result("unavailable")
-            return _status(
-                content_type,
-                503,
-                code_pb2.UNAVAILABLE,
-                str(exc),
-                headers={"Retry-After": str(retry_after)},
-            )
-        if (message := _all_rejected(decoded)) is not None:
-            result("bad_request")
-            return _status(content_type, 400, code_pb2.INVALID_ARGUMENT, message)
-        result("partial" if decoded.rejected else "ok")
-        return _http_success(content_type, decoded)
-
+    router.add_api_route(
+        "/v1/logs",
+        otlp_handler(
+            what="log records",
+            export=receiver.export_logs,
+            success=_http_success,
+            count=count,
+            tokens=tokens,
+            max_body_bytes=max_body_bytes,
+            retry_after=retry_after,
+        ),
+        methods=["POST"],
+        include_in_schema=False,
+    )
     return router
 
 

@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from collector.auth import TokenSet
-from collector.http_receiver import _BodyTooLarge, _read_body
+from collector.auth import Scope, TokenSet, read_scope
+from collector.otlp_http import BodyOverLimit, read_body
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.writer import QueueFull, WriterStopped
 from warehouse.database import Database
@@ -327,8 +327,8 @@ def outcomes_api_router(
         listed). Re-sending is safe: an outcome already stored is reported as a duplicate.
         """
         try:
-            body = await _read_body(request, max_body_bytes)
-        except _BodyTooLarge:
+            body = await read_body(request, max_body_bytes)
+        except BodyOverLimit:
             raise HTTPException(413, f"body exceeds {max_body_bytes} bytes") from None
         try:
             payload = orjson.loads(body)
@@ -363,9 +363,10 @@ def outcomes_api_router(
         "/outcomes",
         response_model=OutcomesResponse,
         summary="Outcomes, with session and feature resolved",
-        dependencies=[authorizer(read_tokens)],
+        dependencies=[Depends(read_scope(read_tokens))],
     )
     def get_outcomes(
+        scope: Scope,
         session_id: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_CHARS)] = None,
         trace_id: Annotated[
             str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
@@ -392,6 +393,7 @@ def outcomes_api_router(
                 since=since,
                 until=until,
                 limit=limit,
+                scope=scope,
             )
         finally:
             cursor.close()
@@ -401,9 +403,10 @@ def outcomes_api_router(
         "/value-units",
         response_model=ValueUnitsResponse,
         summary="Each feature's value unit and its totals",
-        dependencies=[authorizer(read_tokens)],
+        dependencies=[Depends(read_scope(read_tokens))],
     )
     def get_value_units(
+        scope: Scope,
         since: Annotated[AwareDatetime | None, Query(description="occurred_at >= since")] = None,
         until: Annotated[AwareDatetime | None, Query(description="occurred_at < until")] = None,
     ) -> ValueUnitsResponse:
@@ -411,7 +414,7 @@ def outcomes_api_router(
         count towards them in the window (all time by default)."""
         cursor = database.cursor()
         try:
-            totals = value_unit_totals(cursor, value_units, since=since, until=until)
+            totals = value_unit_totals(cursor, value_units, since=since, until=until, scope=scope)
         finally:
             cursor.close()
         return ValueUnitsResponse(

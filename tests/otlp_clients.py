@@ -35,6 +35,7 @@ EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 EXPORTER_KINDS = (
     "http-protobuf",
     "http-protobuf-gzip",
+    "http-protobuf-deflate",
     "http-json",
     "http-json-gzip",
     "grpc",
@@ -105,10 +106,15 @@ def make_exporter(
     gzip = kind.endswith("-gzip")
     endpoint = f"{server.http_url}/v1/traces"
     if kind.startswith("http-protobuf"):
+        compression = HttpCompression.NoCompression
+        if gzip:
+            compression = HttpCompression.Gzip
+        elif kind.endswith("-deflate"):
+            compression = HttpCompression.Deflate
         return ProtobufHttpSpanExporter(
             endpoint=endpoint,
             headers=headers,
-            compression=HttpCompression.Gzip if gzip else HttpCompression.NoCompression,
+            compression=compression,
             timeout=10,
         )
     if kind.startswith("http-json"):
