@@ -316,3 +316,25 @@ def test_a_model_call_days_after_its_root_still_inherits(warehouse: Warehouse) -
         feature="search", session_id="s-1", user_id="u-1", tenant_id="acme", environment="prod"
     )
     assert warehouse.calls() == {2: inherited, 4: inherited}
+
+
+def test_a_run_asked_to_stop_ends_after_the_chunk_under_way(warehouse: Warehouse) -> None:
+    """At shutdown the scheduler asks jobs to stop: a long catch-up commits the chunk it is
+    on, keeps its watermark there, and the next run carries on from it."""
+    batches = 2 * BATCHES_PER_CHUNK + 10
+    warehouse.ingest_batches([[call(t, 2, 1)] for t in range(1, batches + 1)])
+    asked: list[int] = []
+
+    def stopping() -> bool:
+        asked.append(len(asked))
+        return len(asked) > 2  # asked on entry and before each chunk: stop before the second
+
+    job = JOBS[attribution.NAME]
+    assert run_job(warehouse.cursor, job, NOW, stopping=stopping) == BATCHES_PER_CHUNK
+    watermark = warehouse.cursor.execute("SELECT watermark FROM job_state").fetchall()
+    assert watermark == [(BATCHES_PER_CHUNK,)]
+    assert len(warehouse.snapshot()) == BATCHES_PER_CHUNK
+
+    assert run_job(warehouse.cursor, job, NOW, stopping=lambda: True) == 0
+    assert warehouse.attribute() == batches - BATCHES_PER_CHUNK
+    assert len(warehouse.snapshot()) == warehouse.model_call_spans() == batches

@@ -106,11 +106,23 @@ def input_high(cursor: duckdb.DuckDBPyConnection, job: Job) -> int:
     return high
 
 
-def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> int:
-    """Catch the job up with its input; returns the rows it wrote."""
+def run_job(
+    cursor: duckdb.DuckDBPyConnection,
+    job: Job,
+    now: dt.datetime,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
+    """Catch the job up with its input; returns the rows it wrote.
+
+    `stopping` is asked before each chunk: at shutdown a long catch-up ends after the chunk
+    under way (its work and watermark committed together) instead of holding the process.
+    """
     high = input_high(cursor, job)
     low = _watermark(cursor, job.name)
     total = 0
+    if stopping():
+        return total
     if job.housekeeping is not None:
         cursor.begin()
         try:
@@ -122,7 +134,7 @@ def run_job(cursor: duckdb.DuckDBPyConnection, job: Job, now: dt.datetime) -> in
             cursor.rollback()
             _record(cursor, job.name, low, 0, now, f"{type(exc).__name__}: {exc}")
             raise JobError(f"job {job.name} failed in housekeeping: {exc}") from exc
-    while low < high:
+    while low < high and not stopping():
         upper = min(high, low + job.chunk)
         cursor.begin()
         try:

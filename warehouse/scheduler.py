@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -18,6 +19,7 @@ class JobScheduler:
         self._database = database
         self._interval = interval_seconds
         self._scheduler = BackgroundScheduler(timezone=dt.UTC)
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         for name in JOBS:
@@ -34,12 +36,16 @@ class JobScheduler:
         self._scheduler.start()
 
     def stop(self) -> None:
+        """Let running jobs finish the chunk under way, then stop."""
+        self._stopping.set()
         self._scheduler.shutdown(wait=True)
 
     def run(self, name: str) -> int:
         cursor = self._database.cursor()
         try:
-            rows = run_job(cursor, JOBS[name], dt.datetime.now(dt.UTC))
+            rows = run_job(
+                cursor, JOBS[name], dt.datetime.now(dt.UTC), stopping=self._stopping.is_set
+            )
         except JobError:
             log.exception("job %s failed", name)
             return 0
