@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from collector.auth import TokenSet
 from collector.decode import PROTOBUF, DecodeError
+from collector.group_commit import QueueFull, WriterStopped
 from collector.ingest import IngestService
-from collector.writer import QueueFull, WriterStopped
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from collector.auth import TokenSet
 from collector.decode import JSON, PROTOBUF, DecodeError
+from collector.group_commit import QueueFull, WriterStopped
 from collector.grpc_receiver import _authorization
 from collector.log_decode import DecodedLogs, decode_logs
 from collector.normalize import Normalizer
 from collector.otlp_http import otlp_handler
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
-from collector.writer import QueueFull, WriterStopped
 
 log = logging.getLogger(__name__)
 

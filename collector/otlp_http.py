@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from collector.auth import TokenSet
 from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodeError, decompress
-from collector.writer import QueueFull, WriterStopped
+from collector.group_commit import QueueFull, WriterStopped
 
 log = logging.getLogger(__name__)
 

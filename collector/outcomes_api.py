@@ -32,9 +32,9 @@ from pydantic import (
 )
 
 from collector.auth import Scope, TokenSet, read_scope
+from collector.group_commit import QueueFull, WriterStopped
 from collector.otlp_http import BodyOverLimit, read_body
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
-from collector.writer import QueueFull, WriterStopped
 from warehouse.database import Database
 from warehouse.outcome_queries import list_outcomes, value_unit_totals
 from warehouse.outcomes import (
