@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         100_000, gt=0, description="Most spans the writer puts in one group commit."
     )
     retry_after_seconds: int = Field(
-        2, ge=0, description="Retry-After sent with 503 when the ingest queue is full."
+        2, ge=1, description="Retry-After sent with 503 when the ingest queue is full."
     )
     feature_attributes: CommaList = Field(
         default_factory=lambda: [

@@ -18,7 +18,7 @@ from collector.settings import Settings
         ("SPENDSCOPE_MAX_BODY_BYTES", "0"),
         ("SPENDSCOPE_MAX_QUEUED_SPANS", "0"),
         ("SPENDSCOPE_MAX_COMMIT_SPANS", "-5"),
-        ("SPENDSCOPE_RETRY_AFTER_SECONDS", "-1"),
+        ("SPENDSCOPE_RETRY_AFTER_SECONDS", "0"),
         ("SPENDSCOPE_ATTRIBUTION_INTERVAL_SECONDS", "0"),
         ("SPENDSCOPE_SHUTDOWN_TIMEOUT_SECONDS", "-1"),
         ("SPENDSCOPE_LOG_LEVEL", "LOUD"),
