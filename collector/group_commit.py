@@ -102,8 +102,8 @@ class GroupCommitWriter(Generic[Result]):
         """Queue rows for the next commit; the future resolves once they are committed."""
         rows = table.num_rows
         with self._condition:
-            if not self._accepting:
-                raise WriterStopped(f"the {self._name} is not accepting rows")
+            if not self.healthy:
+                raise WriterStopped(f"the {self._name} is not running")
             if self._queued_rows + rows > self._max_queued and self._queue:
                 self._batch.refused(rows)
                 raise QueueFull(f"{self._queued_rows} rows are waiting for the {self._name}")
