@@ -7,10 +7,10 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from collector.auth import TokenSet
+from collector.auth import Scope, TokenSet, read_scope
 from warehouse import queries
 from warehouse.database import Database
 from warehouse.ingest import last_batch_id
@@ -71,12 +71,16 @@ class SpansResponse(BaseModel):
 
 class JobStateRecord(BaseModel):
     name: str
-    watermark: int = Field(description="Last ingest batch the job has processed.")
+    watermark: int = Field(
+        description="Last position of its input the job has processed (an ingest batch, or "
+        "for rollups a pricing sequence number)."
+    )
+    input_high: int = Field(description="Where the job's input stands now; caught up when equal.")
     last_run_at: dt.datetime | None
-    last_rows: int
-    total_rows: int
+    last_rows: int | None = Field(description="Null for a tenant-scoped token (all tenants' rows).")
+    total_rows: int | None = Field(description="Null for a tenant-scoped token.")
     runs: int
-    last_error: str | None
+    last_error: str | None = Field(description="Null for a tenant-scoped token.")
 
 
 class JobsResponse(BaseModel):
@@ -88,7 +92,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _record(row: dict[str, Any]) -> ModelCallRecord:
+def model_call_record(row: dict[str, Any]) -> ModelCallRecord:
     cost = row["reported_cost_usd"]
     row = {
         **row,
@@ -105,14 +109,11 @@ def _record(row: dict[str, Any]) -> ModelCallRecord:
 
 
 def api_router(database: Database, tokens: TokenSet) -> APIRouter:
-    def authorize(request: Request) -> None:
-        if not tokens.allows(request.headers.get("authorization")):
-            raise HTTPException(401, "missing or bad token", headers={"WWW-Authenticate": "Bearer"})
-
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_scope(tokens))])
 
     @router.get("/spans", response_model=SpansResponse, summary="Model calls of a trace or session")
     def spans(
+        scope: Scope,
         trace_id: Annotated[
             str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
         ] = None,
@@ -129,19 +130,25 @@ def api_router(database: Database, tokens: TokenSet) -> APIRouter:
                 trace_id=bytes.fromhex(trace_id) if trace_id else None,
                 session_id=session_id,
                 limit=limit,
+                scope=scope,
             )
         finally:
             cursor.close()
-        return SpansResponse(spans=[_record(row) for row in rows])
+        return SpansResponse(spans=[model_call_record(row) for row in rows])
 
     @router.get("/jobs", response_model=JobsResponse, summary="What each job has processed")
-    def jobs() -> JobsResponse:
+    def jobs(scope: Scope) -> JobsResponse:
+        """Each job's progress. A tenant-scoped token sees how far each job has got, not
+        the row counts or errors, which cover every tenant."""
         cursor = database.cursor()
         try:
             states = job_states(cursor)
             latest = last_batch_id(cursor)
         finally:
             cursor.close()
+        if not scope.unscoped:
+            hidden = {"last_rows": None, "total_rows": None, "last_error": None}
+            states = [state | hidden for state in states]
         return JobsResponse(
             latest_batch_id=latest,
             jobs=[

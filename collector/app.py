@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -14,11 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from collector.api import api_router
 from collector.auth import TokenSet
+from collector.costs_api import costs_router
 from collector.grpc_receiver import GrpcReceiver
 from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestService
 from collector.logs_receiver import LogsReceiver, logs_grpc_handler, otlp_logs_router
-from collector.metrics import IngestMetrics
+from collector.metrics import IngestMetrics, JobStateCollector
 from collector.normalize import DimensionRules, Normalizer
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.outcomes_api import outcomes_api_router
@@ -26,6 +28,7 @@ from collector.prices_api import prices_router, sync_price_file
 from collector.settings import Settings
 from collector.writer import Writer
 from warehouse.database import Database
+from warehouse.jobs import job_states
 from warehouse.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,15 @@ def dimension_rules(settings: Settings) -> DimensionRules:
 
 def create_app(settings: Settings, database: Database) -> FastAPI:
     metrics = IngestMetrics(CollectorRegistry())
+
+    def read_job_states() -> list[dict[str, Any]]:
+        cursor = database.cursor()
+        try:
+            return job_states(cursor)
+        finally:
+            cursor.close()
+
+    metrics.registry.register(JobStateCollector(read_job_states))
     writer = Writer(
         database,
         metrics,
@@ -102,8 +114,11 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             service, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
         )
     )
-    app.include_router(api_router(database, TokenSet(settings.api_tokens)))
-    app.include_router(prices_router(database, TokenSet(settings.api_tokens), settings.data_dir))
+    # Every /api/v1 reader: unscoped API tokens and tenant-scoped tokens (collector.auth).
+    api_tokens = TokenSet(settings.api_tokens, settings.tenant_tokens)
+    app.include_router(api_router(database, api_tokens))
+    app.include_router(prices_router(database, api_tokens, settings.data_dir))
+    app.include_router(costs_router(database, api_tokens, dict(settings.value_units)))
     app.include_router(
         otlp_logs_router(
             logs_receiver, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
@@ -118,7 +133,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             report_tokens=TokenSet(
                 [*settings.ingest_tokens, *settings.api_tokens] if settings.ingest_tokens else []
             ),
-            read_tokens=TokenSet(settings.api_tokens),
+            read_tokens=api_tokens,
             value_units=dict(settings.value_units),
             max_body_bytes=settings.max_body_bytes,
             retry_after=settings.retry_after_seconds,

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.auth import TokenSet
+from collector.auth import Scope, TokenSet, full_access, read_scope
 from warehouse import pricing
 from warehouse.database import Database
 from warehouse.price_report import price_report
@@ -245,19 +245,20 @@ def sync_price_file(database: Database, data_dir: Path) -> ReloadResponse:
 
 
 def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRouter:
-    def authorize(request: Request) -> None:
-        if not tokens.allows(request.headers.get("authorization")):
-            raise HTTPException(401, "missing or bad token", headers={"WWW-Authenticate": "Bearer"})
-
-    router = APIRouter(prefix="/api/v1/prices", dependencies=[Depends(authorize)], tags=["prices"])
+    """Reading is scoped to the caller's tenant; changing prices needs an unscoped token."""
+    change = [Depends(full_access(tokens))]
+    router = APIRouter(
+        prefix="/api/v1/prices", dependencies=[Depends(read_scope(tokens))], tags=["prices"]
+    )
 
     @router.get("", response_model=PricesResponse, summary="The price book and what it priced")
-    def list_prices() -> PricesResponse:
+    def list_prices(scope: Scope) -> PricesResponse:
         """Models in use with the catalog model they matched and their current prices,
-        the overrides, unpriced models with call and token counts, and recent re-pricing."""
+        the overrides, unpriced models with call and token counts, and recent re-pricing.
+        A tenant-scoped token sees its tenant's models and counts, and no re-pricing."""
         cursor = database.cursor()
         try:
-            report = price_report(cursor)
+            report = price_report(cursor, scope=scope)
         finally:
             cursor.close()
         return PricesResponse(
@@ -290,6 +291,7 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
         response_model=OverrideRecord,
         status_code=201,
         summary="Add a price (override)",
+        dependencies=change,
         responses={422: {"description": "The price is invalid; every problem is listed."}},
     )
     def add_price(body: Annotated[OverrideIn, Body()]) -> OverrideRecord:
@@ -313,6 +315,7 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
         "/{override_id}",
         status_code=204,
         summary="Delete a price (override)",
+        dependencies=change,
         responses={
             404: {"description": "No such override."},
             409: {"description": "From the price file."},
@@ -338,7 +341,12 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
             cursor.close()
         return Response(status_code=204)
 
-    @router.post("/reload", response_model=ReloadResponse, summary="Re-read the price file")
+    @router.post(
+        "/reload",
+        response_model=ReloadResponse,
+        summary="Re-read the price file",
+        dependencies=change,
+    )
     def reload_prices() -> ReloadResponse:
         """Re-read `<data_dir>/prices.toml` (or .yaml); an invalid file changes nothing."""
         try:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     api_tokens: CommaList = Field(
         default_factory=list,
         description="Bearer tokens accepted on /api/v1 (comma-separated). Empty: no auth.",
+    )
+    tenant_tokens: Annotated[list[tuple[str, str]], NoDecode] = Field(
+        default_factory=list,
+        description="Tenant-scoped bearer tokens for /api/v1, as `tenant:token` pairs, "
+        "comma-separated (`acme:tok1,globex:tok2`): their holders only ever see that tenant. "
+        "Once set, the API needs a token even when SPENDSCOPE_API_TOKENS is empty.",
     )
     allow_unauthenticated_public: bool = Field(
         False,
@@ -128,6 +134,48 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("value_units", mode="before")
+    @classmethod
+    def _parse_value_units(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            feature, sep, outcome = (part.strip() for part in item.partition("="))
+            if not sep or not feature or not outcome:
+                raise ValueError(f"value unit {item.strip()!r} is not `feature=outcome`")
+            if feature in pairs:
+                raise ValueError(f"feature {feature!r} has more than one value unit")
+            pairs[feature] = outcome
+        return pairs
+
+    @field_validator("tenant_tokens", mode="before")
+    @classmethod
+    def _parse_tenant_tokens(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: list[tuple[str, str]] = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            # The last colon separates: a tenant id may contain colons, a token may not.
+            tenant, sep, token = (part.strip() for part in item.rpartition(":"))
+            if not sep or not tenant or not token:
+                raise ValueError("a tenant token is not `tenant:token`")  # never echo a token
+            pairs.append((tenant, token))
+        return pairs
+
+    @model_validator(mode="after")
+    def _tokens_are_unambiguous(self) -> Settings:
+        tenant_tokens = [token for _, token in self.tenant_tokens]
+        if len(set(tenant_tokens)) != len(tenant_tokens):
+            raise ValueError("the same tenant token is given twice")
+        if set(tenant_tokens) & set(self.api_tokens):
+            raise ValueError("a token is both an API token and a tenant token")
+        return self
+
     @field_validator("feature_span_name_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
@@ -146,23 +194,6 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown logging level {value!r}")
         return level
 
-    @field_validator("value_units", mode="before")
-    @classmethod
-    def _parse_value_units(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        pairs: dict[str, str] = {}
-        for item in value.split(","):
-            if not item.strip():
-                continue
-            feature, sep, outcome = (part.strip() for part in item.partition("="))
-            if not sep or not feature or not outcome:
-                raise ValueError(f"value unit {item.strip()!r} is not `feature=outcome`")
-            if feature in pairs:
-                raise ValueError(f"feature {feature!r} has more than one value unit")
-            pairs[feature] = outcome
-        return pairs
-
     @property
     def database_path(self) -> Path:
         return self.data_dir / "spendscope.duckdb"
@@ -171,7 +202,7 @@ class Settings(BaseSettings):
         """Refuse to listen beyond loopback without tokens unless explicitly told to."""
         if self.allow_unauthenticated_public or is_loopback(self.host):
             return
-        if not self.ingest_tokens or not self.api_tokens:
+        if not self.ingest_tokens or not (self.api_tokens or self.tenant_tokens):
             raise SettingsError(
                 f"refusing to listen on {self.host} without ingest and API tokens: set "
                 "SPENDSCOPE_INGEST_TOKENS and SPENDSCOPE_API_TOKENS, or "

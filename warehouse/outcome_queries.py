@@ -23,6 +23,8 @@ from typing import Any
 
 import duckdb
 
+from warehouse.scope import ALL_TENANTS, TenantScope
+
 # Dimensions per trace and per session: attributed model calls first, spans' own values next.
 _DIMENSION_ROWS = """
     SELECT trace_id, session_id, start_time, feature, tenant_id, 0 AS preference
@@ -128,10 +130,12 @@ def list_outcomes(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int = 1000,
+    scope: TenantScope = ALL_TENANTS,
 ) -> list[dict[str, Any]]:
     """Resolved outcomes matching every filter given, in the order they occurred."""
-    sql = f"SELECT * FROM ({RESOLVED_OUTCOMES}) r WHERE true"
+    sql = f"SELECT * FROM ({RESOLVED_OUTCOMES}) r WHERE {scope.where('r.tenant_id')}"
     params: dict[str, Any] = {"since": _naive(since), "until": _naive(until), "limit": limit}
+    params |= scope.params()
     filters = {"session_id": session_id, "trace_id": trace_id, "business_key": key}
     filters |= {"name": name, "feature": feature}
     for column, value in filters.items():
@@ -152,6 +156,7 @@ SELECT r.feature,
        count(DISTINCT r.session_id) AS sessions
 FROM ({RESOLVED_OUTCOMES}) r
 JOIN ({{config}}) c (feature, outcome) ON c.feature = r.feature AND c.outcome = r.name
+WHERE {{scope}}
 GROUP BY r.feature
 """
 
@@ -162,6 +167,7 @@ def value_unit_totals(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    scope: TenantScope = ALL_TENANTS,
 ) -> dict[str, dict[str, Any]]:
     """Per feature with a configured value unit (feature -> outcome name), over outcomes that
     occurred in [since, until): `units`, the count of its value-unit outcomes not marked
@@ -172,12 +178,13 @@ def value_unit_totals(
     }
     if not value_units:
         return totals
-    params: dict[str, Any] = {"since": _naive(since), "until": _naive(until)}
+    params: dict[str, Any] = {"since": _naive(since), "until": _naive(until), **scope.params()}
     pairs = []
     for n, (feature, outcome) in enumerate(value_units.items()):
         pairs.append(f"($f{n}, $o{n})")
         params[f"f{n}"], params[f"o{n}"] = feature, outcome
     sql = VALUE_UNITS.replace("{config}", "VALUES " + ", ".join(pairs))
+    sql = sql.replace("{scope}", scope.where("r.tenant_id"))
     for feature, units, failed, outcomes, sessions in cursor.execute(sql, params).fetchall():
         totals[feature].update(
             units=int(units), failed=int(failed), outcomes=outcomes, sessions=sessions

@@ -8,6 +8,7 @@ import duckdb
 
 from warehouse.pricebook import CATALOG_VERSION
 from warehouse.pricing import current_book
+from warehouse.scope import ALL_TENANTS, TenantScope
 
 MODELS = """
 SELECT k.provider, k.model, k.catalog_provider, k.catalog_model,
@@ -20,8 +21,9 @@ SELECT k.provider, k.model, k.catalog_provider, k.catalog_model,
        sum(c.cost_usd) FILTER (WHERE c.reported_cost_usd IS NOT NULL)
            AS cost_usd_where_reported
 FROM price_keys k
-LEFT JOIN call_costs c ON c.provider = k.provider AND c.model = k.model
+LEFT JOIN {costs} c ON c.provider = k.provider AND c.model = k.model
 GROUP BY ALL
+HAVING {having}
 ORDER BY cost_usd DESC NULLS LAST, calls DESC, k.provider, k.model
 """
 
@@ -49,7 +51,7 @@ SELECT c.provider, c.model, c.unpriced_reason AS reason, count(*) AS calls,
        coalesce(sum(s.cache_read_tokens), 0) AS cache_read_tokens,
        coalesce(sum(s.cache_write_tokens), 0) AS cache_write_tokens,
        min(c.start_time) AS first_call, max(c.start_time) AS last_call
-FROM call_costs c JOIN spans s USING (trace_id, span_id)
+FROM {costs} c JOIN spans s USING (trace_id, span_id)
 WHERE NOT c.priced
 GROUP BY ALL
 ORDER BY calls DESC, c.provider, c.model
@@ -67,14 +69,30 @@ def _rows(cursor: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> li
     return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
-def price_report(cursor: duckdb.DuckDBPyConnection, reprices: int = 20) -> dict[str, Any]:
-    """Models in use with their current periods, overrides, unpriced models, re-pricing."""
+def _scoped(sql: str, scope: TenantScope) -> str:
+    """`sql` over the call costs of the scope's tenant; a tenant sees only models it used."""
+    if scope.unscoped:
+        return sql.replace("{costs}", "call_costs").replace("{having}", "TRUE")
+    costs = (
+        "(SELECT c.* FROM call_costs c JOIN model_calls m USING (trace_id, span_id) "
+        f"WHERE {scope.where('m.tenant_id')})"
+    )
+    return sql.replace("{costs}", costs).replace("{having}", "count(c.span_id) > 0")
+
+
+def price_report(
+    cursor: duckdb.DuckDBPyConnection, reprices: int = 20, scope: TenantScope = ALL_TENANTS
+) -> dict[str, Any]:
+    """Models in use with their current periods, overrides, unpriced models, re-pricing.
+
+    For a tenant scope: the models, calls and costs of that tenant only, and no re-pricing
+    history (its counts cover every tenant)."""
     fingerprint = current_book(cursor).fingerprint
     periods: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for period in _rows(cursor, PERIODS):
         key = (period.pop("provider"), period.pop("model"))
         periods.setdefault(key, []).append(period)
-    models = _rows(cursor, MODELS, {"fingerprint": fingerprint})
+    models = _rows(cursor, _scoped(MODELS, scope), {"fingerprint": fingerprint, **scope.params()})
     for model in models:
         model["periods"] = periods.get((model["provider"], model["model"]), [])
     pending = _rows(cursor, "SELECT count(*) AS n FROM reprice_requests WHERE done_at IS NULL")[0][
@@ -86,6 +104,6 @@ def price_report(cursor: duckdb.DuckDBPyConnection, reprices: int = 20) -> dict[
         "up_to_date": pending == 0 and all(m["up_to_date"] for m in models),
         "models": models,
         "overrides": _rows(cursor, OVERRIDES),
-        "unpriced": _rows(cursor, UNPRICED),
-        "reprices": _rows(cursor, REPRICES, {"limit": reprices}),
+        "unpriced": _rows(cursor, _scoped(UNPRICED, scope), scope.params()),
+        "reprices": _rows(cursor, REPRICES, {"limit": reprices if scope.unscoped else 0}),
     }

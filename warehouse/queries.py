@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+from warehouse.scope import ALL_TENANTS, TenantScope
+
 # A model call's dimensions: inherited ones once the attribution job has resolved its
 # trace, its own until then (a just-acknowledged call is visible at once).
 # Cost columns are NULL until the pricing job has priced the call.
@@ -41,9 +43,10 @@ def model_calls(
     trace_id: bytes | None = None,
     session_id: str | None = None,
     limit: int = 1000,
+    scope: TenantScope = ALL_TENANTS,
 ) -> list[dict[str, Any]]:
-    sql = MODEL_CALLS
-    params: dict[str, Any] = {"limit": limit}
+    sql = MODEL_CALLS + f" AND {scope.where('coalesce(m.tenant_id, s.tenant_id)')}"
+    params: dict[str, Any] = {"limit": limit, **scope.params()}
     if trace_id is not None:
         sql += " AND s.trace_id = $trace_id"
         params["trace_id"] = trace_id

@@ -1,36 +1,40 @@
-"""Rollups: cost and usage per hour x (feature, provider, model, tenant, environment, agent),
-per session, per trace and per user and day.
+"""Rollups: cost and usage per hour and per day x (feature, provider, model, tenant,
+environment, agent), per day x (feature, tenant), per session, per trace and per user and
+day.
 
 Incremental on the pricing job's output. Every `call_costs` row carries `priced_seq`, raised
 whenever the call's cost or attribution changes (see `warehouse.pricing`). A run takes the
-rows with `priced_seq` in (low, high], finds the groups they fall in (their hours, sessions,
-traces, user-days) and recomputes those groups whole from the call-level tables: a late span
-updates the hour it belongs to, a price change re-prices the hours of the calls it touched,
-and running the job twice changes nothing (the same groups are rebuilt with the same sums).
+rows with `priced_seq` in (low, high], finds the groups they fall in (their hours and days,
+sessions, traces, user-days, and the sessions and user-days their traces were in before)
+and recomputes those groups whole: a late span updates the hour it belongs to, a price
+change re-prices the hours of the calls it touched, a call moved to another session leaves
+the old one, and running the job twice changes nothing (the same groups are rebuilt with
+the same sums).
 
-The heavy lifting is DuckDB SQL; the time filters on `start_time` let DuckDB skip row groups
-outside the affected hours (the tables are appended in roughly time order).
+How it stays fast (bench/rollups.py; docs/benchmarks.md):
+- the three call-level tables are joined once per run, into a temp table of the calls the
+  affected groups hold (`rollup_calls`), and the four rollups aggregate from it;
+- every read of a call-level table carries explicit bounds on `start_time` (the span's
+  start, in all three tables), so DuckDB skips the row groups outside them: the tables are
+  appended in roughly time order. The bounds cover the changed calls and everything the
+  affected groups held before (their first and last calls in the rollups);
+- `rollup_daily` (and from it `rollup_feature_daily`, per feature and tenant) is rebuilt
+  from `rollup_hourly` for the affected days, for reads over weeks and months;
+- traces, sessions and user-days are summed from per-trace partials (`PARTIALS`), a few
+  calls each, rather than from the calls;
+- when nothing has been rolled up yet, or most calls changed (a mass re-pricing), every
+  rollup is rebuilt from all calls without looking for the affected groups;
+- `rollup_sessions` and `rollup_traces` have no primary-key index (migration 0005): DuckDB
+  maintaining one made rebuilding groups many times slower.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 
 NAME = "rollups"
-
-# One row per priced or unpriced model call with everything the rollups aggregate.
-CALLS = """
-    SELECT c.trace_id, c.start_time, c.provider, c.model, c.priced,
-           m.feature, m.session_id, m.user_id, m.tenant_id, m.environment, m.agent_name,
-           s.status_code, s.input_tokens, s.output_tokens, s.cache_read_tokens,
-           s.cache_write_tokens, s.reasoning_tokens, c.cost_usd, c.reported_cost_usd,
-           coalesce(s.cache_read_tokens * p.input_mtok * 0.000001 - c.cache_read_cost_usd, 0)
-               AS cache_savings_usd
-    FROM call_costs c
-    JOIN model_calls m USING (trace_id, span_id)
-    JOIN spans s USING (trace_id, span_id)
-    LEFT JOIN price_periods p ON p.id = c.price_period_id
-"""
 
 USAGE = """
     count(*) AS calls,
@@ -48,79 +52,192 @@ USAGE = """
     max(start_time) AS last_call_at
 """
 
+# Re-adding already summed measures (hours into days).
+RESUM = """
+    sum(calls), sum(unpriced_calls), sum(error_calls), sum(input_tokens), sum(output_tokens),
+    sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_usd),
+    sum(reported_cost_usd), sum(cache_savings_usd), min(first_call_at), max(last_call_at)
+"""
+
+# 1. The calls whose cost or attribution changed, with the groups they are in now and, from
+# rollup_traces, the session and user their trace was rolled up under before.
 CHANGED = """
 CREATE OR REPLACE TEMP TABLE rollup_changed AS
-SELECT c.start_time, m.session_id, m.user_id, c.trace_id
-FROM call_costs c JOIN model_calls m USING (trace_id, span_id)
+SELECT c.trace_id, c.start_time, m.session_id, m.user_id
+FROM call_costs c
+JOIN model_calls m
+    ON m.trace_id = c.trace_id AND m.span_id = c.span_id AND m.start_time = c.start_time
 WHERE c.priced_seq > $low AND c.priced_seq <= $high
+  AND m.start_time BETWEEN $first AND $last
 """
 
-HOURLY = f"""
-DELETE FROM rollup_hourly
-WHERE hour IN (SELECT DISTINCT date_trunc('hour', start_time) FROM rollup_changed);
-INSERT INTO rollup_hourly
-SELECT date_trunc('hour', start_time) AS hour, feature, provider, model, tenant_id,
-       environment, agent_name, {USAGE}
-FROM ({CALLS}
-      WHERE c.start_time >= (SELECT date_trunc('hour', min(start_time)) FROM rollup_changed)
-        AND c.start_time < (SELECT date_trunc('hour', max(start_time)) FROM rollup_changed)
-                           + INTERVAL 1 HOUR
-        AND date_trunc('hour', c.start_time) IN (
-            SELECT DISTINCT date_trunc('hour', start_time) FROM rollup_changed)
-) calls
-GROUP BY ALL;
-"""
-
-SESSIONS = f"""
-DELETE FROM rollup_sessions
-WHERE session_id IN (SELECT session_id FROM rollup_changed WHERE session_id IS NOT NULL);
-INSERT INTO rollup_sessions
-SELECT session_id,
-       arg_min(feature, start_time) AS feature,
-       arg_min(user_id, start_time) AS user_id,
-       arg_min(tenant_id, start_time) AS tenant_id,
-       arg_min(environment, start_time) AS environment,
-       count(DISTINCT trace_id) AS traces,
-       {USAGE}
-FROM ({CALLS}
-      WHERE m.session_id IN (
-          SELECT session_id FROM rollup_changed WHERE session_id IS NOT NULL)
-) calls
-GROUP BY session_id;
-"""
-
-TRACES = f"""
-DELETE FROM rollup_traces WHERE trace_id IN (SELECT trace_id FROM rollup_changed);
-INSERT INTO rollup_traces
-SELECT trace_id,
-       arg_min(session_id, start_time), arg_min(feature, start_time),
-       arg_min(user_id, start_time), arg_min(tenant_id, start_time),
-       arg_min(environment, start_time),
-       {USAGE}
-FROM ({CALLS}
-      WHERE c.trace_id IN (SELECT trace_id FROM rollup_changed)
-) calls
-GROUP BY trace_id;
-"""
-
-USERS = f"""
+GROUPS = """
+CREATE OR REPLACE TEMP TABLE rollup_traces_changed AS
+SELECT DISTINCT trace_id FROM rollup_changed;
+CREATE OR REPLACE TEMP TABLE rollup_hours AS
+SELECT DISTINCT date_trunc('hour', start_time) AS hour FROM rollup_changed;
+CREATE OR REPLACE TEMP TABLE rollup_previous AS
+SELECT t.session_id, t.user_id, t.first_call_at, t.last_call_at
+FROM rollup_traces t SEMI JOIN rollup_traces_changed USING (trace_id);
+CREATE OR REPLACE TEMP TABLE rollup_session_keys AS
+SELECT session_id FROM rollup_changed WHERE session_id IS NOT NULL
+UNION SELECT session_id FROM rollup_previous WHERE session_id IS NOT NULL;
 CREATE OR REPLACE TEMP TABLE rollup_user_days AS
-SELECT DISTINCT start_time::DATE AS day, user_id FROM rollup_changed
-WHERE user_id IS NOT NULL;
-DELETE FROM rollup_users
-WHERE (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days);
-INSERT INTO rollup_users
-SELECT start_time::DATE AS day, user_id, tenant_id,
-       count(DISTINCT session_id) AS sessions,
-       {USAGE}
-FROM ({CALLS}
-      WHERE m.user_id IN (SELECT user_id FROM rollup_user_days)
-        AND c.start_time >= (SELECT min(day) FROM rollup_user_days)
-        AND c.start_time < (SELECT max(day) FROM rollup_user_days) + INTERVAL 1 DAY
-) calls
-WHERE (start_time::DATE, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)
-GROUP BY ALL;
+SELECT start_time::DATE AS day, user_id FROM rollup_changed WHERE user_id IS NOT NULL
+UNION
+SELECT unnest(generate_series(
+           first_call_at::DATE::TIMESTAMP, last_call_at::DATE::TIMESTAMP, INTERVAL 1 DAY
+       ))::DATE, user_id
+FROM rollup_previous WHERE user_id IS NOT NULL;
 """
+
+# The time span every call of the affected groups lies in: the changed calls, the hours and
+# user-days, and what the affected sessions and traces held before.
+BOUNDS = """
+SELECT min(low), max(high) FROM (
+    SELECT min(start_time) AS low, max(start_time) AS high FROM rollup_changed
+    UNION ALL
+    SELECT min(day)::TIMESTAMP, max(day)::TIMESTAMP + INTERVAL 1 DAY FROM rollup_user_days
+    UNION ALL
+    SELECT min(first_call_at), max(last_call_at)
+    FROM rollup_sessions SEMI JOIN rollup_session_keys USING (session_id)
+    UNION ALL
+    SELECT min(first_call_at), max(last_call_at) FROM rollup_previous
+)
+"""
+
+# 2. Every call of the affected groups, joined once, with what the rollups need.
+CALLS = """
+CREATE OR REPLACE TEMP TABLE rollup_calls AS
+SELECT c.trace_id, c.start_time, date_trunc('hour', c.start_time) AS hour,
+       c.provider, c.model, c.priced,
+       m.feature, m.session_id, m.user_id, m.tenant_id, m.environment, m.agent_name,
+       s.status_code, s.input_tokens, s.output_tokens, s.cache_read_tokens,
+       s.cache_write_tokens, s.reasoning_tokens, c.cost_usd, c.reported_cost_usd,
+       coalesce(s.cache_read_tokens * p.input_mtok * 0.000001 - c.cache_read_cost_usd, 0)
+           AS cache_savings_usd
+FROM call_costs c
+JOIN model_calls m
+    ON m.trace_id = c.trace_id AND m.span_id = c.span_id AND m.start_time = c.start_time
+JOIN spans s
+    ON s.trace_id = c.trace_id AND s.span_id = c.span_id AND s.start_time = c.start_time
+LEFT JOIN price_periods p ON p.id = c.price_period_id
+"""
+AFFECTED = """
+WHERE c.start_time BETWEEN $first AND $last
+  AND m.start_time BETWEEN $first AND $last
+  AND s.start_time BETWEEN $first AND $last
+  AND (date_trunc('hour', c.start_time) IN (SELECT hour FROM rollup_hours)
+       OR m.session_id IN (SELECT session_id FROM rollup_session_keys)
+       OR c.trace_id IN (SELECT trace_id FROM rollup_traces_changed)
+       OR (c.start_time::DATE, m.user_id) IN (SELECT (day, user_id) FROM rollup_user_days))
+"""
+
+# Per trace, session, user, tenant and day: what the trace, session and user rollups sum
+# (a few calls each, so those three aggregate fewer rows); `first_call_at` orders them.
+PARTIALS = f"""
+CREATE OR REPLACE TEMP TABLE rollup_partials AS
+SELECT trace_id, session_id, user_id, tenant_id, start_time::DATE AS day,
+       arg_min(feature, start_time) AS feature,
+       arg_min(environment, start_time) AS environment,
+       {USAGE}
+FROM rollup_calls
+GROUP BY trace_id, session_id, user_id, tenant_id, day
+"""
+
+DAYS_OF_HOURS = """
+WHERE hour >= (SELECT min(day) FROM rollup_days)
+  AND hour < (SELECT max(day) FROM rollup_days) + INTERVAL 1 DAY
+  AND hour::DATE IN (SELECT day FROM rollup_days)
+"""
+
+
+def _statements(full: bool) -> list[str]:
+    """Each rollup: delete the affected groups (every group when `full`), then insert them
+    again from rollup_calls, from the partials, or (days) from rollup_hourly."""
+
+    def only(condition: str) -> str:
+        return "" if full else condition
+
+    statements = [
+        f"DELETE FROM rollup_hourly {only('WHERE hour IN (SELECT hour FROM rollup_hours)')}",
+        f"""
+        INSERT INTO rollup_hourly
+        SELECT hour, feature, provider, model, tenant_id, environment, agent_name, {USAGE}
+        FROM rollup_calls {only("SEMI JOIN rollup_hours USING (hour)")}
+        GROUP BY ALL
+        """,
+        only(
+            "CREATE OR REPLACE TEMP TABLE rollup_days AS "
+            "SELECT DISTINCT hour::DATE AS day FROM rollup_hours"
+        ),
+        f"DELETE FROM rollup_daily {only('WHERE day IN (SELECT day FROM rollup_days)')}",
+        f"""
+        INSERT INTO rollup_daily
+        SELECT hour::DATE AS day, feature, provider, model, tenant_id, environment,
+               agent_name, {RESUM}
+        FROM rollup_hourly {only(DAYS_OF_HOURS)}
+        GROUP BY ALL
+        """,
+        f"DELETE FROM rollup_feature_daily {only('WHERE day IN (SELECT day FROM rollup_days)')}",
+        f"""
+        INSERT INTO rollup_feature_daily
+        SELECT day, feature, tenant_id, {RESUM}
+        FROM rollup_daily {only("WHERE day IN (SELECT day FROM rollup_days)")}
+        GROUP BY ALL
+        """,
+        PARTIALS,
+        f"""
+        DELETE FROM rollup_sessions
+        {only("WHERE session_id IN (SELECT session_id FROM rollup_session_keys)")}
+        """,
+        f"""
+        INSERT INTO rollup_sessions
+        SELECT session_id,
+               arg_min(feature, first_call_at), arg_min(user_id, first_call_at),
+               arg_min(tenant_id, first_call_at), arg_min(environment, first_call_at),
+               count(DISTINCT trace_id), {RESUM}
+        FROM rollup_partials {only("SEMI JOIN rollup_session_keys USING (session_id)")}
+        WHERE session_id IS NOT NULL
+        GROUP BY session_id
+        """,
+        f"""
+        DELETE FROM rollup_traces
+        {only("WHERE trace_id IN (SELECT trace_id FROM rollup_traces_changed)")}
+        """,
+        f"""
+        INSERT INTO rollup_traces
+        SELECT trace_id,
+               arg_min(session_id, first_call_at), arg_min(feature, first_call_at),
+               arg_min(user_id, first_call_at), arg_min(tenant_id, first_call_at),
+               arg_min(environment, first_call_at), {RESUM}
+        FROM rollup_partials {only("SEMI JOIN rollup_traces_changed USING (trace_id)")}
+        GROUP BY trace_id
+        """,
+        f"""
+        DELETE FROM rollup_users
+        {only("WHERE (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")}
+        """,
+        f"""
+        INSERT INTO rollup_users
+        SELECT day, user_id, tenant_id, count(DISTINCT session_id), {RESUM}
+        FROM rollup_partials
+        WHERE user_id IS NOT NULL
+          {only("AND (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")}
+        GROUP BY day, user_id, tenant_id
+        """,
+    ]
+    return [statement for statement in statements if statement]
+
+
+INCREMENTAL, FULL = _statements(full=False), _statements(full=True)
+# From this share of all calls changed, rebuilding everything is cheaper than finding groups.
+REBUILD_SHARE = 0.5
+TEMP_TABLES = (
+    "rollup_changed", "rollup_traces_changed", "rollup_hours", "rollup_previous",
+    "rollup_session_keys", "rollup_user_days", "rollup_calls", "rollup_days",
+    "rollup_partials",
+)  # fmt: skip
 
 
 def latest_priced_seq(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -128,19 +245,48 @@ def latest_priced_seq(cursor: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def refresh(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
+def _row(cursor: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    row = cursor.execute(sql, params).fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return row
+
+
+def refresh(
+    cursor: duckdb.DuckDBPyConnection,
+    low: int,
+    high: int,
+    *,
+    rebuild_share: float | None = REBUILD_SHARE,
+) -> int:
     """Rebuild every group touched by call costs with priced_seq in (low, high].
 
-    Returns the number of changed calls. The caller owns the transaction.
+    When nothing has been rolled up yet (low = 0), or at least `rebuild_share` of all calls
+    changed, every rollup is rebuilt from every call instead: the same result, without
+    finding the groups (None: only when low = 0). Returns the number of changed calls. The
+    caller owns the transaction.
     """
     if high <= low:
         return 0
-    cursor.execute(CHANGED, {"low": low, "high": high})
-    row = cursor.execute("SELECT count(*) FROM rollup_changed").fetchone()
-    changed = int(row[0]) if row else 0
-    if changed:
-        for statement in (HOURLY, SESSIONS, TRACES, USERS):
-            cursor.execute(statement)
-    cursor.execute("DROP TABLE IF EXISTS rollup_changed")
-    cursor.execute("DROP TABLE IF EXISTS rollup_user_days")
-    return changed
+    changed, first, last = _row(
+        cursor,
+        "SELECT count(*), min(start_time), max(start_time) FROM call_costs "
+        "WHERE priced_seq > $low AND priced_seq <= $high",
+        {"low": low, "high": high},
+    )
+    if not changed:
+        return 0
+    (total,) = _row(cursor, "SELECT count(*) FROM call_costs")
+    full = low == 0 or (rebuild_share is not None and changed >= rebuild_share * total)
+    if full:
+        cursor.execute(CALLS)
+    else:
+        cursor.execute(CHANGED, {"low": low, "high": high, "first": first, "last": last})
+        cursor.execute(GROUPS)
+        first, last = _row(cursor, BOUNDS)
+        cursor.execute(CALLS + AFFECTED, {"first": first, "last": last})
+    for statement in FULL if full else INCREMENTAL:
+        cursor.execute(statement)
+    # A failed step rolls back with its transaction, temp tables included.
+    for table in TEMP_TABLES:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    return int(changed)

@@ -334,8 +334,9 @@ class OutcomeKeyLink(Base):
     linked_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
-# Rollups (written by warehouse/rollups.py). Hourly and per-user rows are rebuilt by group,
-# so they have no primary key and are described as Core tables rather than ORM classes.
+# Rollups (written by warehouse/rollups.py). Rows are rebuilt by group (the job keeps one row
+# per key), so they have no primary key (an index DuckDB would maintain on every rebuild,
+# migration 0005) and are described as Core tables rather than ORM classes.
 def _usage_columns() -> list[Column[object]]:
     return [
         Column("calls", BigInteger, nullable=False),
@@ -367,10 +368,32 @@ rollup_hourly = Table(
     *_usage_columns(),
 )
 
+rollup_daily = Table(
+    "rollup_daily",
+    Base.metadata,
+    Column("day", Date, nullable=False),
+    Column("feature", String),
+    Column("provider", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("tenant_id", String),
+    Column("environment", String),
+    Column("agent_name", String),
+    *_usage_columns(),
+)
+
+rollup_feature_daily = Table(
+    "rollup_feature_daily",
+    Base.metadata,
+    Column("day", Date, nullable=False),
+    Column("feature", String),
+    Column("tenant_id", String),
+    *_usage_columns(),
+)
+
 rollup_sessions = Table(
     "rollup_sessions",
     Base.metadata,
-    Column("session_id", String, primary_key=True),
+    Column("session_id", String, nullable=False),
     Column("feature", String),
     Column("user_id", String),
     Column("tenant_id", String),
@@ -382,7 +405,7 @@ rollup_sessions = Table(
 rollup_traces = Table(
     "rollup_traces",
     Base.metadata,
-    Column("trace_id", LargeBinary, primary_key=True),
+    Column("trace_id", LargeBinary, nullable=False),
     Column("session_id", String),
     Column("feature", String),
     Column("user_id", String),

@@ -1,0 +1,105 @@
+"""Rollups: daily rollups for fast reads, and no primary-key index on the rebuilt rollups.
+
+`rollup_daily` holds what `rollup_hourly` holds, summed per day, and `rollup_feature_daily`
+the same per day, feature and tenant only: cost queries over weeks or months read them for
+whole days (at 10M calls a month: 2.4M hourly rows, 500k daily, 60k feature-daily), the
+smallest that has the dimensions a query needs. Both are backfilled from `rollup_hourly`.
+
+`rollup_sessions` and `rollup_traces` lose their primary-key index (the rollups job keeps
+one row per key: it deletes and rebuilds whole groups). DuckDB maintains such an ART index
+at a cost that grew with the table: deleting and re-inserting 4M traces took minutes with
+the index and seconds without. DuckDB cannot drop a constraint, so both tables are rebuilt
+with the same columns, and rebuilt with the index again on downgrade.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+REKEYED = {"rollup_sessions": "session_id", "rollup_traces": "trace_id"}
+DIMENSIONS = ("feature", "provider", "model", "tenant_id", "environment", "agent_name")
+MEASURES = (
+    "calls", "unpriced_calls", "error_calls", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
+    "reported_cost_usd", "cache_savings_usd",
+)  # fmt: skip
+
+
+def _rebuild(table: str, primary_key: str | None) -> None:
+    """Recreate `table` with its columns as they are, with or without a primary key."""
+    bind = op.get_bind()
+    columns = bind.exec_driver_sql(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    definitions = [
+        f"{name} {data_type}{' NOT NULL' if nullable == 'NO' else ''}"
+        for name, data_type, nullable in columns
+    ]
+    if primary_key is not None:
+        definitions.append(f"CONSTRAINT pk_{table} PRIMARY KEY ({primary_key})")
+    op.execute(f"CREATE TABLE {table}_rebuilt ({', '.join(definitions)})")
+    op.execute(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
+    op.drop_table(table)
+    op.rename_table(f"{table}_rebuilt", table)
+
+
+def _usage() -> list[sa.Column[object]]:
+    return [
+        *(sa.Column(name, sa.BigInteger, nullable=False) for name in MEASURES[:8]),
+        sa.Column("cost_usd", sa.Numeric(38, 24), nullable=False),
+        sa.Column("reported_cost_usd", sa.Numeric(38, 10)),
+        sa.Column("cache_savings_usd", sa.Numeric(38, 24), nullable=False),
+        sa.Column("first_call_at", sa.DateTime, nullable=False),
+        sa.Column("last_call_at", sa.DateTime, nullable=False),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rollup_daily",
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("feature", sa.String),
+        sa.Column("provider", sa.String, nullable=False),
+        sa.Column("model", sa.String, nullable=False),
+        sa.Column("tenant_id", sa.String),
+        sa.Column("environment", sa.String),
+        sa.Column("agent_name", sa.String),
+        *_usage(),
+    )
+    op.create_table(
+        "rollup_feature_daily",
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("feature", sa.String),
+        sa.Column("tenant_id", sa.String),
+        *_usage(),
+    )
+    sums = ", ".join(f"sum({m})" for m in MEASURES)
+    for table, dimensions in (
+        ("rollup_daily", DIMENSIONS),
+        ("rollup_feature_daily", ("feature", "tenant_id")),
+    ):
+        op.execute(
+            f"INSERT INTO {table} SELECT hour::DATE, {', '.join(dimensions)}, {sums}, "
+            "min(first_call_at), max(last_call_at) FROM rollup_hourly GROUP BY ALL"
+        )
+    for table in REKEYED:
+        _rebuild(table, None)
+
+
+def downgrade() -> None:
+    for table, key in REKEYED.items():
+        _rebuild(table, key)
+    op.drop_table("rollup_feature_daily")
+    op.drop_table("rollup_daily")
