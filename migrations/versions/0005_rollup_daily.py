@@ -18,6 +18,8 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -55,9 +57,12 @@ def _rebuild(table: str, primary_key: str | None) -> None:
     op.rename_table(f"{table}_rebuilt", table)
 
 
-def _usage() -> list[sa.Column[object]]:
+def _usage() -> list[sa.Column[Any]]:
+    counts: list[sa.Column[Any]] = [
+        sa.Column(name, sa.BigInteger, nullable=False) for name in MEASURES[:8]
+    ]
     return [
-        *(sa.Column(name, sa.BigInteger, nullable=False) for name in MEASURES[:8]),
+        *counts,
         sa.Column("cost_usd", sa.Numeric(38, 24), nullable=False),
         sa.Column("reported_cost_usd", sa.Numeric(38, 10)),
         sa.Column("cache_savings_usd", sa.Numeric(38, 24), nullable=False),
