@@ -11,7 +11,7 @@ import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from collector.settings import Settings
-from sample_data.traffic import SampleTraffic, tracer_provider
+from sample_data.traffic import VALUE_UNITS, SampleTraffic, tracer_provider
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,17 @@ def send_sample_traffic(settings: Settings) -> None:
     summary = SampleTraffic(provider.get_tracer("spendscope.demo")).run(DEMO_SESSIONS)
     provider.shutdown()
     log.info(
-        "sent %d traces with %d model calls; try %s/api/v1/spans?session_id=sess-00000",
+        "sent %d traces with %d model calls and %d outcomes; try %s/api/v1/unit-economics",
         summary.traces,
         summary.model_calls,
+        summary.outcomes,
         base_url,
     )
 
 
 def run_demo(settings: Settings, serve: Callable[[Settings], None]) -> None:
+    if not settings.value_units:  # the sample features' value units, unless set otherwise
+        settings = settings.model_copy(update={"value_units": VALUE_UNITS})
     threading.Thread(
         target=send_sample_traffic, args=(settings,), name="demo-traffic", daemon=True
     ).start()

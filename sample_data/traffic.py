@@ -16,8 +16,16 @@ from dataclasses import dataclass
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import Span, Tracer
 
+OUTCOME_EVENT = "spendscope.outcome"
+# The value unit of each sample feature, as `spendscope demo` configures it.
+VALUE_UNITS = {
+    "support-agent": "ticket_resolved",
+    "search": "search_succeeded",
+    "writing-assistant": "draft_saved",
+    "summarizer": "summary_accepted",
+}
 USERS = [f"user-{n:03d}" for n in range(40)]
 TENANTS = ["acme", "globex", "initech", "umbrella"]
 
@@ -26,6 +34,7 @@ TENANTS = ["acme", "globex", "initech", "umbrella"]
 class TrafficSummary:
     traces: int
     model_calls: int
+    outcomes: int
 
 
 def tracer_provider(exporter: SpanExporter, service: str, environment: str) -> TracerProvider:
@@ -46,19 +55,26 @@ class SampleTraffic:
         self.random = random.Random(seed)
         self.model_calls = 0
         self.traces = 0
+        self.outcomes = 0
 
     def run(self, sessions: int) -> TrafficSummary:
         features = (self.support_session, self.search, self.draft, self.summarize)
         for index in range(sessions):
             session_id = f"sess-{index:05d}"
             features[index % len(features)](session_id)
-        return TrafficSummary(self.traces, self.model_calls)
+        return TrafficSummary(self.traces, self.model_calls, self.outcomes)
 
     @contextmanager
-    def _root(self, name: str, attributes: dict[str, str | int]) -> Iterator[None]:
+    def _root(
+        self, name: str, attributes: dict[str, str | int], outcome: str, success_rate: float
+    ) -> Iterator[Span]:
+        """A session's root span; some sessions end with their value-unit outcome."""
         self.traces += 1
-        with self.tracer.start_as_current_span(name, attributes=attributes):
-            yield
+        with self.tracer.start_as_current_span(name, attributes=attributes) as span:
+            yield span
+            if self.random.random() < success_rate:
+                span.add_event(OUTCOME_EVENT, {"spendscope.outcome.name": outcome})
+                self.outcomes += 1
 
     def _who(self, session_id: str) -> dict[str, str | int]:
         return {
@@ -78,6 +94,8 @@ class SampleTraffic:
                 "spendscope.feature": "support-agent",
                 **self._who(session_id),
             },
+            VALUE_UNITS["support-agent"],
+            0.7,
         ):
             for _ in range(turns):
                 prompt = self.random.randint(800, 4000)
@@ -113,6 +131,8 @@ class SampleTraffic:
                 "spendscope.feature": "search",
                 **self._who(session_id),
             },
+            VALUE_UNITS["search"],
+            0.85,
         ):
             with self.tracer.start_as_current_span(
                 "embed",
@@ -152,6 +172,8 @@ class SampleTraffic:
                     "ai.telemetry.metadata.userId": self.random.choice(USERS),
                     "spendscope.tenant": self.random.choice(TENANTS),
                 },
+                VALUE_UNITS["writing-assistant"],
+                0.6,
             ),
             self.tracer.start_as_current_span(
                 "ai.generateText.doGenerate",
@@ -175,6 +197,8 @@ class SampleTraffic:
                     "traceloop.workflow.name": "summarizer",
                     **self._who(session_id),
                 },
+                VALUE_UNITS["summarizer"],
+                0.9,
             ),
             self.tracer.start_as_current_span(
                 "anthropic.chat",
