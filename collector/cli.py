@@ -1,4 +1,4 @@
-"""The `spendscope` command line: serve, migrate, demo."""
+"""The `spendscope` command line: serve, migrate, demo, jobs, prices."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collector.logs import configure_logging
 from collector.prices_cli import check_price_file, prices_cli
 from collector.settings import Settings, SettingsError
 from warehouse import migrate
-from warehouse.database import Database
+from warehouse.database import Database, DatabaseInUse
 from warehouse.pricefile import PriceFileError
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,11 @@ def serve_app(settings: Settings) -> None:
         for error in exc.errors:
             log.error("%s", error)
         raise typer.Exit(2) from None
-    database = Database.open(settings.database_path)
+    try:
+        database = Database.open(settings.database_path)
+    except DatabaseInUse as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from None
     try:
         app = create_app(settings, database)
         config = uvicorn.Config(
@@ -108,6 +112,53 @@ def serve(
     )
     configure_logging(settings.log_format, settings.log_level)
     serve_app(settings)
+
+
+jobs_cli = typer.Typer(help="The incremental jobs (attribution, outcomes, pricing, rollups).")
+cli.add_typer(jobs_cli, name="jobs")
+
+
+@jobs_cli.command("run")
+def jobs_run(
+    name: Annotated[
+        str | None, typer.Argument(help="One job; all of them in order when left out.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Catch the jobs up with everything ingested, on a stopped service's database.
+
+    `spendscope serve` runs them every few seconds by itself; this is for a database whose
+    service is stopped (DuckDB lets one process at a time open the file).
+    """
+    import datetime as dt
+
+    from collector.prices_api import sync_price_file
+    from warehouse.jobs import JOBS, run_job
+
+    settings = load_settings(data_dir=data_dir)
+    configure_logging("text", settings.log_level)
+    if name is not None and name not in JOBS:
+        typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
+        raise typer.Exit(2)
+    try:
+        check_price_file(settings.data_dir)
+        database = Database.open(settings.database_path)
+    except PriceFileError as exc:
+        for error in exc.errors:
+            typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except DatabaseInUse as exc:
+        typer.echo(f"{exc}; it runs the jobs itself.", err=True)
+        raise typer.Exit(2) from None
+    try:
+        sync_price_file(database, settings.data_dir)
+        cursor = database.cursor()
+        for job_name in [name] if name else list(JOBS):
+            rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
+            typer.echo(f"{job_name}: {rows} rows")
+        cursor.close()
+    finally:
+        database.close()
 
 
 @cli.command("migrate")

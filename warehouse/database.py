@@ -12,10 +12,15 @@ import threading
 from pathlib import Path
 
 import duckdb
+from sqlalchemy.exc import OperationalError
 
 from warehouse import migrate
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseInUse(RuntimeError):
+    """Another process holds the database file (DuckDB allows one writer process)."""
 
 
 class Database:
@@ -26,9 +31,16 @@ class Database:
 
     @classmethod
     def open(cls, path: Path, *, run_migrations: bool = True) -> Database:
-        if run_migrations:
-            migrate.upgrade(path)
-        connection = duckdb.connect(str(path))
+        try:
+            if run_migrations:
+                migrate.upgrade(path)
+            connection = duckdb.connect(str(path))
+        except (duckdb.IOException, OperationalError) as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise DatabaseInUse(
+                f"{path} is in use by another process (is `spendscope serve` running on it?)"
+            ) from exc
         connection.execute("SET TimeZone = 'UTC'")
         return cls(connection, path)
 
