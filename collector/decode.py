@@ -317,22 +317,7 @@ def _add_protobuf_generic(body: bytes, columns: SpanColumns) -> None:
             for span in scope_spans.spans:
                 try:
                     attributes = _proto_attributes(span.attributes)
-                    events = [
-                        {
-                            "name": event.name,
-                            "time_unix_nano": event.time_unix_nano,
-                            "attributes": _proto_attributes(event.attributes),
-                        }
-                        for event in span.events
-                    ]
-                    links = [
-                        {
-                            "trace_id": link.trace_id.hex(),
-                            "span_id": link.span_id.hex(),
-                            "attributes": _proto_attributes(link.attributes),
-                        }
-                        for link in span.links
-                    ]
+                    events, links = _events_and_links(span)
                 except SpanRejected as exc:
                     columns.reject(f"span {span.span_id.hex()}: {exc}")
                     continue
