@@ -14,9 +14,11 @@ What it does, in order:
 2. Full rollup: empties the rollup tables and times the rollups job catching up from
    scratch, beside a bare DuckDB GROUP BY of the same calls by hour and the six hourly
    dimensions (joined from the same three tables, written to a table) in the same run.
-3. One-hour incremental update: generates one more hour of calls (calls / (24 x days),
-   new sessions), prices them (untimed), and times the rollups job's run over them, beside
-   a bare GROUP BY of those calls.
+3. One-hour incremental updates: three times, generates one more hour of calls
+   (calls / (24 x days), new sessions), prices them (untimed), and times the rollups job's
+   run over them, beside a bare GROUP BY of those calls. The first runs right after the full
+   rollup, with cold caches; the figure held to the target is the median of the other two,
+   the state of a service whose job runs every second (both are printed).
 4. `GET /api/v1/costs?group_by=feature&grain=day` over the 30 days through the app built by
    `create_app`, in-process (Starlette's TestClient: real routing, validation, JSON):
    p50/p95 over `--requests` requests after 10 warm-up ones.
@@ -66,6 +68,7 @@ MODELS = (
     ("mistral", "mistral-large-latest"),
 )
 ROLLUP_TABLES = ("rollup_hourly", "rollup_sessions", "rollup_traces", "rollup_users")
+HOURS = 3  # incremental hours timed; the first follows the full rollup (cold caches)
 TARGET_FULL_RATIO = 3.0
 TARGET_INCREMENTAL_S = 1.0
 TARGET_API_P95_MS = 100.0
@@ -149,9 +152,9 @@ GROUP BY ALL
 """
 
 
-def _timed(action: Callable[[], Any]) -> float:
+def _timed(action: Callable[..., Any], *args: Any) -> float:
     started = time.perf_counter()
-    action()
+    action(*args)
     return time.perf_counter() - started
 
 
@@ -253,14 +256,18 @@ def main(argv: list[str] | None = None) -> int:
         assert hourly == groups, (hourly, groups)
         assert _count(cursor, "SELECT sum(calls) FROM rollup_hourly") == calls
 
-        # 3. One more hour of calls, incrementally.
+        # 3. More hours of calls, one at a time, incrementally.
         hour_calls = max(args.calls // (24 * args.days), CALLS_PER_SESSION)
-        before = _priced_seq(cursor)
-        generate(cursor, hour_calls, START + dt.timedelta(seconds=seconds), 3600 - 360)
-        run_job(cursor, JOBS[pricing.NAME], NOW)
-        incremental = _timed(lambda: run_job(cursor, JOBS[rollups.NAME], NOW))
-        bare_hour = _timed(lambda: cursor.execute(BARE_GROUP_BY, {"low": before}))
-        assert _count(cursor, "SELECT sum(calls) FROM rollup_hourly") == calls + hour_calls
+        incremental, bare_hour = [], []
+        for hour in range(HOURS):
+            before = _priced_seq(cursor)
+            at = START + dt.timedelta(seconds=seconds + 3600 * hour)
+            generate(cursor, hour_calls, at, 3600 - 360)
+            run_job(cursor, JOBS[pricing.NAME], NOW)
+            incremental.append(_timed(run_job, cursor, JOBS[rollups.NAME], NOW))
+            bare_hour.append(_timed(cursor.execute, BARE_GROUP_BY, {"low": before}))
+        added = hour_calls * HOURS
+        assert _count(cursor, "SELECT sum(calls) FROM rollup_hourly") == calls + added
 
         # 4. The costs API, feature x day over the whole window.
         settings = Settings(data_dir=data_dir, grpc_port=0)
@@ -288,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p50, p95 = statistics.median(latencies), _percentile(latencies, 0.95)
     ratio = full / bare_full
+    warm, warm_bare = statistics.median(incremental[1:]), statistics.median(bare_hour[1:])
     results = [
         (
             f"full rollup        {full:7.2f} s   bare GROUP BY {bare_full:6.2f} s "
@@ -296,10 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             ratio <= TARGET_FULL_RATIO,
         ),
         (
-            f"incremental hour   {incremental:7.3f} s   bare GROUP BY {bare_hour:6.3f} s "
-            f"({hour_calls:,} calls)   ratio {incremental / bare_hour:4.1f}x",
+            f"incremental hour   {warm:7.3f} s   bare GROUP BY {warm_bare:6.3f} s "
+            f"({hour_calls:,} calls; median of hours 2-{HOURS}; the first, right after the "
+            f"full rollup: {incremental[0]:.3f} s, bare {bare_hour[0]:.3f} s)   "
+            f"ratio {warm / warm_bare:4.1f}x",
             f"< {TARGET_INCREMENTAL_S:.0f} s",
-            incremental < TARGET_INCREMENTAL_S,
+            warm < TARGET_INCREMENTAL_S,
         ),
         (
             f"GET /api/v1/costs?group_by=feature&grain=day ({rows} rows)   "

@@ -25,9 +25,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
 
 from collector.app import create_app
 from collector.auth import TokenSet
+from collector.costs_api import (
+    CacheSavingsResponse,
+    CostsResponse,
+    SessionDetail,
+    SessionsResponse,
+    UnitEconomicsResponse,
+)
 from collector.decode import PROTOBUF, decode_traces
 from collector.normalize import Normalizer
 from collector.outcomes_api import OutcomeIn, outcome_rows
@@ -206,13 +214,16 @@ class Pipeline:
             self.cursor.execute(f"DELETE FROM {table}")
         self.cursor.commit()
 
-    def get(self, path: str, headers: Mapping[str, str] = ADMIN, **params: Any) -> Any:
+    def get(self, path: str, headers: Mapping[str, str] = ADMIN, /, **params: Any) -> Any:
         response = self.client.get(f"/api/v1{path}", params=params, headers=dict(headers))
         assert response.status_code == 200, response.text
         return response.json()
 
-    def costs(self, headers: Mapping[str, str] = ADMIN, **params: Any) -> Any:
-        return self.get("/costs", headers, **(WINDOW | params))
+    def costs(self, headers: Mapping[str, str] = ADMIN, /, **params: Any) -> Any:
+        body = self.get("/costs", headers, **(WINDOW | params))
+        # The rows are JSON built by DuckDB: they must be what the OpenAPI model says.
+        assert CostsResponse.model_validate(body).model_dump(mode="json") == body
+        return body
 
     def call_level(self, where: str = "TRUE") -> dict[str, Any]:
         """Totals straight from the call-level tables, to hold the rollups against."""
@@ -291,7 +302,7 @@ traces = st.lists(
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -591,6 +602,22 @@ def test_job_progress_is_in_prometheus_metrics(pipeline: Pipeline) -> None:
     pipeline.send(Trace(2, DAY0, (Call(0),)).spans())
     text = pipeline.client.get("/metrics").text
     assert 'spendscope_job_lag{job="attribution"} 1.0' in text
+
+
+def test_openapi_documents_each_cost_endpoint_with_a_valid_example(pipeline: Pipeline) -> None:
+    paths = pipeline.app.openapi()["paths"]
+    models: dict[str, type[BaseModel]] = {
+        "/api/v1/costs": CostsResponse,
+        "/api/v1/sessions": SessionsResponse,
+        "/api/v1/sessions/{session_id}": SessionDetail,
+        "/api/v1/unit-economics": UnitEconomicsResponse,
+        "/api/v1/cache-savings": CacheSavingsResponse,
+    }
+    for path, model in models.items():
+        content = paths[path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert content["schema"] == {"$ref": f"#/components/schemas/{model.__name__}"}, path
+        model.model_validate(content["example"])
+        assert paths[path]["get"]["description"], path
 
 
 # ---- tenant-scoped tokens ----------------------------------------------------------------

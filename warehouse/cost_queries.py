@@ -1,4 +1,4 @@
-"""Cost queries behind the API: costs by dimension and time, top sessions, unit economics.
+"""Cost queries behind the API: costs by dimension and time, and the top sessions.
 
 They read the rollups (`warehouse.rollups`), never the call-level tables, so they answer in
 milliseconds over months of calls. Every query takes a `TenantScope`. All SQL is
@@ -14,12 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
 from typing import Any, Literal
 
 import duckdb
 
-from warehouse.outcome_queries import RESOLVED_OUTCOMES, value_unit_totals
 from warehouse.scope import TenantScope
 
 # API dimension name -> column of rollup_hourly.
@@ -35,8 +33,6 @@ HOURLY_DIMENSIONS = {
 USER_DIMENSIONS = {"user": "user_id", "tenant": "tenant_id"}
 DIMENSIONS = (*HOURLY_DIMENSIONS, "user")
 Grain = Literal["hour", "day", "month"]
-GRAINS: tuple[Grain, ...] = ("hour", "day", "month")
-COST_QUANTUM = Decimal(1).scaleb(-24)  # costs are DECIMAL(38, 24)
 
 # The measures every rollup row carries, summed.
 MEASURES = (
@@ -86,7 +82,7 @@ class CostResult:
     truncated: bool
 
 
-def _naive(value: dt.datetime) -> dt.datetime:
+def naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
@@ -95,11 +91,11 @@ def align(window: Window, unit: Literal["hour", "day"]) -> Window:
     step = dt.timedelta(days=1) if unit == "day" else dt.timedelta(hours=1)
 
     def floor(value: dt.datetime) -> dt.datetime:
-        value = _naive(value).replace(minute=0, second=0, microsecond=0)
+        value = naive_utc(value).replace(minute=0, second=0, microsecond=0)
         return value.replace(hour=0) if unit == "day" else value
 
     start, end = floor(window.start), floor(window.end)
-    return Window(start, end if end == _naive(window.end) else end + step)
+    return Window(start, end if end == naive_utc(window.end) else end + step)
 
 
 def _table(query: CostQuery) -> str:
@@ -122,7 +118,7 @@ def _table(query: CostQuery) -> str:
 _MEASURE_COLUMNS = ", ".join(MEASURES)
 # Whole days come from the smallest daily rollup that has every column a query needs.
 DAILY_ROLLUPS = (
-    ("rollup_feature_daily", ("feature", "tenant_id")),
+    ("rollup_feature_daily", ("feature",)),
     ("rollup_daily", tuple(HOURLY_DIMENSIONS.values())),
 )
 
@@ -130,33 +126,40 @@ DAILY_ROLLUPS = (
 def usage_source(
     window: Window, columns: Sequence[str], grain: Grain | None
 ) -> tuple[str, dict[str, Any]]:
-    """A subquery of the hourly rollup's measures in `window` (whole hours) by `columns`
-    (and tenant_id), with each row's time as `t`: hours for grain `hour`; otherwise whole
-    days from a daily rollup and the hours at either edge from rollup_hourly, all as days.
-    Its parameters are prefixed `src_`."""
-    needed = list(dict.fromkeys([*columns, "tenant_id"]))
+    """A subquery of the hourly rollup's measures in `window` (whole hours) by `columns`,
+    with each row's time as `t`: hours for grain `hour`; otherwise whole days from the
+    smallest daily rollup that has `columns` and the hours at either edge from
+    rollup_hourly, as days. Its parameters are prefixed `src_`."""
+    needed = list(dict.fromkeys(columns))
     select = ", ".join([*needed, _MEASURE_COLUMNS])
     days = align(window, "day")
     first_day = days.start if days.start == window.start else days.start + dt.timedelta(days=1)
     last_day = days.end if days.end == window.end else days.end - dt.timedelta(days=1)
-    params = {"src_start": window.start, "src_end": window.end}
     if grain == "hour" or first_day >= last_day:
         hour = "hour" if grain == "hour" else "date_trunc('day', hour)"
         sql = f"""
             SELECT {hour} AS t, {select} FROM rollup_hourly
             WHERE hour >= $src_start AND hour < $src_end
         """
-        return sql, params
+        return sql, {"src_start": window.start, "src_end": window.end}
     daily = next(table for table, has in DAILY_ROLLUPS if set(needed) <= set(has))
-    sql = f"""
+    parts = [
+        f"""
         SELECT day::TIMESTAMP AS t, {select} FROM {daily}
         WHERE day >= $src_first_day AND day < $src_last_day
-        UNION ALL
-        SELECT date_trunc('day', hour) AS t, {select} FROM rollup_hourly
-        WHERE (hour >= $src_start AND hour < $src_first_day)
-           OR (hour >= $src_last_day AND hour < $src_end)
-    """
-    return sql, params | {"src_first_day": first_day, "src_last_day": last_day}
+        """
+    ]
+    params = {"src_first_day": first_day, "src_last_day": last_day}
+    for n, (start, end) in enumerate(((window.start, first_day), (last_day, window.end))):
+        if start < end:  # the hours of a day the window only partly covers
+            parts.append(
+                f"""
+                SELECT date_trunc('day', hour) AS t, {select} FROM rollup_hourly
+                WHERE hour >= $src_edge{n}_start AND hour < $src_edge{n}_end
+                """
+            )
+            params |= {f"src_edge{n}_start": start, f"src_edge{n}_end": end}
+    return " UNION ALL ".join(parts), params
 
 
 def _add(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -169,9 +172,18 @@ def _add(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return totals
 
 
-def costs(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: TenantScope) -> CostResult:
-    """Cost and usage grouped by `query.group_by` dimensions and by `query.grain`, with the
-    totals of every matching row (whatever the limit); rows by period, then cost."""
+@dataclass(frozen=True)
+class _Plan:
+    """The grouped rows of a cost query: `sql` selects `keys` and the summed measures."""
+
+    window: Window
+    sql: str
+    params: dict[str, Any]
+    keys: list[str]
+    order: str
+
+
+def _plan(query: CostQuery, scope: TenantScope) -> _Plan:
     if len(set(query.group_by)) != len(query.group_by):
         raise CostQueryError("a dimension is given twice in group_by")
     table = _table(query)
@@ -184,6 +196,7 @@ def costs(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: TenantScop
         window = align(query.window, "hour")
         columns = HOURLY_DIMENSIONS
         needed = [columns[name] for name in (*query.group_by, *query.filters)]
+        needed += [] if scope.unscoped else ["tenant_id"]
         source, params = usage_source(window, needed, query.grain)
     if window.end <= window.start:
         raise CostQueryError("end must be after start")
@@ -202,22 +215,76 @@ def costs(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: TenantScop
     for n, (name, value) in enumerate(sorted(query.filters.items())):
         where.append(f"{columns[name]} = $filter{n}")
         params[f"filter{n}"] = value
-
     sql = f"SELECT {', '.join([*select, _SUMS])} FROM ({source}) r WHERE {' AND '.join(where)}"
     if keys:
-        order = [*(["period"] if query.grain else []), "cost_usd DESC"]
-        order += [f"{k} NULLS FIRST" for k in keys if k != "period"]
-        sql += f" GROUP BY ALL ORDER BY {', '.join(order)} LIMIT $limit"
+        sql += " GROUP BY ALL"
+    order = [*(["period"] if query.grain else []), "cost_usd DESC"]
+    order += [f"{k} NULLS FIRST" for k in keys if k != "period"]
+    return _Plan(window, sql, params, keys, ", ".join(order))
+
+
+def costs(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: TenantScope) -> CostResult:
+    """Cost and usage grouped by `query.group_by` dimensions and by `query.grain`, with the
+    totals of every matching row (whatever the limit); rows by period, then cost."""
+    plan = _plan(query, scope)
+    sql, params = f"{plan.sql} ORDER BY {plan.order}", dict(plan.params)
+    if plan.keys:
+        sql += " LIMIT $limit"
         params["limit"] = query.limit + 1  # one more tells that there are more
-    rows = _fetch(cursor, sql, params)
-    if not keys:
+    rows = fetch_rows(cursor, sql, params)
+    if not plan.keys:
         totals = _add(rows)  # one row, of NULL sums when nothing matched
-        return CostResult(window, rows if totals["calls"] else [], totals, truncated=False)
+        return CostResult(plan.window, rows if totals["calls"] else [], totals, truncated=False)
     if len(rows) <= query.limit:
-        return CostResult(window, rows, _add(rows), truncated=False)
-    params.pop("limit")
-    everything = _fetch(cursor, sql[: sql.index(" GROUP BY ALL")], params)
-    return CostResult(window, rows[: query.limit], _add(everything), truncated=True)
+        return CostResult(plan.window, rows, _add(rows), truncated=False)
+    everything = fetch_rows(cursor, f"SELECT * FROM ({plan.sql})", plan.params)
+    return CostResult(plan.window, rows[: query.limit], _add(everything), truncated=True)
+
+
+def _text(column: str) -> str:
+    """A DECIMAL column as the API writes money: exact, without trailing zeros."""
+    return f"rtrim(rtrim({column}::VARCHAR, '0'), '.')"  # every money column has a scale
+
+
+@dataclass(frozen=True)
+class CostJson:
+    """`costs` for the API: `rows` is a JSON array, built by DuckDB (a thousand rows cost a
+    few milliseconds this way, against tens as Python objects)."""
+
+    window: Window
+    rows: str
+    totals: dict[str, Any]
+    truncated: bool
+
+
+def costs_json(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: TenantScope) -> CostJson:
+    """What `costs` returns, with the rows as the JSON of the API's `CostRow`s."""
+    plan = _plan(query, scope)
+    dimensions = ", ".join(f"'{k}', {k}" for k in plan.keys if k != "period")
+    period = "strftime(period, '%Y-%m-%dT%H:%M:%SZ')" if query.grain else "NULL::VARCHAR"
+    row = f"""{{
+        'period': {period}, 'dimensions': json_object({dimensions}),
+        'cost_usd': {_text("cost_usd")}, 'calls': calls, 'unpriced_calls': unpriced_calls,
+        'error_calls': error_calls,
+        'tokens': {{'input': input_tokens, 'output': output_tokens,
+                   'cache_read': cache_read_tokens, 'cache_write': cache_write_tokens,
+                   'reasoning': reasoning_tokens}},
+        'reported_cost_usd': {_text("reported_cost_usd")},
+        'cache_savings_usd': {_text("cache_savings_usd")}
+    }}"""
+    sql = f"""
+        WITH g AS ({plan.sql})
+        SELECT to_json(list_slice(
+                   coalesce(list({row} ORDER BY {plan.order}) FILTER (WHERE calls > 0), []),
+                   1, $limit)),
+               count(*) FILTER (WHERE calls > 0) > $limit,
+               {", ".join(f"sum({m})" for m in MEASURES)}
+        FROM g
+    """
+    result = cursor.execute(sql, plan.params | {"limit": query.limit}).fetchone()
+    assert result is not None  # an aggregate without GROUP BY returns one row
+    totals = _add([dict(zip(MEASURES, result[2:], strict=True))])
+    return CostJson(plan.window, result[0], totals, truncated=bool(result[1]))
 
 
 # ---- sessions ----------------------------------------------------------------------------
@@ -230,7 +297,7 @@ SESSION_FILTERS = {
 }
 
 
-def _fetch(
+def fetch_rows(
     cursor: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
     result = cursor.execute(sql, params)
@@ -249,8 +316,8 @@ def top_sessions(
     """The costliest sessions with a call in the window (their whole cost, not only the
     window's part), most expensive first."""
     params: dict[str, Any] = {
-        "start": _naive(window.start),
-        "end": _naive(window.end),
+        "start": naive_utc(window.start),
+        "end": naive_utc(window.end),
         "limit": limit,
         **scope.params(),
     }
@@ -264,145 +331,17 @@ def top_sessions(
         SELECT * FROM rollup_sessions WHERE {" AND ".join(where)}
         ORDER BY cost_usd DESC, session_id LIMIT $limit
     """
-    return _fetch(cursor, sql, params)
+    return fetch_rows(cursor, sql, params)
 
 
 def session(
     cursor: duckdb.DuckDBPyConnection, session_id: str, scope: TenantScope
 ) -> dict[str, Any] | None:
     """One session's rollup, or None (unknown, or another tenant's)."""
-    rows = _fetch(
+    rows = fetch_rows(
         cursor,
         f"SELECT * FROM rollup_sessions WHERE session_id = $session_id "
         f"AND {scope.where('tenant_id')}",
         {"session_id": session_id, **scope.params()},
     )
     return rows[0] if rows else None
-
-
-# ---- unit economics ----------------------------------------------------------------------
-
-FEATURE_USAGE = """
-SELECT feature, sum(calls) AS calls, sum(unpriced_calls) AS unpriced_calls,
-       sum(error_calls) AS error_calls, sum(cost_usd) AS cost_usd
-FROM ({source}) r
-WHERE {scope}
-GROUP BY feature
-"""
-
-# Sessions whose first call is in the window, per feature (the session's first call's), and
-# those of them with a value-unit outcome of that feature not marked failed, whenever it
-# occurred: a session that succeeds after the window closes still succeeded.
-FEATURE_SESSIONS = f"""
-WITH
-    cohort AS (
-        SELECT session_id, feature FROM rollup_sessions
-        WHERE first_call_at >= $start AND first_call_at < $end AND {{scope}}
-    ),
-    config AS (SELECT unnest($features) AS feature, unnest($outcomes) AS outcome),
-    succeeded AS (
-        SELECT DISTINCT r.session_id
-        FROM ({RESOLVED_OUTCOMES}) r
-        JOIN cohort c ON c.session_id = r.session_id
-        JOIN config g ON g.feature = c.feature AND g.outcome = r.name
-        WHERE r.success IS DISTINCT FROM false
-    )
-SELECT c.feature, count(*) AS sessions, count(s.session_id) AS successful_sessions
-FROM cohort c LEFT JOIN succeeded s USING (session_id)
-GROUP BY c.feature
-"""
-
-
-def feature_usage(
-    cursor: duckdb.DuckDBPyConnection, window: Window, scope: TenantScope
-) -> dict[str | None, dict[str, Any]]:
-    """Calls and cost per feature over the window (whole hours), every call included."""
-    source, params = usage_source(align(window, "hour"), ["feature"], None)
-    sql = FEATURE_USAGE.replace("{source}", source).replace("{scope}", scope.where("tenant_id"))
-    rows = _fetch(cursor, sql, params | scope.params())
-    return {row.pop("feature"): row for row in rows}
-
-
-def feature_sessions(
-    cursor: duckdb.DuckDBPyConnection,
-    window: Window,
-    value_units: Mapping[str, str],
-    scope: TenantScope,
-) -> dict[str | None, dict[str, int]]:
-    """Per feature: sessions that started in the window and, of those, the ones that reached
-    the feature's value unit (`successful_sessions`)."""
-    features: Sequence[str] = list(value_units) or [""]
-    outcomes: Sequence[str] = list(value_units.values()) or [""]
-    rows = _fetch(
-        cursor,
-        FEATURE_SESSIONS.replace("{scope}", scope.where("tenant_id")),
-        {
-            "start": _naive(window.start),
-            "end": _naive(window.end),
-            "since": _naive(window.start),
-            "until": None,
-            "features": features,
-            "outcomes": outcomes,
-            **scope.params(),
-        },
-    )
-    return {row.pop("feature"): row for row in rows}
-
-
-def ratio(numerator: Decimal | int, denominator: Decimal | int | None) -> Decimal | None:
-    """numerator / denominator to 24 decimal places (the precision costs are kept at);
-    None when the denominator is zero or unknown."""
-    if not denominator:
-        return None
-    with localcontext() as context:
-        context.prec = 60
-        return (Decimal(numerator) / Decimal(denominator)).quantize(COST_QUANTUM)
-
-
-def unit_economics(
-    cursor: duckdb.DuckDBPyConnection,
-    window: Window,
-    value_units: Mapping[str, str],
-    scope: TenantScope,
-) -> list[dict[str, Any]]:
-    """Per feature (every feature with calls in the window, and every feature with a value
-    unit configured): its cost (every call: failed and abandoned sessions and retries
-    included), calls, sessions, value units and the ratios between them."""
-    usage = feature_usage(cursor, window, scope)
-    sessions = feature_sessions(cursor, window, value_units, scope)
-    units = value_unit_totals(
-        cursor, value_units, since=_naive(window.start), until=_naive(window.end), scope=scope
-    )
-    features = sorted(set(usage) | set(value_units), key=lambda f: (f is None, f or ""))
-    result = []
-    for feature in features:
-        used = usage.get(feature, {})
-        cost = Decimal(used.get("cost_usd") or 0)
-        calls = int(used.get("calls") or 0)
-        counted = sessions.get(feature, {})
-        session_count = int(counted.get("sessions") or 0)
-        unit = units.get(feature) if feature is not None else None
-        successful = int(counted.get("successful_sessions") or 0) if unit else None
-        value_count = int(unit["units"]) if unit else None
-        result.append(
-            {
-                "feature": feature,
-                "cost_usd": cost,
-                "calls": calls,
-                "unpriced_calls": int(used.get("unpriced_calls") or 0),
-                "error_calls": int(used.get("error_calls") or 0),
-                "sessions": session_count,
-                "value_unit": unit["outcome"] if unit else None,
-                "value_units": value_count,
-                "failed_value_units": int(unit["failed"]) if unit else None,
-                "successful_sessions": successful,
-                "success_rate": successful / session_count
-                if successful is not None and session_count
-                else None,
-                "cost_per_value_unit_usd": ratio(cost, value_count),
-                "cost_per_successful_session_usd": ratio(cost, successful),
-                "cost_per_session_usd": ratio(cost, session_count),
-                "cost_per_1k_requests_usd": ratio(cost * 1000, calls),
-            }
-        )
-    return result

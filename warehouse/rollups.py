@@ -1,5 +1,5 @@
 """Rollups: cost and usage per hour and per day x (feature, provider, model, tenant,
-environment, agent), per day x (feature, tenant), per session, per trace and per user and
+environment, agent), per day x feature, per session, per trace and per user and
 day.
 
 Incremental on the pricing job's output. Every `call_costs` row carries `priced_seq`, raised
@@ -18,7 +18,7 @@ How it stays fast (bench/rollups.py; docs/benchmarks.md):
   start, in all three tables), so DuckDB skips the row groups outside them: the tables are
   appended in roughly time order. The bounds cover the changed calls and everything the
   affected groups held before (their first and last calls in the rollups);
-- `rollup_daily` (and from it `rollup_feature_daily`, per feature and tenant) is rebuilt
+- `rollup_daily` (and from it `rollup_feature_daily`, per feature only) is rebuilt
   from `rollup_hourly` for the affected days, for reads over weeks and months;
 - traces, sessions and user-days are summed from per-trace partials (`PARTIALS`), a few
   calls each, rather than from the calls;
@@ -91,11 +91,11 @@ SELECT unnest(generate_series(
 FROM rollup_previous WHERE user_id IS NOT NULL;
 """
 
-# The time span every call of the affected groups lies in: the changed calls, the hours and
-# user-days, and what the affected sessions and traces held before.
+# The time span every call of the affected groups lies in: the hours and user-days of the
+# changed calls, and what the affected sessions and traces held before.
 BOUNDS = """
 SELECT min(low), max(high) FROM (
-    SELECT min(start_time) AS low, max(start_time) AS high FROM rollup_changed
+    SELECT min(hour) AS low, max(hour) + INTERVAL 1 HOUR AS high FROM rollup_hours
     UNION ALL
     SELECT min(day)::TIMESTAMP, max(day)::TIMESTAMP + INTERVAL 1 DAY FROM rollup_user_days
     UNION ALL
@@ -182,11 +182,12 @@ def _statements(full: bool) -> list[str]:
         f"DELETE FROM rollup_feature_daily {only('WHERE day IN (SELECT day FROM rollup_days)')}",
         f"""
         INSERT INTO rollup_feature_daily
-        SELECT day, feature, tenant_id, {RESUM}
+        SELECT day, feature, {RESUM}
         FROM rollup_daily {only("WHERE day IN (SELECT day FROM rollup_days)")}
         GROUP BY ALL
         """,
         PARTIALS,
+        "DROP TABLE rollup_calls",  # free its memory for the larger aggregations below
         f"""
         DELETE FROM rollup_sessions
         {only("WHERE session_id IN (SELECT session_id FROM rollup_session_keys)")}

@@ -355,16 +355,23 @@ def _usage_columns() -> list[Column[object]]:
     ]
 
 
+def _dimension_columns() -> list[Column[object]]:
+    """The dimensions of the hourly and daily rollups."""
+    return [
+        Column("feature", String),
+        Column("provider", String, nullable=False),
+        Column("model", String, nullable=False),
+        Column("tenant_id", String),
+        Column("environment", String),
+        Column("agent_name", String),
+    ]
+
+
 rollup_hourly = Table(
     "rollup_hourly",
     Base.metadata,
     Column("hour", DateTime, nullable=False),
-    Column("feature", String),
-    Column("provider", String, nullable=False),
-    Column("model", String, nullable=False),
-    Column("tenant_id", String),
-    Column("environment", String),
-    Column("agent_name", String),
+    *_dimension_columns(),
     *_usage_columns(),
 )
 
@@ -372,12 +379,7 @@ rollup_daily = Table(
     "rollup_daily",
     Base.metadata,
     Column("day", Date, nullable=False),
-    Column("feature", String),
-    Column("provider", String, nullable=False),
-    Column("model", String, nullable=False),
-    Column("tenant_id", String),
-    Column("environment", String),
-    Column("agent_name", String),
+    *_dimension_columns(),
     *_usage_columns(),
 )
 
@@ -386,7 +388,6 @@ rollup_feature_daily = Table(
     Base.metadata,
     Column("day", Date, nullable=False),
     Column("feature", String),
-    Column("tenant_id", String),
     *_usage_columns(),
 )
 

@@ -1,0 +1,110 @@
+"""OpenAPI examples of the cost API's responses, from a real run (docs/api.md), trimmed
+to a row or two (no nulls: FastAPI drops them from examples). `ok(example)` is the
+`responses` entry a route passes to FastAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOKENS = {"input": 8400, "output": 1450, "cache_read": 1000, "cache_write": 0, "reasoning": 0}
+USAGE = {
+    "cost_usd": "0.022265",
+    "calls": 5,
+    "unpriced_calls": 0,
+    "error_calls": 1,
+    "tokens": TOKENS,
+    "reported_cost_usd": "0.0222",  # what the instrumentation reported, where it did
+    "cache_savings_usd": "0.00125",
+}
+
+COSTS = {
+    "currency": "USD",
+    "start": "2026-11-02T00:00:00Z",
+    "end": "2026-11-03T00:00:00Z",
+    "grain": "day",
+    "group_by": ["feature"],
+    "rows": [
+        {"period": "2026-11-02T00:00:00Z", "dimensions": {"feature": "support-agent"}, **USAGE}
+    ],
+    "truncated": False,
+    "totals": USAGE,
+}
+
+SESSION = {
+    **USAGE,
+    "cost_usd": "0.00936",
+    "calls": 2,
+    "session_id": "s1",
+    "feature": "support-agent",
+    "user_id": "user-s1",
+    "tenant_id": "acme",
+    "environment": "prod",
+    "traces": 2,
+    "first_call_at": "2026-11-02T09:00:00Z",
+    "last_call_at": "2026-11-02T09:05:00Z",
+    "duration_seconds": 300.0,
+}
+
+SESSIONS = {"currency": "USD", "sessions": [SESSION]}
+
+SESSION_DETAIL = {
+    "currency": "USD",
+    "session": SESSION,
+    "value_unit": "ticket_resolved",
+    "value_units": 1,
+    "calls": [],
+    "calls_truncated": False,
+}
+
+UNIT_ECONOMICS = {
+    "currency": "USD",
+    "start": "2026-11-02T00:00:00Z",
+    "end": "2026-11-03T00:00:00Z",
+    "features": [
+        {
+            "feature": "support-agent",
+            "cost_usd": "0.022265",
+            "calls": 5,
+            "unpriced_calls": 0,
+            "error_calls": 1,
+            "sessions": 4,
+            "value_unit": "ticket_resolved",
+            "value_units": 2,
+            "failed_value_units": 1,
+            "successful_sessions": 2,
+            "success_rate": 0.5,
+            "cost_per_value_unit_usd": "0.0111325",
+            "cost_per_successful_session_usd": "0.0111325",
+            "cost_per_session_usd": "0.00556625",
+            "cost_per_1k_requests_usd": "4.453",
+        }
+    ],
+}
+
+CACHE_SAVINGS = {
+    "currency": "USD",
+    "start": "2026-11-02T00:00:00Z",
+    "end": "2026-11-03T00:00:00Z",
+    "rows": [
+        {
+            "feature": "search",
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "calls": 2,
+            "input_tokens": 3100,
+            "cache_read_tokens": 2048,
+            "cost_usd": "0.0003774",
+            "cache_savings_usd": "0.0001536",
+            "cost_without_cache_usd": "0.000531",
+            "savings_rate": 0.28926553672316385,
+        }
+    ],
+    "truncated": False,
+    "cache_savings_usd": "0.0001536",
+    "cost_usd": "0.0003774",
+    "cost_without_cache_usd": "0.000531",
+}
+
+
+def ok(example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": example}}}}
