@@ -424,3 +424,35 @@ rollup_users = Table(
     Column("sessions", BigInteger, nullable=False),
     *_usage_columns(),
 )
+
+
+class AlertSignal(Base):
+    """One series firing at one detector run (written by the detectors, read by the alert
+    lifecycle after its watermark on `id`); a quiet series writes nothing. See
+    `warehouse/signals.py`."""
+
+    __tablename__ = "alert_signals"
+    __table_args__ = (
+        CheckConstraint("kind IN ('spend_anomaly', 'runaway_session', 'budget')", name="kind"),
+        CheckConstraint("direction IN ('up', 'down')", name="direction"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger,
+        Sequence("alert_signals_id_seq"),
+        primary_key=True,
+        server_default=text("nextval('alert_signals_id_seq')"),
+    )
+    kind: Mapped[str] = mapped_column(String, nullable=False)
+    series: Mapped[str] = mapped_column(String, nullable=False)
+    direction: Mapped[str] = mapped_column(String, nullable=False)
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    window_end: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    actual_usd: Mapped[Decimal] = mapped_column(Numeric(38, 12), nullable=False)
+    expected_usd: Mapped[Decimal] = mapped_column(Numeric(38, 12), nullable=False)
+    impact_usd: Mapped[Decimal] = mapped_column(Numeric(38, 12), nullable=False)
+    score: Mapped[float] = mapped_column(Double, nullable=False)
+    tenant_id: Mapped[str | None] = mapped_column(String)
+    title: Mapped[str] = mapped_column(String, nullable=False)
+    details: Mapped[str] = mapped_column(Text, nullable=False)
