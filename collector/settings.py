@@ -25,7 +25,10 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPENDSCOPE_", extra="ignore")
+    # hide_input_in_errors: a rejected value may be a token, and errors are printed and logged.
+    model_config = SettingsConfigDict(
+        env_prefix="SPENDSCOPE_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(
         Path("data"),

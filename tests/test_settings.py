@@ -54,3 +54,21 @@ def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SPENDSCOPE_HTTP_PORT", "5000")
     assert Settings(http_port=6000).http_port == 6000
     assert Settings().http_port == 5000
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SPENDSCOPE_TENANT_TOKENS", "acme-s3cr3t-t0ken"),
+        ("SPENDSCOPE_TENANT_TOKENS", "acme:s3cr3t-t0ken"),  # also an API token below
+    ],
+)
+def test_a_refused_value_is_never_echoed(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """A refused value may be a token: the error names the setting, never the value."""
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("SPENDSCOPE_API_TOKENS", "s3cr3t-t0ken")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert "s3cr3t-t0ken" not in str(error.value)
