@@ -12,20 +12,22 @@ the old one, and running the job twice changes nothing (the same groups are rebu
 the same sums).
 
 How it stays fast (bench/rollups.py; docs/benchmarks.md):
-- the three call-level tables are joined once per run, into a temp table of the calls the
-  affected groups hold (`rollup_calls`), and the four rollups aggregate from it;
+- the three call-level tables are joined once per run, into a temp table of the calls of
+  the affected hours and traces (`rollup_calls`); the hourly and trace rollups aggregate
+  from it;
+- `rollup_traces` holds one row per trace and (session, user, tenant, day), a few calls
+  each (nearly always one row per trace), and the sessions and user-days are summed from
+  it rather than from the calls: they need no call-level read at all;
 - every read of a call-level table carries explicit bounds on `start_time` (the span's
   start, in all three tables), so DuckDB skips the row groups outside them: the tables are
   appended in roughly time order. The bounds cover the changed calls and everything the
-  affected groups held before (their first and last calls in the rollups);
+  changed traces held before (their first and last calls in `rollup_traces`);
 - `rollup_daily` (and from it `rollup_feature_daily`, per feature only) is rebuilt
   from `rollup_hourly` for the affected days, for reads over weeks and months;
-- traces, sessions and user-days are summed from per-trace partials (`PARTIALS`), a few
-  calls each, rather than from the calls;
 - when nothing has been rolled up yet, or most calls changed (a mass re-pricing), every
   rollup is rebuilt from all calls without looking for the affected groups;
-- `rollup_sessions` and `rollup_traces` have no primary-key index (migration 0005): DuckDB
-  maintaining one made rebuilding groups many times slower.
+- the rollups have no primary-key index (migration 0005): DuckDB maintaining one made
+  rebuilding groups many times slower.
 """
 
 from __future__ import annotations
@@ -77,36 +79,27 @@ SELECT DISTINCT trace_id FROM rollup_changed;
 CREATE OR REPLACE TEMP TABLE rollup_hours AS
 SELECT DISTINCT date_trunc('hour', start_time) AS hour FROM rollup_changed;
 CREATE OR REPLACE TEMP TABLE rollup_previous AS
-SELECT t.session_id, t.user_id, t.first_call_at, t.last_call_at
+SELECT t.session_id, t.user_id, t.day, t.first_call_at, t.last_call_at
 FROM rollup_traces t SEMI JOIN rollup_traces_changed USING (trace_id);
 CREATE OR REPLACE TEMP TABLE rollup_session_keys AS
 SELECT session_id FROM rollup_changed WHERE session_id IS NOT NULL
 UNION SELECT session_id FROM rollup_previous WHERE session_id IS NOT NULL;
 CREATE OR REPLACE TEMP TABLE rollup_user_days AS
 SELECT start_time::DATE AS day, user_id FROM rollup_changed WHERE user_id IS NOT NULL
-UNION
-SELECT unnest(generate_series(
-           first_call_at::DATE::TIMESTAMP, last_call_at::DATE::TIMESTAMP, INTERVAL 1 DAY
-       ))::DATE, user_id
-FROM rollup_previous WHERE user_id IS NOT NULL;
+UNION SELECT day, user_id FROM rollup_previous WHERE user_id IS NOT NULL;
 """
 
-# The time span every call of the affected groups lies in: the hours and user-days of the
-# changed calls, and what the affected sessions and traces held before.
+# The time span every call of the affected hours and traces lies in: the hours of the
+# changed calls, and what the changed traces held before.
 BOUNDS = """
 SELECT min(low), max(high) FROM (
     SELECT min(hour) AS low, max(hour) + INTERVAL 1 HOUR AS high FROM rollup_hours
-    UNION ALL
-    SELECT min(day)::TIMESTAMP, max(day)::TIMESTAMP + INTERVAL 1 DAY FROM rollup_user_days
-    UNION ALL
-    SELECT min(first_call_at), max(last_call_at)
-    FROM rollup_sessions SEMI JOIN rollup_session_keys USING (session_id)
     UNION ALL
     SELECT min(first_call_at), max(last_call_at) FROM rollup_previous
 )
 """
 
-# 2. Every call of the affected groups, joined once, with what the rollups need.
+# 2. Every call of the affected hours and traces, joined once, with what the rollups need.
 CALLS = """
 CREATE OR REPLACE TEMP TABLE rollup_calls AS
 SELECT c.trace_id, c.start_time, date_trunc('hour', c.start_time) AS hour,
@@ -128,21 +121,7 @@ WHERE c.start_time BETWEEN $first AND $last
   AND m.start_time BETWEEN $first AND $last
   AND s.start_time BETWEEN $first AND $last
   AND (date_trunc('hour', c.start_time) IN (SELECT hour FROM rollup_hours)
-       OR m.session_id IN (SELECT session_id FROM rollup_session_keys)
-       OR c.trace_id IN (SELECT trace_id FROM rollup_traces_changed)
-       OR (c.start_time::DATE, m.user_id) IN (SELECT (day, user_id) FROM rollup_user_days))
-"""
-
-# Per trace, session, user, tenant and day: what the trace, session and user rollups sum
-# (a few calls each, so those three aggregate fewer rows); `first_call_at` orders them.
-PARTIALS = f"""
-CREATE OR REPLACE TEMP TABLE rollup_partials AS
-SELECT trace_id, session_id, user_id, tenant_id, start_time::DATE AS day,
-       arg_min(feature, start_time) AS feature,
-       arg_min(environment, start_time) AS environment,
-       {USAGE}
-FROM rollup_calls
-GROUP BY trace_id, session_id, user_id, tenant_id, day
+       OR c.trace_id IN (SELECT trace_id FROM rollup_traces_changed))
 """
 
 DAYS_OF_HOURS = """
@@ -186,8 +165,18 @@ def _statements(full: bool) -> list[str]:
         FROM rollup_daily {only("WHERE day IN (SELECT day FROM rollup_days)")}
         GROUP BY ALL
         """,
-        PARTIALS,
-        "DROP TABLE rollup_calls",  # free its memory for the larger aggregations below
+        f"""
+        DELETE FROM rollup_traces
+        {only("WHERE trace_id IN (SELECT trace_id FROM rollup_traces_changed)")}
+        """,
+        f"""
+        INSERT INTO rollup_traces
+        SELECT trace_id, session_id, user_id, tenant_id, start_time::DATE AS day,
+               arg_min(feature, start_time), arg_min(environment, start_time), {USAGE}
+        FROM rollup_calls {only("SEMI JOIN rollup_traces_changed USING (trace_id)")}
+        GROUP BY trace_id, session_id, user_id, tenant_id, day
+        """,
+        "DROP TABLE rollup_calls",  # free its memory for the aggregations below
         f"""
         DELETE FROM rollup_sessions
         {only("WHERE session_id IN (SELECT session_id FROM rollup_session_keys)")}
@@ -198,22 +187,9 @@ def _statements(full: bool) -> list[str]:
                arg_min(feature, first_call_at), arg_min(user_id, first_call_at),
                arg_min(tenant_id, first_call_at), arg_min(environment, first_call_at),
                count(DISTINCT trace_id), {RESUM}
-        FROM rollup_partials {only("SEMI JOIN rollup_session_keys USING (session_id)")}
+        FROM rollup_traces {only("SEMI JOIN rollup_session_keys USING (session_id)")}
         WHERE session_id IS NOT NULL
         GROUP BY session_id
-        """,
-        f"""
-        DELETE FROM rollup_traces
-        {only("WHERE trace_id IN (SELECT trace_id FROM rollup_traces_changed)")}
-        """,
-        f"""
-        INSERT INTO rollup_traces
-        SELECT trace_id,
-               arg_min(session_id, first_call_at), arg_min(feature, first_call_at),
-               arg_min(user_id, first_call_at), arg_min(tenant_id, first_call_at),
-               arg_min(environment, first_call_at), {RESUM}
-        FROM rollup_partials {only("SEMI JOIN rollup_traces_changed USING (trace_id)")}
-        GROUP BY trace_id
         """,
         f"""
         DELETE FROM rollup_users
@@ -222,7 +198,7 @@ def _statements(full: bool) -> list[str]:
         f"""
         INSERT INTO rollup_users
         SELECT day, user_id, tenant_id, count(DISTINCT session_id), {RESUM}
-        FROM rollup_partials
+        FROM rollup_traces
         WHERE user_id IS NOT NULL
           {only("AND (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")}
         GROUP BY day, user_id, tenant_id
@@ -237,7 +213,6 @@ REBUILD_SHARE = 0.5
 TEMP_TABLES = (
     "rollup_changed", "rollup_traces_changed", "rollup_hours", "rollup_previous",
     "rollup_session_keys", "rollup_user_days", "rollup_calls", "rollup_days",
-    "rollup_partials",
 )  # fmt: skip
 
 

@@ -403,14 +403,17 @@ rollup_sessions = Table(
     *_usage_columns(),
 )
 
+# One row per trace and (session, user, tenant, day): nearly always one per trace. The
+# sessions and user-days are summed from these rows (migration 0010).
 rollup_traces = Table(
     "rollup_traces",
     Base.metadata,
     Column("trace_id", LargeBinary, nullable=False),
     Column("session_id", String),
-    Column("feature", String),
     Column("user_id", String),
     Column("tenant_id", String),
+    Column("day", Date, nullable=False),
+    Column("feature", String),
     Column("environment", String),
     *_usage_columns(),
 )
