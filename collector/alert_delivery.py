@@ -71,6 +71,24 @@ class PendingCollector:
         yield gauge
 
 
+class RedactingFilter(logging.Filter):
+    """Takes the secrets out of other libraries' log records (httpx logs every request URL,
+    and a webhook URL is a secret)."""
+
+    LOGGERS = ("httpx", "httpcore")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self._secrets)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
 def retry_after(response: httpx.Response, now: dt.datetime) -> float | None:
     """Seconds the server asks to wait (delta-seconds or an HTTP date), if it says."""
     value = response.headers.get("retry-after")
@@ -121,6 +139,7 @@ class AlertDispatcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._secrets = tuple(s for c in channels for s in c.secrets)
+        self._log_filter = RedactingFilter(self._secrets)
 
     @property
     def channels(self) -> list[str]:
@@ -130,6 +149,8 @@ class AlertDispatcher:
         if not self._channels:
             log.info("alert delivery: no channel configured")
             return
+        for name in RedactingFilter.LOGGERS:
+            logging.getLogger(name).addFilter(self._log_filter)
         self._thread = threading.Thread(target=self._loop, name="alert-dispatcher", daemon=True)
         self._thread.start()
         log.info("alert delivery to %s", ", ".join(self._channels))
@@ -148,6 +169,8 @@ class AlertDispatcher:
             stopped = not self._thread.is_alive()
         if stopped:
             self._client.close()
+            for name in RedactingFilter.LOGGERS:
+                logging.getLogger(name).removeFilter(self._log_filter)
         return stopped
 
     def _loop(self) -> None:
