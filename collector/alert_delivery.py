@@ -188,6 +188,7 @@ class AlertDispatcher:
         """One pass over the due outbox rows; returns the attempts made. A channel that asks
         to back off is left alone for the rest of the pass."""
         cursor = self._database.cursor()
+        pass_started = time.monotonic()
         try:
             attempts = 0
             resting: set[str] = set()
@@ -196,7 +197,8 @@ class AlertDispatcher:
                     break
                 if item.channel in resting:
                     continue
-                attempt = self._send(self._channels[item.channel], item, now)
+                at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
+                attempt = self._send(self._channels[item.channel], item, at)
                 record_attempt(cursor, item, attempt)
                 self._metrics.attempts.labels(item.channel, attempt.outcome).inc()
                 attempts += 1
@@ -220,7 +222,7 @@ class AlertDispatcher:
         started = time.monotonic()
 
         def elapsed() -> float:
-            return (time.monotonic() - started) * 1000
+            return round((time.monotonic() - started) * 1000, 1)
 
         def retry(status: int | None, error: str, wait: float | None = None) -> Attempt:
             delay = max(

@@ -41,6 +41,7 @@ from collector.normalize import Normalizer
 from collector.outcomes_api import OutcomeIn, outcome_rows
 from collector.settings import Settings
 from tests import otlp
+from tests.alerts_scope import alert_checks
 from warehouse import rollups
 from warehouse.database import Database
 from warehouse.ingest import insert_spans, last_batch_id
@@ -716,7 +717,7 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/outcomes": outcomes,
         "/api/v1/value-units": value_units,
         "/api/v1/jobs": jobs,
-    }
+    } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
 
 
 def test_a_tenant_token_sees_only_its_tenant_on_every_endpoint(pipeline: Pipeline) -> None:
