@@ -36,6 +36,11 @@ class Channel(Protocol):
         """Strings that must never reach a log, the delivery log or the API."""
         ...
 
+    @property
+    def min_interval(self) -> float:
+        """Seconds between two messages (Slack: one per second per webhook)."""
+        ...
+
     def body(self, item: OutboxItem) -> dict[str, Any]: ...
 
     def delivered(self, response: httpx.Response) -> bool:
@@ -49,6 +54,7 @@ class UrlChannel:
 
     webhook_url: str
     dashboard_url: str | None = None
+    min_interval: float = 0.0
 
     @property
     def url(self) -> str:

@@ -140,6 +140,7 @@ class AlertDispatcher:
         self._thread: threading.Thread | None = None
         self._secrets = tuple(s for c in channels for s in c.secrets)
         self._log_filter = RedactingFilter(self._secrets)
+        self._last_sent: dict[str, float] = {}  # channel -> monotonic time of its last send
 
     @property
     def channels(self) -> list[str]:
@@ -197,6 +198,9 @@ class AlertDispatcher:
                     break
                 if item.channel in resting:
                     continue
+                if not self._ready(self._channels[item.channel]):
+                    resting.add(item.channel)  # its rate limit: the next pass
+                    continue
                 at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
                 attempt = self._send(self._channels[item.channel], item, at)
                 record_attempt(cursor, item, attempt)
@@ -217,6 +221,15 @@ class AlertDispatcher:
             return attempts
         finally:
             cursor.close()
+
+    def _ready(self, channel: Channel) -> bool:
+        """Whether the channel's rate limit allows a message now; if so, it counts one."""
+        now = time.monotonic()
+        last = self._last_sent.get(channel.name)
+        if last is not None and now < last + channel.min_interval:
+            return False
+        self._last_sent[channel.name] = now
+        return True
 
     def _send(self, channel: Channel, item: OutboxItem, now: dt.datetime) -> Attempt:
         started = time.monotonic()

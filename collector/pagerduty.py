@@ -27,6 +27,7 @@ class PagerDutyChannel:
     source: str = "spendscope"
     dashboard_url: str | None = None
     name: str = "pagerduty"
+    min_interval: float = 0.0
 
     @property
     def url(self) -> str:

@@ -37,6 +37,7 @@ def _clip(text: str, limit: int) -> str:
 @dataclass(frozen=True)
 class SlackChannel(UrlChannel):
     name: str = "slack"
+    min_interval: float = 1.0  # "1 per second; short bursts allowed, without guarantee"
 
     def body(self, item: OutboxItem) -> dict[str, Any]:
         return message(item.snapshot, self.dashboard_url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -78,7 +79,12 @@ class Receiver:
                 body = json.loads(raw) if raw else None
                 with receiver._lock:
                     receiver.requests.append(
-                        {"path": self.path, "headers": dict(self.headers), "json": body}
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "json": body,
+                            "at": time.monotonic(),
+                        }
                     )
                     scripted = receiver.script.popleft() if receiver.script else None
                 status, text, headers = scripted or success(receiver.flavour, body or {})

@@ -6,7 +6,9 @@ retried until it recovers, every attempt stored, no secret in any stored error."
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -32,6 +34,7 @@ NOW = (T0 + MINUTE).replace(tzinfo=dt.UTC)
 
 class Setup:
     def __init__(self, database: Database) -> None:
+        self.database = database
         self.slack = Receiver("slack").up()
         self.pagerduty = Receiver("pagerduty").up()
         self.webhook = Receiver("webhook").up()
@@ -43,7 +46,9 @@ class Setup:
         self.dispatcher = AlertDispatcher(
             database,
             [
-                SlackChannel(self.slack.url(SLACK_PATH), "http://dash.example/alerts"),
+                SlackChannel(
+                    self.slack.url(SLACK_PATH), "http://dash.example/alerts", min_interval=0
+                ),
                 PagerDutyChannel(ROUTING_KEY, self.pagerduty.url("/v2/enqueue"), source="test"),
                 WebhookChannel(self.webhook.url("/hook")),
             ],
@@ -210,6 +215,28 @@ def test_suppressed_notices_are_never_sent(setup: Setup) -> None:
     setup.life.fire(signal(T0, "400", series="spend:total"))
     assert setup.dispatcher.deliver_due(NOW) == 0
     assert {status for _, _, status, _ in setup.outbox()} == {"suppressed"}
+
+
+def test_slack_gets_at_most_one_message_a_second_and_first_attempts_go_at_once(
+    setup: Setup,
+) -> None:
+    setup.dispatcher = AlertDispatcher(
+        setup.database,
+        [SlackChannel(setup.slack.url(SLACK_PATH)), WebhookChannel(setup.webhook.url("/hook"))],
+        setup.metrics,
+    )
+    # Signals stamped a minute in the future (a detector's clock ahead of ours) still go now.
+    setup.life.fire(*(signal(T0 + MINUTE, "50", series=f"s{n}") for n in range(3)))
+    assert setup.dispatcher.deliver_due(NOW - MINUTE) == 4  # 1 to Slack, 3 to the webhook
+    assert setup.dispatcher.deliver_due(NOW - MINUTE) == 0  # Slack waits, nothing holds
+    deadline = time.monotonic() + 10
+    while len(setup.slack.requests) < 3 and time.monotonic() < deadline:
+        setup.dispatcher.deliver_due(NOW - MINUTE)
+        time.sleep(0.05)
+    times = [r["at"] for r in setup.slack.requests]
+    assert len(times) == 3
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(times))
+    assert [status for _, _, status, _ in setup.outbox()] == ["sent"] * 6
 
 
 def test_retry_after_and_backoff_arithmetic() -> None:

@@ -94,7 +94,7 @@ def due(
             snapshot=json.loads(r[5]), attempts=r[6],
         )
         for r in rows
-        if r[7] <= at
+        if r[6] == 0 or r[7] <= at  # a first attempt is due at once, whatever the clocks say
     ]  # fmt: skip
 
 
