@@ -155,6 +155,17 @@ def test_one_incident_per_series_direction_and_tenant_in_one_run(life: Lifecycle
     )
 
 
+def test_a_late_signal_does_not_move_the_quiet_clock_back(life: Lifecycle) -> None:
+    series = "session:s1"
+    life.fire(signal(T0 + 9 * MINUTE, "300", series=series, kind="runaway_session"))
+    life.fire(signal(T0, "300", series=series, kind="runaway_session"), at=T0 + 9 * MINUTE)
+    life.run(T0 + 15 * MINUTE)  # 10 quiet minutes after the first run's signal, not after T0
+    (incident,) = life.incidents()
+    assert (incident.status, incident.signal_count, incident.last_signal_at) == (
+        "open", 2, T0 + 9 * MINUTE
+    )  # fmt: skip
+
+
 def test_quiet_time_and_cooldown_depend_on_the_kind(life: Lifecycle) -> None:
     life.fire(
         signal(T0, "300", series="session:s1", kind="runaway_session"),

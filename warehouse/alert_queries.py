@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.incidents import Incident, load_incidents, money
+from warehouse.incidents import MONEY_COLUMNS, Incident, load_incidents, money
 from warehouse.scope import TenantScope
 
 NOTICE_COLUMNS = (
@@ -22,7 +22,7 @@ ATTEMPT_COLUMNS = (
 
 def incident_json(incident: Incident) -> dict[str, Any]:
     data = {k: v for k, v in incident.__dict__.items()}
-    for key in ("actual_usd", "expected_usd", "impact_usd", "peak_impact_usd"):
+    for key in MONEY_COLUMNS:
         data[key] = money(data[key])
     data["notified_channels"] = list(incident.notified_channels)
     return data

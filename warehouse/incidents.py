@@ -23,17 +23,19 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from warehouse.alert_policy import AlertPolicy, load_policy, severity_rank
 from warehouse.mutes import Mute, all_mutes
 from warehouse.outbox import Event, Notice, add_notices
 from warehouse.scope import TenantScope
 from warehouse.signals import Signal, signals_between
+from warehouse.staging import MONEY_TEXT, staged
 
 NAME = "alert_lifecycle"
 
@@ -44,6 +46,7 @@ COLUMNS = (
     "impact_usd", "peak_impact_usd", "score", "details", "notified_severity",
     "suppressed_severity", "notified_channels", "acknowledged_at", "acknowledged_by",
 )  # fmt: skip
+MONEY_COLUMNS = ("actual_usd", "expected_usd", "impact_usd", "peak_impact_usd")
 
 
 @dataclass(frozen=True)
@@ -84,15 +87,12 @@ class Incident:
 
     def snapshot(self, event: Event) -> dict[str, Any]:
         """What a channel renders: the incident as it was when the notice was decided."""
-        data = asdict(self)
+        data = {column: getattr(self, column) for column in COLUMNS}
         data["notified_channels"] = list(self.notified_channels)
         return {
             "event": event,
             **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in data.items()},
-        } | {
-            k: money(data[k])
-            for k in ("actual_usd", "expected_usd", "impact_usd", "peak_impact_usd")
-        }
+        } | {k: money(data[k]) for k in MONEY_COLUMNS}
 
 
 def money(value: Decimal) -> str:
@@ -133,6 +133,8 @@ def absorb(incident: Incident | None, signal: Signal, policy: AlertPolicy, new_i
         peak = max(incident.peak_impact_usd, abs(signal.impact_usd))
         severity = max(incident.severity, policy.severity(peak), key=severity_rank)
         reopened = incident.status == "resolved"
+        # A late signal (an older detector run) never moves the quiet clock back.
+        figures["last_signal_at"] = max(incident.last_signal_at, signal.detected_at)
         return replace(
             incident,
             **figures,
@@ -267,36 +269,65 @@ def _latest(
     return found
 
 
+_TEXT, _TIME, _MONEY = pa.string(), pa.timestamp("us"), MONEY_TEXT
+TYPES: dict[str, pa.DataType] = {
+    "id": pa.int64(), "kind": _TEXT, "series": _TEXT, "direction": _TEXT, "tenant_id": _TEXT,
+    "status": _TEXT, "severity": _TEXT, "title": _TEXT, "dedup_key": _TEXT,
+    "opened_at": _TIME, "last_signal_at": _TIME, "resolved_at": _TIME,
+    "first_signal_id": pa.int64(), "last_signal_id": pa.int64(), "signal_count": pa.int64(),
+    "reopen_count": pa.int32(), "window_start": _TIME, "window_end": _TIME,
+    "actual_usd": _MONEY, "expected_usd": _MONEY, "impact_usd": _MONEY,
+    "peak_impact_usd": _MONEY, "score": pa.float64(), "details": _TEXT,
+    "notified_severity": _TEXT, "suppressed_severity": _TEXT, "notified_channels": _TEXT,
+    "acknowledged_at": _TIME, "acknowledged_by": _TEXT,
+}  # fmt: skip
+assert tuple(TYPES) == COLUMNS
+
+
+def _value(column: str, incident: Incident) -> Any:
+    value = getattr(incident, column)
+    if column == "details":
+        return json.dumps(value, sort_keys=True, default=str)
+    if column == "notified_channels":
+        return ",".join(value)
+    if column in MONEY_COLUMNS:
+        return str(value)
+    return value
+
+
+def _staged_value(column: str) -> str:
+    return f"CAST(s.{column} AS DECIMAL(38, 12))" if column in MONEY_COLUMNS else f"s.{column}"
+
+
 def save(
     cursor: duckdb.DuckDBPyConnection, incidents: Iterable[Incident], new_ids: set[int]
 ) -> int:
     """Insert the new incidents and update the others (in the caller's transaction)."""
-    rows = []
-    for incident in incidents:
-        values = asdict(incident)
-        values["details"] = json.dumps(incident.details, sort_keys=True, default=str)
-        values["notified_channels"] = ",".join(incident.notified_channels)
-        rows.append(values)
-    inserts = [[r[c] for c in COLUMNS] for r in rows if r["id"] in new_ids]
-    updates = [[*(r[c] for c in COLUMNS[1:]), r["id"]] for r in rows if r["id"] not in new_ids]
-    if inserts:
-        cursor.executemany(
+    rows = [[_value(c, incident) for c in COLUMNS] for incident in incidents]
+    if not rows:
+        return 0
+    with staged(cursor, "staged_incidents", TYPES, rows):
+        cursor.execute(
             f"INSERT INTO alert_incidents ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join('?' for _ in COLUMNS)})",
-            inserts,
+            f" SELECT {', '.join(_staged_value(c) for c in COLUMNS)} FROM staged_incidents s"
+            " WHERE list_contains($new, s.id)",
+            {"new": sorted(new_ids)},
         )
-    if updates:
-        cursor.executemany(
-            f"UPDATE alert_incidents SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE id = ?",
-            updates,
+        cursor.execute(
+            f"UPDATE alert_incidents SET"
+            f" {', '.join(f'{c} = {_staged_value(c)}' for c in COLUMNS[1:])}"
+            " FROM staged_incidents s"
+            " WHERE alert_incidents.id = s.id AND NOT list_contains($new, s.id)",
+            {"new": sorted(new_ids)},
         )
     return len(rows)
 
 
-def _next_id(cursor: duckdb.DuckDBPyConnection) -> int:
-    row = cursor.execute("SELECT nextval('alert_incidents_id_seq')").fetchone()
-    assert row is not None
-    return int(row[0])
+def _new_ids(cursor: duckdb.DuckDBPyConnection, count: int) -> list[int]:
+    rows = cursor.execute(
+        "SELECT nextval('alert_incidents_id_seq') FROM range(?)", [count]
+    ).fetchall()
+    return sorted(int(row[0]) for row in rows)
 
 
 def apply_signals(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
@@ -308,6 +339,21 @@ def apply_signals(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int
     policy = load_policy(cursor)
     mutes = all_mutes(cursor, min(s.detected_at for s in signals))
     current = _latest(cursor, {(s.kind, s.series, s.direction) for s in signals})
+    # Only the first signal of a series in a chunk can open an incident (the next ones find
+    # it open), so the ids needed are known up front and taken in one query.
+    firsts: dict[tuple[str, str, str], Signal] = {}
+    for signal in signals:
+        firsts.setdefault((signal.kind, signal.series, signal.direction), signal)
+    fresh = iter(
+        _new_ids(
+            cursor,
+            sum(
+                1
+                for key, first in firsts.items()
+                if key not in current or not _reopens(current[key], first, policy)
+            ),
+        )
+    )
     new_ids: set[int] = set()
     changed: dict[int, Incident] = {}
     notices: list[Notice] = []
@@ -317,7 +363,7 @@ def apply_signals(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int
         before = current.get(key)
         incident = absorb(before, signal, policy, new_id=0)
         if before is None or incident.id != before.id:
-            incident = replace(incident, id=_next_id(cursor))
+            incident = replace(incident, id=next(fresh))
             new_ids.add(incident.id)
         incident, sent = decide(incident, policy, _mute_reason(mutes, incident, signal.detected_at))
         current[key] = changed[incident.id] = incident

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
+
+from warehouse.staging import staged
 
 Event = Literal["trigger", "resolve", "acknowledge"]
 Outcome = Literal["sent", "retry", "failed"]
@@ -58,15 +61,20 @@ def add_notices(
         for n in notices
     ]  # fmt: skip
     if rows:
-        cursor.executemany(
-            """
-            INSERT INTO alert_outbox (incident_id, channel, event, severity, status, note,
-                                      snapshot, created_at, attempts, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            rows,
-        )
+        with staged(cursor, "staged_notices", _NOTICE_TYPES, rows):
+            cursor.execute(
+                f"INSERT INTO alert_outbox ({', '.join(_NOTICE_TYPES)})"
+                f" SELECT * FROM staged_notices"
+            )
     return len(rows)
+
+
+_NOTICE_TYPES = {
+    "incident_id": pa.int64(), "channel": pa.string(), "event": pa.string(),
+    "severity": pa.string(), "status": pa.string(), "note": pa.string(),
+    "snapshot": pa.string(), "created_at": pa.timestamp("us"), "attempts": pa.int32(),
+    "next_attempt_at": pa.timestamp("us"),
+}  # fmt: skip
 
 
 def due(
