@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -164,6 +165,13 @@ def test_a_late_signal_does_not_move_the_quiet_clock_back(life: Lifecycle) -> No
     assert (incident.status, incident.signal_count, incident.last_signal_at) == (
         "open", 2, T0 + 9 * MINUTE
     )  # fmt: skip
+
+
+def test_a_channel_no_longer_configured_gets_no_resolve(life: Lifecycle) -> None:
+    life.fire(signal(T0, "300"))
+    store_policy(life.cursor, replace(POLICY, channels=frozenset({"slack"})), T0)
+    life.run(T0 + POLICY.quiet("spend_anomaly"))
+    assert life.outbox()[2:] == [(1, "slack", "resolve", "critical", "pending")]
 
 
 def test_quiet_time_and_cooldown_depend_on_the_kind(life: Lifecycle) -> None:

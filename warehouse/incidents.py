@@ -191,9 +191,12 @@ def decide(
     ]
 
 
-def resolve(incident: Incident, now: dt.datetime) -> tuple[Incident, list[Notice]]:
-    """Close the incident and what it sent. `notified_severity` stays: within the cooldown a
-    reopened incident pages again only if it gets worse."""
+def resolve(
+    incident: Incident, now: dt.datetime, channels: frozenset[str]
+) -> tuple[Incident, list[Notice]]:
+    """Close the incident and what it sent to the `channels` still configured.
+    `notified_severity` stays: within the cooldown a reopened incident pages again only if
+    it gets worse."""
     resolved = replace(
         incident,
         status="resolved",
@@ -205,6 +208,7 @@ def resolve(incident: Incident, now: dt.datetime) -> tuple[Incident, list[Notice
     return resolved, [
         Notice(incident.id, channel, "resolve", incident.severity, snapshot)
         for channel in incident.notified_channels
+        if channel in channels
     ]
 
 
@@ -379,7 +383,7 @@ def housekeeping(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
     notices: list[Notice] = []
     for incident in load_incidents(cursor, "status = 'open'", {}):
         if incident.last_signal_at + policy.quiet(incident.kind) <= at:
-            incident, sent = resolve(incident, at)
+            incident, sent = resolve(incident, at, policy.channels)
             resolved.append(incident)
             notices += sent
     return save(cursor, resolved, set()) + add_notices(cursor, notices, at)
