@@ -133,7 +133,9 @@ class AlertDispatcher:
         self._poll = poll_seconds
         self._initial = initial_backoff_seconds
         self._ceiling = max_backoff_seconds
-        self._client = httpx.Client(timeout=timeout_seconds, transport=transport)
+        self._timeout = timeout_seconds
+        self._transport = transport
+        self._client: httpx.Client | None = None  # made on first use: no channel, no client
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -169,7 +171,8 @@ class AlertDispatcher:
             self._thread.join(deadline)
             stopped = not self._thread.is_alive()
         if stopped:
-            self._client.close()
+            if self._client is not None:
+                self._client.close()
             for name in RedactingFilter.LOGGERS:
                 logging.getLogger(name).removeFilter(self._log_filter)
         return stopped
@@ -203,6 +206,7 @@ class AlertDispatcher:
                     continue
                 at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
                 attempt = self._send(self._channels[item.channel], item, at)
+                self._last_sent[item.channel] = time.monotonic()
                 record_attempt(cursor, item, attempt)
                 self._metrics.attempts.labels(item.channel, attempt.outcome).inc()
                 attempts += 1
@@ -223,13 +227,10 @@ class AlertDispatcher:
             cursor.close()
 
     def _ready(self, channel: Channel) -> bool:
-        """Whether the channel's rate limit allows a message now; if so, it counts one."""
-        now = time.monotonic()
+        """Whether the channel's rate limit allows a message now: `min_interval` after the
+        end of the previous attempt, so two messages never arrive closer than that."""
         last = self._last_sent.get(channel.name)
-        if last is not None and now < last + channel.min_interval:
-            return False
-        self._last_sent[channel.name] = now
-        return True
+        return last is None or time.monotonic() >= last + channel.min_interval
 
     def _send(self, channel: Channel, item: OutboxItem, now: dt.datetime) -> Attempt:
         started = time.monotonic()
@@ -247,6 +248,8 @@ class AlertDispatcher:
             )  # fmt: skip
 
         try:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout, transport=self._transport)
             response = self._client.post(channel.url, json=channel.body(item))
         except httpx.TransportError as exc:  # connection refused, reset, timeouts
             return retry(None, f"{type(exc).__name__}: {exc}")
