@@ -1,5 +1,5 @@
-"""The app factory and its lifespan: writer, gRPC receiver and jobs, started in order and
-stopped in reverse, flushing accepted spans within a deadline."""
+"""The app factory and its lifespan: writer, gRPC receiver, jobs and the alert dispatcher,
+started in order and stopped in reverse, flushing accepted spans within a deadline."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from collector.alert_delivery import AlertDispatcher, DeliveryMetrics, PendingCollector
+from collector.alerting import alert_channels, sync_alert_policy
+from collector.alerts_api import alerts_router
 from collector.api import api_router
 from collector.auth import TokenSet
 from collector.costs_api import costs_router
@@ -29,6 +32,7 @@ from collector.settings import Settings
 from collector.writer import Writer
 from warehouse.database import Database
 from warehouse.jobs import job_states
+from warehouse.outbox import pending_counts
 from warehouse.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,25 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         else None
     )
     scheduler = JobScheduler(database, settings.attribution_interval_seconds)
+    channels = alert_channels(settings)
+    dispatcher = AlertDispatcher(
+        database,
+        channels,
+        DeliveryMetrics(metrics.registry),
+        poll_seconds=settings.alert_delivery_poll_seconds,
+        timeout_seconds=settings.alert_delivery_timeout_seconds,
+        initial_backoff_seconds=settings.alert_retry_initial_seconds,
+        max_backoff_seconds=settings.alert_retry_max_seconds,
+    )
+
+    def read_pending() -> dict[str, int]:
+        cursor = database.cursor()
+        try:
+            return pending_counts(cursor)
+        finally:
+            cursor.close()
+
+    metrics.registry.register(PendingCollector(read_pending, dispatcher.channels))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,12 +110,16 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         if grpc_receiver is not None:
             await grpc_receiver.start()
         sync_price_file(database, settings.data_dir)  # validated by the CLI
+        sync_alert_policy(database, settings)
         scheduler.start()
+        dispatcher.start()
         log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
         try:
             yield
         finally:
             deadline = settings.shutdown_timeout_seconds
+            if not dispatcher.stop(min(deadline, settings.alert_delivery_timeout_seconds + 1)):
+                log.warning("alert dispatcher still sending at shutdown")
             scheduler.stop()
             if grpc_receiver is not None:
                 await grpc_receiver.stop(grace=min(5.0, deadline))
@@ -109,6 +136,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     app.state.writer = writer
     app.state.grpc_receiver = grpc_receiver
     app.state.scheduler = scheduler
+    app.state.dispatcher = dispatcher
     app.include_router(
         otlp_http_router(
             service, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
@@ -118,6 +146,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     api_tokens = TokenSet(settings.api_tokens, settings.tenant_tokens)
     app.include_router(api_router(database, api_tokens))
     app.include_router(prices_router(database, api_tokens, settings.data_dir))
+    app.include_router(alerts_router(database, api_tokens, channels, dispatcher.wake))
     app.include_router(costs_router(database, api_tokens, dict(settings.value_units)))
     app.include_router(
         otlp_logs_router(

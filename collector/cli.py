@@ -132,6 +132,7 @@ def jobs_run(
     """
     import datetime as dt
 
+    from collector.alerting import sync_alert_policy
     from collector.prices_api import sync_price_file
     from warehouse.jobs import JOBS, run_job
 
@@ -152,6 +153,7 @@ def jobs_run(
         raise typer.Exit(2) from None
     try:
         sync_price_file(database, settings.data_dir)
+        sync_alert_policy(database, settings)
         cursor = database.cursor()
         for job_name in [name] if name else list(JOBS):
             rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))

@@ -9,11 +9,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from collector import pagerduty
+from warehouse import alert_policy
 
 MIB = 1024 * 1024
 
@@ -125,6 +129,65 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         15.0, ge=0, description="Deadline for flushing accepted spans at shutdown."
     )
+    alert_warning_usd: Decimal = Field(
+        Decimal(10),
+        ge=0,
+        description="Projected dollar impact from which an incident is a warning (below: info, "
+        "recorded but sent nowhere by default).",
+    )
+    alert_critical_usd: Decimal = Field(
+        Decimal(250),
+        ge=0,
+        description="Projected dollar impact from which an incident is critical.",
+    )
+    alert_routes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {
+            "warning": "slack+webhook",
+            "critical": "pagerduty+slack+webhook",
+        },
+        description="Which channels each severity goes to, as `severity=channel+channel` pairs, "
+        "comma-separated; channels: slack, pagerduty, webhook (only configured ones are used).",
+    )
+    alert_quiet_minutes: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: dict(alert_policy.DEFAULT_QUIET_MINUTES),
+        description="Minutes without a signal after which an incident resolves, per kind "
+        "(`kind=minutes` pairs; kinds not given keep their default).",
+    )
+    alert_cooldown_minutes: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: dict(alert_policy.DEFAULT_COOLDOWN_MINUTES),
+        description="Minutes after resolving during which the series firing again reopens "
+        "the incident instead of paging anew, per kind (`kind=minutes` pairs).",
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="Slack incoming webhook URL (a secret: never logged or shown)."
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        None, description="PagerDuty Events API v2 integration (routing) key; a secret."
+    )
+    pagerduty_events_url: str = Field(
+        pagerduty.EVENTS_URL, description="PagerDuty Events API v2 endpoint."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="Generic webhook receiving every notice as JSON; a secret."
+    )
+    alert_dashboard_url: str | None = Field(
+        None, description="Link put in alerts (Slack button, PagerDuty link), e.g. the dashboard."
+    )
+    alert_source: str | None = Field(
+        None, description="PagerDuty `payload.source`; the host name when unset."
+    )
+    alert_delivery_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the alert dispatcher looks for notices to send."
+    )
+    alert_delivery_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one delivery attempt (connect, send and answer)."
+    )
+    alert_retry_initial_seconds: float = Field(
+        1.0, gt=0, description="Backoff before the first retry of a delivery; it doubles."
+    )
+    alert_retry_max_seconds: float = Field(
+        300.0, gt=0, description="Longest backoff between retries of a dead channel."
+    )
     log_format: Literal["json", "text"] = Field("json", description="Log line format.")
     log_level: str = Field("INFO", description="Python logging level.")
 
@@ -154,6 +217,43 @@ class Settings(BaseSettings):
             pairs[feature] = outcome
         return pairs
 
+    @field_validator("alert_routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        routes = parse_pairs(value, "route", "severity=channel+channel")
+        for severity, channels in routes.items():
+            if severity not in alert_policy.SEVERITIES:
+                raise ValueError(f"unknown severity {severity!r} in alert routes")
+            unknown = {c for c in channels.split("+") if c} - set(alert_policy.CHANNELS)
+            if unknown:
+                raise ValueError(f"unknown alert channels {sorted(unknown)}")
+        return routes
+
+    @field_validator("alert_quiet_minutes", "alert_cooldown_minutes", mode="before")
+    @classmethod
+    def _parse_minutes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        given = parse_pairs(value, "entry", "kind=minutes")
+        unknown = set(given) - set(alert_policy.KINDS)
+        if unknown:
+            raise ValueError(f"unknown alert kinds {sorted(unknown)}")
+        return given
+
+    @field_validator("alert_quiet_minutes", "alert_cooldown_minutes", mode="after")
+    @classmethod
+    def _with_defaults(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        defaults = (
+            alert_policy.DEFAULT_QUIET_MINUTES
+            if info.field_name == "alert_quiet_minutes"
+            else alert_policy.DEFAULT_COOLDOWN_MINUTES
+        )
+        if any(minutes < 0 for minutes in value.values()):
+            raise ValueError("minutes must not be negative")
+        return {**defaults, **value}
+
     @field_validator("tenant_tokens", mode="before")
     @classmethod
     def _parse_tenant_tokens(cls, value: object) -> object:
@@ -177,6 +277,8 @@ class Settings(BaseSettings):
             raise ValueError("the same tenant token is given twice")
         if set(tenant_tokens) & set(self.api_tokens):
             raise ValueError("a token is both an API token and a tenant token")
+        if self.alert_warning_usd > self.alert_critical_usd:
+            raise ValueError("alert_warning_usd is above alert_critical_usd")
         return self
 
     @field_validator("feature_span_name_pattern")
@@ -211,6 +313,21 @@ class Settings(BaseSettings):
                 "SPENDSCOPE_INGEST_TOKENS and SPENDSCOPE_API_TOKENS, or "
                 "SPENDSCOPE_ALLOW_UNAUTHENTICATED_PUBLIC=true to accept the risk"
             )
+
+
+def parse_pairs(text: str, what: str, shape: str) -> dict[str, str]:
+    """`a=b,c=d` into {a: b, c: d}; each key once."""
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise ValueError(f"{what} {item.strip()!r} is not `{shape}`")
+        if key in pairs:
+            raise ValueError(f"{key!r} is given twice")
+        pairs[key] = value
+    return pairs
 
 
 def is_loopback(host: str) -> bool:

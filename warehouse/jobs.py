@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import attribution, outcome_extraction, pricing, rollups
+from warehouse import attribution, incidents, outcome_extraction, pricing, rollups, signals
 from warehouse.ingest import last_batch_id
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,14 @@ JOBS: dict[str, Job] = {
     ),
     rollups.NAME: Job(
         rollups.NAME, rollups.refresh, source=rollups.latest_priced_seq, chunk=1_000_000
+    ),
+    # Signals -> incidents -> outbox; housekeeping resolves the quiet ones.
+    incidents.NAME: Job(
+        incidents.NAME,
+        incidents.apply_signals,
+        housekeeping=incidents.housekeeping,
+        source=signals.last_signal_id,
+        chunk=10_000,
     ),
 }
 
