@@ -23,14 +23,23 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
+
+from warehouse.staging import MONEY_TEXT, staged
 
 Kind = Literal["spend_anomaly", "runaway_session", "budget"]
 Direction = Literal["up", "down"]
 
-_COLUMNS = (
-    "kind", "series", "direction", "detected_at", "window_start", "window_end",
-    "actual_usd", "expected_usd", "impact_usd", "score", "tenant_id", "title", "details",
-)  # fmt: skip
+# The recorded columns, as staged for one INSERT; money travels as decimal text.
+_TYPES = {
+    "kind": pa.string(), "series": pa.string(), "direction": pa.string(),
+    "detected_at": pa.timestamp("us"), "window_start": pa.timestamp("us"),
+    "window_end": pa.timestamp("us"), "actual_usd": MONEY_TEXT, "expected_usd": MONEY_TEXT,
+    "impact_usd": MONEY_TEXT, "score": pa.float64(), "tenant_id": pa.string(),
+    "title": pa.string(), "details": pa.string(),
+}  # fmt: skip
+_MONEY = ("actual_usd", "expected_usd", "impact_usd")
+_COLUMNS = tuple(_TYPES)
 
 
 @dataclass(frozen=True)
@@ -56,16 +65,21 @@ def record_signals(cursor: duckdb.DuckDBPyConnection, signals: Iterable[Signal])
     rows = [
         (
             s.kind, s.series, s.direction, s.detected_at, s.window_start, s.window_end,
-            s.actual_usd, s.expected_usd, s.impact_usd, s.score, s.tenant_id, s.title,
-            json.dumps(s.details, sort_keys=True, default=str),
+            str(s.actual_usd), str(s.expected_usd), str(s.impact_usd), s.score, s.tenant_id,
+            s.title, json.dumps(s.details, sort_keys=True, default=str),
         )
         for s in signals
     ]  # fmt: skip
     if rows:
-        placeholders = ", ".join("?" for _ in _COLUMNS)
-        cursor.executemany(
-            f"INSERT INTO alert_signals ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+        values = ", ".join(
+            f"CAST({column} AS DECIMAL(38, 12))" if column in _MONEY else column
+            for column in _TYPES
         )
+        with staged(cursor, "staged_signals", _TYPES, rows):
+            cursor.execute(
+                f"INSERT INTO alert_signals ({', '.join(_TYPES)}) SELECT {values}"
+                " FROM staged_signals"
+            )
     return len(rows)
 
 
