@@ -12,16 +12,16 @@ the old one, and running the job twice changes nothing (the same groups are rebu
 the same sums).
 
 How it stays fast (bench/rollups.py; docs/benchmarks.md):
-- the three call-level tables are joined once per run, into a temp table of the calls of
-  the affected hours and traces (`rollup_calls`); the hourly and trace rollups aggregate
-  from it;
+- the three call-level tables are joined once per run, into a temp table of the calls the
+  affected groups hold (`rollup_calls`); the hourly and trace rollups aggregate from it;
 - `rollup_traces` holds one row per trace and (session, user, tenant, day), a few calls
   each (nearly always one row per trace), and the sessions and user-days are summed from
-  it rather than from the calls: they need no call-level read at all;
+  those rows rather than from the calls: a full run reads `rollup_traces` itself, an
+  incremental one the same partials computed for the affected groups' calls;
 - every read of a call-level table carries explicit bounds on `start_time` (the span's
   start, in all three tables), so DuckDB skips the row groups outside them: the tables are
   appended in roughly time order. The bounds cover the changed calls and everything the
-  changed traces held before (their first and last calls in `rollup_traces`);
+  affected groups held before (their first and last calls in the rollups);
 - `rollup_daily` (and from it `rollup_feature_daily`, per feature only) is rebuilt
   from `rollup_hourly` for the affected days, for reads over weeks and months;
 - when nothing has been rolled up yet, or most calls changed (a mass re-pricing), every
@@ -89,17 +89,22 @@ SELECT start_time::DATE AS day, user_id FROM rollup_changed WHERE user_id IS NOT
 UNION SELECT day, user_id FROM rollup_previous WHERE user_id IS NOT NULL;
 """
 
-# The time span every call of the affected hours and traces lies in: the hours of the
-# changed calls, and what the changed traces held before.
+# The time span every call of the affected groups lies in: the hours and user-days of the
+# changed calls, and what the affected sessions and traces held before.
 BOUNDS = """
 SELECT min(low), max(high) FROM (
     SELECT min(hour) AS low, max(hour) + INTERVAL 1 HOUR AS high FROM rollup_hours
+    UNION ALL
+    SELECT min(day)::TIMESTAMP, max(day)::TIMESTAMP + INTERVAL 1 DAY FROM rollup_user_days
+    UNION ALL
+    SELECT min(first_call_at), max(last_call_at)
+    FROM rollup_sessions SEMI JOIN rollup_session_keys USING (session_id)
     UNION ALL
     SELECT min(first_call_at), max(last_call_at) FROM rollup_previous
 )
 """
 
-# 2. Every call of the affected hours and traces, joined once, with what the rollups need.
+# 2. Every call of the affected groups, joined once, with what the rollups need.
 CALLS = """
 CREATE OR REPLACE TEMP TABLE rollup_calls AS
 SELECT c.trace_id, c.start_time, date_trunc('hour', c.start_time) AS hour,
@@ -121,7 +126,20 @@ WHERE c.start_time BETWEEN $first AND $last
   AND m.start_time BETWEEN $first AND $last
   AND s.start_time BETWEEN $first AND $last
   AND (date_trunc('hour', c.start_time) IN (SELECT hour FROM rollup_hours)
-       OR c.trace_id IN (SELECT trace_id FROM rollup_traces_changed))
+       OR m.session_id IN (SELECT session_id FROM rollup_session_keys)
+       OR c.trace_id IN (SELECT trace_id FROM rollup_traces_changed)
+       OR (c.start_time::DATE, m.user_id) IN (SELECT (day, user_id) FROM rollup_user_days))
+"""
+
+# Per trace, session, user, tenant and day: the rows of `rollup_traces`, from which the
+# session and user rollups are summed (a few calls each).
+PARTIALS = f"""
+SELECT trace_id, session_id, user_id, tenant_id, start_time::DATE AS day,
+       arg_min(feature, start_time) AS feature,
+       arg_min(environment, start_time) AS environment,
+       {USAGE}
+FROM rollup_calls
+GROUP BY trace_id, session_id, user_id, tenant_id, day
 """
 
 DAYS_OF_HOURS = """
@@ -137,6 +155,8 @@ def _statements(full: bool) -> list[str]:
 
     def only(condition: str) -> str:
         return "" if full else condition
+
+    partials = "rollup_traces" if full else "rollup_partials"
 
     statements = [
         f"DELETE FROM rollup_hourly {only('WHERE hour IN (SELECT hour FROM rollup_hours)')}",
@@ -165,17 +185,20 @@ def _statements(full: bool) -> list[str]:
         FROM rollup_daily {only("WHERE day IN (SELECT day FROM rollup_days)")}
         GROUP BY ALL
         """,
+        # A full run writes the partials of every call as `rollup_traces` and sums the
+        # sessions and users from it; an incremental one computes the partials of the
+        # affected groups' calls, keeps those of the changed traces, and sums from them.
+        only(f"CREATE OR REPLACE TEMP TABLE rollup_partials AS {PARTIALS}"),
         f"""
         DELETE FROM rollup_traces
         {only("WHERE trace_id IN (SELECT trace_id FROM rollup_traces_changed)")}
         """,
-        f"""
-        INSERT INTO rollup_traces
-        SELECT trace_id, session_id, user_id, tenant_id, start_time::DATE AS day,
-               arg_min(feature, start_time), arg_min(environment, start_time), {USAGE}
-        FROM rollup_calls {only("SEMI JOIN rollup_traces_changed USING (trace_id)")}
-        GROUP BY trace_id, session_id, user_id, tenant_id, day
-        """,
+        "INSERT INTO rollup_traces "
+        + (
+            PARTIALS
+            if full
+            else "SELECT * FROM rollup_partials SEMI JOIN rollup_traces_changed USING (trace_id)"
+        ),
         "DROP TABLE rollup_calls",  # free its memory for the aggregations below
         f"""
         DELETE FROM rollup_sessions
@@ -187,7 +210,7 @@ def _statements(full: bool) -> list[str]:
                arg_min(feature, first_call_at), arg_min(user_id, first_call_at),
                arg_min(tenant_id, first_call_at), arg_min(environment, first_call_at),
                count(DISTINCT trace_id), {RESUM}
-        FROM rollup_traces {only("SEMI JOIN rollup_session_keys USING (session_id)")}
+        FROM {partials} {only("SEMI JOIN rollup_session_keys USING (session_id)")}
         WHERE session_id IS NOT NULL
         GROUP BY session_id
         """,
@@ -198,7 +221,7 @@ def _statements(full: bool) -> list[str]:
         f"""
         INSERT INTO rollup_users
         SELECT day, user_id, tenant_id, count(DISTINCT session_id), {RESUM}
-        FROM rollup_traces
+        FROM {partials}
         WHERE user_id IS NOT NULL
           {only("AND (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")}
         GROUP BY day, user_id, tenant_id
@@ -213,6 +236,7 @@ REBUILD_SHARE = 0.5
 TEMP_TABLES = (
     "rollup_changed", "rollup_traces_changed", "rollup_hours", "rollup_previous",
     "rollup_session_keys", "rollup_user_days", "rollup_calls", "rollup_days",
+    "rollup_partials",
 )  # fmt: skip
 
 
