@@ -171,8 +171,9 @@ def find_price_file(data_dir: Path) -> Path | None:
     return found[0] if found else None
 
 
-def load_price_file(path: Path) -> list[Override]:
-    """Parse and validate a price file: a top-level `prices` list of override entries."""
+def read_document(path: Path) -> dict[str, Any]:
+    """The price file as a table of top-level keys: `prices` (token prices, below) and
+    `gpu_prices` (GPU-hour prices, `warehouse.gpu_prices`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -183,9 +184,15 @@ def load_price_file(path: Path) -> list[Override]:
         raise PriceFileError([f"{path}: not valid {path.suffix[1:].upper()}: {exc}"]) from None
     if not isinstance(document, dict):
         raise PriceFileError([f"{path}: must hold a `prices` list"])
-    unknown = sorted(set(document) - {"prices"})
+    unknown = sorted(set(document) - {"prices", "gpu_prices"})
     if unknown:
         raise PriceFileError([f"{path}: unknown top-level key(s) {', '.join(unknown)}"])
+    return document
+
+
+def load_price_file(path: Path) -> list[Override]:
+    """Parse and validate a price file's top-level `prices` list of override entries."""
+    document = read_document(path)
     entries = document.get("prices", [])
     if not isinstance(entries, list):
         raise PriceFileError([f"{path}: `prices` must be a list of entries"])
