@@ -7,7 +7,8 @@ OTel GenAI client token metrics are recognized. Every other metric is acknowledg
 counted as ignored and not stored: it cannot break ingest and takes no room.
 
 Prometheus counters reach OTLP with or without their `_total` suffix (the Collector's name
-normalization trims it); both spellings are recognized.
+normalization trims it); both spellings are recognized, in any letter case (OTel SDKs
+lower-case instrument names).
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ _SIGNALS: dict[str, Signal] = {
 GENERAL_TASKS = ("", "general")
 
 
+# OTel instrument names are case-insensitive (the Python SDK lower-cases them).
+_BY_NAME = {name.lower(): signal for name, signal in _SIGNALS.items()}
+
+
 def recognize(name: str) -> Signal | None:
     """The signal a metric name stands for, or None (the metric is ignored)."""
-    signal = _SIGNALS.get(name)
+    name = name.lower()
+    signal = _BY_NAME.get(name)
     if signal is None and name.endswith("_total"):
-        signal = _SIGNALS.get(name[: -len("_total")])
+        signal = _BY_NAME.get(name[: -len("_total")])
     return signal
 
 

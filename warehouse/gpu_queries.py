@@ -138,7 +138,7 @@ def allocation_rows(
           AND m.start_time >= $start AND s.start_time >= $start
           AND {scope.where("m.tenant_id")}
         GROUP BY ALL
-        ORDER BY cost_nanos DESC, ALL
+        ORDER BY cost_nanos DESC, {", ".join(f"{name} NULLS LAST" for name in dimensions)}
         """,
         {"start": _naive(start), "end": _naive(end)} | scope.params(),
     )
