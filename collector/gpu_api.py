@@ -215,7 +215,15 @@ def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
     router = APIRouter(
         prefix="/api/v1/gpu", tags=["gpu"], dependencies=[Depends(read_scope(tokens))]
     )
-    fleet = [Depends(full_access(tokens))]
+    change = [Depends(full_access(tokens))]
+
+    def fleet_scope(scope: Scope) -> None:
+        if not scope.unscoped:
+            raise HTTPException(
+                403, "GPU efficiency and GPU prices cover the shared fleet: use an unscoped token"
+            )
+
+    fleet = [Depends(fleet_scope)]
 
     def query(run: Any) -> Any:
         cursor = database.cursor()
@@ -348,7 +356,7 @@ def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
         rows: list[dict[str, Any]] = query(gpu_prices.list_gpu_prices)
         return [_price_record(row) for row in rows]
 
-    @router.post("/prices", response_model=GpuPriceRecord, status_code=201, dependencies=fleet)
+    @router.post("/prices", response_model=GpuPriceRecord, status_code=201, dependencies=change)
     def add_price(entry: Annotated[dict[str, Any], Body()]) -> GpuPriceRecord:
         """Add a GPU-hour price (fields as in the price file's `gpu_prices`); the efficiency
         job re-costs the history it covers on its next run."""
