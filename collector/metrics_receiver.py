@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import NoReturn
 
 import anyio.to_thread
 import grpc
@@ -24,12 +23,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from collector.auth import TokenSet
-from collector.decode import JSON, PROTOBUF, DecodeError
+from collector.decode import JSON, PROTOBUF
 from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
-from collector.group_commit import QueueFull, WriterStopped
-from collector.grpc_receiver import _authorization
 from collector.metrics_writer import MetricIngestMetrics, MetricWriter
-from collector.otlp_http import otlp_handler
+from collector.otlp_grpc import otlp_grpc_handler
+from collector.otlp_http import otlp_router
 
 log = logging.getLogger(__name__)
 
@@ -86,53 +84,25 @@ def _http_success(content_type: str, decoded: DecodedMetrics) -> Response:
 def otlp_metrics_router(
     receiver: MetricsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
 ) -> APIRouter:
-    router = APIRouter()
-    requests = receiver.metrics.requests
-
-    def count(outcome: str) -> None:
-        requests.labels("http", outcome).inc()
-
-    router.add_api_route(
+    return otlp_router(
         "/v1/metrics",
-        otlp_handler(
-            what="data points",
-            export=receiver.export_metrics,
-            success=_http_success,
-            count=count,
-            tokens=tokens,
-            max_body_bytes=max_body_bytes,
-            retry_after=retry_after,
-        ),
-        methods=["POST"],
-        include_in_schema=False,
+        what="data points",
+        export=receiver.export_metrics,
+        success=_http_success,
+        requests=receiver.metrics.requests,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
     )
-    return router
 
 
 def metrics_grpc_handler(receiver: MetricsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
     """`MetricsService/Export`, registered on the trace receiver's gRPC server."""
-    requests = receiver.metrics.requests
-
-    async def export(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        async def fail(name: str, code: grpc.StatusCode, message: str) -> NoReturn:
-            requests.labels("grpc", name).inc()
-            await context.abort(code, message)
-            raise AssertionError("abort raises")  # pragma: no cover
-
-        if not tokens.allows(_authorization(context)):
-            await fail("unauthenticated", grpc.StatusCode.UNAUTHENTICATED, "missing or bad token")
-        try:
-            decoded = await receiver.export_metrics(body, PROTOBUF)
-        except DecodeError as exc:
-            await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except (QueueFull, WriterStopped) as exc:
-            await fail("unavailable", grpc.StatusCode.UNAVAILABLE, str(exc))
-        if decoded.rejected and not decoded.accepted:
-            message = f"all {decoded.rejected} data points rejected: {decoded.rejection_message}"
-            await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, message)
-        requests.labels("grpc", "partial" if decoded.rejected else "ok").inc()
-        return _response(decoded).SerializeToString()
-
-    return grpc.method_handlers_generic_handler(
-        METRICS_SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(export)}
+    return otlp_grpc_handler(
+        METRICS_SERVICE,
+        what="data points",
+        export=receiver.export_metrics,
+        response=lambda decoded: _response(decoded).SerializeToString(),
+        requests=receiver.metrics.requests,
+        tokens=tokens,
     )

@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 
 from warehouse import gpu_config
+from warehouse.attribution import NAME as ATTRIBUTION
 from warehouse.pricing import KEY_MODEL, KEY_PROVIDER
 
 NAME = "gpu_allocation"
@@ -78,13 +79,20 @@ WITH w AS (
     FROM alloc_matches m
     WINDOW d AS (PARTITION BY hour, deployment)
 ), x AS (
-    SELECT w.*, g.cost_nanos::HUGEINT AS c, g.idle_cost_nanos::HUGEINT AS i,
-           CASE WHEN total_tokens > 0 THEN tokens ELSE 1 END AS weight,
-           CASE WHEN total_tokens > 0 THEN total_tokens ELSE calls END AS total
+    SELECT w.*, g.cost_nanos AS c, g.idle_cost_nanos AS i,
+           (CASE WHEN total_tokens > 0 THEN tokens ELSE 1 END)::BIGINT AS weight,
+           (CASE WHEN total_tokens > 0 THEN total_tokens ELSE calls END)::BIGINT AS total
     FROM w JOIN gpu_deployment_hourly g ON g.hour = w.hour AND g.deployment = w.deployment
 ), y AS (
-    SELECT x.*, c * weight // total AS c_base, c * weight % total AS c_rem,
-           i * weight // total AS i_base, i * weight % total AS i_rem
+    -- c x weight // total without the product c x weight (BIGINT would overflow, HUGEINT
+    -- division is slow): (c // total) x weight + (c % total) x weight // total. The last
+    -- product is below total^2, so BIGINT holds it up to 3 billion tokens per
+    -- deployment-hour (beyond, DuckDB raises an overflow error, never a wrong share).
+    SELECT x.*,
+           c // total * weight + c % total * weight // total AS c_base,
+           c % total * weight % total AS c_rem,
+           i // total * weight + i % total * weight // total AS i_base,
+           i % total * weight % total AS i_rem
     FROM x
 )
 SELECT trace_id, span_id, start_time, hour, deployment, matched_by, weight::BIGINT AS weight,
@@ -210,13 +218,29 @@ def step(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
     return allocate(cursor, dt.datetime.now(dt.UTC))
 
 
+def _behind(cursor: duckdb.DuckDBPyConnection) -> bool:
+    """Whether calls were attributed since this job's last step (which will allocate)."""
+    row = cursor.execute(
+        """
+        SELECT coalesce(max(watermark) FILTER (WHERE name = $attribution), 0)
+             > coalesce(max(watermark) FILTER (WHERE name = $name), 0)
+        FROM job_state
+        """,
+        {"attribution": ATTRIBUTION, "name": NAME},
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def housekeeping(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
     """Allocate the hours the efficiency job queued; every hour when the GPU settings
-    changed."""
+    changed. Left to the step when it has new calls to look at (it allocates every queued
+    hour, so each hour is allocated once per run)."""
     current = gpu_config.load_config(cursor).fingerprint()
     if gpu_config.get_value(cursor, _FINGERPRINT) != current:
         gpu_config.set_value(cursor, _FINGERPRINT, current)
         cursor.execute(
             "INSERT INTO gpu_dirty_hours SELECT DISTINCT hour FROM gpu_deployment_hourly"
         )
+    if _behind(cursor):
+        return 0
     return allocate(cursor, now)
