@@ -177,3 +177,23 @@ def test_owned_gpus_are_amortized() -> None:
 def test_efficiency_and_allocation_jobs_are_registered() -> None:
     assert JOBS[gpu_efficiency.NAME].source is last_metric_batch
     assert JOBS[gpu_allocation.NAME].after == "attribution"
+
+
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ({"pricing": "on_demand", "usd_per_gpu_hour": "4"}, "exactly one of"),
+        ({"gpu_model": "H100", "node_pool": "a", "usd_per_gpu_hour": "4"}, "exactly one of"),
+        ({"gpu_model": "H100", "pricing": "spot", "usd_per_gpu_hour": "4"}, "pricing: must be"),
+        ({"gpu_model": "H100", "pricing": "owned", "purchase_usd": "9"}, "amortization_months"),
+        ({"gpu_model": "H100", "pricing": "owned", "usd_per_gpu_hour": "4"}, "purchase_usd"),
+        ({"gpu_model": "H100", "usd_per_gpu_hour": "0.0000000001"}, "9 decimal places"),
+        ({"gpu_model": "H100", "usd_per_gpu_hour": "-1"}, "non-negative"),
+        ({"gpu_model": "H100", "usd_per_gpu_hour": "4", "colour": "red"}, "unknown field"),
+    ],
+)
+def test_bad_gpu_prices_are_refused_with_the_field_named(
+    entry: dict[str, object], error: str
+) -> None:
+    with pytest.raises(gpu_prices.PriceFileError, match=error):
+        gpu_prices.parse_gpu_price(entry, "prices.toml: gpu price #1")
