@@ -37,7 +37,12 @@ from typing import Any
 import duckdb
 
 from warehouse.pricebook import SINCE_ALWAYS
-from warehouse.pricefile import PriceFileError, parse_instant, parse_price, read_document
+from warehouse.pricefile import (
+    PriceFileError,
+    effective_from_and_note,
+    parse_price,
+    read_document,
+)
 
 SCOPES = ("deployment", "node_pool", "gpu_model")  # precedence, highest first
 PRICINGS = ("on_demand", "reserved", "owned")
@@ -120,15 +125,7 @@ def parse_gpu_price(entry: Mapping[str, Any], where: str) -> GpuPrice:
             errors.append(f"{where}: amortization_months: required for owned, a whole number > 0")
     elif hourly is None or purchase is not None or months is not None:
         errors.append(f"{where}: {pricing}: give usd_per_gpu_hour (not purchase_usd)")
-    effective_from = SINCE_ALWAYS
-    if entry.get("effective_from") is not None:
-        try:
-            effective_from = parse_instant(entry["effective_from"])
-        except ValueError as exc:
-            errors.append(f"{where}: effective_from: {exc}")
-    note = entry.get("note")
-    if note is not None and not isinstance(note, str):
-        errors.append(f"{where}: note: must be a string")
+    effective_from, note = effective_from_and_note(entry, where, errors)
     if errors:
         raise PriceFileError(errors)
     if pricing == "owned":

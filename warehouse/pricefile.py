@@ -99,6 +99,24 @@ def parse_instant(value: object) -> dt.datetime:
     raise ValueError(f"must be a date or datetime, got {type(value).__name__}")
 
 
+def effective_from_and_note(
+    entry: Mapping[str, Any], where: str, errors: list[str]
+) -> tuple[dt.datetime, str | None]:
+    """The `effective_from` (all history when absent) and `note` fields of a price entry,
+    token or GPU; problems are appended to `errors`."""
+    effective_from = SINCE_ALWAYS
+    if entry.get("effective_from") is not None:
+        try:
+            effective_from = parse_instant(entry["effective_from"])
+        except ValueError as exc:
+            errors.append(f"{where}: effective_from: {exc}")
+    note = entry.get("note")
+    if note is not None and not isinstance(note, str):
+        errors.append(f"{where}: note: must be a string")
+        note = None
+    return effective_from, note
+
+
 def parse_override(entry: Mapping[str, Any], where: str) -> Override:
     """Validate one override entry; errors name `where` (file and entry) and the field."""
     if not isinstance(entry, Mapping):
@@ -134,15 +152,7 @@ def parse_override(entry: Mapping[str, Any], where: str) -> Override:
             prices[name] = parse_price(value)
         except ValueError as exc:
             errors.append(f"{where}: {name}: {exc}")
-    effective_from = SINCE_ALWAYS
-    if entry.get("effective_from") is not None:
-        try:
-            effective_from = parse_instant(entry["effective_from"])
-        except ValueError as exc:
-            errors.append(f"{where}: effective_from: {exc}")
-    note = entry.get("note")
-    if note is not None and not isinstance(note, str):
-        errors.append(f"{where}: note: must be a string")
+    effective_from, note = effective_from_and_note(entry, where, errors)
     if errors:
         raise PriceFileError(errors)
     input_mtok, output_mtok = prices["input_mtok"], prices["output_mtok"]
