@@ -25,13 +25,10 @@ def _shares(cost: int, idle: int, tokens: list[int]) -> list[tuple[int, int, int
         )
         db.execute(
             "CREATE TEMP TABLE alloc_matches (trace_id BLOB, span_id BLOB, start_time TIMESTAMP,"
-            " hour TIMESTAMP, tokens BIGINT, call_deployment VARCHAR, server_address VARCHAR,"
-            " model VARCHAR, key_provider VARCHAR, key_model VARCHAR, deployment VARCHAR,"
-            " matched_by VARCHAR)"
+            " hour TIMESTAMP, tokens BIGINT, deployment VARCHAR, matched_by VARCHAR)"
         )
         db.executemany(
-            "INSERT INTO alloc_matches VALUES (?, ?, ?, ?, ?, NULL, NULL, 'm', 'p', 'm', "
-            "'llama', 'model')",
+            "INSERT INTO alloc_matches VALUES (?, ?, ?, ?, ?, 'llama', 'model')",
             [
                 [n.to_bytes(16, "big"), b"\x01" * 8, HOUR, HOUR, count]
                 for n, count in enumerate(tokens)

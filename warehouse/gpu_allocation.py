@@ -47,7 +47,7 @@ CREATE OR REPLACE TEMP TABLE alloc_calls AS
 SELECT m.trace_id, m.span_id, m.start_time, date_trunc('hour', m.start_time) AS hour,
        coalesce(s.input_tokens, 0) + coalesce(s.output_tokens, 0) AS tokens,
        {deployment} AS call_deployment,
-       json_extract_string(s.attributes, '$."server.address"') AS server_address,
+       {server_address} AS server_address,
        coalesce(nullif(s.response_model, ''), nullif(s.request_model, '')) AS model,
        {provider} AS key_provider, {model} AS key_model
 FROM model_calls m JOIN spans s USING (trace_id, span_id)
@@ -56,33 +56,52 @@ WHERE m.start_time >= $lo AND m.start_time < $hi
   AND date_trunc('hour', m.start_time) IN (SELECT hour FROM alloc_hours)
 """
 
+# Each rule: (call, deployment) pairs it finds.
 RULES = {
     "deployment": """
-        SELECT c.*, g.deployment FROM alloc_calls c
+        SELECT c.trace_id, c.span_id, g.deployment FROM alloc_calls c
         JOIN gpu_deployment_hourly g ON g.hour = c.hour AND g.deployment = c.call_deployment
     """,
     "server_address": """
-        SELECT c.*, e.deployment FROM alloc_calls c
+        SELECT c.trace_id, c.span_id, e.deployment FROM alloc_calls c
         JOIN gpu_endpoints e
             ON e.hour = c.hour AND e.kind = 'address' AND e.value = c.server_address
     """,
     "model": """
-        SELECT c.*, e.deployment FROM alloc_calls c
+        SELECT c.trace_id, c.span_id, e.deployment FROM alloc_calls c
         JOIN gpu_endpoints e ON e.hour = c.hour AND e.kind = 'model' AND e.value = c.model
     """,
 }
 
+# The first rule's match, the first deployment by name: an aggregate, not a sort.
+MATCHES = """
+CREATE OR REPLACE TEMP TABLE alloc_matches AS
+WITH found AS ({found}),
+best AS (
+    SELECT trace_id, span_id, arg_min(deployment, (rank, deployment)) AS deployment,
+           arg_min(matched_by, (rank, deployment)) AS matched_by
+    FROM found GROUP BY trace_id, span_id
+)
+SELECT c.trace_id, c.span_id, c.start_time, c.hour, c.tokens, b.deployment, b.matched_by
+FROM alloc_calls c JOIN best b USING (trace_id, span_id)
+"""
+
+# The hour's totals are joined (an aggregate), and one window ranks the calls for both the
+# cost's and the idle cost's left-over nano-dollars (by the cost's remainder): any calls may
+# take them, one each, and each share stays within one nano-dollar of its exact value.
 SHARES = """
 CREATE OR REPLACE TEMP TABLE alloc_new AS
-WITH w AS (
-    SELECT m.*, sum(tokens) OVER d AS total_tokens, count(*) OVER d AS calls
-    FROM alloc_matches m
-    WINDOW d AS (PARTITION BY hour, deployment)
+WITH totals AS (
+    SELECT hour, deployment, sum(tokens) AS total_tokens, count(*) AS calls
+    FROM alloc_matches GROUP BY hour, deployment
 ), x AS (
-    SELECT w.*, g.cost_nanos AS c, g.idle_cost_nanos AS i,
-           (CASE WHEN total_tokens > 0 THEN tokens ELSE 1 END)::BIGINT AS weight,
-           (CASE WHEN total_tokens > 0 THEN total_tokens ELSE calls END)::BIGINT AS total
-    FROM w JOIN gpu_deployment_hourly g ON g.hour = w.hour AND g.deployment = w.deployment
+    SELECT m.trace_id, m.span_id, m.start_time, m.hour, m.deployment, m.matched_by,
+           g.cost_nanos AS c, g.idle_cost_nanos AS i,
+           (CASE WHEN t.total_tokens > 0 THEN m.tokens ELSE 1 END)::BIGINT AS weight,
+           (CASE WHEN t.total_tokens > 0 THEN t.total_tokens ELSE t.calls END)::BIGINT AS total
+    FROM alloc_matches m
+    JOIN totals t ON t.hour = m.hour AND t.deployment = m.deployment
+    JOIN gpu_deployment_hourly g ON g.hour = m.hour AND g.deployment = m.deployment
 ), y AS (
     -- c x weight // total without the product c x weight (BIGINT would overflow, HUGEINT
     -- division is slow): (c // total) x weight + (c % total) x weight // total. The last
@@ -91,21 +110,24 @@ WITH w AS (
     SELECT x.*,
            c // total * weight + c % total * weight // total AS c_base,
            c % total * weight % total AS c_rem,
-           i // total * weight + i % total * weight // total AS i_base,
-           i % total * weight % total AS i_rem
+           i // total * weight + i % total * weight // total AS i_base
     FROM x
+), left_over AS (
+    SELECT hour, deployment, any_value(c) - sum(c_base) AS c_left,
+           any_value(i) - sum(i_base) AS i_left
+    FROM y GROUP BY hour, deployment
+), ranked AS (
+    SELECT y.*, row_number() OVER (
+               PARTITION BY hour, deployment ORDER BY c_rem DESC, trace_id, span_id
+           ) AS position
+    FROM y
 )
-SELECT trace_id, span_id, start_time, hour, deployment, matched_by, weight::BIGINT AS weight,
-       (c_base + CASE WHEN row_number() OVER (
-            PARTITION BY hour, deployment ORDER BY c_rem DESC, trace_id, span_id)
-            <= c - sum(c_base) OVER (PARTITION BY hour, deployment) THEN 1 ELSE 0 END
-       )::BIGINT AS cost_nanos,
-       (i_base + CASE WHEN row_number() OVER (
-            PARTITION BY hour, deployment ORDER BY i_rem DESC, trace_id, span_id)
-            <= i - sum(i_base) OVER (PARTITION BY hour, deployment) THEN 1 ELSE 0 END
-       )::BIGINT AS idle_cost_nanos,
-       key_provider, key_model
-FROM y
+SELECT r.trace_id, r.span_id, r.start_time, r.hour, r.deployment, r.matched_by,
+       r.weight,
+       (r.c_base + CASE WHEN r.position <= l.c_left THEN 1 ELSE 0 END)::BIGINT AS cost_nanos,
+       (r.i_base + CASE WHEN r.position <= l.i_left THEN 1 ELSE 0 END)::BIGINT
+           AS idle_cost_nanos
+FROM ranked r JOIN left_over l ON l.hour = r.hour AND l.deployment = r.deployment
 """
 
 # The price keys whose calls' allocation changed, from the first changed call on.
@@ -154,25 +176,34 @@ def allocate(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
         return 0
     window = {"lo": row[0], "hi": row[1]}
     config = gpu_config.load_config(cursor)
-    deployment, params = _deployment_expression(config.deployment_attributes)
+    # Only what the configured rules look at is read from the spans' attributes.
+    deployment, params = (
+        _deployment_expression(config.deployment_attributes)
+        if "deployment" in config.match
+        else ("NULL::VARCHAR", {})
+    )
+    server_address = (
+        """json_extract_string(s.attributes, '$."server.address"')"""
+        if "server_address" in config.match
+        else "NULL::VARCHAR"
+    )
     cursor.execute(
-        CALLS.format(deployment=deployment, provider=KEY_PROVIDER, model=KEY_MODEL),
+        CALLS.format(
+            deployment=deployment,
+            server_address=server_address,
+            provider=KEY_PROVIDER,
+            model=KEY_MODEL,
+        ),
         window | params,
     )
-    ranked = " UNION ALL ".join(
+    found = " UNION ALL ".join(
         f"SELECT *, '{rule}' AS matched_by, {rank} AS rank FROM ({RULES[rule]})"
         for rank, rule in enumerate(config.match)
+    ) or (
+        "SELECT NULL::BLOB AS trace_id, NULL::BLOB AS span_id, NULL::VARCHAR AS deployment, "
+        "NULL::VARCHAR AS matched_by, 0 AS rank LIMIT 0"
     )
-    cursor.execute(
-        "CREATE OR REPLACE TEMP TABLE alloc_matches AS "
-        + (
-            f"SELECT * EXCLUDE (rank) FROM ({ranked}) QUALIFY row_number() OVER "
-            "(PARTITION BY trace_id, span_id ORDER BY rank, deployment) = 1"
-            if ranked
-            else "SELECT *, NULL::VARCHAR AS deployment, NULL::VARCHAR AS matched_by "
-            "FROM alloc_calls LIMIT 0"
-        )
-    )
+    cursor.execute(MATCHES.format(found=found))
     cursor.execute(SHARES)
     in_hours = "hour >= $lo AND hour < $hi AND hour IN (SELECT hour FROM alloc_hours)"
     cursor.execute(
