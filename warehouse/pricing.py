@@ -113,7 +113,7 @@ INSERT INTO call_costs (
 )
 WITH matched AS (
     SELECT c.*, p.id AS period_id, p.source, p.override_id,
-           g.cost_nanos * 0.000000001 AS gpu_cost,
+           (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
            greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens, 0)
                * p.input_mtok * 0.000001 AS input_cost,
            c.cache_read_tokens * p.cache_read_mtok * 0.000001 AS cache_read_cost,
@@ -138,9 +138,10 @@ SELECT trace_id, span_id, start_time, provider, model,
        period_id IS NOT NULL OR gpu_cost IS NOT NULL,
        CASE WHEN period_id IS NOT NULL OR gpu_cost IS NOT NULL THEN NULL
             WHEN no_usage THEN 'no_usage' ELSE 'no_price' END,
+       -- Both sides DECIMAL(38, 24): coalesce would otherwise round to a common scale.
        coalesce(gpu_cost,
-                input_cost + cache_read_cost + cache_write_cost + output_cost + request_cost)
-           ::DECIMAL(38, 24),
+                (input_cost + cache_read_cost + cache_write_cost + output_cost + request_cost)
+                    ::DECIMAL(38, 24)),
        input_cost::DECIMAL(38, 24), cache_read_cost::DECIMAL(38, 24),
        cache_write_cost::DECIMAL(38, 24), output_cost::DECIMAL(38, 24),
        request_cost::DECIMAL(38, 24),
