@@ -39,6 +39,7 @@ import duckdb
 from warehouse.pricebook import SINCE_ALWAYS
 from warehouse.pricefile import (
     PriceFileError,
+    check_fields,
     effective_from_and_note,
     parse_price,
     read_document,
@@ -86,12 +87,7 @@ def _nano_price(value: object) -> Decimal:
 
 def parse_gpu_price(entry: Mapping[str, Any], where: str) -> GpuPrice:
     """Validate one GPU price entry; errors name `where` and the field."""
-    if not isinstance(entry, Mapping):
-        raise PriceFileError([f"{where}: must be a table of fields, got {type(entry).__name__}"])
-    errors: list[str] = []
-    unknown = sorted(set(entry) - _FIELDS)
-    if unknown:
-        errors.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+    errors = check_fields(entry, where, _FIELDS)
     scopes = [scope for scope in SCOPES if scope in entry]
     if len(scopes) != 1:
         errors.append(f"{where}: give exactly one of {', '.join(SCOPES)}")

@@ -99,6 +99,15 @@ def parse_instant(value: object) -> dt.datetime:
     raise ValueError(f"must be a date or datetime, got {type(value).__name__}")
 
 
+def check_fields(entry: object, where: str, fields: set[str]) -> list[str]:
+    """An entry must be a table; its unknown fields are the first errors (returned, to
+    append to). Raises PriceFileError for anything but a table."""
+    if not isinstance(entry, Mapping):
+        raise PriceFileError([f"{where}: must be a table of fields, got {type(entry).__name__}"])
+    unknown = sorted(set(entry) - fields)
+    return [f"{where}: unknown field(s) {', '.join(unknown)}"] if unknown else []
+
+
 def effective_from_and_note(
     entry: Mapping[str, Any], where: str, errors: list[str]
 ) -> tuple[dt.datetime, str | None]:
@@ -119,12 +128,7 @@ def effective_from_and_note(
 
 def parse_override(entry: Mapping[str, Any], where: str) -> Override:
     """Validate one override entry; errors name `where` (file and entry) and the field."""
-    if not isinstance(entry, Mapping):
-        raise PriceFileError([f"{where}: must be a table of fields, got {type(entry).__name__}"])
-    errors: list[str] = []
-    unknown = sorted(set(entry) - _FIELDS)
-    if unknown:
-        errors.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+    errors = check_fields(entry, where, _FIELDS)
     texts: dict[str, str] = {}
     for name in ("provider", "model"):
         value = entry.get(name)
