@@ -195,6 +195,43 @@ def demo(
     run_demo(settings, serve_app)
 
 
+@cli.command("dashboard")
+def dashboard_command(
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="The API to read [env SPENDSCOPE_API_URL].", show_default=False),
+    ] = None,
+    dashboard_host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Bind address [env SPENDSCOPE_DASHBOARD_HOST].", show_default=False
+        ),
+    ] = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+    ] = None,
+) -> None:
+    """Serve the dashboard (Streamlit), which reads the API of a running `spendscope serve`.
+
+    Set SPENDSCOPE_API_TOKEN when the API needs a token.
+    """
+    import os
+
+    from dashboard.launch import streamlit_command
+    from dashboard.settings import DashboardSettings
+
+    given: dict[str, Any] = {
+        "api_url": api_url,
+        "dashboard_host": dashboard_host,
+        "dashboard_port": dashboard_port,
+    }
+    settings = DashboardSettings(**{k: v for k, v in given.items() if v is not None})
+    argv, env = streamlit_command(settings)
+    typer.echo(f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}", err=True)
+    os.execvpe(argv[0], argv, env)  # Streamlit takes over this process (and its signals)
+
+
 cli.add_typer(prices_cli, name="prices")
 
 
