@@ -181,9 +181,23 @@ def demo(
     data_dir: DataDir = None,
     http_port: HttpPort = None,
     grpc_port: GrpcPort = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(help="Dashboard port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+    ] = None,
+    days: Annotated[float, typer.Option(help="Days of sample history to backfill.")] = 28.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sample traffic.")] = 7,
+    rate: Annotated[
+        float, typer.Option(help="Live sample sessions per minute after the backfill.")
+    ] = 30.0,
+    auth: Annotated[
+        bool, typer.Option(help="Turn API and ingest tokens on (generated unless set).")
+    ] = False,
 ) -> None:
-    """Run the service with sample traffic sent to it over OTLP."""
-    from sample_data.demo import run_demo
+    """The service, weeks of sample history, a live trickle and the dashboard; Ctrl-C stops
+    them all."""
+    from dashboard.settings import DashboardSettings
+    from sample_data.demo import DemoOptions, run_demo
 
     settings = load_settings(
         data_dir=data_dir or Path("data/demo"),
@@ -192,7 +206,11 @@ def demo(
         log_format="text",
     )
     configure_logging(settings.log_format, settings.log_level)
-    run_demo(settings, serve_app)
+    port = dashboard_port or DashboardSettings().dashboard_port
+    options = DemoOptions(
+        days=days, seed=seed, sessions_per_minute=rate, dashboard_port=port, auth=auth
+    )
+    raise typer.Exit(run_demo(settings, options))
 
 
 @cli.command("dashboard")

@@ -47,6 +47,8 @@ def main(page_url: str | None = None) -> None:
                 page.render(PageContext(api, filters, now))
             except ApiError as exc:
                 api_failed(exc)
+                return
+        st.caption(f"Data from {settings.api_url} as of {now:%Y-%m-%d %H:%M:%S} UTC.")
 
     if page_url is not None:
         runner(next(page for page in PAGES if page.url_path == page_url))

@@ -30,6 +30,8 @@ def streamlit_command(settings: DashboardSettings) -> tuple[list[str], dict[str,
         "none",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
     env = {
         **os.environ,

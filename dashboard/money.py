@@ -27,3 +27,12 @@ def usd(value: str | Decimal | None) -> str:
 
 def share(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.1%}"
+
+
+def priced_cost(cost: str | Decimal | None, calls: int, unpriced_calls: int) -> str:
+    """A cost that says when (some of) its calls have no price, instead of showing $0."""
+    if calls and unpriced_calls == calls:
+        return "unpriced"
+    if unpriced_calls:
+        return f"{usd(cost)} + {unpriced_calls:,} unpriced"
+    return usd(cost)

@@ -8,7 +8,7 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from dashboard.money import share, usd
+from dashboard.money import priced_cost, share, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
@@ -69,7 +69,7 @@ def _model_mix(rows: list[dict[str, Any]]) -> None:
             "provider": row["dimensions"]["provider"] or "(unknown)",
             "model": row["dimensions"]["model"] or "(unknown)",
             "cost_usd": float(row["cost_usd"]),
-            "cost": usd(row["cost_usd"]),
+            "cost": priced_cost(row["cost_usd"], row["calls"], row["unpriced_calls"]),
             "calls": row["calls"],
             "unpriced calls": row["unpriced_calls"],
             "input tokens": row["tokens"]["input"],

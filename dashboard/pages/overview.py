@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.filters import next_hour
 from dashboard.forecast import month_end_forecast
-from dashboard.money import dollars, usd
+from dashboard.money import dollars, priced_cost, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data, unpriced_warning
 
@@ -92,7 +92,11 @@ def render(context: PageContext) -> None:
             )
             st.dataframe(
                 [
-                    {dimension: row[dimension], "cost": usd(row["cost"]), "calls": row["calls"]}
+                    {
+                        dimension: row[dimension],
+                        "cost": priced_cost(row["cost"], row["calls"], row["unpriced_calls"]),
+                        "calls": row["calls"],
+                    }
                     for row in frame
                 ],
                 hide_index=True,
@@ -109,6 +113,7 @@ def _frame(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
             "cost": dollars(row["cost_usd"]),
             "cost_usd": float(row["cost_usd"]),
             "calls": row["calls"],
+            "unpriced_calls": row["unpriced_calls"],
         }
         for row in rows
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from dashboard.money import dollars, usd
+from dashboard.money import dollars, priced_cost, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
@@ -46,7 +46,7 @@ def render(context: PageContext) -> None:
                 "feature": s["feature"],
                 "tenant": s["tenant_id"],
                 "user": s["user_id"],
-                "cost": usd(s["cost_usd"]),
+                "cost": priced_cost(s["cost_usd"], s["calls"], s["unpriced_calls"]),
                 "calls": s["calls"],
                 "vs feature average": _ratio(s, averages),
                 "started": _time(s["first_call_at"]),
