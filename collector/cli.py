@@ -188,7 +188,7 @@ def demo(
     days: Annotated[float, typer.Option(help="Days of sample history to backfill.")] = 28.0,
     seed: Annotated[int, typer.Option(help="Seed of the sample traffic.")] = 7,
     rate: Annotated[
-        float, typer.Option(help="Live sample sessions per minute after the backfill.")
+        float, typer.Option(help="Live sample sessions per minute after the backfill; 0: none.")
     ] = 30.0,
     auth: Annotated[
         bool, typer.Option(help="Turn API and ingest tokens on (generated unless set).")

@@ -86,7 +86,12 @@ class SampleSender:
         sessions_per_minute: float = 30.0,
         flush_seconds: float = 2.0,
     ) -> None:
-        """Live sessions starting now, until `stop` is set; the hourly batch job on the hour."""
+        """Live sessions starting now, until `stop` is set; the hourly batch job on the hour.
+        A rate of 0 sends nothing (a still demo, for screenshots and tests)."""
+        if sessions_per_minute <= 0:
+            while not stop.wait(1.0):
+                pass
+            return
         number = 0
         batch_hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
         last_flush = time.monotonic()
