@@ -154,6 +154,8 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
             _backfill(console, sender, http, options)
         grpc = f"{host}:{settings.grpc_port}" if settings.grpc_port else None
         _ready(console, base_url, grpc, dashboard_url, api_token, dashboard)
+        if options.sessions_per_minute > 0:
+            console.print(f"sending {options.sessions_per_minute:g} live sessions a minute")
         stop = threading.Event()
         sender.trickle(stop, options.sessions_per_minute)
     except KeyboardInterrupt:
@@ -236,7 +238,7 @@ def _ready(
     ]
     if token:
         lines.append(f"API token  {token}  (send: Authorization: Bearer <token>)")
-    lines.append("Live sample traffic keeps coming. Ctrl-C stops everything.")
+    lines.append("Ctrl-C stops everything.")
     console.print(Panel("\n".join(lines), title="spendscope demo is ready"))
 
 
