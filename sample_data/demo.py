@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from collector.settings import Settings
 from sample_data.product import CLASSIFICATION, VALUE_UNITS, VLLM_MODEL
 from sample_data.sender import SampleSender
-from sample_data.stack import Child
+from sample_data.stack import Child, ChildFailed
 
 # The self-hosted model's price until GPU costs price it: a team's own estimate, as an
 # override, so the batch job's unit economics are not empty.
@@ -40,24 +40,6 @@ class DemoOptions:
     sessions_per_minute: float = 30.0
     dashboard_port: int = 8501
     auth: bool = False
-
-
-class DemoFailed(RuntimeError):
-    """A part of the demo did not start; the message says which and why."""
-
-
-def wait_ready(base_url: str, server: Child | None = None, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server is not None and not server.running:
-            raise DemoFailed(f"the service exited:\n{server.log_tail()}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"spendscope at {base_url} was not ready within {timeout:.0f} s")
 
 
 def wait_jobs(http: httpx.Client, timeout: float = 180.0) -> None:
@@ -137,7 +119,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
             f"spendscope: service starting on {base_url} (log: {server.log_path}), "
             f"dashboard on {dashboard_url} (log: {dashboard.log_path})"
         )
-        wait_ready(base_url, server)
+        server.wait_answering(f"{base_url}/readyz", timeout=90)
         sender = SampleSender(base_url, token=ingest_token, seed=options.seed)
         http = httpx.Client(
             base_url=base_url,
@@ -160,7 +142,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
         sender.trickle(stop, options.sessions_per_minute)
     except KeyboardInterrupt:
         console.print("\nstopping...")
-    except (DemoFailed, TimeoutError, httpx.HTTPError) as exc:
+    except (ChildFailed, TimeoutError, httpx.HTTPError) as exc:
         console.print(f"[red]spendscope demo failed: {exc}[/red]")
         exit_code = 1
     finally:
@@ -228,8 +210,8 @@ def _ready(
     dashboard: Child,
 ) -> None:
     try:
-        wait_dashboard(dashboard_url, dashboard)
-    except DemoFailed as exc:
+        dashboard.wait_answering(f"{dashboard_url}/_stcore/health", timeout=60)
+    except ChildFailed as exc:
         console.print(f"[red]{exc}[/red]")
     lines = [
         f"Dashboard  {dashboard_url}",
@@ -240,17 +222,3 @@ def _ready(
         lines.append(f"API token  {token}  (send: Authorization: Bearer <token>)")
     lines.append("Ctrl-C stops everything.")
     console.print(Panel("\n".join(lines), title="spendscope demo is ready"))
-
-
-def wait_dashboard(url: str, dashboard: Child, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not dashboard.running:
-            raise DemoFailed(f"the dashboard exited:\n{dashboard.log_tail()}")
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise DemoFailed(f"the dashboard did not answer at {url} within {timeout:.0f} s")

@@ -14,7 +14,10 @@ import ctypes
 import ctypes.util
 import signal
 import subprocess
+import time
 from pathlib import Path
+
+import httpx
 
 PR_SET_PDEATHSIG = 1
 
@@ -24,6 +27,10 @@ def _die_with_parent() -> None:
     if libc_name:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(libc_name, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ChildFailed(RuntimeError):
+    """A child process exited, or did not answer in time; the message says which."""
 
 
 class Child:
@@ -59,6 +66,21 @@ class Child:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no output)"
+
+    def wait_answering(self, url: str, timeout: float) -> None:
+        """Until `url` answers 200 (a health check); ChildFailed if the child exits first or
+        the time is up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise ChildFailed(f"the {self.name} exited:\n{self.log_tail()}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise ChildFailed(f"the {self.name} did not answer at {url} within {timeout:.0f} s")
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit code."""
