@@ -79,8 +79,21 @@ class DemoProcess:
         )
         return [int(pid) for pid in found.stdout.split()]
 
+    @property
+    def token(self) -> str | None:
+        """The API token the demo printed (with --auth)."""
+        text = self.text()
+        return text.split("API token  ", 1)[1].split()[0] if "API token  " in text else None
+
     def get(self, path: str, **params: object) -> httpx.Response:
-        return httpx.get(f"{self.api_url}{path}", params=params, timeout=30)  # type: ignore[arg-type]
+        """GET on the API, with the demo's token when it has one."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.get(
+            f"{self.api_url}{path}",
+            params=params,  # type: ignore[arg-type]
+            headers=headers,
+            timeout=30,
+        )
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> int:
         assert self.process is not None

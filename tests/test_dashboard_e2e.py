@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Playwright drives Debian's Chromium through every page
-of a running `spendscope demo` stack, checks the key figures against the API, and saves a
-screenshot of each page under tests/artifacts/screenshots/ (not committed).
+of a running `spendscope demo --auth` stack, checks the key figures against the API, saves a
+screenshot of each page under tests/artifacts/screenshots/ (not committed), and at the end
+stops the stack with Ctrl-C (SIGINT), leaving no process behind.
 
 Needs /usr/bin/chromium (`.ci/run` installs it). Skipped when it is missing, unless
 SPENDSCOPE_E2E_REQUIRED=1 (set by `.ci/run`), where a missing browser fails.
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -21,6 +24,7 @@ from dashboard.filters import window
 from dashboard.money import usd
 from sample_data.schedule import RUNAWAY_DAYS_AGO, RUNAWAY_SESSION
 from tests.demo_process import DemoProcess
+from tests.test_demo import alive
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
@@ -49,7 +53,9 @@ if not CHROMIUM.exists():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
     days = str(RUNAWAY_DAYS_AGO + 1)
-    with DemoProcess(tmp_path_factory.mktemp("e2e"), "--days", days, "--rate", "0") as process:
+    with DemoProcess(
+        tmp_path_factory.mktemp("e2e"), "--days", days, "--rate", "0", "--auth"
+    ) as process:
         yield process
 
 
@@ -102,7 +108,8 @@ def screenshot(page: Page, name: str) -> None:
 
 
 def test_overview(browser: Browser, demo: DemoProcess) -> None:
-    page = open_page(browser, demo, "overview")
+    assert demo.token and httpx.get(f"{demo.api_url}/api/v1/costs").status_code == 401
+    page = open_page(browser, demo, "overview")  # the dashboard sends the demo's token
     total = api(demo, "/api/v1/costs", **last_30_days())["totals"]
     assert metric(page, "Spend, last 30 days") == usd(total["cost_usd"])
     assert metric(page, "Month-end forecast").startswith("$")
@@ -143,3 +150,11 @@ def test_models_and_prices(browser: Browser, demo: DemoProcess) -> None:
     shown = table_text(page, tables - 1)  # the overrides, last (only visible columns are)
     assert overrides[0]["model"] in shown and overrides[0]["input_mtok"] in shown
     screenshot(page, "models")
+
+
+def test_ctrl_c_stops_the_whole_stack(demo: DemoProcess) -> None:
+    children = demo.children()
+    assert len(children) == 2  # the service and the dashboard
+    assert demo.stop(signal.SIGINT) == 0
+    assert "spendscope demo stopped." in demo.text()
+    assert not [pid for pid in children if alive(pid)]
