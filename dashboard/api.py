@@ -93,8 +93,13 @@ class ApiClient:
             },
         )
 
-    def unit_economics(self, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-        return self.get("/unit-economics", {"start": start.isoformat(), "end": end.isoformat()})
+    def unit_economics(
+        self, start: dt.datetime, end: dt.datetime, tenant: str | None = None
+    ) -> dict[str, Any]:
+        return self.get(
+            "/unit-economics",
+            {"start": start.isoformat(), "end": end.isoformat(), "tenant": tenant},
+        )
 
     def sessions(
         self,
@@ -113,8 +118,16 @@ class ApiClient:
     def session(self, session_id: str) -> dict[str, Any]:
         return self.get(f"/sessions/{quote(session_id, safe='')}")
 
-    def cache_savings(self, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-        return self.get("/cache-savings", {"start": start.isoformat(), "end": end.isoformat()})
+    def cache_savings(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        filters: Mapping[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        return self.get(
+            "/cache-savings",
+            {"start": start.isoformat(), "end": end.isoformat(), **(filters or {})},
+        )
 
     def prices(self) -> dict[str, Any]:
         return self.get("/prices")

@@ -173,3 +173,21 @@ def test_auth_needs_the_token_and_an_empty_service_says_how_to_send_data(
             assert not app.error, (url, [e.value for e in app.error])
             if url != "models":
                 assert any("OTEL_EXPORTER_OTLP_ENDPOINT" in i.value for i in app.info), url
+
+
+def test_unit_economics_of_one_tenant(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("unit-economics", stack.http_url, monkeypatch)
+    app.selectbox(key="tenant").select("acme").run()
+    assert not app.exception and not app.warning
+    api = stack.get("/api/v1/unit-economics", tenant="acme", **last_30_days()).json()
+    everyone = stack.get("/api/v1/unit-economics", **last_30_days()).json()
+    shown = {row["Feature"]: row for row in app.dataframe[0].value.to_dict("records")}
+    support = next(r for r in api["features"] if r["feature"] == "support-agent")
+    support_all = next(r for r in everyone["features"] if r["feature"] == "support-agent")
+    assert support["cost_usd"] != support_all["cost_usd"]
+    assert shown["support-agent"]["Cost"] == usd(support["cost_usd"])
+    assert shown["support-agent"]["Sessions"] == support["sessions"]
+    app.selectbox(key="environment").select("staging").run()
+    assert any("environment filter" in w.value for w in app.warning)

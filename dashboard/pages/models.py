@@ -28,9 +28,7 @@ def render(context: PageContext) -> None:
         _model_mix(mix["rows"])
 
     st.subheader("Prompt caching")
-    if filters.filtered:
-        st.caption("Cache savings are for every environment and tenant (the API's breakdown).")
-    savings = api.cache_savings(filters.start, filters.end)
+    savings = api.cache_savings(filters.start, filters.end, filters=filters.dimensions())
     cols = st.columns(3)
     cols[0].metric("Saved by cache reads", usd(savings["cache_savings_usd"]))
     cols[1].metric("Cost", usd(savings["cost_usd"]))

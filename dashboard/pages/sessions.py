@@ -30,7 +30,7 @@ def render(context: PageContext) -> None:
         return
     averages = {
         row["feature"]: dollars(row["cost_per_session_usd"])
-        for row in api.unit_economics(filters.start, filters.end)["features"]
+        for row in api.unit_economics(filters.start, filters.end, filters.tenant)["features"]
     }
     outliers = [s for s in sessions if _outlier(s, averages)]
     if outliers:

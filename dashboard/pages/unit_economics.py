@@ -38,16 +38,17 @@ def render(context: PageContext) -> None:
     api, filters = context.api, context.filters
     st.title("Unit economics")
     st.caption(
-        f"{filters.label} (UTC). Cost is every call of the feature, failed and abandoned "
+        f"{filters.label}, {f'tenant {filters.tenant}' if filters.tenant else 'all tenants'}"
+        " (UTC). Cost is every call of the feature, failed and abandoned "
         "sessions included; a value unit is the outcome that counts one unit of value for "
         "the feature (SPENDSCOPE_VALUE_UNITS), including those reported late."
     )
-    if filters.filtered:
+    if filters.environment is not None:
         st.warning(
-            "The API answers unit economics per feature for every environment and tenant: "
-            "the environment and tenant filters do not apply on this page."
+            "The API answers unit economics for every environment: the environment filter "
+            "does not apply on this page (the tenant filter does)."
         )
-    features = api.unit_economics(filters.start, filters.end)["features"]
+    features = api.unit_economics(filters.start, filters.end, filters.tenant)["features"]
     features = [row for row in features if row["calls"] or row["sessions"]]
     if not features:
         no_data("No feature had a model call in this window yet.")
@@ -118,7 +119,7 @@ def _trend(api: ApiClient, filters: Filters) -> list[dict[str, Any]]:
     start = filters.end - step * TREND_BUCKETS if step * TREND_BUCKETS <= span else filters.start
     while start < filters.end:
         end = min(start + step, filters.end)
-        for row in api.unit_economics(start, end)["features"]:
+        for row in api.unit_economics(start, end, filters.tenant)["features"]:
             if row["cost_per_value_unit_usd"] is not None:
                 points.append(
                     {
