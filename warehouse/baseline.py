@@ -63,6 +63,7 @@ class Baseline:
     sparse_share: float = 0.5  # hourly windows need spend in at least this share of hours
 
 
+BASELINE = Baseline()
 HOUR = Thresholds()
 DAY = Thresholds(
     min_score=4.0, cold_score=6.0, min_excess_usd=25.0, min_ratio=1.3, min_spend_usd=10.0,
@@ -75,7 +76,7 @@ def score(
     *,
     window: int,
     thresholds: Thresholds,
-    baseline: Baseline = Baseline(),
+    baseline: Baseline = BASELINE,
     tail: int | None = None,
 ) -> pl.DataFrame:
     """Score the rows of a rectangular `grid`: columns series, hour, actual; sorted by series
