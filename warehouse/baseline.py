@@ -18,7 +18,8 @@ All in log space, l = ln(value + offset), and causal (row t only looks at rows b
   (a MAD, robust to the incidents in it), floored at `min_scale`.
 
 Cold start: a series younger than one week has no same-hour-of-week history; its baseline
-is the median of its own last day instead, and it needs a higher score (`cold_score`).
+is the mean (log space) of its own last day instead, whose wider spread (the daily cycle is
+not taken out) makes it fire only on larger jumps; `cold_score` can raise the bar further.
 A series younger than `min_history_hours` is learning and never fires. Sparse series (an
 hour with spend less than half the time over `scale_hours`) never fire per hour: their
 trailing-day window does.
@@ -43,7 +44,7 @@ class Thresholds:
     """When a scored window fires; one set per window length (an hour, a day)."""
 
     min_score: float = 4.0  # robust z in log space
-    cold_score: float = 6.0  # the same, for series younger than a week
+    cold_score: float = 4.0  # the same, for series younger than a week (no seasonality)
     min_excess_usd: float = 5.0  # value - expected
     min_ratio: float = 1.5  # value / expected
     min_spend_usd: float = 2.0  # value
@@ -66,7 +67,7 @@ class Baseline:
 BASELINE = Baseline()
 HOUR = Thresholds()
 DAY = Thresholds(
-    min_score=4.0, cold_score=6.0, min_excess_usd=25.0, min_ratio=1.3, min_spend_usd=10.0,
+    min_score=4.0, cold_score=4.0, min_excess_usd=25.0, min_ratio=1.3, min_spend_usd=10.0,
     offset_usd=5.0, min_scale=0.08,
 )  # fmt: skip
 

@@ -47,7 +47,8 @@ calls AS (
     JOIN spans s
         ON s.trace_id = m.trace_id AND s.span_id = m.span_id AND s.start_time = m.start_time
     WHERE m.session_id IN (SELECT session_id FROM active)
-      AND m.start_time >= $since AND c.start_time >= $since AND s.start_time >= $since
+      AND m.start_time >= $since AND m.start_time <= $now
+      AND c.start_time >= $since AND s.start_time >= $since
 ),
 loops AS (
     SELECT session_id, max(repeats) AS repeats,

@@ -44,33 +44,55 @@ class SeriesGrid:
 
 
 def _grouping_sets() -> str:
-    sets = ", ".join("(" + ", ".join(("hour", *dims)) + ")" for dims in DIMENSION_SETS)
+    columns = {"feature": ("feature",), "model": ("provider", "model"), "tenant": ("tenant_id",)}
+    sets = ", ".join(
+        "(" + ", ".join(("hour", *(c for d in dims for c in columns[d]))) + ")"
+        for dims in DIMENSION_SETS
+    )
     return f"GROUPING SETS ({sets})"
 
 
-GRID = f"""
-WITH hourly AS (
-    SELECT hour, {DIMENSION_SQL["feature"]} AS feature, {DIMENSION_SQL["model"]} AS model,
-           {DIMENSION_SQL["tenant"]} AS tenant, sum(cost_usd)::DOUBLE AS cost
+SPEND = f"""
+CREATE OR REPLACE TEMP TABLE spend_hourly AS
+WITH sets AS (
+    SELECT hour, grouping(feature, provider, model, tenant_id) AS dimension_set,
+           CASE WHEN grouping(feature) = 0 THEN {DIMENSION_SQL["feature"]} ELSE '' END
+               AS feature,
+           CASE WHEN grouping(model) = 0 THEN {DIMENSION_SQL["model"]} ELSE '' END AS model,
+           CASE WHEN grouping(tenant_id) = 0 THEN {DIMENSION_SQL["tenant"]} ELSE '' END
+               AS tenant,
+           sum(cost_usd::DOUBLE) AS cost  -- statistics only: float is fine, and fast
     FROM rollup_hourly
     WHERE hour >= $start AND hour < $end
-    GROUP BY ALL
-),
-sets AS (
-    SELECT hour,
-           CASE WHEN grouping(feature) = 0 THEN feature END AS feature,
-           CASE WHEN grouping(model) = 0 THEN model END AS model,
-           CASE WHEN grouping(tenant) = 0 THEN tenant END AS tenant,
-           sum(cost) AS cost
-    FROM hourly
     GROUP BY {_grouping_sets()}
 ),
-keyed AS (
-    SELECT coalesce(nullif(concat_ws('|', 'feature=' || feature, 'model=' || model,
-                                     'tenant=' || tenant), ''), 'total') AS key, *
-    FROM sets
+keys AS (
+    SELECT (row_number() OVER () - 1)::INTEGER AS series, *
+    FROM (SELECT DISTINCT dimension_set, feature, model, tenant FROM sets)
 )
-SELECT key, hour, feature, model, tenant, cost FROM keyed
+SELECT k.series, s.hour, s.cost, k.feature, k.model, k.tenant
+FROM sets s JOIN keys k USING (dimension_set, feature, model, tenant)
+"""
+KEYS = """
+CREATE OR REPLACE TEMP TABLE spend_keys AS
+SELECT series,
+       coalesce(nullif(concat_ws('|', 'feature=' || nullif(any_value(feature), ''),
+                                 'model=' || nullif(any_value(model), ''),
+                                 'tenant=' || nullif(any_value(tenant), '')), ''), 'total')
+           AS key,
+       any_value(feature) AS feature, any_value(model) AS model,
+       any_value(tenant) AS tenant, min(hour) AS first
+FROM spend_hourly
+GROUP BY series
+"""
+
+GRID = """
+SELECT k.series, h.hour,
+       CASE WHEN h.hour >= k.first THEN coalesce(v.cost, 0) END AS actual
+FROM spend_keys k
+CROSS JOIN (SELECT unnest(generate_series($start, $last, INTERVAL 1 HOUR)) AS hour) h
+LEFT JOIN spend_hourly v ON v.series = k.series AND v.hour = h.hour
+ORDER BY k.series, h.hour
 """
 
 
@@ -78,29 +100,16 @@ def hourly_grid(
     cursor: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime
 ) -> SeriesGrid:
     """Every series' hourly spend over the hours [start, end) (naive UTC, whole hours)."""
-    spend = cursor.execute(GRID, {"start": start, "end": end}).pl()
-    keys = (
-        spend.group_by("key")
-        .agg(pl.col("feature", "model", "tenant").first(), first=pl.col("hour").min())
-        .sort("key")
-        .with_row_index("series")
-        .with_columns(pl.col("series").cast(pl.Int32))
-    )
-    hours = pl.DataFrame(
-        {"hour": pl.datetime_range(start, end, "1h", closed="left", eager=True)}
-    ).with_columns(pl.col("hour").cast(spend.schema["hour"]) if len(spend) else pl.col("hour"))
-    grid = (
-        keys.select("series", "key", "first")
-        .join(hours, how="cross")
-        .join(spend.select("key", "hour", "cost"), on=["key", "hour"], how="left")
-        .select(
-            "series",
-            "hour",
-            actual=pl.when(pl.col("hour") >= pl.col("first")).then(pl.col("cost").fill_null(0.0)),
-        )
-        .sort("series", "hour")
-    )
-    return SeriesGrid(grid, keys.drop("first"))
+    cursor.execute(SPEND, {"start": start, "end": end})
+    cursor.execute(KEYS)
+    keys = cursor.execute(
+        "SELECT series, key, nullif(feature, '') AS feature, nullif(model, '') AS model, "
+        "nullif(tenant, '') AS tenant FROM spend_keys ORDER BY series"
+    ).pl()
+    grid = cursor.execute(GRID, {"start": start, "last": end - dt.timedelta(hours=1)}).pl()
+    cursor.execute("DROP TABLE spend_hourly")
+    cursor.execute("DROP TABLE spend_keys")
+    return SeriesGrid(grid, keys)
 
 
 def series_filter(dimensions: dict[str, Any]) -> tuple[str, dict[str, Any]]:
