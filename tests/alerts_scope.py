@@ -25,6 +25,10 @@ def alert_checks(
     api = "/api/v1/alerts"
     ids: dict[str, int] = {}
 
+    def ours(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The incidents of the signals recorded here (the detectors may open others)."""
+        return [a for a in alerts if a["series"] in ("session:s-acme", "session:s-globex")]
+
     def incidents() -> dict[str, int]:
         if not ids:
             at = now.replace(tzinfo=None)
@@ -41,7 +45,7 @@ def alert_checks(
                 ],
             )  # fmt: skip
             run_jobs()
-            for alert in client.get(api, headers=dict(admin)).json()["alerts"]:
+            for alert in ours(client.get(api, headers=dict(admin)).json()["alerts"]):
                 ids[alert["tenant_id"]] = alert["id"]
         return ids
 
@@ -52,8 +56,9 @@ def alert_checks(
 
     def alerts() -> None:
         found = incidents()
-        assert [a["id"] for a in get("", acme)["alerts"]] == [found["acme"]]
-        assert len(get("", admin)["alerts"]) == 2
+        assert [a["id"] for a in ours(get("", acme)["alerts"])] == [found["acme"]]
+        assert all(a["tenant_id"] == "acme" for a in get("", acme)["alerts"])
+        assert len(ours(get("", admin)["alerts"])) == 2
 
     def alert() -> None:
         found = incidents()
