@@ -77,7 +77,9 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     outcome_writer = OutcomeWriter(database, outcome_metrics)
     logs_receiver = LogsReceiver(service.normalizer, outcome_writer, outcome_metrics)
     metric_ingest_metrics = MetricIngestMetrics(metrics.registry)
-    metric_writer = MetricWriter(database, metric_ingest_metrics)
+    metric_writer = MetricWriter(
+        database, metric_ingest_metrics, max_queued=settings.max_queued_metric_points
+    )
     metrics_receiver = MetricsReceiver(
         MetricRules(tuple(settings.gpu_deployment_attributes)),
         metric_writer,

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Spans waiting for the writer before ingest answers 503 with Retry-After.",
     )
+    max_queued_metric_points: int = Field(
+        1_000_000,
+        gt=0,
+        description="OTLP metric data points waiting for the writer before ingest answers "
+        "503 with Retry-After.",
+    )
     max_commit_spans: int = Field(
         100_000, gt=0, description="Most spans the writer puts in one group commit."
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -263,3 +264,46 @@ def test_the_otel_sdk_meter_provider_exports_gpu_metrics(
     assert row["cost_usd"] == "0"
     ignored = metric(shared_server, "spendscope_metric_points_total", outcome="ignored")
     assert ignored - ignored_before == 3  # app.requests, in each of the three exports
+
+
+def test_a_full_metric_queue_answers_503_and_every_point_lands_once(tmp_path: Path) -> None:
+    """Metrics follow the spans' backpressure rule: past SPENDSCOPE_MAX_QUEUED_METRIC_POINTS
+    a request is refused with 503 and Retry-After (counted as refused), never half-stored;
+    clients that retry as exporters do get every point stored exactly once."""
+    server = ServerProcess(
+        tmp_path / "server",
+        env={"SPENDSCOPE_MAX_QUEUED_METRIC_POINTS": "1", "SPENDSCOPE_RETRY_AFTER_SECONDS": "1"},
+    ).start()
+    bodies = [export.SerializeToString() for export in series.dcgm_exports()]
+    refusals: list[str | None] = []
+    lock = threading.Lock()
+
+    def export_until_stored(body: bytes) -> None:
+        for _ in range(60):
+            response = server.client.post(
+                f"{server.http_url}/v1/metrics", content=body, headers=PROTOBUF
+            )
+            if response.status_code == 200:
+                return
+            assert response.status_code == 503, response.text
+            with lock:
+                refusals.append(response.headers.get("retry-after"))
+            time.sleep(0.2)
+        raise AssertionError("never stored")
+
+    try:
+        for _ in range(10):  # concurrent rounds until the queue has refused some
+            threads = [threading.Thread(target=export_until_stored, args=(b,)) for b in bodies]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            if refusals:
+                break
+        assert refusals, "the queue never filled"
+        assert set(refusals) == {"1"}
+        assert metric(server, "spendscope_metric_points_total", outcome="refused") > 0
+        points = 4 * 2 * 2 * 360 - 2 * 180
+        assert metric(server, "spendscope_metric_points_total", outcome="written") == points
+    finally:
+        assert server.stop() == 0
