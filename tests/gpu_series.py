@@ -147,6 +147,52 @@ def vllm_export() -> ExportMetricsServiceRequest:
     )
 
 
+def vllm_delta_export() -> ExportMetricsServiceRequest:
+    """The token counters of `vllm_export` as an SDK with delta temporality sends them: each
+    point carries what was counted since the previous one (the restart's 500 included), the
+    first point after the gap all of the gap's tokens."""
+    cumulative = vllm_export()
+    delta = ExportMetricsServiceRequest()
+    delta.CopyFrom(cumulative)
+    for metric in delta.resource_metrics[0].scope_metrics[0].metrics:
+        if metric.WhichOneof("data") != "sum":
+            continue
+        metric.sum.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+        previous_value, previous_time = None, None
+        for point in metric.sum.data_points:
+            value, start = point.as_double, point.start_time_unix_nano
+            restarted = previous_value is None or value < previous_value
+            point.as_double = (
+                value
+                if restarted and previous_value is not None
+                else (0.0 if previous_value is None else value - previous_value)
+            )
+            point.start_time_unix_nano = previous_time or start
+            previous_value, previous_time = value, point.time_unix_nano
+    return delta
+
+
+def token_usage_histogram_export() -> ExportMetricsServiceRequest:
+    """The GenAI client's `gen_ai.client.token.usage` histogram: two points, kept as sum and
+    count."""
+    metric = Metric(name="gen_ai.client.token.usage")
+    metric.histogram.aggregation_temporality = (
+        AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+    )
+    for minute, (total, count) in enumerate(((1200.0, 3), (4500.0, 7))):
+        point = metric.histogram.data_points.add(
+            time_unix_nano=ns(DAY + dt.timedelta(minutes=minute)),
+            start_time_unix_nano=ns(DAY),
+            sum=total,
+            count=count,
+            bucket_counts=[count],
+        )
+        point.attributes.extend(
+            key_values({"gen_ai.token.type": "input", "gen_ai.request.model": SERVED_MODEL})
+        )
+    return _export({"service.name": "chat-app"}, [metric], scope="opentelemetry.instrumentation")
+
+
 def unknown_export() -> ExportMetricsServiceRequest:
     """Metrics spendscope does not use: acknowledged, never stored."""
     metric = _metric("http.server.request.duration", "gauge")

@@ -197,3 +197,28 @@ def test_bad_gpu_prices_are_refused_with_the_field_named(
 ) -> None:
     with pytest.raises(gpu_prices.PriceFileError, match=error):
         gpu_prices.parse_gpu_price(entry, "prices.toml: gpu price #1")
+
+
+def test_delta_token_counters_give_the_same_hours_as_cumulative(database: Database) -> None:
+    """The same vLLM token counts sent with delta temporality (what an SDK configured for
+    delta sends) add up to the figures of the cumulative series, restart and gap included."""
+    cursor = database.cursor()
+    gpu_config.store_config(cursor, gpu_config.GpuConfig())
+    _set_prices(cursor, series.PRICE_FILE)
+    for export in series.dcgm_exports():
+        _ingest_metrics(cursor, export.SerializeToString())
+    _ingest_metrics(cursor, series.vllm_delta_export().SerializeToString())
+    _run_jobs(cursor)
+    rows = _hourly(cursor)
+    assert [row[5] for row in rows] == list(series.PROMPT)
+    assert [row[6] for row in rows] == list(series.GENERATION)
+
+
+def test_histograms_keep_their_sum_and_count(database: Database) -> None:
+    cursor = database.cursor()
+    written = _ingest_metrics(cursor, series.token_usage_histogram_export().SerializeToString())
+    assert written == 2
+    rows = cursor.execute(
+        "SELECT kind, cumulative, value, count FROM metric_points ORDER BY time"
+    ).fetchall()
+    assert rows == [("histogram", True, 1200.0, 3), ("histogram", True, 4500.0, 7)]
