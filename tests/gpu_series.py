@@ -193,6 +193,23 @@ def token_usage_histogram_export() -> ExportMetricsServiceRequest:
     return _export({"service.name": "chat-app"}, [metric], scope="opentelemetry.instrumentation")
 
 
+def hw_gpu_export() -> ExportMetricsServiceRequest:
+    """One GPU reported by the OTel hardware conventions for an hour from DAY, every 10 s:
+    `hw.gpu.utilization` 0.75 for the general task, 0.9 for the encoder (not compute)."""
+    metric = _metric("hw.gpu.utilization", "gauge")
+    for second in range(0, 3600, 10):
+        for task, value in (("general", 0.75), ("encoder", 0.9)):
+            point = metric.gauge.data_points.add(
+                time_unix_nano=ns(DAY + dt.timedelta(seconds=second)), as_double=value
+            )
+            point.attributes.extend(key_values({"hw.id": "gpu-hw-0", "hw.gpu.task": task}))
+    return _export(
+        {"host.name": "node-2", "hw.model": "NVIDIA L4", "spendscope.deployment": "hw"},
+        [metric],
+        scope="hostmetrics",
+    )
+
+
 def unknown_export() -> ExportMetricsServiceRequest:
     """Metrics spendscope does not use: acknowledged, never stored."""
     metric = _metric("http.server.request.duration", "gauge")

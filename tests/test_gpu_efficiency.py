@@ -222,3 +222,16 @@ def test_histograms_keep_their_sum_and_count(database: Database) -> None:
         "SELECT kind, cumulative, value, count FROM metric_points ORDER BY time"
     ).fetchall()
     assert rows == [("histogram", True, 1200.0, 3), ("histogram", True, 4500.0, 7)]
+
+
+def test_hw_gpu_utilization_counts_the_general_task_only(database: Database) -> None:
+    cursor = database.cursor()
+    gpu_config.store_config(cursor, gpu_config.GpuConfig())
+    written = _ingest_metrics(cursor, series.hw_gpu_export().SerializeToString())
+    assert written == 360  # the encoder's points are not compute: not stored
+    _run_jobs(cursor)
+    rows = cursor.execute(
+        "SELECT deployment, gpu_id, gpu_model, utilization_source, gpu_ms, busy_ms "
+        "FROM gpu_hourly ORDER BY hour"
+    ).fetchall()
+    assert rows == [("hw", "gpu-hw-0", "NVIDIA L4", "gpu_utilization", 3_600_000, 2_700_000)]
