@@ -1,8 +1,9 @@
 """End to end through a real `spendscope serve`: spans from the real OTel SDK, the real jobs
 on their default runaway interval, and what the detectors found out of the API.
 
-A looping agent session must show up in `GET /api/v1/anomalies` within 60 s of its spans
-being acknowledged, naming the session, feature, user, spend so far and rate; a tenant's
+A looping agent session must show up in `GET /api/v1/anomalies`, and be posted to Slack (a
+stand-in on loopback) once, within 60 s of its spans being acknowledged, naming the session,
+feature, user, spend so far and rate; a tenant's
 budget from the detection file must show its spend and fire; tenant tokens see only their
 tenant's findings.
 """
@@ -10,6 +11,7 @@ tenant's findings.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,6 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import set_span_in_context
 
+from tests.alert_receivers import Receiver
 from tests.server import ServerProcess
 
 ADMIN, ACME, GLOBEX = "admin-token", "acme-token", "globex-token"
@@ -32,7 +35,10 @@ ENV = {
     "SPENDSCOPE_TENANT_TOKENS": f"acme:{ACME},globex:{GLOBEX}",
     "SPENDSCOPE_DETECTION_INTERVAL_SECONDS": "2",
     # SPENDSCOPE_RUNAWAY_INTERVAL_SECONDS: the default (10 s)
+    # A few dollars of runaway spend is a warning here (routed to Slack); the default is $10.
+    "SPENDSCOPE_ALERT_WARNING_USD": "0.5",
 }
+SLACK_PATH = "/services/TDET/BDET/detectionE2E"
 DETECTION_FILE = """
 [[budgets]]
 name = "acme-month"
@@ -107,7 +113,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     data_dir: Path = tmp_path_factory.mktemp("detection") / "server"
     data_dir.mkdir(parents=True)
     (data_dir / "detection.toml").write_text(DETECTION_FILE)
-    with ServerProcess(data_dir, env=ENV) as server:
+    slack = Receiver("slack").up()
+    env = ENV | {"SPENDSCOPE_SLACK_WEBHOOK_URL": slack.url(SLACK_PATH)}
+    with ServerProcess(data_dir, env=env) as server:
         provider = TracerProvider(resource=Resource.create({"service.name": "agents"}))
         provider.add_span_processor(
             SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{server.http_url}/v1/traces"))
@@ -119,25 +127,38 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         sent_at = time.monotonic()  # every span acknowledged (SimpleSpanProcessor)
         provider.shutdown()
         found: dict[str, Any] | None = None
-        while time.monotonic() - sent_at < 90:
-            response = server.get("/api/v1/anomalies", kind="runaway_session")
-            assert response.status_code == 200, response.text
-            found = next(
-                (a for a in response.json()["anomalies"] if a["series"] == "session:runaway-1"),
-                None,
-            )
-            if found:
-                break
+        delay = slack_delay = None
+        while time.monotonic() - sent_at < 90 and (delay is None or slack_delay is None):
+            if delay is None:
+                response = server.get("/api/v1/anomalies", kind="runaway_session")
+                assert response.status_code == 200, response.text
+                found = next(
+                    (a for a in response.json()["anomalies"] if a["series"] == "session:runaway-1"),
+                    None,
+                )
+                delay = time.monotonic() - sent_at if found else None
+            if slack_delay is None and runaway_messages(slack):
+                slack_delay = time.monotonic() - sent_at
             time.sleep(0.5)
-        yield {"server": server, "runaway": found, "delay": time.monotonic() - sent_at}
+        try:
+            yield {
+                "server": server, "runaway": found, "delay": delay,
+                "slack": slack, "slack_delay": slack_delay,
+            }  # fmt: skip
+        finally:
+            slack.down()
         log = server.log_tail(20_000)
         assert "Traceback" not in log, log
+
+
+def runaway_messages(slack: Receiver) -> list[dict[str, Any]]:
+    return [body for body in slack.bodies() if "runaway-1" in json.dumps(body)]
 
 
 def test_a_runaway_session_is_reported_within_60_seconds(served: dict[str, Any]) -> None:
     runaway = served["runaway"]
     assert runaway is not None, "the runaway session was never reported"
-    assert served["delay"] < 60
+    assert served["delay"] is not None and served["delay"] < 60
     details = runaway["details"]
     assert details["session_id"] == "runaway-1"
     assert details["feature"] == "research-agent"
@@ -203,3 +224,16 @@ def test_tenant_tokens_see_only_their_tenant(served: dict[str, Any]) -> None:
     assert [b["name"] for b in seen(ACME, "/api/v1/budgets", "budgets")] == ["acme-month"]
     assert seen(GLOBEX, "/api/v1/budgets", "budgets") == []
     assert server.get("/api/v1/budgets", headers={}).status_code == 401
+
+
+def test_the_runaway_is_posted_to_slack_once_within_60_seconds(served: dict[str, Any]) -> None:
+    slack: Receiver = served["slack"]
+    assert served["slack_delay"] is not None, "no Slack message about the runaway session"
+    assert served["slack_delay"] < 60
+    # The detector keeps signalling every 10 s while the session is hot: still one message.
+    time.sleep(12)
+    (message,) = runaway_messages(slack)
+    text = json.dumps(message)
+    for fact in ("runaway-1", "research-agent", "user-runaway-1"):
+        assert fact in text, fact
+    assert message["blocks"], "a Block Kit message"
