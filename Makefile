@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo DEMO_ARGS="--auth --http-port 14318"`: flags of `spendscope demo`.
+DEMO_ARGS ?=
+
 demo: install
-	$(BIN)/spendscope demo
+	$(BIN)/spendscope demo $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

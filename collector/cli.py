@@ -183,9 +183,23 @@ def demo(
     data_dir: DataDir = None,
     http_port: HttpPort = None,
     grpc_port: GrpcPort = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(help="Dashboard port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+    ] = None,
+    days: Annotated[float, typer.Option(help="Days of sample history to backfill.")] = 28.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sample traffic.")] = 7,
+    rate: Annotated[
+        float, typer.Option(help="Live sample sessions per minute after the backfill; 0: none.")
+    ] = 30.0,
+    auth: Annotated[
+        bool, typer.Option(help="Turn API and ingest tokens on (generated unless set).")
+    ] = False,
 ) -> None:
-    """Run the service with sample traffic sent to it over OTLP."""
-    from sample_data.demo import run_demo
+    """The service, weeks of sample history, a live trickle and the dashboard; Ctrl-C stops
+    them all."""
+    from dashboard.settings import DashboardSettings
+    from sample_data.demo import DemoOptions, run_demo
 
     settings = load_settings(
         data_dir=data_dir or Path("data/demo"),
@@ -194,7 +208,48 @@ def demo(
         log_format="text",
     )
     configure_logging(settings.log_format, settings.log_level)
-    run_demo(settings, serve_app)
+    port = dashboard_port or DashboardSettings().dashboard_port
+    options = DemoOptions(
+        days=days, seed=seed, sessions_per_minute=rate, dashboard_port=port, auth=auth
+    )
+    raise typer.Exit(run_demo(settings, options))
+
+
+@cli.command("dashboard")
+def dashboard_command(
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="The API to read [env SPENDSCOPE_API_URL].", show_default=False),
+    ] = None,
+    dashboard_host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Bind address [env SPENDSCOPE_DASHBOARD_HOST].", show_default=False
+        ),
+    ] = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+    ] = None,
+) -> None:
+    """Serve the dashboard (Streamlit), which reads the API of a running `spendscope serve`.
+
+    Set SPENDSCOPE_API_TOKEN when the API needs a token.
+    """
+    import os
+
+    from dashboard.launch import streamlit_command
+    from dashboard.settings import DashboardSettings
+
+    given: dict[str, Any] = {
+        "api_url": api_url,
+        "dashboard_host": dashboard_host,
+        "dashboard_port": dashboard_port,
+    }
+    settings = DashboardSettings(**{k: v for k, v in given.items() if v is not None})
+    argv, env = streamlit_command(settings)
+    typer.echo(f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}", err=True)
+    os.execvpe(argv[0], argv, env)  # Streamlit takes over this process (and its signals)
 
 
 cli.add_typer(prices_cli, name="prices")

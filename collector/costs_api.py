@@ -24,6 +24,7 @@ from warehouse import cost_queries, queries, unit_economics
 from warehouse.cost_queries import CostQuery, CostQueryError, Window
 from warehouse.database import Database
 from warehouse.outcome_queries import list_outcomes
+from warehouse.scope import TenantScope
 
 DEFAULT_WINDOW = dt.timedelta(days=30)
 JSON = "application/json"
@@ -379,18 +380,24 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         responses=examples.ok(examples.UNIT_ECONOMICS),
     )
     def get_unit_economics(
-        scope: Scope, start: Start = None, end: End = None
+        scope: Scope, start: Start = None, end: End = None, tenant: Filter = None
     ) -> UnitEconomicsResponse:
         """Per feature over the window: all its cost (failed and abandoned sessions and
         retries included), calls, sessions, its value unit (SPENDSCOPE_VALUE_UNITS) and how
         many occurred, success rate, and cost per value unit, per successful session, per
-        session and per 1,000 requests. A ratio whose denominator is zero is null."""
+        session and per 1,000 requests. A ratio whose denominator is zero is null.
+        `tenant` narrows it to one tenant (within what the token may see)."""
         window = _window(start, end)
-        cursor = database.cursor()
-        try:
-            rows = unit_economics.unit_economics(cursor, window, value_units, scope)
-        finally:
-            cursor.close()
+        rows: list[dict[str, Any]]
+        if tenant is not None and not scope.unscoped and tenant != scope.tenant_id:
+            rows = []  # another tenant than the token's: nothing it may see
+        else:
+            narrowed = TenantScope(tenant) if tenant is not None else scope
+            cursor = database.cursor()
+            try:
+                rows = unit_economics.unit_economics(cursor, window, value_units, narrowed)
+            finally:
+                cursor.close()
         hours = cost_queries.align(window, "hour")
         money = (
             "cost_usd",
@@ -418,12 +425,19 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         scope: Scope,
         start: Start = None,
         end: End = None,
+        tenant: Filter = None,
+        environment: Filter = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> CacheSavingsResponse:
         """What cache reads saved against the full input price of the same tokens, by
-        feature, provider and model over the window (whole hours), most saved first."""
+        feature, provider and model over the window (whole hours), most saved first;
+        optionally of one tenant and/or environment."""
+        filters = {"tenant": tenant, "environment": environment}
         query = CostQuery(
-            window=_window(start, end), group_by=("feature", "provider", "model"), limit=limit
+            window=_window(start, end),
+            group_by=("feature", "provider", "model"),
+            filters={name: value for name, value in filters.items() if value is not None},
+            limit=limit,
         )
         cursor = database.cursor()
         try:

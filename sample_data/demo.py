@@ -1,59 +1,224 @@
-"""`spendscope demo`: the service, with sample traffic sent to it over OTLP/HTTP."""
+"""`spendscope demo`: the service, weeks of sample history, a live trickle and the dashboard.
+
+The service and the dashboard run as child processes (`sample_data.stack`); this process
+sends the sample product's traffic over OTLP/HTTP, shows the backfill's progress, prints
+where to look, and stops everything on Ctrl-C (or SIGTERM).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import secrets
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
 
 import httpx
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collector.settings import Settings
-from sample_data.traffic import VALUE_UNITS, SampleTraffic, tracer_provider
+from sample_data.product import CLASSIFICATION, VALUE_UNITS, VLLM_MODEL
+from sample_data.sender import SampleSender
+from sample_data.stack import Child, ChildFailed
 
-log = logging.getLogger(__name__)
+# The self-hosted model's price until GPU costs price it: a team's own estimate, as an
+# override, so the batch job's unit economics are not empty.
+VLLM_PRICE = {"input_mtok": "0.06", "output_mtok": "0.12"}
 
-DEMO_SESSIONS = 200
+
+@dataclass(frozen=True)
+class DemoOptions:
+    days: float = 28.0
+    seed: int = 7
+    sessions_per_minute: float = 30.0
+    dashboard_port: int = 8501
+    auth: bool = False
 
 
-def wait_ready(base_url: str, timeout: float = 60.0) -> None:
+def wait_jobs(http: httpx.Client, timeout: float = 180.0) -> None:
+    """Until the jobs have priced and rolled up everything sent."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"spendscope at {base_url} was not ready within {timeout:.0f} s")
+        jobs = http.get("/api/v1/jobs").raise_for_status().json()["jobs"]
+        if jobs and all(job["watermark"] >= job["input_high"] for job in jobs):
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the jobs did not catch up; see the service's log")
 
 
-def send_sample_traffic(settings: Settings) -> None:
-    base_url = f"http://{settings.host}:{settings.http_port}"
-    wait_ready(base_url)
-    headers = (
-        {"Authorization": f"Bearer {settings.ingest_tokens[0]}"} if settings.ingest_tokens else None
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(settings: Settings, options: DemoOptions, console: Console | None = None) -> int:
+    """Runs until Ctrl-C or SIGTERM; returns the exit code (1 when a part failed)."""
+    console = console or Console()
+    exit_code = 0
+    api_token = settings.api_tokens[0] if settings.api_tokens else None
+    ingest_token = settings.ingest_tokens[0] if settings.ingest_tokens else None
+    if options.auth:
+        api_token = api_token or secrets.token_urlsafe(18)
+        ingest_token = ingest_token or secrets.token_urlsafe(18)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base_url = f"http://{host}:{settings.http_port}"
+    dashboard_url = f"http://127.0.0.1:{options.dashboard_port}"
+    value_units = settings.value_units or VALUE_UNITS
+    env = {
+        **os.environ,
+        "SPENDSCOPE_DATA_DIR": str(settings.data_dir),
+        "SPENDSCOPE_HOST": settings.host,
+        "SPENDSCOPE_HTTP_PORT": str(settings.http_port),
+        "SPENDSCOPE_GRPC_PORT": str(settings.grpc_port),
+        "SPENDSCOPE_VALUE_UNITS": ",".join(f"{k}={v}" for k, v in value_units.items()),
+        "SPENDSCOPE_LOG_FORMAT": "text",
+    }
+    if api_token:
+        env["SPENDSCOPE_API_TOKENS"] = ",".join(settings.api_tokens or [api_token])
+        env["SPENDSCOPE_API_TOKEN"] = api_token  # what the dashboard sends
+    if ingest_token:
+        env["SPENDSCOPE_INGEST_TOKENS"] = ",".join(settings.ingest_tokens or [ingest_token])
+    server = Child(
+        "service",
+        [sys.executable, "-m", "collector", "serve"],
+        env,
+        settings.data_dir / "service.log",
     )
-    provider = tracer_provider(
-        OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", headers=headers), "demo-app", "demo"
+    dashboard = Child(
+        "dashboard",
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "dashboard",
+            "--api-url",
+            base_url,
+            "--port",
+            str(options.dashboard_port),
+        ],
+        env,
+        settings.data_dir / "dashboard.log",
     )
-    summary = SampleTraffic(provider.get_tracer("spendscope.demo")).run(DEMO_SESSIONS)
-    provider.shutdown()
-    log.info(
-        "sent %d traces with %d model calls and %d outcomes; try %s/api/v1/unit-economics",
-        summary.traces,
-        summary.model_calls,
-        summary.outcomes,
-        base_url,
-    )
+    # Explicit handlers: a shell starts background jobs with SIGINT ignored, and Python
+    # then never turns it into KeyboardInterrupt.
+    previous = {
+        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    sender: SampleSender | None = None
+    try:
+        server.start()
+        dashboard.start()
+        console.print(
+            f"spendscope: service starting on {base_url} (log: {server.log_path}), "
+            f"dashboard on {dashboard_url} (log: {dashboard.log_path})"
+        )
+        server.wait_answering(f"{base_url}/readyz", timeout=90)
+        sender = SampleSender(base_url, token=ingest_token, seed=options.seed)
+        http = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_token}"} if api_token else {},
+            timeout=30,
+        )
+        history = http.get("/api/v1/costs").raise_for_status().json()["totals"]["calls"]
+        if history:
+            console.print(
+                f"[yellow]{settings.data_dir} already holds {history:,} model calls: no "
+                "backfill (delete that directory for a fresh history).[/yellow]"
+            )
+        else:
+            _backfill(console, sender, http, options)
+        grpc = f"{host}:{settings.grpc_port}" if settings.grpc_port else None
+        _ready(console, base_url, grpc, dashboard_url, api_token, dashboard)
+        if options.sessions_per_minute > 0:
+            console.print(f"sending {options.sessions_per_minute:g} live sessions a minute")
+        stop = threading.Event()
+        sender.trickle(stop, options.sessions_per_minute)
+    except KeyboardInterrupt:
+        console.print("\nstopping...")
+    except (ChildFailed, TimeoutError, httpx.HTTPError) as exc:
+        console.print(f"[red]spendscope demo failed: {exc}[/red]")
+        exit_code = 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if sender is not None:
+            try:
+                sender.close()
+            except Exception as exc:  # the service may be gone already: still stop the rest
+                console.print(f"[yellow]could not flush the last sample spans: {exc}[/yellow]")
+        for child in (dashboard, server):
+            code = child.stop()
+            if code not in (None, 0, -signal.SIGTERM):
+                console.print(f"[yellow]{child.name} exited with {code}[/yellow]")
+        console.print("spendscope demo stopped.")
+    return exit_code
 
 
-def run_demo(settings: Settings, serve: Callable[[Settings], None]) -> None:
-    if not settings.value_units:  # the sample features' value units, unless set otherwise
-        settings = settings.model_copy(update={"value_units": VALUE_UNITS})
-    threading.Thread(
-        target=send_sample_traffic, args=(settings,), name="demo-traffic", daemon=True
-    ).start()
-    serve(settings)
+def _backfill(
+    console: Console, sender: SampleSender, http: httpx.Client, options: DemoOptions
+) -> None:
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=options.days)
+    http.post(
+        "/api/v1/prices",
+        json={
+            "provider": "vllm",
+            "model": VLLM_MODEL,
+            **VLLM_PRICE,
+            "effective_from": start.isoformat(),
+            "note": f"self-hosted estimate for the {CLASSIFICATION} batch job",
+        },
+    ).raise_for_status()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sessions, {task.fields[spans]:,} spans"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"backfilling {options.days:g} days", total=None, spans=0)
+
+        def advance(done: int, total: int) -> None:
+            if done % 50 == 0 or done == total:
+                spans = sender.processor.exported
+                progress.update(task, completed=done, total=total, spans=spans)
+
+        summary = sender.backfill(options.days, progress=advance)
+        progress.update(task, spans=sender.processor.exported)
+    console.print(
+        f"sent {summary.traces:,} traces with {summary.model_calls:,} model calls, "
+        f"{summary.outcomes:,} outcomes in the spans and {sender.posted_outcomes:,} reported "
+        "late through the API"
+    )
+    with console.status("pricing and rolling up..."):
+        wait_jobs(http)
+
+
+def _ready(
+    console: Console,
+    base_url: str,
+    grpc: str | None,
+    dashboard_url: str,
+    token: str | None,
+    dashboard: Child,
+) -> None:
+    try:
+        dashboard.wait_answering(f"{dashboard_url}/_stcore/health", timeout=60)
+    except ChildFailed as exc:
+        console.print(f"[red]{exc}[/red]")
+    lines = [
+        f"Dashboard  {dashboard_url}",
+        f"API        {base_url}/api/v1/costs  (OpenAPI: {base_url}/docs)",
+        f"OTLP       {base_url} (HTTP)" + (f", {grpc} (gRPC)" if grpc else ""),
+    ]
+    if token:
+        lines.append(f"API token  {token}  (send: Authorization: Bearer <token>)")
+    lines.append("Ctrl-C stops everything.")
+    console.print(Panel("\n".join(lines), title="spendscope demo is ready"))

@@ -14,6 +14,7 @@ import typer.main
 
 from collector.cli import cli
 from collector.settings import Settings
+from dashboard.settings import DashboardSettings
 
 DOC = Path(__file__).parent.parent / "docs" / "configuration.md"
 HEADING = re.compile(r"^### `(SPENDSCOPE_[A-Z0-9_]+)`$", re.MULTILINE)
@@ -61,12 +62,15 @@ def cli_flags() -> dict[str, set[str]]:
     flags: dict[str, set[str]] = {}
     for command in group.commands.values():  # type: ignore[attr-defined]
         for param in command.params:
-            if param.name in Settings.model_fields:
+            if param.name in MODEL_FIELDS:
                 flags.setdefault(param.name, set()).update(param.opts)
     return flags
 
 
-FIELDS = sorted(Settings.model_fields)
+# The service's settings and the dashboard's (its own process, its own settings object).
+MODEL_FIELDS = {**Settings.model_fields, **DashboardSettings.model_fields}
+assert not set(Settings.model_fields) & set(DashboardSettings.model_fields)
+FIELDS = sorted(MODEL_FIELDS)
 
 
 def test_every_documented_setting_exists() -> None:
@@ -79,7 +83,7 @@ def test_setting_is_documented(name: str) -> None:
     documented = sections()
     assert env_name(name) in documented, f"{env_name(name)} is missing from {DOC.name}"
     section = documented[env_name(name)]
-    field = Settings.model_fields[name]
+    field = MODEL_FIELDS[name]
     assert line(section, "Default") == rendered_default(
         field.get_default(call_default_factory=True)
     ), f"{env_name(name)}: the documented default differs from the code"
@@ -90,4 +94,4 @@ def test_setting_is_documented(name: str) -> None:
 
 
 def test_every_setting_has_a_description_in_the_code() -> None:
-    assert [n for n in FIELDS if not Settings.model_fields[n].description] == []
+    assert [n for n in FIELDS if not MODEL_FIELDS[n].description] == []

@@ -1,0 +1,144 @@
+"""The dashboard's one way to data: the spendscope HTTP API (`/api/v1`), over httpx.
+
+Answers are the API's JSON as it is; money stays a decimal string until a page turns it
+into a `Decimal`. Failures become one of three typed errors, each with what to do about it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+Params = Mapping[str, str | int | list[str] | None]
+
+
+class ApiError(RuntimeError):
+    """The API answered with an error; the message carries its detail."""
+
+    hint = "Check the service's log (`spendscope serve`) for the cause."
+
+
+class ApiUnreachable(ApiError):
+    """Nothing answered at the API's address."""
+
+    hint = (
+        "Start the service with `spendscope serve` (or everything with `make demo`), or point "
+        "the dashboard at it with SPENDSCOPE_API_URL."
+    )
+
+
+class ApiUnauthorized(ApiError):
+    """The API needs a (different) bearer token."""
+
+    hint = (
+        "The API has auth on: set SPENDSCOPE_API_TOKEN to one of its SPENDSCOPE_API_TOKENS "
+        "(or a tenant token) and restart the dashboard."
+    )
+
+
+class ApiClient:
+    """GETs on `/api/v1`, with the bearer token when one is set."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 15.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
+        clean = {key: value for key, value in (params or {}).items() if value is not None}
+        try:
+            response = self._http.get(f"/api/v1{path}", params=clean)
+        except httpx.TransportError as exc:
+            raise ApiUnreachable(f"no answer from {self.base_url}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise ApiUnauthorized(f"{response.status_code} from {path}: {_detail(response)}")
+        if response.status_code >= 400:
+            raise ApiError(f"{response.status_code} from {path}: {_detail(response)}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    # The endpoints the pages read.
+
+    def costs(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: tuple[str, ...] = (),
+        grain: str = "none",
+        filters: Mapping[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        return self.get(
+            "/costs",
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "group_by": list(group_by),
+                "grain": grain,
+                **(filters or {}),
+            },
+        )
+
+    def unit_economics(
+        self, start: dt.datetime, end: dt.datetime, tenant: str | None = None
+    ) -> dict[str, Any]:
+        return self.get(
+            "/unit-economics",
+            {"start": start.isoformat(), "end": end.isoformat(), "tenant": tenant},
+        )
+
+    def sessions(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        limit: int = 50,
+        filters: Mapping[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, str | int | None] = {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "limit": limit,
+        }
+        return self.get("/sessions", {**params, **(filters or {})})
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self.get(f"/sessions/{quote(session_id, safe='')}")
+
+    def cache_savings(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        filters: Mapping[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        return self.get(
+            "/cache-savings",
+            {"start": start.isoformat(), "end": end.isoformat(), **(filters or {})},
+        )
+
+    def prices(self) -> dict[str, Any]:
+        return self.get("/prices")
+
+    def jobs(self) -> dict[str, Any]:
+        return self.get("/jobs")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    return str(detail) if detail else response.text[:200]

@@ -1,0 +1,8 @@
+"""The dashboard's pages, in menu order. A page is one module that defines `PAGE`."""
+
+from __future__ import annotations
+
+from dashboard.page import Page
+from dashboard.pages import models, overview, sessions, unit_economics
+
+PAGES: list[Page] = [overview.PAGE, unit_economics.PAGE, sessions.PAGE, models.PAGE]

@@ -1,0 +1,127 @@
+"""Overview: spend today and this month, the month-end forecast, the trend, and where the
+money goes (by feature and by model)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import plotly.express as px
+import streamlit as st
+
+from dashboard.filters import next_hour
+from dashboard.forecast import month_end_forecast
+from dashboard.money import dollars, priced_cost, usd
+from dashboard.page import Page, PageContext
+from dashboard.states import no_data, unpriced_warning
+
+FORECAST_HISTORY_DAYS = 14
+
+
+def render(context: PageContext) -> None:
+    api, filters, now = context.api, context.filters, context.now
+    dims = filters.dimensions()
+    st.title("Overview")
+    st.caption(_scope(filters.label, dims))
+
+    end = next_hour(now)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = midnight.replace(day=1)
+    today = api.costs(midnight, end, filters=dims)["totals"]
+    month = api.costs(month_start, end, filters=dims)["totals"]
+    recent = api.costs(
+        midnight - dt.timedelta(days=FORECAST_HISTORY_DAYS), midnight, grain="day", filters=dims
+    )
+    days = {
+        dt.datetime.fromisoformat(row["period"]).date(): Decimal(row["cost_usd"])
+        for row in recent["rows"]
+    }
+    forecast = month_end_forecast(Decimal(month["cost_usd"]), days, now)
+    window = api.costs(filters.start, filters.end, filters=dims)["totals"]
+
+    cols = st.columns(4)
+    cols[0].metric("Spend today", usd(today["cost_usd"]), help="Since 00:00 UTC.")
+    cols[1].metric("Spend this month", usd(month["cost_usd"]), help="Month to date, UTC.")
+    cols[2].metric(
+        "Month-end forecast",
+        usd(forecast),
+        help="Month to date plus, for each day left, the average spend of the same weekday "
+        f"over the last {FORECAST_HISTORY_DAYS} complete days.",
+    )
+    cols[3].metric(f"Spend, {filters.label.lower()}", usd(window["cost_usd"]))
+    if not window["calls"]:
+        no_data("No model calls in this window yet.")
+        return
+    st.caption(
+        f"{window['calls']:,} model calls in the window, {window['error_calls']:,} failed; "
+        f"prompt caching saved {usd(window['cache_savings_usd'])}."
+    )
+    unpriced_warning(window["unpriced_calls"])
+
+    grain = "day" if filters.daily else "hour"
+    trend = api.costs(filters.start, filters.end, group_by=("feature",), grain=grain, filters=dims)
+    st.subheader("Spend over time, by feature")
+    st.plotly_chart(
+        px.bar(
+            _frame(trend["rows"], "feature"),
+            x="period",
+            y="cost_usd",
+            color="feature",
+            labels={"cost_usd": "cost (USD)", "period": grain},
+        ),
+    )
+
+    left, right = st.columns(2)
+    for column, dimension, title in (
+        (left, "feature", "By feature"),
+        (right, "model", "By model"),
+    ):
+        rows = api.costs(filters.start, filters.end, group_by=(dimension,), filters=dims)["rows"]
+        frame = sorted(_frame(rows, dimension), key=lambda row: -row["cost_usd"])
+        with column:
+            st.subheader(title)
+            st.plotly_chart(
+                px.bar(
+                    frame,
+                    x="cost_usd",
+                    y=dimension,
+                    orientation="h",
+                    labels={"cost_usd": "cost (USD)"},
+                ).update_yaxes(categoryorder="total ascending"),
+            )
+            st.dataframe(
+                [
+                    {
+                        dimension: row[dimension],
+                        "cost": priced_cost(row["cost"], row["calls"], row["unpriced_calls"]),
+                        "calls": row["calls"],
+                    }
+                    for row in frame
+                ],
+                hide_index=True,
+            )
+
+
+def _frame(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
+    """Rows for plotly: one float per row for the chart's scale (the exact amount is kept
+    beside it for tables)."""
+    return [
+        {
+            "period": row.get("period"),
+            dimension: row["dimensions"][dimension] or "(none)",
+            "cost": dollars(row["cost_usd"]),
+            "cost_usd": float(row["cost_usd"]),
+            "calls": row["calls"],
+            "unpriced_calls": row["unpriced_calls"],
+        }
+        for row in rows
+    ]
+
+
+def _scope(label: str, dims: dict[str, str | None]) -> str:
+    chosen = [f"{name} {value}" for name, value in dims.items() if value]
+    return f"{label}, {', '.join(chosen) if chosen else 'all environments and tenants'} (UTC)."
+
+
+PAGE = Page("Overview", ":material/monitoring:", "overview", render)

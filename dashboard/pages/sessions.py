@@ -1,0 +1,130 @@
+"""Sessions: the costliest ones, those far above their feature's usual cost, and one
+session's model calls on a timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import plotly.express as px
+import streamlit as st
+
+from dashboard.money import dollars, priced_cost, usd
+from dashboard.page import Page, PageContext
+from dashboard.states import no_data
+
+TOP = 50
+OUTLIER_FACTOR = 10  # a session costing this many times its feature's average stands out
+
+
+def render(context: PageContext) -> None:
+    api, filters = context.api, context.filters
+    st.title("Sessions")
+    st.caption(f"The costliest sessions with a model call in the window: {filters.label} (UTC).")
+    sessions = api.sessions(filters.start, filters.end, limit=TOP, filters=filters.dimensions())[
+        "sessions"
+    ]
+    if not sessions:
+        no_data("No sessions in this window yet (calls with a session id).")
+        return
+    averages = {
+        row["feature"]: dollars(row["cost_per_session_usd"])
+        for row in api.unit_economics(filters.start, filters.end, filters.tenant)["features"]
+    }
+    outliers = [s for s in sessions if _outlier(s, averages)]
+    if outliers:
+        names = ", ".join(f"`{s['session_id']}` ({usd(s['cost_usd'])})" for s in outliers[:5])
+        st.warning(
+            f"{len(outliers)} session(s) cost over {OUTLIER_FACTOR}x their feature's average "
+            f"session: {names}. A runaway agent loop looks like this."
+        )
+    st.dataframe(
+        [
+            {
+                "session": s["session_id"],
+                "feature": s["feature"],
+                "tenant": s["tenant_id"],
+                "user": s["user_id"],
+                "cost": priced_cost(s["cost_usd"], s["calls"], s["unpriced_calls"]),
+                "calls": s["calls"],
+                "vs feature average": _ratio(s, averages),
+                "started": _time(s["first_call_at"]),
+                "duration (s)": round(s["duration_seconds"] or 0, 1),
+            }
+            for s in sessions
+        ],
+        hide_index=True,
+    )
+
+    ids = [s["session_id"] for s in sessions]
+    chosen = st.selectbox("Session", ids, key="session")
+    if chosen:
+        _one_session(context, chosen)
+
+
+def _one_session(context: PageContext, session_id: str) -> None:
+    detail = context.api.session(session_id)
+    session, calls = detail["session"], detail["calls"]
+    st.subheader(f"Session {session_id}")
+    cols = st.columns(4)
+    cols[0].metric("Cost", usd(session["cost_usd"]))
+    cols[1].metric("Model calls", f"{session['calls']:,}")
+    unit = detail["value_unit"]
+    cols[2].metric(
+        f"Value units ({unit})" if unit else "Value units",
+        "n/a" if detail["value_units"] is None else detail["value_units"],
+    )
+    cols[3].metric("Duration", f"{session['duration_seconds'] or 0:,.1f} s")
+    if detail["calls_truncated"]:
+        st.caption(f"Showing the first {len(calls):,} calls.")
+    timeline = [
+        {
+            "call": f"{n:03d} {call['name']}",
+            "model": call["response_model"] or call["request_model"] or "(unknown)",
+            "start": _time(call["start_time"]),
+            "end": _time(call["end_time"]),
+            "cost_usd": float(call["cost_usd"]) if call["cost_usd"] is not None else 0.0,
+            "cost": usd(call["cost_usd"]) if call["priced"] else "unpriced",
+            "input tokens": call["input_tokens"],
+            "output tokens": call["output_tokens"],
+            "cached tokens": call["cache_read_tokens"],
+        }
+        for n, call in enumerate(sorted(calls, key=lambda c: c["start_time"]), start=1)
+    ]
+    if timeline:
+        figure = px.timeline(
+            timeline,
+            x_start="start",
+            x_end="end",
+            y="call",
+            color="model",
+            hover_data=["cost", "input tokens", "output tokens", "cached tokens"],
+        )
+        figure.update_yaxes(autorange="reversed", showticklabels=len(timeline) <= 40)
+        st.plotly_chart(figure)
+        st.dataframe(
+            [{k: v for k, v in row.items() if k != "cost_usd"} for row in timeline],
+            hide_index=True,
+        )
+
+
+def _outlier(session: dict[str, Any], averages: dict[str, Decimal | None]) -> bool:
+    average = averages.get(session["feature"])
+    if not average:
+        return False
+    return Decimal(session["cost_usd"]) > OUTLIER_FACTOR * average
+
+
+def _ratio(session: dict[str, Any], averages: dict[str, Decimal | None]) -> str:
+    average = averages.get(session["feature"])
+    if not average:
+        return "n/a"
+    return f"{Decimal(session['cost_usd']) / average:.1f}x"
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+PAGE = Page("Sessions", ":material/timeline:", "sessions", render)

@@ -1,0 +1,135 @@
+"""Unit economics per feature: cost per session, per value unit, per 1,000 requests and the
+success rate, as a table to paste into a deck, and how cost per value unit moves."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import plotly.express as px
+import streamlit as st
+
+from dashboard.api import ApiClient
+from dashboard.filters import Filters
+from dashboard.money import usd
+from dashboard.page import Page, PageContext
+from dashboard.states import no_data
+
+TREND_BUCKETS = 8
+COLUMNS = {
+    "feature": "Feature",
+    "value_unit": "Value unit",
+    "cost_usd": "Cost",
+    "sessions": "Sessions",
+    "value_units": "Value units",
+    "success_rate": "Success rate",
+    "cost_per_session_usd": "Cost / session",
+    "cost_per_value_unit_usd": "Cost / value unit",
+    "cost_per_successful_session_usd": "Cost / successful session",
+    "cost_per_1k_requests_usd": "Cost / 1k requests",
+    "calls": "Requests",
+    "unpriced_calls": "Unpriced requests",
+}
+
+
+def render(context: PageContext) -> None:
+    api, filters = context.api, context.filters
+    st.title("Unit economics")
+    st.caption(
+        f"{filters.label}, {f'tenant {filters.tenant}' if filters.tenant else 'all tenants'}"
+        " (UTC). Cost is every call of the feature, failed and abandoned "
+        "sessions included; a value unit is the outcome that counts one unit of value for "
+        "the feature (SPENDSCOPE_VALUE_UNITS), including those reported late."
+    )
+    if filters.environment is not None:
+        st.warning(
+            "The API answers unit economics for every environment: the environment filter "
+            "does not apply on this page (the tenant filter does)."
+        )
+    features = api.unit_economics(filters.start, filters.end, filters.tenant)["features"]
+    features = [row for row in features if row["calls"] or row["sessions"]]
+    if not features:
+        no_data("No feature had a model call in this window yet.")
+        return
+
+    table = [_display(row) for row in sorted(features, key=lambda r: -float(r["cost_usd"]))]
+    st.dataframe(table, hide_index=True)
+    st.download_button(
+        "Download CSV",
+        _csv(features),
+        file_name=f"unit-economics-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv",
+        mime="text/csv",
+        help="Exact amounts, as the API gives them.",
+    )
+    if any(row["value_unit"] is None for row in features):
+        st.info(
+            "Features without a value unit show n/a per value unit: set one with "
+            "SPENDSCOPE_VALUE_UNITS (`feature=outcome`), see docs/value-units.md."
+        )
+
+    st.subheader("Cost per value unit over time")
+    trend = _trend(api, filters)
+    if trend:
+        st.plotly_chart(
+            px.line(
+                trend,
+                x="from",
+                y="cost_per_value_unit",
+                color="feature",
+                markers=True,
+                labels={"cost_per_value_unit": "cost per value unit (USD)", "from": ""},
+            )
+        )
+    else:
+        st.caption("No value units in this window yet.")
+
+
+def _display(row: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for key, title in COLUMNS.items():
+        value = row[key]
+        if key.endswith("_usd"):
+            value = usd(value)
+        elif key == "success_rate":
+            value = "n/a" if value is None else f"{value:.1%}"
+        elif key == "value_unit":
+            value = value or "(not set)"
+        shown[title] = value
+    return shown
+
+
+def _csv(features: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(features)
+    return out.getvalue()
+
+
+def _trend(api: ApiClient, filters: Filters) -> list[dict[str, Any]]:
+    """Cost per value unit per feature in up to TREND_BUCKETS equal slices of the window
+    (whole days when the window is long enough)."""
+    span = filters.end - filters.start
+    step = span / TREND_BUCKETS
+    if filters.daily:
+        step = dt.timedelta(days=max(step.days, 1))
+    points: list[dict[str, Any]] = []
+    start = filters.end - step * TREND_BUCKETS if step * TREND_BUCKETS <= span else filters.start
+    while start < filters.end:
+        end = min(start + step, filters.end)
+        for row in api.unit_economics(start, end, filters.tenant)["features"]:
+            if row["cost_per_value_unit_usd"] is not None:
+                points.append(
+                    {
+                        "from": start,
+                        "feature": row["feature"],
+                        "cost_per_value_unit": float(row["cost_per_value_unit_usd"]),
+                    }
+                )
+        start = end
+    return points
+
+
+PAGE = Page("Unit economics", ":material/balance:", "unit-economics", render)

@@ -1,0 +1,139 @@
+"""Sending the sample product to a running spendscope: a backfill of history, then a live
+trickle. Spans go over OTLP/HTTP through the SDK's exporter; outcomes reported late go to
+`POST /api/v1/outcomes` once their time has come.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import httpx
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+
+from sample_data.export import InlineBatchProcessor, inline_provider
+from sample_data.product import (
+    CLASSIFICATION,
+    PRODUCTION,
+    SESSION_MIX,
+    STAGING,
+    STAGING_SHARE,
+)
+from sample_data.schedule import Shape, history, to_ns
+from sample_data.traffic import LateOutcome, SampleTraffic, Session, TrafficSummary
+
+log = logging.getLogger(__name__)
+
+SERVICE = "acme-assist"
+OUTCOME_BATCH = 500
+
+
+class SampleSender:
+    """One sample product, sending to the spendscope at `base_url`."""
+
+    def __init__(self, base_url: str, token: str | None = None, seed: int = 7) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.processor = InlineBatchProcessor(
+            OTLPSpanExporter(endpoint=f"{self.base_url}/v1/traces", headers=headers, timeout=30)
+        )
+        self.providers: dict[str, TracerProvider] = {
+            env: inline_provider(self.processor, SERVICE, env, seed)
+            for env in (PRODUCTION, STAGING)
+        }
+        tracers = {env: p.get_tracer("sample_data") for env, p in self.providers.items()}
+        self.traffic = SampleTraffic(tracers[PRODUCTION], seed=seed, environments=tracers)
+        self.http = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=30)
+        self.pending: list[tuple[int, int, LateOutcome]] = []  # a heap by due time
+        self.posted_outcomes = 0
+        self.random = random.Random(f"live-{seed}")
+
+    def backfill(
+        self,
+        days: float,
+        end: dt.datetime | None = None,
+        shape: Shape | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TrafficSummary:
+        """`days` of history up to `end` (now), with past timestamps; then the outcomes
+        reported late whose time has come. `progress(done, total)` after each session."""
+        end = end or dt.datetime.now(dt.UTC)
+        plan = history(end - dt.timedelta(days=days), end, self.traffic.seed, shape)
+        self.send(plan, progress)
+        self.post_due_outcomes(time.time_ns())
+        return self.traffic.summary()
+
+    def send(
+        self, sessions: Iterable[Session], progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        plan = list(sessions)
+        for done, session in enumerate(plan, start=1):
+            self.traffic.emit(session)
+            if progress:
+                progress(done, len(plan))
+        self.processor.force_flush()
+        self._queue_late()
+
+    def trickle(
+        self,
+        stop: threading.Event,
+        sessions_per_minute: float = 30.0,
+        flush_seconds: float = 2.0,
+    ) -> None:
+        """Live sessions starting now, until `stop` is set; the hourly batch job on the hour.
+        A rate of 0 sends nothing (a still demo, for screenshots and tests)."""
+        if sessions_per_minute <= 0:
+            while not stop.wait(1.0):
+                pass
+            return
+        number = 0
+        batch_hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        last_flush = time.monotonic()
+        while not stop.wait(self.random.expovariate(sessions_per_minute / 60)):
+            now = dt.datetime.now(dt.UTC)
+            number += 1
+            feature = self.random.choices(list(SESSION_MIX), weights=list(SESSION_MIX.values()))[0]
+            environment = STAGING if self.random.random() < STAGING_SHARE else PRODUCTION
+            self.traffic.emit(
+                Session(feature, f"live-{now:%m%d%H%M}-{number:05d}", to_ns(now), environment)
+            )
+            if now >= batch_hour + dt.timedelta(hours=1):
+                batch_hour = now.replace(minute=0, second=0, microsecond=0)
+                self.traffic.emit(
+                    Session(CLASSIFICATION, f"batch-{batch_hour:%Y%m%d%H}", to_ns(now))
+                )
+            if time.monotonic() - last_flush >= flush_seconds:
+                self.processor.force_flush()
+                self._queue_late()
+                self.post_due_outcomes(time.time_ns())
+                last_flush = time.monotonic()
+        self.processor.force_flush()
+
+    def _queue_late(self) -> None:
+        for outcome in self.traffic.late:
+            heapq.heappush(self.pending, (outcome.occurred_at_ns, len(self.pending), outcome))
+        self.traffic.late.clear()
+
+    def post_due_outcomes(self, now_ns: int) -> int:
+        """Reports the late outcomes whose time has come; returns how many."""
+        due: list[LateOutcome] = []
+        while self.pending and self.pending[0][0] <= now_ns:
+            due.append(heapq.heappop(self.pending)[2])
+        for start in range(0, len(due), OUTCOME_BATCH):
+            body = [outcome.payload() for outcome in due[start : start + OUTCOME_BATCH]]
+            self.http.post("/api/v1/outcomes", json=body).raise_for_status()
+        self.posted_outcomes += len(due)
+        return len(due)
+
+    def close(self) -> None:
+        self.processor.force_flush()
+        for provider in self.providers.values():
+            provider.shutdown()
+        self.processor.exporter.shutdown()
+        self.http.close()
