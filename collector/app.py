@@ -19,11 +19,15 @@ from collector.alerts_api import alerts_router
 from collector.api import api_router
 from collector.auth import TokenSet
 from collector.costs_api import costs_router
+from collector.decode_metrics import MetricRules
+from collector.gpu_api import gpu_router, store_gpu_config
 from collector.grpc_receiver import GrpcReceiver
 from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestService
 from collector.logs_receiver import LogsReceiver, logs_grpc_handler, otlp_logs_router
 from collector.metrics import IngestMetrics, JobStateCollector
+from collector.metrics_receiver import MetricsReceiver, metrics_grpc_handler, otlp_metrics_router
+from collector.metrics_writer import MetricIngestMetrics, MetricWriter
 from collector.normalize import DimensionRules, Normalizer
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.outcomes_api import outcomes_api_router
@@ -70,6 +74,13 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     outcome_metrics = OutcomeMetrics(metrics.registry)
     outcome_writer = OutcomeWriter(database, outcome_metrics)
     logs_receiver = LogsReceiver(service.normalizer, outcome_writer, outcome_metrics)
+    metric_ingest_metrics = MetricIngestMetrics(metrics.registry)
+    metric_writer = MetricWriter(database, metric_ingest_metrics)
+    metrics_receiver = MetricsReceiver(
+        MetricRules(tuple(settings.gpu_deployment_attributes)),
+        metric_writer,
+        metric_ingest_metrics,
+    )
     grpc_receiver = (
         GrpcReceiver(
             service,
@@ -77,7 +88,10 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             settings.host,
             settings.grpc_port,
             settings.max_body_bytes,
-            extra_handlers=[logs_grpc_handler(logs_receiver, ingest_tokens)],
+            extra_handlers=[
+                logs_grpc_handler(logs_receiver, ingest_tokens),
+                metrics_grpc_handler(metrics_receiver, ingest_tokens),
+            ],
         )
         if settings.grpc_port
         else None
@@ -107,10 +121,12 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         writer.start()
         outcome_writer.start()
+        metric_writer.start()
         if grpc_receiver is not None:
             await grpc_receiver.start()
         sync_price_file(database, settings.data_dir)  # validated by the CLI
         sync_alert_policy(database, settings)
+        store_gpu_config(database, settings)
         scheduler.start()
         dispatcher.start()
         log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
@@ -124,6 +140,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             if grpc_receiver is not None:
                 await grpc_receiver.stop(grace=min(5.0, deadline))
             outcome_writer.stop(deadline)
+            metric_writer.stop(deadline)
             flushed = writer.stop(deadline)
             log.info("spendscope stopped (%s)", "all spans flushed" if flushed else "NOT flushed")
 
@@ -154,6 +171,12 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         )
     )
     app.include_router(
+        otlp_metrics_router(
+            metrics_receiver, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
+        )
+    )
+    app.include_router(gpu_router(database, api_tokens))
+    app.include_router(
         outcomes_api_router(
             database,
             outcome_writer,
@@ -182,6 +205,8 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             problems.append(f"last commit failed: {writer.last_error}")
         if not outcome_writer.healthy:
             problems.append("outcome writer is not running")
+        if not metric_writer.healthy:
+            problems.append("metric writer is not running")
         if writer.queued_spans >= settings.max_queued_spans:
             problems.append("ingest queue is full")
         if problems:

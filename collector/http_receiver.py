@@ -17,9 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from collector.auth import TokenSet
 from collector.decode import JSON, PROTOBUF, DecodedSpans
 from collector.ingest import IngestService
-from collector.otlp_http import otlp_handler
-
-TRANSPORT = "http"
+from collector.otlp_http import otlp_router
 
 
 def _success(content_type: str, decoded: DecodedSpans) -> Response:
@@ -39,24 +37,13 @@ def _success(content_type: str, decoded: DecodedSpans) -> Response:
 def otlp_http_router(
     service: IngestService, tokens: TokenSet, max_body_bytes: int, retry_after: int
 ) -> APIRouter:
-    router = APIRouter()
-    requests = service.metrics.requests
-
-    def count(outcome: str) -> None:
-        requests.labels(TRANSPORT, outcome).inc()
-
-    router.add_api_route(
+    return otlp_router(
         "/v1/traces",
-        otlp_handler(
-            what="spans",
-            export=service.export_traces,
-            success=_success,
-            count=count,
-            tokens=tokens,
-            max_body_bytes=max_body_bytes,
-            retry_after=retry_after,
-        ),
-        methods=["POST"],
-        include_in_schema=False,
+        what="spans",
+        export=service.export_traces,
+        success=_success,
+        requests=service.metrics.requests,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
     )
-    return router

@@ -7,14 +7,14 @@ full, and 200 only once the outcomes are committed. Outcome records that break t
 are reported through partial success (`rejected_log_records`). Records that are not
 outcomes are acknowledged and dropped: spendscope keeps outcomes, not logs.
 
-The HTTP rules are shared with the trace receiver (`collector.otlp_http`).
+The HTTP and gRPC rules are shared with the other receivers (`collector.otlp_http`,
+`collector.otlp_grpc`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import NoReturn
 
 import anyio.to_thread
 import grpc
@@ -23,12 +23,11 @@ from fastapi import APIRouter, Response
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from collector.auth import TokenSet
-from collector.decode import JSON, PROTOBUF, DecodeError
-from collector.group_commit import QueueFull, WriterStopped
-from collector.grpc_receiver import _authorization
+from collector.decode import JSON, PROTOBUF
 from collector.log_decode import DecodedLogs, decode_logs
 from collector.normalize import Normalizer
-from collector.otlp_http import otlp_handler
+from collector.otlp_grpc import otlp_grpc_handler
+from collector.otlp_http import otlp_router
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
 
 log = logging.getLogger(__name__)
@@ -63,12 +62,6 @@ class LogsReceiver:
         return decoded
 
 
-def _all_rejected(decoded: DecodedLogs) -> str | None:
-    if decoded.rejected and not decoded.accepted:
-        return f"all {decoded.rejected} log records rejected: {decoded.rejection_message}"
-    return None
-
-
 def _http_success(content_type: str, decoded: DecodedLogs) -> Response:
     if content_type == JSON:
         payload: dict[str, object] = {}
@@ -92,52 +85,25 @@ def _response(decoded: DecodedLogs) -> ExportLogsServiceResponse:
 def otlp_logs_router(
     receiver: LogsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
 ) -> APIRouter:
-    router = APIRouter()
-    requests = receiver.metrics.log_requests
-
-    def count(outcome: str) -> None:
-        requests.labels("http", outcome).inc()
-
-    router.add_api_route(
+    return otlp_router(
         "/v1/logs",
-        otlp_handler(
-            what="log records",
-            export=receiver.export_logs,
-            success=_http_success,
-            count=count,
-            tokens=tokens,
-            max_body_bytes=max_body_bytes,
-            retry_after=retry_after,
-        ),
-        methods=["POST"],
-        include_in_schema=False,
+        what="log records",
+        export=receiver.export_logs,
+        success=_http_success,
+        requests=receiver.metrics.log_requests,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
     )
-    return router
 
 
 def logs_grpc_handler(receiver: LogsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
     """`LogsService/Export`, registered on the trace receiver's gRPC server."""
-    requests = receiver.metrics.log_requests
-
-    async def export(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        async def fail(name: str, code: grpc.StatusCode, message: str) -> NoReturn:
-            requests.labels("grpc", name).inc()
-            await context.abort(code, message)
-            raise AssertionError("abort raises")  # pragma: no cover
-
-        if not tokens.allows(_authorization(context)):
-            await fail("unauthenticated", grpc.StatusCode.UNAUTHENTICATED, "missing or bad token")
-        try:
-            decoded = await receiver.export_logs(body, PROTOBUF)
-        except DecodeError as exc:
-            await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except (QueueFull, WriterStopped) as exc:
-            await fail("unavailable", grpc.StatusCode.UNAVAILABLE, str(exc))
-        if (message := _all_rejected(decoded)) is not None:
-            await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, message)
-        requests.labels("grpc", "partial" if decoded.rejected else "ok").inc()
-        return _response(decoded).SerializeToString()
-
-    return grpc.method_handlers_generic_handler(
-        LOGS_SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(export)}
+    return otlp_grpc_handler(
+        LOGS_SERVICE,
+        what="log records",
+        export=receiver.export_logs,
+        response=lambda decoded: _response(decoded).SerializeToString(),
+        requests=receiver.metrics.log_requests,
+        tokens=tokens,
     )

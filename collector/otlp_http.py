@@ -1,4 +1,4 @@
-"""The OTLP/HTTP request rules, once, for every signal (`/v1/traces`, `/v1/logs`).
+"""The OTLP/HTTP request rules, once, for every signal (`/v1/traces`, `/v1/logs`, `/v1/metrics`).
 
 A handler built by `otlp_handler` checks the token, the content type and the content
 encoding, reads the body under the size limit, decompresses it off the event loop, hands it
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 import orjson
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from google.rpc import code_pb2, status_pb2
 from starlette.requests import ClientDisconnect
 
@@ -156,3 +156,38 @@ def otlp_handler(
         return success(content_type, result)
 
     return handle
+
+
+def otlp_router(
+    path: str,
+    *,
+    what: str,
+    export: Callable[[bytes, str], Awaitable[Result]],
+    success: Callable[[str, Result], Response],
+    requests: Any,
+    tokens: TokenSet,
+    max_body_bytes: int,
+    retry_after: int,
+) -> APIRouter:
+    """A router serving `POST path` with `otlp_handler`; `requests` is the signal's request
+    counter (transport, result)."""
+
+    def count(outcome: str) -> None:
+        requests.labels("http", outcome).inc()
+
+    router = APIRouter()
+    router.add_api_route(
+        path,
+        otlp_handler(
+            what=what,
+            export=export,
+            success=success,
+            count=count,
+            tokens=tokens,
+            max_body_bytes=max_body_bytes,
+            retry_after=retry_after,
+        ),
+        methods=["POST"],
+        include_in_schema=False,
+    )
+    return router

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.auth import Scope, TokenSet, full_access, read_scope
-from warehouse import pricing
+from warehouse import gpu_prices, pricing
 from warehouse.database import Database
 from warehouse.price_report import price_report
 from warehouse.pricefile import PriceFileError, find_price_file, load_price_file, parse_override
@@ -228,11 +228,14 @@ def sync_price_file(database: Database, data_dir: Path) -> ReloadResponse:
     the file's entries). Raises PriceFileError, changing nothing, when the file is invalid."""
     path = find_price_file(data_dir)
     overrides = load_price_file(path) if path is not None else []
+    gpu = gpu_prices.load_gpu_prices(path) if path is not None else []
     cursor = database.cursor()
     try:
         cursor.begin()
         try:
-            added, removed = pricing.sync_file_overrides(cursor, overrides, dt.datetime.now(dt.UTC))
+            now = dt.datetime.now(dt.UTC)
+            added, removed = pricing.sync_file_overrides(cursor, overrides, now)
+            gpu_added, gpu_removed = gpu_prices.sync_file_gpu_prices(cursor, gpu, now)
             cursor.commit()
         except duckdb.Error:
             cursor.rollback()
@@ -241,6 +244,8 @@ def sync_price_file(database: Database, data_dir: Path) -> ReloadResponse:
         cursor.close()
     if added or removed:
         log.info("price file %s: %d prices added, %d removed", path, added, removed)
+    if gpu_added or gpu_removed:
+        log.info("price file %s: %d GPU prices added, %d removed", path, gpu_added, gpu_removed)
     return ReloadResponse(file=str(path) if path else None, added=added, removed=removed)
 
 

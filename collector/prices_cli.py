@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.settings import Settings
+from warehouse.gpu_prices import load_gpu_prices
 from warehouse.pricefile import PriceFileError, find_price_file, load_price_file
 
 prices_cli = typer.Typer(help="The price book: list what priced what, check the price file.")
@@ -36,7 +37,12 @@ def check_price_file(data_dir: Path) -> tuple[Path | None, int]:
     path = find_price_file(data_dir)
     if path is None:
         return None, 0
-    return path, len(load_price_file(path))
+    return path, _entries(path)
+
+
+def _entries(path: Path) -> int:
+    """Token and GPU price entries; raises PriceFileError naming every bad one."""
+    return len(load_price_file(path)) + len(load_gpu_prices(path))
 
 
 @prices_cli.command("check")
@@ -50,7 +56,7 @@ def check(
     try:
         if file is not None:
             path: Path | None = file
-            count = len(load_price_file(file))
+            count = _entries(file)
         else:
             path, count = check_price_file(_settings(data_dir=data_dir).data_dir)
     except PriceFileError as exc:

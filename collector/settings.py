@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector import pagerduty
-from warehouse import alert_policy
+from warehouse import alert_policy, gpu_config
 
 MIB = 1024 * 1024
 
@@ -123,6 +123,22 @@ class Settings(BaseSettings):
         "for it, as `feature=outcome` pairs, comma-separated "
         "(`support-agent=ticket_resolved,search=search_succeeded`). See docs/value-units.md.",
     )
+    gpu_deployment_attributes: CommaList = Field(
+        default_factory=lambda: list(gpu_config.DEFAULT_DEPLOYMENT_KEYS),
+        description="Metric, span or resource attributes naming the self-hosted deployment "
+        "(GPU metrics, vLLM metrics and the spans it served), first found wins.",
+    )
+    gpu_match: CommaList = Field(
+        default_factory=lambda: list(gpu_config.MATCH_RULES),
+        description="How a model-call span is matched to the deployment that served it, in "
+        "order: deployment (attribute), server_address, model. See docs/gpu.md.",
+    )
+    gpu_max_sample_gap_seconds: float = Field(
+        gpu_config.DEFAULT_MAX_SAMPLE_GAP_SECONDS,
+        gt=0,
+        description="Longest gap between two GPU utilization samples that still counts as "
+        "GPU time; longer gaps are time the GPU was not there.",
+    )
     attribution_interval_seconds: float = Field(
         1.0, gt=0, description="How often the attribution job resolves newly ingested traces."
     )
@@ -192,7 +208,13 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level.")
 
     @field_validator(
-        "ingest_tokens", "api_tokens", "feature_attributes", "tenant_attributes", mode="before"
+        "ingest_tokens",
+        "api_tokens",
+        "feature_attributes",
+        "tenant_attributes",
+        "gpu_deployment_attributes",
+        "gpu_match",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -289,6 +311,16 @@ class Settings(BaseSettings):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("gpu_match")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(gpu_config.MATCH_RULES))
+        if unknown:
+            raise ValueError(
+                f"unknown rule(s) {', '.join(unknown)}; use {', '.join(gpu_config.MATCH_RULES)}"
+            )
         return value
 
     @field_validator("log_level")

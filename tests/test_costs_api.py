@@ -598,7 +598,8 @@ def test_job_progress_is_in_prometheus_metrics(pipeline: Pipeline) -> None:
         assert scraped["spendscope_job_rows", name] == job["total_rows"]
         assert scraped["spendscope_job_lag", name] == 0
         assert scraped["spendscope_job_failing", name] == 0
-        assert scraped["spendscope_job_last_run_timestamp_seconds", name] == NOW.timestamp()
+        if name != "gpu_efficiency":  # no metric batch here: it has no run to record
+            assert scraped["spendscope_job_last_run_timestamp_seconds", name] == NOW.timestamp()
     assert scraped["spendscope_job_rows", "rollups"] == 1  # the one call
     # Behind: the lag shows before the jobs run.
     pipeline.send(Trace(2, DAY0, (Call(0),)).spans())
@@ -707,7 +708,21 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         assert all(j["watermark"] == j["input_high"] for j in body["jobs"])
         assert all(j["total_rows"] is not None for j in pipeline.get("/jobs")["jobs"])
 
+    def gpu_fleet() -> None:
+        for path in ("/api/v1/gpu/efficiency", "/api/v1/gpu/prices"):
+            denied = pipeline.client.get(path, headers=tenant("acme"))
+            assert denied.status_code == 403, (path, denied.text)
+            assert pipeline.client.get(path, headers=ADMIN).status_code == 200
+
+    def gpu_allocation() -> None:
+        body = pipeline.get("/gpu/allocation", tenant("acme"), **WINDOW)
+        assert body["deployments"] is None and body["rows"] == []
+        assert pipeline.get("/gpu/allocation", **WINDOW)["deployments"] == []
+
     return {
+        "/api/v1/gpu/efficiency": gpu_fleet,
+        "/api/v1/gpu/prices": gpu_fleet,
+        "/api/v1/gpu/allocation": gpu_allocation,
         "/api/v1/costs": costs,
         "/api/v1/sessions": sessions,
         "/api/v1/sessions/{session_id}": session,

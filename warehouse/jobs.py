@@ -15,7 +15,16 @@ from typing import Any
 
 import duckdb
 
-from warehouse import attribution, incidents, outcome_extraction, pricing, rollups, signals
+from warehouse import (
+    attribution,
+    gpu_allocation,
+    gpu_efficiency,
+    incidents,
+    outcome_extraction,
+    pricing,
+    rollups,
+    signals,
+)
 from warehouse.ingest import last_batch_id
 
 log = logging.getLogger(__name__)
@@ -50,6 +59,19 @@ JOBS: dict[str, Job] = {
         outcome_extraction.NAME,
         outcome_extraction.extract_outcomes,
         housekeeping=outcome_extraction.sequence,
+    ),
+    # Before pricing: a call's GPU share (gpu_call_costs) is what pricing charges it.
+    gpu_efficiency.NAME: Job(
+        gpu_efficiency.NAME,
+        gpu_efficiency.refresh,
+        housekeeping=gpu_efficiency.housekeeping,
+        source=gpu_efficiency.source,
+    ),
+    gpu_allocation.NAME: Job(
+        gpu_allocation.NAME,
+        gpu_allocation.step,
+        after=attribution.NAME,
+        housekeeping=gpu_allocation.housekeeping,
     ),
     pricing.NAME: Job(
         pricing.NAME, pricing.price, after=attribution.NAME, housekeeping=pricing.housekeeping

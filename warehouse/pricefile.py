@@ -99,14 +99,36 @@ def parse_instant(value: object) -> dt.datetime:
     raise ValueError(f"must be a date or datetime, got {type(value).__name__}")
 
 
-def parse_override(entry: Mapping[str, Any], where: str) -> Override:
-    """Validate one override entry; errors name `where` (file and entry) and the field."""
+def check_fields(entry: object, where: str, fields: set[str]) -> list[str]:
+    """An entry must be a table; its unknown fields are the first errors (returned, to
+    append to). Raises PriceFileError for anything but a table."""
     if not isinstance(entry, Mapping):
         raise PriceFileError([f"{where}: must be a table of fields, got {type(entry).__name__}"])
-    errors: list[str] = []
-    unknown = sorted(set(entry) - _FIELDS)
-    if unknown:
-        errors.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+    unknown = sorted(set(entry) - fields)
+    return [f"{where}: unknown field(s) {', '.join(unknown)}"] if unknown else []
+
+
+def effective_from_and_note(
+    entry: Mapping[str, Any], where: str, errors: list[str]
+) -> tuple[dt.datetime, str | None]:
+    """The `effective_from` (all history when absent) and `note` fields of a price entry,
+    token or GPU; problems are appended to `errors`."""
+    effective_from = SINCE_ALWAYS
+    if entry.get("effective_from") is not None:
+        try:
+            effective_from = parse_instant(entry["effective_from"])
+        except ValueError as exc:
+            errors.append(f"{where}: effective_from: {exc}")
+    note = entry.get("note")
+    if note is not None and not isinstance(note, str):
+        errors.append(f"{where}: note: must be a string")
+        note = None
+    return effective_from, note
+
+
+def parse_override(entry: Mapping[str, Any], where: str) -> Override:
+    """Validate one override entry; errors name `where` (file and entry) and the field."""
+    errors = check_fields(entry, where, _FIELDS)
     texts: dict[str, str] = {}
     for name in ("provider", "model"):
         value = entry.get(name)
@@ -134,15 +156,7 @@ def parse_override(entry: Mapping[str, Any], where: str) -> Override:
             prices[name] = parse_price(value)
         except ValueError as exc:
             errors.append(f"{where}: {name}: {exc}")
-    effective_from = SINCE_ALWAYS
-    if entry.get("effective_from") is not None:
-        try:
-            effective_from = parse_instant(entry["effective_from"])
-        except ValueError as exc:
-            errors.append(f"{where}: effective_from: {exc}")
-    note = entry.get("note")
-    if note is not None and not isinstance(note, str):
-        errors.append(f"{where}: note: must be a string")
+    effective_from, note = effective_from_and_note(entry, where, errors)
     if errors:
         raise PriceFileError(errors)
     input_mtok, output_mtok = prices["input_mtok"], prices["output_mtok"]
@@ -171,8 +185,9 @@ def find_price_file(data_dir: Path) -> Path | None:
     return found[0] if found else None
 
 
-def load_price_file(path: Path) -> list[Override]:
-    """Parse and validate a price file: a top-level `prices` list of override entries."""
+def read_document(path: Path) -> dict[str, Any]:
+    """The price file as a table of top-level keys: `prices` (token prices, below) and
+    `gpu_prices` (GPU-hour prices, `warehouse.gpu_prices`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -183,9 +198,15 @@ def load_price_file(path: Path) -> list[Override]:
         raise PriceFileError([f"{path}: not valid {path.suffix[1:].upper()}: {exc}"]) from None
     if not isinstance(document, dict):
         raise PriceFileError([f"{path}: must hold a `prices` list"])
-    unknown = sorted(set(document) - {"prices"})
+    unknown = sorted(set(document) - {"prices", "gpu_prices"})
     if unknown:
         raise PriceFileError([f"{path}: unknown top-level key(s) {', '.join(unknown)}"])
+    return document
+
+
+def load_price_file(path: Path) -> list[Override]:
+    """Parse and validate a price file's top-level `prices` list of override entries."""
+    document = read_document(path)
     entries = document.get("prices", [])
     if not isinstance(entries, list):
         raise PriceFileError([f"{path}: `prices` must be a list of entries"])

@@ -18,6 +18,11 @@ token rule and genai-prices' `Usage`), so no token is counted twice. A call no p
 is unpriced (`priced` false, `cost_usd` NULL, `unpriced_reason` 'no_price'); a call with no
 token counts at all is unpriced with 'no_usage'. Neither is ever $0.
 
+Self-hosted calls. A call the GPU allocation job gave a share of its deployment's GPU cost
+(`gpu_call_costs`, `warehouse.gpu_allocation`) costs that share instead (`price_source`
+'gpu', no price period): token prices never apply on top of it. The allocation job queues
+`reprice_requests` when a share changes.
+
 Runs. `step` (batches after the watermark) prices the calls the attribution job wrote or
 rewrote in those batches. `housekeeping` (every run, even with no new batches) notices a
 changed price book (an override added, changed or deleted through the API or the price
@@ -108,6 +113,7 @@ INSERT INTO call_costs (
 )
 WITH matched AS (
     SELECT c.*, p.id AS period_id, p.source, p.override_id,
+           (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
            greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens, 0)
                * p.input_mtok * 0.000001 AS input_cost,
            c.cache_read_tokens * p.cache_read_mtok * 0.000001 AS cache_read_cost,
@@ -116,8 +122,9 @@ WITH matched AS (
                + c.reasoning_tokens * p.reasoning_mtok * 0.000001 AS output_cost,
            p.requests_kcount * 0.001 AS request_cost
     FROM targets c
+    LEFT JOIN gpu_call_costs g ON g.trace_id = c.trace_id AND g.span_id = c.span_id
     LEFT JOIN price_periods p
-        ON NOT c.no_usage
+        ON g.trace_id IS NULL AND NOT c.no_usage
         AND p.retired_at IS NULL
         AND p.provider = c.provider AND p.model = c.model
         AND (p.effective_from IS NULL OR c.start_time >= p.effective_from)
@@ -128,15 +135,18 @@ WITH matched AS (
         AND (p.max_input_tokens IS NULL OR c.input_tokens < p.max_input_tokens)
 )
 SELECT trace_id, span_id, start_time, provider, model,
-       period_id IS NOT NULL,
-       CASE WHEN period_id IS NOT NULL THEN NULL
+       period_id IS NOT NULL OR gpu_cost IS NOT NULL,
+       CASE WHEN period_id IS NOT NULL OR gpu_cost IS NOT NULL THEN NULL
             WHEN no_usage THEN 'no_usage' ELSE 'no_price' END,
-       (input_cost + cache_read_cost + cache_write_cost + output_cost + request_cost)
-           ::DECIMAL(38, 24),
+       -- Both sides DECIMAL(38, 24): coalesce would otherwise round to a common scale.
+       coalesce(gpu_cost,
+                (input_cost + cache_read_cost + cache_write_cost + output_cost + request_cost)
+                    ::DECIMAL(38, 24)),
        input_cost::DECIMAL(38, 24), cache_read_cost::DECIMAL(38, 24),
        cache_write_cost::DECIMAL(38, 24), output_cost::DECIMAL(38, 24),
        request_cost::DECIMAL(38, 24),
-       period_id, source, override_id, reported_cost_usd, attributed_batch_id,
+       period_id, CASE WHEN gpu_cost IS NOT NULL THEN 'gpu' ELSE source END, override_id,
+       reported_cost_usd, attributed_batch_id,
        $seq, $now
 FROM matched
 ON CONFLICT (trace_id, span_id) DO UPDATE SET

@@ -1,0 +1,108 @@
+"""OTLP metrics: `POST /v1/metrics` and gRPC `MetricsService/Export`.
+
+Same rules as the trace receivers (docs/ingest.md, shared HTTP rules in
+`collector.otlp_http`): protobuf or JSON, gzip or deflate, the request's content type in
+the response, 400 for undecodable bodies, 413 above the size limit, 415 for other content
+types, 503 / UNAVAILABLE with Retry-After when the metric queue is full, and 200 only once
+the points are committed. Points that cannot be stored are reported through partial
+success (`rejected_data_points`); points of metrics spendscope does not use are
+acknowledged and dropped (`collector.metric_signals`, docs/gpu.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import anyio.to_thread
+import grpc
+import orjson
+from fastapi import APIRouter, Response
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+
+from collector.auth import TokenSet
+from collector.decode import JSON, PROTOBUF
+from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
+from collector.metrics_writer import MetricIngestMetrics, MetricWriter
+from collector.otlp_grpc import otlp_grpc_handler
+from collector.otlp_http import otlp_router
+
+log = logging.getLogger(__name__)
+
+METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+
+
+class MetricsReceiver:
+    """The one metrics path shared by HTTP and gRPC: decode off the event loop, submit the
+    points to the metric writer, await the commit."""
+
+    def __init__(
+        self, rules: MetricRules, writer: MetricWriter, metrics: MetricIngestMetrics
+    ) -> None:
+        self.rules = rules
+        self.writer = writer
+        self.metrics = metrics
+
+    async def export_metrics(self, body: bytes, content_type: str) -> DecodedMetrics:
+        """Store the recognized points of one export; returns once they are committed.
+
+        Raises DecodeError (bad body), QueueFull or WriterStopped (retry later).
+        """
+        decoded = await anyio.to_thread.run_sync(decode_metrics, body, content_type, self.rules)
+        self.metrics.points.labels("rejected").inc(decoded.rejected)
+        self.metrics.points.labels("ignored").inc(decoded.ignored)
+        if decoded.accepted:
+            future = self.writer.submit(decoded.table)
+            self.metrics.points.labels("received").inc(decoded.accepted)
+            # Shielded: a client that hangs up does not cancel the commit under way.
+            await asyncio.shield(asyncio.wrap_future(future))
+        return decoded
+
+
+def _response(decoded: DecodedMetrics) -> ExportMetricsServiceResponse:
+    response = ExportMetricsServiceResponse()
+    if decoded.rejected:
+        response.partial_success.rejected_data_points = decoded.rejected
+        response.partial_success.error_message = decoded.rejection_message
+    return response
+
+
+def _http_success(content_type: str, decoded: DecodedMetrics) -> Response:
+    if content_type == JSON:
+        payload: dict[str, object] = {}
+        if decoded.rejected:
+            payload["partialSuccess"] = {
+                "rejectedDataPoints": str(decoded.rejected),
+                "errorMessage": decoded.rejection_message,
+            }
+        return Response(orjson.dumps(payload), media_type=JSON)
+    return Response(_response(decoded).SerializeToString(), media_type=PROTOBUF)
+
+
+def otlp_metrics_router(
+    receiver: MetricsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
+) -> APIRouter:
+    return otlp_router(
+        "/v1/metrics",
+        what="data points",
+        export=receiver.export_metrics,
+        success=_http_success,
+        requests=receiver.metrics.requests,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
+    )
+
+
+def metrics_grpc_handler(receiver: MetricsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
+    """`MetricsService/Export`, registered on the trace receiver's gRPC server."""
+    return otlp_grpc_handler(
+        METRICS_SERVICE,
+        what="data points",
+        export=receiver.export_metrics,
+        response=lambda decoded: _response(decoded).SerializeToString(),
+        requests=receiver.metrics.requests,
+        tokens=tokens,
+    )

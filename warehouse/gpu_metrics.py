@@ -1,0 +1,55 @@
+"""Storing metric points: one INSERT per group commit, idempotent per data point.
+
+A point's identity is (stream_id, time_unix_nano): its stream (metric, scope, attributes,
+resource) and its time. A re-sent export, or a point sent twice in one batch, is stored
+once. Each transaction is one metric batch (`batch_id`), the position the `gpu_efficiency`
+job keeps its watermark on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+
+_PASSTHROUGH = (
+    "stream_id", "time_unix_nano", "metric", "signal", "kind", "cumulative", "value", "count",
+    "deployment", "gpu_id", "gpu_model", "node_pool", "served_model", "server_address",
+    "token_type", "attributes",
+)  # fmt: skip
+
+INSERT_POINTS = f"""
+INSERT OR IGNORE INTO metric_points (
+    {", ".join(_PASSTHROUGH)}, time, start_time, batch_id, received_at
+)
+SELECT {", ".join(_PASSTHROUGH)},
+       make_timestamp(time_unix_nano // 1000),
+       CASE WHEN start_unix_nano > 0 THEN make_timestamp(start_unix_nano // 1000) END,
+       $batch_id, $received_at
+FROM incoming_points
+"""
+
+
+def last_metric_batch(cursor: duckdb.DuckDBPyConnection) -> int:
+    row = cursor.execute("SELECT coalesce(max(batch_id), 0) FROM metric_points").fetchone()
+    return int(row[0]) if row else 0
+
+
+def insert_metric_points(
+    cursor: duckdb.DuckDBPyConnection,
+    points: pa.Table,
+    batch_id: int,
+    received_at: dt.datetime,
+) -> int:
+    """Insert the points not already stored; returns how many were new. The caller owns
+    the transaction."""
+    cursor.register("incoming_points", points)
+    try:
+        row = cursor.execute(
+            INSERT_POINTS,
+            {"batch_id": batch_id, "received_at": received_at.replace(tzinfo=None)},
+        ).fetchone()
+    finally:
+        cursor.unregister("incoming_points")
+    return int(row[0]) if row else 0
