@@ -21,6 +21,7 @@ from collector.auth import TokenSet
 from collector.costs_api import costs_router
 from collector.decode_metrics import MetricRules
 from collector.gpu_api import gpu_router, store_gpu_config
+from collector.detection_api import detection_router, sync_detection_file
 from collector.grpc_receiver import GrpcReceiver
 from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestService
@@ -34,6 +35,7 @@ from collector.outcomes_api import outcomes_api_router
 from collector.prices_api import prices_router, sync_price_file
 from collector.settings import Settings
 from collector.writer import Writer
+from warehouse import anomalies, budgets, runaway
 from warehouse.database import Database
 from warehouse.jobs import job_states
 from warehouse.outbox import pending_counts
@@ -96,7 +98,14 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         if settings.grpc_port
         else None
     )
-    scheduler = JobScheduler(database, settings.attribution_interval_seconds)
+    detector_intervals = {
+        anomalies.NAME: settings.detection_interval_seconds,
+        budgets.NAME: settings.detection_interval_seconds,
+        runaway.NAME: settings.runaway_interval_seconds,
+    }
+    scheduler = JobScheduler(
+        database, settings.attribution_interval_seconds, intervals=detector_intervals
+    )
     channels = alert_channels(settings)
     dispatcher = AlertDispatcher(
         database,
@@ -127,6 +136,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         sync_price_file(database, settings.data_dir)  # validated by the CLI
         sync_alert_policy(database, settings)
         store_gpu_config(database, settings)
+        sync_detection_file(database, settings.data_dir)  # likewise
         scheduler.start()
         dispatcher.start()
         log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
@@ -165,6 +175,18 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     app.include_router(prices_router(database, api_tokens, settings.data_dir))
     app.include_router(alerts_router(database, api_tokens, channels, dispatcher.wake))
     app.include_router(costs_router(database, api_tokens, dict(settings.value_units)))
+    app.include_router(
+        detection_router(
+            database,
+            api_tokens,
+            settings.data_dir,
+            {
+                "spend_anomaly": settings.detection_interval_seconds,
+                "budget": settings.detection_interval_seconds,
+                "runaway_session": settings.runaway_interval_seconds,
+            },
+        )
+    )
     app.include_router(
         otlp_logs_router(
             logs_receiver, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds

@@ -17,6 +17,8 @@ from collector.prices_cli import check_price_file, prices_cli
 from collector.settings import Settings, SettingsError
 from warehouse import migrate
 from warehouse.database import Database, DatabaseInUse
+from warehouse.detection_file import DetectionFileError
+from warehouse.detection_file import load as load_detection_file
 from warehouse.pricefile import PriceFileError
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ def serve_app(settings: Settings) -> None:
         raise typer.Exit(2) from None
     try:
         check_price_file(settings.data_dir)
-    except PriceFileError as exc:
+        load_detection_file(settings.data_dir)
+    except (PriceFileError, DetectionFileError) as exc:
         for error in exc.errors:
             log.error("%s", error)
         raise typer.Exit(2) from None
@@ -133,6 +136,7 @@ def jobs_run(
     import datetime as dt
 
     from collector.alerting import sync_alert_policy
+    from collector.detection_api import sync_detection_file
     from collector.prices_api import sync_price_file
     from warehouse.jobs import JOBS, run_job
 
@@ -143,8 +147,9 @@ def jobs_run(
         raise typer.Exit(2)
     try:
         check_price_file(settings.data_dir)
+        load_detection_file(settings.data_dir)
         database = Database.open(settings.database_path)
-    except PriceFileError as exc:
+    except (PriceFileError, DetectionFileError) as exc:
         for error in exc.errors:
             typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
@@ -154,6 +159,7 @@ def jobs_run(
     try:
         sync_price_file(database, settings.data_dir)
         sync_alert_policy(database, settings)
+        sync_detection_file(database, settings.data_dir)
         cursor = database.cursor()
         for job_name in [name] if name else list(JOBS):
             rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))

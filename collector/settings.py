@@ -142,6 +142,16 @@ class Settings(BaseSettings):
     attribution_interval_seconds: float = Field(
         1.0, gt=0, description="How often the attribution job resolves newly ingested traces."
     )
+    detection_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often the spend-anomaly and budget detectors run (docs/anomalies.md).",
+    )
+    runaway_interval_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the runaway-session detector checks the freshly priced calls.",
+    )
     shutdown_timeout_seconds: float = Field(
         15.0, ge=0, description="Deadline for flushing accepted spans at shutdown."
     )

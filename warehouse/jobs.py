@@ -16,13 +16,16 @@ from typing import Any
 import duckdb
 
 from warehouse import (
+    anomalies,
     attribution,
+    budgets,
     gpu_allocation,
     gpu_efficiency,
     incidents,
     outcome_extraction,
     pricing,
     rollups,
+    runaway,
     signals,
 )
 from warehouse.ingest import last_batch_id
@@ -37,6 +40,16 @@ Housekeeping = Callable[[duckdb.DuckDBPyConnection, dt.datetime], int]
 Source = Callable[[duckdb.DuckDBPyConnection], int]
 
 BATCHES_PER_CHUNK = 50
+
+
+def evaluates_now(cursor: duckdb.DuckDBPyConnection) -> int:
+    """The `source` of a detector that evaluates the present, not new batches: its
+    housekeeping does the work on every run and it never has a step to run."""
+    return 0
+
+
+def no_step(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
+    return 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,10 @@ JOBS: dict[str, Job] = {
     rollups.NAME: Job(
         rollups.NAME, rollups.refresh, source=rollups.latest_priced_seq, chunk=1_000_000
     ),
+    # The detectors: each run records the signals firing now (warehouse.signals).
+    anomalies.NAME: Job(anomalies.NAME, no_step, housekeeping=anomalies.run, source=evaluates_now),
+    runaway.NAME: Job(runaway.NAME, no_step, housekeeping=runaway.run, source=evaluates_now),
+    budgets.NAME: Job(budgets.NAME, no_step, housekeeping=budgets.run, source=evaluates_now),
     # Signals -> incidents -> outbox; housekeeping resolves the quiet ones.
     incidents.NAME: Job(
         incidents.NAME,

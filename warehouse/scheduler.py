@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -15,9 +16,16 @@ log = logging.getLogger(__name__)
 
 
 class JobScheduler:
-    def __init__(self, database: Database, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        interval_seconds: float,
+        intervals: Mapping[str, float] | None = None,
+    ) -> None:
+        """Every job runs every `interval_seconds`, but those named in `intervals`."""
         self._database = database
         self._interval = interval_seconds
+        self._intervals = dict(intervals or {})
         self._scheduler = BackgroundScheduler(timezone=dt.UTC)
         self._stopping = threading.Event()
 
@@ -28,7 +36,7 @@ class JobScheduler:
                 "interval",
                 args=[name],
                 id=name,
-                seconds=self._interval,
+                seconds=self._intervals.get(name, self._interval),
                 max_instances=1,
                 coalesce=True,
                 next_run_time=dt.datetime.now(dt.UTC),

@@ -462,6 +462,37 @@ class AlertSignal(Base):
     details: Mapped[str] = mapped_column(Text, nullable=False)
 
 
+class Budget(Base):
+    """A spend budget (migration 0007), loaded from the detection file; see
+    `warehouse/budgets.py`. `thresholds`: percentages of the amount, comma-separated."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        CheckConstraint("scope IN ('total', 'feature', 'tenant')", name="scope"),
+        CheckConstraint("period IN ('day', 'month')", name="period"),
+    )
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    scope: Mapped[str] = mapped_column(String, nullable=False)
+    scope_value: Mapped[str | None] = mapped_column(String)
+    period: Mapped[str] = mapped_column(String, nullable=False)
+    amount_usd: Mapped[Decimal] = mapped_column(Numeric(38, 12), nullable=False)
+    thresholds: Mapped[str] = mapped_column(String, nullable=False)
+    forecast: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class DetectorConfig(Base):
+    """A detector's thresholds as JSON (migration 0007), from the detection file; a detector
+    without a row runs on its defaults. See `warehouse/detection_config.py`."""
+
+    __tablename__ = "detector_config"
+
+    detector: Mapped[str] = mapped_column(String, primary_key=True)
+    config: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
 def _alert_id(table: str) -> Mapped[int]:
     return mapped_column(
         BigInteger,

@@ -7,7 +7,7 @@ outcome. `alert_mutes`: series muted until a time. `alert_policy`: the threshold
 the serving process runs with (no secrets).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-22
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

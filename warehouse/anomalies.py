@@ -1,0 +1,180 @@
+"""The spend-anomaly detector: every spend series, scored against its seasonal baseline.
+
+A run (every `SPENDSCOPE_DETECTION_INTERVAL_SECONDS`) reads the hourly spend of every
+series (`warehouse.spend_series`) over the weeks its baseline needs, scores the last
+complete hour and the hour under way (its spend so far projected to the full hour, once
+`min_partial_share` of it has passed), per hour and per trailing 24 hours
+(`warehouse.baseline`), and records one `spend_anomaly` signal per firing series, with what
+caused the excess (`warehouse.spend_explain`).
+
+Series keys: `spend:hour:<dimensions>` and `spend:day:<dimensions>`, e.g.
+`spend:hour:feature=search|model=openai/gpt-4o`. impact_usd: the hourly excess over
+`impact_hours` (24: a day of it); for the trailing day, its excess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from warehouse import spend_explain
+from warehouse.baseline import HOURS_PER_WEEK, Thresholds, score
+from warehouse.detection_config import AnomalyConfig, load_anomaly_config
+from warehouse.signals import Signal, record_signals
+from warehouse.spend_series import hourly_grid, series_filter
+
+NAME = "anomalies"
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Grain:
+    name: str  # in the series key
+    window: int  # hours summed
+    label: str
+
+
+CAUSES = {
+    "calls": "more calls",
+    "model_mix": "a shift to pricier models",
+    "tokens_per_call": "more tokens per call",
+    "cache": "fewer cache hits",
+    "other": "prices or more output per input",
+}
+GRAINS = (Grain("hour", 1, "hour"), Grain("day", 24, "24 hours"))
+
+
+def history_hours(config: AnomalyConfig) -> int:
+    """How many hours before the evaluated ones the baseline reads."""
+    b = config.baseline
+    return HOURS_PER_WEEK * b.weeks + b.scale_hours + b.level_hours + 24
+
+
+def _thresholds(config: AnomalyConfig, grain: Grain) -> Thresholds:
+    return config.hour if grain.name == "hour" else config.day
+
+
+def detect(
+    cursor: duckdb.DuckDBPyConnection, now: dt.datetime, config: AnomalyConfig
+) -> list[Signal]:
+    """The series firing at `now`: at most one signal per series and grain."""
+    now = now.replace(tzinfo=None)
+    current = now.replace(minute=0, second=0, microsecond=0)
+    share = (now - current) / HOUR
+    partial = share >= config.min_partial_share
+    end = current + HOUR if partial else current
+    tail = 2 if partial else 1
+    series = hourly_grid(cursor, end - dt.timedelta(hours=history_hours(config) + tail), end)
+    if series.grid.is_empty():
+        return []
+    grid = series.grid
+    if partial:  # the hour under way, projected to the full hour
+        grid = grid.with_columns(
+            actual=pl.when(pl.col("hour") == current)
+            .then(pl.col("actual") / share)
+            .otherwise(pl.col("actual"))
+        )
+    signals = []
+    for grain in GRAINS:
+        scored = score(
+            grid,
+            window=grain.window,
+            thresholds=_thresholds(config, grain),
+            baseline=config.baseline,
+            tail=tail,
+        )
+        firing = (
+            scored.filter(pl.col("fires").is_not_null())
+            .sort("hour")
+            .group_by("series")
+            .last()
+            .join(series.keys, on="series")
+            .sort("key")
+        )
+        for row in firing.iter_rows(named=True):
+            projected = partial and row["hour"] == current
+            signals.append(_signal(cursor, row, grain, config, now, share if projected else 1.0))
+    return signals
+
+
+def _usd(value: float) -> Decimal:
+    return Decimal(repr(round(value, 6)))
+
+
+def _signal(
+    cursor: duckdb.DuckDBPyConnection,
+    row: dict[str, Any],
+    grain: Grain,
+    config: AnomalyConfig,
+    now: dt.datetime,
+    share: float,
+) -> Signal:
+    """One firing series; `share` < 1 when its last hour is the hour under way."""
+    hour: dt.datetime = row["hour"]
+    window_end = hour + HOUR
+    window_start = window_end - grain.window * HOUR
+    dimensions = {k: row[k] for k in ("feature", "model", "tenant") if row[k] is not None}
+    condition, params = series_filter(dimensions)
+    (spent,) = cursor.execute(
+        "SELECT coalesce(sum(cost_usd), 0) FROM rollup_hourly "
+        f"WHERE hour >= $start AND hour < $end AND {condition}",
+        params | {"start": window_start, "end": window_end},
+    ).fetchone() or (0,)
+    # Figures so far: with the hour under way, its expected part is pro rata.
+    in_progress = (1 - share) if share < 1 else 0.0
+    expected = row["expected"] * (1 - in_progress / grain.window)
+    excess = row["value"] - row["expected"]
+    impact = excess * (config.impact_hours if grain.window == 1 else 1)
+    direction = row["fires"]
+    key = f"spend:{grain.name}:{row['key']}"
+    details: dict[str, Any] = {
+        "grain": grain.name,
+        "dimensions": dimensions,
+        "value_usd": round(row["value"], 6),
+        "expected_usd": round(row["expected"], 6),
+        "ratio": round(row["value"] / row["expected"], 3) if row["expected"] else None,
+        "score": round(row["score"], 2),
+        "cold_start": row["cold"],
+        "projected_from_share": round(share, 3) if share < 1 else None,
+    }
+    if config.explain:
+        weeks = config.baseline.weeks
+        references = [
+            (window_start - k * HOURS_PER_WEEK * HOUR, window_end - k * HOURS_PER_WEEK * HOUR)
+            for k in range(1, weeks + 1)
+        ]
+        details["explanation"] = spend_explain.explain(
+            cursor, condition, params, (window_start, window_end), references, expected
+        )
+    cause = details.get("explanation", {}).get("main_cause")
+    because = CAUSES.get(cause, "") if direction == "up" else ""
+    title = (
+        f"Spend {direction}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
+        f"{window_end:%H:%M} UTC, {details['ratio']}x the usual ${row['expected']:,.2f}"
+        + (f", mostly {because}" if because else "")
+    )
+    return Signal(
+        kind="spend_anomaly",
+        series=key,
+        direction=direction,
+        detected_at=now,
+        window_start=window_start,
+        window_end=window_end,
+        actual_usd=Decimal(spent),
+        expected_usd=_usd(max(expected, 0.0)),
+        impact_usd=_usd(abs(impact)),
+        score=float(row["score"]),
+        title=title,
+        tenant_id=row["tenant"] if row["tenant"] not in (None, "(none)") else None,
+        details=details,
+    )
+
+
+def run(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
+    """The anomalies job (housekeeping: it evaluates now, not new batches)."""
+    return record_signals(cursor, detect(cursor, now, load_anomaly_config(cursor)))
