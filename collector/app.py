@@ -20,8 +20,8 @@ from collector.api import api_router
 from collector.auth import TokenSet
 from collector.costs_api import costs_router
 from collector.decode_metrics import MetricRules
-from collector.gpu_api import gpu_router, store_gpu_config
 from collector.detection_api import detection_router, sync_detection_file
+from collector.gpu_api import gpu_router, store_gpu_config
 from collector.grpc_receiver import GrpcReceiver
 from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestService
