@@ -40,6 +40,16 @@ class ApiUnauthorized(ApiError):
     )
 
 
+class ApiForbidden(ApiUnauthorized):
+    """The token is valid but may not read this (a tenant token asking for fleet-wide data)."""
+
+    hint = (
+        "The dashboard's token may not read this: a tenant-scoped token sees only its own "
+        "tenant, and fleet-wide figures need an unscoped one. Set SPENDSCOPE_API_TOKEN to one "
+        "of the API's SPENDSCOPE_API_TOKENS to see them."
+    )
+
+
 class ApiClient:
     """GETs on `/api/v1`, with the bearer token when one is set."""
 
@@ -61,12 +71,21 @@ class ApiClient:
 
     def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         clean = {key: value for key, value in (params or {}).items() if value is not None}
+        return self._send("GET", path, params=clean)
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A change (never cached): the API's answer."""
+        return self._send("POST", path, json=dict(body or {}))
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._http.get(f"/api/v1{path}", params=clean)
+            response = self._http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.TransportError as exc:
             raise ApiUnreachable(f"no answer from {self.base_url}: {exc}") from None
-        if response.status_code in (401, 403):
-            raise ApiUnauthorized(f"{response.status_code} from {path}: {_detail(response)}")
+        if response.status_code == 401:
+            raise ApiUnauthorized(f"401 from {path}: {_detail(response)}")
+        if response.status_code == 403:
+            raise ApiForbidden(f"403 from {path}: {_detail(response)}")
         if response.status_code >= 400:
             raise ApiError(f"{response.status_code} from {path}: {_detail(response)}")
         body: dict[str, Any] = response.json()
@@ -134,6 +153,62 @@ class ApiClient:
 
     def jobs(self) -> dict[str, Any]:
         return self.get("/jobs")
+
+    def gpu_efficiency(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        grain: str | None = None,
+        reference: str | None = None,
+    ) -> dict[str, Any]:
+        """Fleet-wide: a tenant-scoped token gets `ApiForbidden`."""
+        return self.get(
+            "/gpu/efficiency",
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "grain": grain,
+                "reference": reference,
+            },
+        )
+
+    def gpu_allocation(
+        self, start: dt.datetime, end: dt.datetime, group_by: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        return self.get(
+            "/gpu/allocation",
+            {"start": start.isoformat(), "end": end.isoformat(), "group_by": list(group_by)},
+        )
+
+    def anomalies(
+        self, start: dt.datetime, end: dt.datetime, kind: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        return self.get(
+            "/anomalies",
+            {"start": start.isoformat(), "end": end.isoformat(), "kind": kind, "limit": limit},
+        )
+
+    def budgets(self) -> dict[str, Any]:
+        return self.get("/budgets")
+
+    def alerts(
+        self, since: dt.datetime | None = None, status: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        return self.get(
+            "/alerts",
+            {
+                "since": since.isoformat() if since else None,
+                "status": status,
+                "limit": limit,
+            },
+        )
+
+    def alert(self, incident_id: int) -> dict[str, Any]:
+        """One incident with every delivery attempt (`attempt_log`)."""
+        return self.get(f"/alerts/{incident_id}")
+
+    def acknowledge(self, incident_id: int, by: str | None = None) -> dict[str, Any]:
+        return self.post(f"/alerts/{incident_id}/acknowledge", {"by": by} if by else {})
 
 
 def _detail(response: httpx.Response) -> str:
