@@ -97,6 +97,15 @@ def test_gpu_page_shows_the_apis_efficiency_and_break_even(
     shown = {row["tenant"]: row["allocated"] for row in table(app, "tenant")}
     assert shown == {r["dimensions"]["tenant"]: usd(r["cost_usd"]) for r in by_tenant["rows"]}
     assert set(shown) == {"acme", "globex"}
+    # Another reference model: the API's figures for it.
+    app.selectbox(key="reference").set_value("openai/gpt-4o").run()
+    other = api(
+        ops, "/api/v1/gpu/efficiency", grain="day", reference="openai/gpt-4o",
+        **span("Last 30 days"),
+    )  # fmt: skip
+    dearer = break_even(other["totals"])
+    assert dearer is not None and dearer.reference_per_mtok > even.reference_per_mtok
+    assert metric(app, "openai/gpt-4o / million tokens") == usd(dearer.reference_per_mtok)
     assert not app.error and not app.warning
 
 
