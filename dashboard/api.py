@@ -7,12 +7,14 @@ into a `Decimal`. Failures become one of three typed errors, each with what to d
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+CONFLICT_RETRIES = 4
 Params = Mapping[str, str | int | list[str] | None]
 
 
@@ -20,6 +22,10 @@ class ApiError(RuntimeError):
     """The API answered with an error; the message carries its detail."""
 
     hint = "Check the service's log (`spendscope serve`) for the cause."
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class ApiUnreachable(ApiError):
@@ -82,12 +88,10 @@ class ApiClient:
             response = self._http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.TransportError as exc:
             raise ApiUnreachable(f"no answer from {self.base_url}: {exc}") from None
-        if response.status_code == 401:
-            raise ApiUnauthorized(f"401 from {path}: {_detail(response)}")
-        if response.status_code == 403:
-            raise ApiForbidden(f"403 from {path}: {_detail(response)}")
-        if response.status_code >= 400:
-            raise ApiError(f"{response.status_code} from {path}: {_detail(response)}")
+        status = response.status_code
+        if status >= 400:
+            error = {401: ApiUnauthorized, 403: ApiForbidden}.get(status, ApiError)
+            raise error(f"{status} from {path}: {_detail(response)}", status)
         body: dict[str, Any] = response.json()
         return body
 
@@ -208,7 +212,17 @@ class ApiClient:
         return self.get(f"/alerts/{incident_id}")
 
     def acknowledge(self, incident_id: int, by: str | None = None) -> dict[str, Any]:
-        return self.post(f"/alerts/{incident_id}/acknowledge", {"by": by} if by else {})
+        """Acknowledging again changes nothing, so a 409 (the lifecycle job updated the
+        incident at that moment) is retried a few times."""
+        attempts = 0
+        while True:
+            try:
+                return self.post(f"/alerts/{incident_id}/acknowledge", {"by": by} if by else {})
+            except ApiError as exc:
+                attempts += 1
+                if exc.status_code != 409 or attempts > CONFLICT_RETRIES:
+                    raise
+                time.sleep(0.2 * attempts)
 
 
 def _detail(response: httpx.Response) -> str:

@@ -193,7 +193,7 @@ def _budgets(budgets: list[dict[str, Any]]) -> None:
                 "spend": usd(b["spend_usd"]),
                 "amount": usd(b["amount_usd"]),
                 "used": f"{b['percent']:.1f}%",
-                f"forecast to {b['period']} end": usd(b["forecast_usd"]),
+                "forecast, period end": usd(b["forecast_usd"]),
                 "overrun forecast": b["forecast_overrun"],
                 "threshold crossed": _percent(b["threshold_crossed"]),
                 "firing": b["firing"],
