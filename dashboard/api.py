@@ -7,12 +7,14 @@ into a `Decimal`. Failures become one of three typed errors, each with what to d
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+CONFLICT_RETRIES = 4
 Params = Mapping[str, str | int | list[str] | None]
 
 
@@ -20,6 +22,10 @@ class ApiError(RuntimeError):
     """The API answered with an error; the message carries its detail."""
 
     hint = "Check the service's log (`spendscope serve`) for the cause."
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class ApiUnreachable(ApiError):
@@ -37,6 +43,16 @@ class ApiUnauthorized(ApiError):
     hint = (
         "The API has auth on: set SPENDSCOPE_API_TOKEN to one of its SPENDSCOPE_API_TOKENS "
         "(or a tenant token) and restart the dashboard."
+    )
+
+
+class ApiForbidden(ApiUnauthorized):
+    """The token is valid but may not read this (a tenant token asking for fleet-wide data)."""
+
+    hint = (
+        "The dashboard's token may not read this: a tenant-scoped token sees only its own "
+        "tenant, and fleet-wide figures need an unscoped one. Set SPENDSCOPE_API_TOKEN to one "
+        "of the API's SPENDSCOPE_API_TOKENS to see them."
     )
 
 
@@ -61,14 +77,21 @@ class ApiClient:
 
     def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         clean = {key: value for key, value in (params or {}).items() if value is not None}
+        return self._send("GET", path, params=clean)
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A change (never cached): the API's answer."""
+        return self._send("POST", path, json=dict(body or {}))
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._http.get(f"/api/v1{path}", params=clean)
+            response = self._http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.TransportError as exc:
             raise ApiUnreachable(f"no answer from {self.base_url}: {exc}") from None
-        if response.status_code in (401, 403):
-            raise ApiUnauthorized(f"{response.status_code} from {path}: {_detail(response)}")
-        if response.status_code >= 400:
-            raise ApiError(f"{response.status_code} from {path}: {_detail(response)}")
+        status = response.status_code
+        if status >= 400:
+            error = {401: ApiUnauthorized, 403: ApiForbidden}.get(status, ApiError)
+            raise error(f"{status} from {path}: {_detail(response)}", status)
         body: dict[str, Any] = response.json()
         return body
 
@@ -134,6 +157,72 @@ class ApiClient:
 
     def jobs(self) -> dict[str, Any]:
         return self.get("/jobs")
+
+    def gpu_efficiency(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        grain: str | None = None,
+        reference: str | None = None,
+    ) -> dict[str, Any]:
+        """Fleet-wide: a tenant-scoped token gets `ApiForbidden`."""
+        return self.get(
+            "/gpu/efficiency",
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "grain": grain,
+                "reference": reference,
+            },
+        )
+
+    def gpu_allocation(
+        self, start: dt.datetime, end: dt.datetime, group_by: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        return self.get(
+            "/gpu/allocation",
+            {"start": start.isoformat(), "end": end.isoformat(), "group_by": list(group_by)},
+        )
+
+    def anomalies(
+        self, start: dt.datetime, end: dt.datetime, kind: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        return self.get(
+            "/anomalies",
+            {"start": start.isoformat(), "end": end.isoformat(), "kind": kind, "limit": limit},
+        )
+
+    def budgets(self) -> dict[str, Any]:
+        return self.get("/budgets")
+
+    def alerts(
+        self, since: dt.datetime | None = None, status: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        return self.get(
+            "/alerts",
+            {
+                "since": since.isoformat() if since else None,
+                "status": status,
+                "limit": limit,
+            },
+        )
+
+    def alert(self, incident_id: int) -> dict[str, Any]:
+        """One incident with every delivery attempt (`attempt_log`)."""
+        return self.get(f"/alerts/{incident_id}")
+
+    def acknowledge(self, incident_id: int, by: str | None = None) -> dict[str, Any]:
+        """Acknowledging again changes nothing, so a 409 (the lifecycle job updated the
+        incident at that moment) is retried a few times."""
+        attempts = 0
+        while True:
+            try:
+                return self.post(f"/alerts/{incident_id}/acknowledge", {"by": by} if by else {})
+            except ApiError as exc:
+                attempts += 1
+                if exc.status_code != 409 or attempts > CONFLICT_RETRIES:
+                    raise
+                time.sleep(0.2 * attempts)
 
 
 def _detail(response: httpx.Response) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.api import ApiError
+from dashboard.filters import Filters
 
 NO_DATA = (
     "Send spans to spendscope: point your apps' `OTEL_EXPORTER_OTLP_ENDPOINT` at its "
@@ -17,6 +18,18 @@ def api_failed(error: ApiError) -> None:
     """Says what went wrong with the API and what to do about it."""
     st.error(f"**The spendscope API did not answer as expected.** {error}")
     st.info(error.hint)
+
+
+def not_allowed(error: ApiError, what: str) -> None:
+    """A part of a page the token may not read (`ApiForbidden`): says so, the rest stays."""
+    st.warning(f"**{what}** {error}")
+    st.info(error.hint)
+
+
+def filters_do_not_apply(filters: Filters, why: str) -> None:
+    """Says, when an environment or tenant is chosen, that this page shows everything."""
+    if filters.filtered:
+        st.warning(f"{why}: the environment and tenant filters do not apply on this page.")
 
 
 def no_data(what: str) -> None:

@@ -42,6 +42,9 @@ PAGES = {
     "unit-economics": "Unit economics",
     "sessions": "Sessions",
     "models": "Models and prices",
+    "gpu": "GPU",
+    "anomalies": "Anomalies and budgets",
+    "alerts": "Alerts",
 }
 
 if not CHROMIUM.exists():
@@ -67,8 +70,9 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def open_page(browser: Browser, demo: DemoProcess, url: str) -> Page:
-    """Loads a page and waits until its last element is drawn and nothing is loading."""
+def open_page(browser: Browser, demo: DemoProcess, url: str, charts: bool = True) -> Page:
+    """Loads a page and waits until its last element is drawn and nothing is loading (and
+    its first chart, unless `charts` is False: a page without findings has none)."""
     page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
     # The first page is the default one, served at the root.
     page.goto(f"{demo.dashboard_url}/{'' if url == 'overview' else url}")
@@ -76,7 +80,8 @@ def open_page(browser: Browser, demo: DemoProcess, url: str) -> Page:
     page.get_by_text("Data from ").wait_for(timeout=90_000)  # each page's last line
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
     page.locator('[data-testid="stSkeleton"]').first.wait_for(state="detached", timeout=60_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    if charts:
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     return page
 
 
@@ -150,6 +155,38 @@ def test_models_and_prices(browser: Browser, demo: DemoProcess) -> None:
     shown = table_text(page, tables - 1)  # the overrides, last (only visible columns are)
     assert overrides[0]["model"] in shown and overrides[0]["input_mtok"] in shown
     screenshot(page, "models")
+
+
+def test_gpu(browser: Browser, demo: DemoProcess) -> None:
+    # The demo's product sends spans only: no GPU metrics, and the page says what to send.
+    efficiency = api(demo, "/api/v1/gpu/efficiency", **last_30_days())
+    page = open_page(browser, demo, "gpu", charts=bool(efficiency["rows"]))
+    if efficiency["rows"]:
+        assert metric(page, "GPU cost") == usd(efficiency["totals"]["cost_usd"])
+    else:
+        assert page.get_by_text("No GPU metrics in this window").is_visible()
+    screenshot(page, "gpu")
+
+
+def test_anomalies_and_budgets(browser: Browser, demo: DemoProcess) -> None:
+    found = api(demo, "/api/v1/anomalies", **last_30_days())["anomalies"]
+    budgets = api(demo, "/api/v1/budgets")["budgets"]
+    page = open_page(browser, demo, "anomalies", charts=bool(found or budgets))
+    assert metric(page, "Found in the window") == str(len(found))
+    if found:
+        assert found[0]["title"] in table_text(page, 0)
+    else:
+        assert page.get_by_text("Nothing unusual found in this window").is_visible()
+    screenshot(page, "anomalies")
+
+
+def test_alerts(browser: Browser, demo: DemoProcess) -> None:
+    alerts = api(demo, "/api/v1/alerts", since=last_30_days()["start"])["alerts"]
+    page = open_page(browser, demo, "alerts", charts=bool(alerts))
+    assert metric(page, "Open") == str(sum(1 for a in alerts if a["status"] == "open"))
+    if not alerts:
+        assert page.get_by_text("No incidents in this window").is_visible()
+    screenshot(page, "alerts")
 
 
 def test_ctrl_c_stops_the_whole_stack(demo: DemoProcess) -> None:

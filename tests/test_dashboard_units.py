@@ -1,4 +1,5 @@
-"""The dashboard's own arithmetic: the month-end forecast and money formatting."""
+"""The dashboard's own arithmetic: the month-end forecast, money formatting and the GPU
+break-even."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dashboard.breakeven import break_even
 from dashboard.forecast import month_end_forecast
 from dashboard.money import priced_cost, usd
 
@@ -63,3 +65,28 @@ def test_money_is_shown_with_the_digits_it_needs_and_unpriced_is_never_zero() ->
     assert priced_cost("0", 5, 5) == "unpriced"
     assert priced_cost("1.5", 5, 2) == "$1.50 + 2 unpriced"
     assert priced_cost("1.5", 5, 0) == "$1.50"
+
+
+def test_break_even_scales_throughput_by_the_cost_ratio() -> None:
+    figures = {
+        "prompt_tokens": 800_000, "generation_tokens": 200_000, "cost_usd": "24",
+        "reference_cost_usd": "0.24", "tokens_per_gpu_second": 46.3, "utilization": 0.5,
+    }  # fmt: skip
+    even = break_even(figures)
+    assert even is not None and not even.cheaper
+    assert even.ratio == Decimal(100)
+    assert even.reference_per_mtok == Decimal("0.24")  # $0.24 for one million tokens
+    assert even.tokens_per_gpu_second == 4630.0
+    assert even.utilization == 50.0  # out of reach: self-hosting cannot match this price
+    cheaper = break_even(figures | {"reference_cost_usd": "48"})
+    assert cheaper is not None and cheaper.cheaper and cheaper.utilization == 0.25
+
+
+def test_no_break_even_without_a_reference_tokens_or_a_cost() -> None:
+    figures = {
+        "prompt_tokens": 10, "generation_tokens": 0, "cost_usd": "2",
+        "reference_cost_usd": None, "tokens_per_gpu_second": 1.0, "utilization": 0.1,
+    }  # fmt: skip
+    assert break_even(figures) is None
+    assert break_even(figures | {"reference_cost_usd": "1", "prompt_tokens": 0}) is None
+    assert break_even(figures | {"reference_cost_usd": "1", "cost_usd": "0"}) is None

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from dashboard.page import Page
-from dashboard.pages import models, overview, sessions, unit_economics
+from dashboard.pages import alerts, anomalies, gpu, models, overview, sessions, unit_economics
 
-PAGES: list[Page] = [overview.PAGE, unit_economics.PAGE, sessions.PAGE, models.PAGE]
+PAGES: list[Page] = [
+    overview.PAGE,
+    unit_economics.PAGE,
+    sessions.PAGE,
+    models.PAGE,
+    gpu.PAGE,
+    anomalies.PAGE,
+    alerts.PAGE,
+]

@@ -1,0 +1,219 @@
+"""Anomalies and budgets: what the detectors found (spend anomalies, runaway sessions,
+budgets crossing a threshold) with their explanation, and each budget's spend against its
+amount with the period-end forecast."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.money import usd
+from dashboard.page import Page, PageContext
+from dashboard.states import filters_do_not_apply
+
+KINDS = {
+    "spend_anomaly": "spend anomaly",
+    "runaway_session": "runaway session",
+    "budget": "budget",
+}
+# The parts of a spend anomaly's excess (`details.explanation.parts_usd`), in order.
+CAUSES = {
+    "calls": "more calls",
+    "tokens_per_call": "tokens per call",
+    "model_mix": "model mix",
+    "cache": "cache",
+    "other": "other",
+}
+NO_FINDINGS = (
+    "The detectors compare each feature's and model's hourly spend with its usual for that "
+    "hour, watch live sessions for loops, and check budgets; they run every few seconds "
+    "while `spendscope serve` runs (docs/anomalies.md)."
+)
+NO_BUDGETS = (
+    "No budgets yet: add `[[budgets]]` to `detection.toml` in the data directory "
+    "(docs/anomalies.md), then `POST /api/v1/budgets/reload` or restart the service."
+)
+
+
+def render(context: PageContext) -> None:
+    api, filters = context.api, context.filters
+    st.title("Anomalies and budgets")
+    st.caption(f"Found {filters.label.lower()} (UTC), the latest first.")
+    filters_do_not_apply(filters, "The detectors watch everything (a finding names its tenant)")
+    found = api.anomalies(filters.start, filters.end)["anomalies"]
+    firing = [a for a in found if a["firing"]]
+    cols = st.columns(4)
+    cols[0].metric("Firing now", len(firing), help="Found on one of the detector's last runs.")
+    cols[1].metric("Runaway sessions", sum(1 for a in firing if a["kind"] == "runaway_session"))
+    cols[2].metric("Found in the window", len(found))
+    cols[3].metric(
+        "Projected impact, firing",
+        usd(sum((Decimal(a["impact_usd"]) for a in firing), Decimal(0))),
+        help="Each firing finding's projected dollar impact at its latest run, summed.",
+    )
+    if found:
+        _findings(found)
+    else:
+        st.success(f"**Nothing unusual found in this window.** {NO_FINDINGS}")
+    _budgets(api.budgets()["budgets"])
+
+
+def _findings(found: list[dict[str, Any]]) -> None:
+    st.subheader("Findings")
+    st.dataframe(
+        [
+            {
+                "finding": a["title"],
+                "kind": KINDS[a["kind"]],
+                "firing": a["firing"],
+                "actual": usd(a["actual_usd"]),
+                "usual": usd(a["expected_usd"]),
+                "projected impact": usd(a["impact_usd"]),
+                "tenant": a["tenant_id"],
+                "last found": a["last_detected_at"],
+                "series": a["series"],
+            }
+            for a in found
+        ],
+        hide_index=True,
+    )
+    chosen = st.selectbox(
+        "Explain",
+        range(len(found)),
+        format_func=lambda index: found[index]["title"],
+        key="finding",
+    )
+    finding = found[chosen]
+    details = finding["details"]
+    if finding["kind"] == "spend_anomaly":
+        _spend_explanation(details)
+    elif finding["kind"] == "runaway_session":
+        _runaway(details)
+    else:
+        st.json(details, expanded=True)
+
+
+def _spend_explanation(details: dict[str, Any]) -> None:
+    explanation = details.get("explanation") or {}
+    parts = explanation.get("parts_usd") or {}
+    shares = explanation.get("shares") or {}
+    if not parts:
+        st.caption("No breakdown for this finding (a cold start has no usual to compare).")
+        return
+    main = CAUSES.get(explanation.get("main_cause", ""), explanation.get("main_cause"))
+    st.markdown(
+        f"**{usd(str(explanation['excess_usd']))} over the usual**, mostly from **{main}**. "
+        "What share of the excess each cause explains:"
+    )
+    frame = [
+        {
+            "cause": label,
+            "share": shares.get(cause, 0.0),
+            "usd": usd(str(parts.get(cause, 0))),
+        }
+        for cause, label in CAUSES.items()
+    ]
+    st.plotly_chart(
+        px.bar(frame, x="share", y="cause", orientation="h", hover_data=["usd"])
+        .update_xaxes(tickformat=".0%")
+        .update_yaxes(categoryorder="array", categoryarray=list(reversed(CAUSES.values())))
+    )
+    models = explanation.get("models") or []
+    if models:
+        st.dataframe(
+            [
+                {
+                    "model": m["model"],
+                    "calls": m["calls"],
+                    "usual calls": m["usual_calls"],
+                    "cost": usd(str(m["cost_usd"])),
+                    "usual cost": usd(str(m["usual_usd"])),
+                }
+                for m in models
+            ],
+            hide_index=True,
+        )
+
+
+def _runaway(details: dict[str, Any]) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Session", str(details.get("session_id")))
+    cols[1].metric("Calls", f"{details.get('calls', 0):,}")
+    cols[2].metric("Spend so far", usd(_text(details.get("spend_usd"))))
+    cols[3].metric("Spend / minute", usd(_text(details.get("spend_per_minute_usd"))))
+    st.caption(
+        f"Feature {details.get('feature')}, user {details.get('user_id')}, "
+        f"tenant {details.get('tenant_id')}. See it call by call on the *Sessions* page."
+    )
+    reasons = details.get("reasons") or []
+    st.dataframe(
+        [
+            {
+                "why": r["reason"],
+                "measure": r.get("measure"),
+                "x its peers' median": r.get("times"),
+                "repeats": r.get("repeats"),
+            }
+            for r in reasons
+        ],
+        hide_index=True,
+    )
+
+
+def _budgets(budgets: list[dict[str, Any]]) -> None:
+    st.subheader("Budgets")
+    if not budgets:
+        st.info(NO_BUDGETS)
+        return
+    names = [b["name"] for b in budgets]
+    figure = go.Figure(
+        [
+            go.Bar(name="spend so far", x=names, y=[float(b["spend_usd"]) for b in budgets]),
+            go.Bar(name="forecast", x=names, y=[float(b["forecast_usd"]) for b in budgets]),
+            go.Scatter(
+                name="budget",
+                x=names,
+                y=[float(b["amount_usd"]) for b in budgets],
+                mode="markers",
+                marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3}},
+            ),
+        ]
+    ).update_layout(barmode="group", yaxis_title="USD")
+    st.plotly_chart(figure)
+    st.dataframe(
+        [
+            {
+                "budget": b["name"],
+                "of": b["value"] or b["scope"],
+                "period": b["period"],
+                "spend": usd(b["spend_usd"]),
+                "amount": usd(b["amount_usd"]),
+                "used": f"{b['percent']:.1f}%",
+                "forecast, period end": usd(b["forecast_usd"]),
+                "overrun forecast": b["forecast_overrun"],
+                "threshold crossed": _percent(b["threshold_crossed"]),
+                "firing": b["firing"],
+            }
+            for b in budgets
+        ],
+        hide_index=True,
+    )
+    over = [b["name"] for b in budgets if b["forecast_overrun"]]
+    if over:
+        st.warning(f"Forecast to overrun by the end of the period: {', '.join(over)}.")
+
+
+def _text(value: Any) -> str | None:
+    """A figure of `details` (a JSON number or string) as text for `usd`."""
+    return None if value is None else str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}%"
+
+
+PAGE = Page("Anomalies and budgets", ":material/crisis_alert:", "anomalies", render)
