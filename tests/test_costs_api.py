@@ -43,11 +43,13 @@ from collector.settings import Settings
 from tests import otlp
 from tests.alerts_scope import alert_checks
 from warehouse import rollups
+from warehouse.budgets import Budget, store_budgets
 from warehouse.database import Database
 from warehouse.ingest import insert_spans, last_batch_id
 from warehouse.jobs import JOBS, run_job
 from warehouse.outcomes import insert_outcomes, sequence_outcomes
 from warehouse.scope import TenantScope
+from warehouse.signals import Signal, record_signals
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)  # the jobs' clock
 DAY0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -702,6 +704,31 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         everyone = {r["feature"]: r for r in pipeline.get("/value-units")["value_units"]}
         assert everyone["support"]["units"] == 2
 
+    def anomalies() -> None:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        signals = [
+            Signal("runaway_session", f"session:{name}", "up", now, now, now, Decimal(1),
+                   Decimal(0), Decimal(2), 9.0, name, tenant_id=owner)
+            for name, owner in (("s-acme", "acme"), ("s-glx", "globex"), ("s-none", None))
+        ]  # fmt: skip
+        record_signals(pipeline.cursor, signals)
+        body = pipeline.get("/anomalies", tenant("acme"))
+        assert [a["series"] for a in body["anomalies"]] == ["session:s-acme"]
+        assert len(pipeline.get("/anomalies")["anomalies"]) == 3
+
+    def budgets() -> None:
+        store_budgets(
+            pipeline.cursor,
+            [
+                Budget("a", "tenant", "acme", "month", Decimal(10)),
+                Budget("g", "tenant", "globex", "month", Decimal(10)),
+                Budget("all", "total", None, "day", Decimal(10)),
+            ],
+            dt.datetime.now(dt.UTC),
+        )
+        assert [b["name"] for b in pipeline.get("/budgets", tenant("acme"))["budgets"]] == ["a"]
+        assert len(pipeline.get("/budgets")["budgets"]) == 3
+
     def jobs() -> None:
         body = pipeline.get("/jobs", tenant("acme"))
         assert body["jobs"] and all(j["total_rows"] is None for j in body["jobs"])
@@ -733,6 +760,8 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/outcomes": outcomes,
         "/api/v1/value-units": value_units,
         "/api/v1/jobs": jobs,
+        "/api/v1/anomalies": anomalies,
+        "/api/v1/budgets": budgets,
     } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
 
 
