@@ -26,7 +26,13 @@ def usd(value: str | Decimal | None) -> str:
 
 
 def share(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate:.1%}"
+    """A share as a percentage; small ones keep their first digits (an almost idle GPU is
+    not "0.0%" busy)."""
+    if rate is None:
+        return "n/a"
+    if 0 < rate < 0.00001:
+        return "<0.001%"
+    return f"{rate:.3%}" if 0 < rate < 0.001 else f"{rate:.1%}"
 
 
 def priced_cost(cost: str | Decimal | None, calls: int, unpriced_calls: int) -> str:

@@ -1,8 +1,10 @@
 """`spendscope demo`: the service, weeks of sample history, a live trickle and the dashboard.
 
 The service and the dashboard run as child processes (`sample_data.stack`); this process
-sends the sample product's traffic over OTLP/HTTP, shows the backfill's progress, prints
-where to look, and stops everything on Ctrl-C (or SIGTERM).
+sends the sample product's traffic and GPU metrics over OTLP/HTTP, shows the backfill's
+progress, injects live incidents for the detectors, receives the alerts they raise on a
+loopback webhook (`sample_data.alert_sink`), prints where to look, and stops everything on
+Ctrl-C (or SIGTERM).
 """
 
 from __future__ import annotations
@@ -24,13 +26,36 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collector.settings import Settings
-from sample_data.product import CLASSIFICATION, VALUE_UNITS, VLLM_MODEL
+from sample_data.alert_sink import AlertSink
+from sample_data.product import NEGOTIATED_PRICE, VALUE_UNITS, VLLM_GPU_PRICE
 from sample_data.sender import SampleSender
 from sample_data.stack import Child, ChildFailed
 
-# The self-hosted model's price until GPU costs price it: a team's own estimate, as an
-# override, so the batch job's unit economics are not empty.
-VLLM_PRICE = {"input_mtok": "0.06", "output_mtok": "0.12"}
+# The sample product's budgets, written to `<data dir>/detection.toml` when there is none
+# (docs/anomalies.md): the month as a whole and the largest tenant stay within theirs, search
+# overruns its daily budget once the live spike comes.
+DETECTION_FILE = """\
+# Written by `spendscope demo`: the sample product's budgets (docs/anomalies.md).
+[[budgets]]
+name = "monthly-total"
+scope = "total"
+period = "month"
+amount_usd = "1500"
+
+[[budgets]]
+name = "acme-monthly"
+scope = "tenant"
+value = "acme"
+period = "month"
+amount_usd = "500"
+
+[[budgets]]
+name = "search-daily"
+scope = "feature"
+value = "search"
+period = "day"
+amount_usd = "10"
+"""
 
 
 @dataclass(frozen=True)
@@ -70,8 +95,14 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     base_url = f"http://{host}:{settings.http_port}"
     dashboard_url = f"http://127.0.0.1:{options.dashboard_port}"
     value_units = settings.value_units or VALUE_UNITS
+    detection = settings.data_dir / "detection.toml"
+    if not detection.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        detection.write_text(DETECTION_FILE)
+    sink = AlertSink(settings.data_dir / "alerts.jsonl")
     env = {
         **os.environ,
+        "SPENDSCOPE_ALERT_WEBHOOK_URL": sink.url,
         "SPENDSCOPE_DATA_DIR": str(settings.data_dir),
         "SPENDSCOPE_HOST": settings.host,
         "SPENDSCOPE_HTTP_PORT": str(settings.http_port),
@@ -113,6 +144,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     logging.getLogger("httpx").setLevel(logging.WARNING)
     sender: SampleSender | None = None
     try:
+        sink.start()
         server.start()
         dashboard.start()
         console.print(
@@ -134,8 +166,9 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
             )
         else:
             _backfill(console, sender, http, options)
+        sender.inject_incidents()
         grpc = f"{host}:{settings.grpc_port}" if settings.grpc_port else None
-        _ready(console, base_url, grpc, dashboard_url, api_token, dashboard)
+        _ready(console, base_url, grpc, dashboard_url, api_token, dashboard, sink)
         if options.sessions_per_minute > 0:
             console.print(f"sending {options.sessions_per_minute:g} live sessions a minute")
         stop = threading.Event()
@@ -157,24 +190,24 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
             code = child.stop()
             if code not in (None, 0, -signal.SIGTERM):
                 console.print(f"[yellow]{child.name} exited with {code}[/yellow]")
+        sink.stop()
         console.print("spendscope demo stopped.")
     return exit_code
+
+
+def configure_prices(http: httpx.Client, start: dt.datetime) -> None:
+    """The sample product's own prices, from the day `start` falls in: the negotiated rate
+    (an override) and the GPU-hour price of the vLLM deployment, the self-hosted calls'
+    only price (GPU allocation charges them their share; docs/gpu.md)."""
+    since = start.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    for path, price in (("/prices", NEGOTIATED_PRICE), ("/gpu/prices", VLLM_GPU_PRICE)):
+        http.post(f"/api/v1{path}", json={**price, "effective_from": since}).raise_for_status()
 
 
 def _backfill(
     console: Console, sender: SampleSender, http: httpx.Client, options: DemoOptions
 ) -> None:
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=options.days)
-    http.post(
-        "/api/v1/prices",
-        json={
-            "provider": "vllm",
-            "model": VLLM_MODEL,
-            **VLLM_PRICE,
-            "effective_from": start.isoformat(),
-            "note": f"self-hosted estimate for the {CLASSIFICATION} batch job",
-        },
-    ).raise_for_status()
+    configure_prices(http, dt.datetime.now(dt.UTC) - dt.timedelta(days=options.days))
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -208,6 +241,7 @@ def _ready(
     dashboard_url: str,
     token: str | None,
     dashboard: Child,
+    sink: AlertSink,
 ) -> None:
     try:
         dashboard.wait_answering(f"{dashboard_url}/_stcore/health", timeout=60)
@@ -217,6 +251,7 @@ def _ready(
         f"Dashboard  {dashboard_url}",
         f"API        {base_url}/api/v1/costs  (OpenAPI: {base_url}/docs)",
         f"OTLP       {base_url} (HTTP)" + (f", {grpc} (gRPC)" if grpc else ""),
+        f"Alerts     webhook {sink.url}, kept in {sink.path}",
     ]
     if token:
         lines.append(f"API token  {token}  (send: Authorization: Bearer <token>)")

@@ -48,6 +48,26 @@ STAGING_SHARE = 0.06
 VLLM_ADDRESS = "vllm-llama.gpu.internal"
 VLLM_PORT = 8000
 VLLM_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+# Its GPU, as the DCGM exporter names it, and what the team pays for it: the only price of
+# the self-hosted calls, which GPU allocation charges their share of each GPU-hour.
+VLLM_DEPLOYMENT = "vllm-llama"
+VLLM_GPU_MODEL = "NVIDIA L4"
+VLLM_GPU_UUID = "GPU-5f1d2c3e-8a9b-4c7d-9e0f-1a2b3c4d5e6f"
+VLLM_GPU_HOST = "gpu-node-1"
+# A negotiated rate, as a price override: the writing assistant's model at 20 % off list.
+NEGOTIATED_PRICE = {
+    "provider": "anthropic",
+    "model": "claude-3-5-sonnet-latest",
+    "input_mtok": "2.40",
+    "output_mtok": "12.00",
+    "note": "negotiated: 20 % off list",
+}
+VLLM_GPU_PRICE = {
+    "deployment": VLLM_DEPLOYMENT,
+    "pricing": "on_demand",
+    "usd_per_gpu_hour": "0.71",
+    "note": "one on-demand L4 for the classification batch job",
+}
 
 
 def tenant_of(user: str) -> str:

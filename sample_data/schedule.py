@@ -4,6 +4,10 @@ Business-hours traffic that is lighter at weekends, grows week over week, an hou
 job, and two incidents to find on the dashboard: a spend spike (a bad search deploy that
 sent huge prompts to a frontier model for four hours, nine days ago) and a runaway support
 agent session (three days ago). Deterministic for a seed and a window.
+
+The detectors score the hour under way and the last complete one, not the past, so the
+live demo starts with incidents of its own (`live_incidents`): the same bad deploy, gone out
+an hour before, and an agent looping for the last few minutes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ SPIKE_HOURS = (13, 17)  # UTC, [from, to)
 SPIKE_SEARCH_FACTOR = 3.0  # the deploy also retried every search
 RUNAWAY_DAYS_AGO = 3
 RUNAWAY_SESSION = "sess-runaway-7f3a"
+# The live incidents: search sessions over the last hour on the bad deploy (about $18 of
+# gpt-4o instead of a few cents of gpt-4o-mini), and an agent stuck in its tool loop.
+LIVE_SPIKE_SESSIONS = 240
+LIVE_SPIKE = dt.timedelta(hours=1)
+LIVE_RUNAWAY = dt.timedelta(minutes=4)  # about the length of its 90 turns
+LIVE_RUNAWAY_PREFIX = "sess-runaway-live-"
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,22 @@ def history(
             sessions.append(Session(SUPPORT, RUNAWAY_SESSION, to_ns(runaway_at), runaway=True))
         hour += HOUR
     sessions = [s for s in sessions if to_ns(start) <= s.start_ns < to_ns(end)]
+    sessions.sort(key=lambda s: s.start_ns)
+    return sessions
+
+
+def live_incidents(now: dt.datetime, seed: int = 7) -> list[Session]:
+    """The live demo's incidents, all ending by `now` (so whatever the minute, the spike
+    fills at least three quarters of the last complete hour or of the hour under way), in
+    time order."""
+    rng = random.Random(f"incidents-{seed}-{now:%Y%m%d%H%M}")
+    sessions = []
+    for _ in range(LIVE_SPIKE_SESSIONS):
+        at = now - LIVE_SPIKE * rng.uniform(0.0, 1.0)
+        session_id = f"sess-{at:%m%d%H%M}-{rng.getrandbits(24):06x}"
+        sessions.append(Session(SEARCH, session_id, to_ns(at), spike=True))
+    runaway_id = f"{LIVE_RUNAWAY_PREFIX}{now:%m%d%H%M}"
+    sessions.append(Session(SUPPORT, runaway_id, to_ns(now - LIVE_RUNAWAY), runaway=True))
     sessions.sort(key=lambda s: s.start_ns)
     return sessions
 

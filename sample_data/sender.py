@@ -1,6 +1,6 @@
 """Sending the sample product to a running spendscope: a backfill of history, then a live
-trickle. Spans go over OTLP/HTTP through the SDK's exporter; outcomes reported late go to
-`POST /api/v1/outcomes` once their time has come.
+trickle. Spans and the vLLM deployment's GPU metrics go over OTLP/HTTP through the SDK's
+exporters; outcomes reported late go to `POST /api/v1/outcomes` once their time has come.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Iterable
 
 import httpx
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics.export import MetricExportResult
 from opentelemetry.sdk.trace import TracerProvider
 
-from sample_data.export import InlineBatchProcessor, inline_provider
+from sample_data.export import ExportFailed, InlineBatchProcessor, inline_provider
+from sample_data.gpu import VllmDeployment
 from sample_data.product import (
     CLASSIFICATION,
     PRODUCTION,
@@ -25,13 +28,14 @@ from sample_data.product import (
     STAGING,
     STAGING_SHARE,
 )
-from sample_data.schedule import Shape, history, to_ns
+from sample_data.schedule import Shape, history, live_incidents, to_ns
 from sample_data.traffic import LateOutcome, SampleTraffic, Session, TrafficSummary
 
 log = logging.getLogger(__name__)
 
 SERVICE = "acme-assist"
 OUTCOME_BATCH = 500
+GPU_EXPORT_NS = 6 * 3600 * 1_000_000_000  # six hours of scrapes per metrics request
 
 
 class SampleSender:
@@ -49,6 +53,10 @@ class SampleSender:
         }
         tracers = {env: p.get_tracer("sample_data") for env, p in self.providers.items()}
         self.traffic = SampleTraffic(tracers[PRODUCTION], seed=seed, environments=tracers)
+        self.metric_exporter = OTLPMetricExporter(
+            endpoint=f"{self.base_url}/v1/metrics", headers=headers, timeout=30
+        )
+        self.gpu: VllmDeployment | None = None  # from the backfill's start, or the trickle's
         self.http = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=30)
         self.pending: list[tuple[int, int, LateOutcome]] = []  # a heap by due time
         self.posted_outcomes = 0
@@ -64,10 +72,31 @@ class SampleSender:
         """`days` of history up to `end` (now), with past timestamps; then the outcomes
         reported late whose time has come. `progress(done, total)` after each session."""
         end = end or dt.datetime.now(dt.UTC)
-        plan = history(end - dt.timedelta(days=days), end, self.traffic.seed, shape)
+        start = end - dt.timedelta(days=days)
+        plan = history(start, end, self.traffic.seed, shape)
+        self.gpu = self.gpu or VllmDeployment(to_ns(start))
         self.send(plan, progress)
+        self.send_gpu_metrics(to_ns(end))
         self.post_due_outcomes(time.time_ns())
         return self.traffic.summary()
+
+    def inject_incidents(self, now: dt.datetime | None = None) -> None:
+        """The live demo's incidents (`schedule.live_incidents`): a spend spike over the
+        last hour and a runaway agent session over the last minutes, for the detectors
+        to find on their next runs."""
+        self.send(live_incidents(now or dt.datetime.now(dt.UTC), self.traffic.seed))
+
+    def send_gpu_metrics(self, until_ns: int) -> None:
+        """The vLLM deployment's scrapes up to `until_ns`, covering the calls sent so far."""
+        if self.gpu is None:
+            self.gpu = VllmDeployment(until_ns)
+        self.gpu.serve(self.traffic.served)
+        self.traffic.served.clear()
+        while self.gpu.next_scrape_ns <= until_ns:
+            scrapes = self.gpu.scrape(min(until_ns, self.gpu.next_scrape_ns + GPU_EXPORT_NS))
+            result = self.metric_exporter.export(self.gpu.metrics(scrapes))
+            if result is not MetricExportResult.SUCCESS:
+                raise ExportFailed(f"the collector did not accept {len(scrapes)} GPU scrapes")
 
     def send(
         self, sessions: Iterable[Session], progress: Callable[[int, int], None] | None = None
@@ -87,7 +116,8 @@ class SampleSender:
         flush_seconds: float = 2.0,
     ) -> None:
         """Live sessions starting now, until `stop` is set; the hourly batch job on the hour.
-        A rate of 0 sends nothing (a still demo, for screenshots and tests)."""
+        A rate of 0 sends nothing, GPU metrics included (a still demo, for screenshots and
+        tests)."""
         if sessions_per_minute <= 0:
             while not stop.wait(1.0):
                 pass
@@ -112,6 +142,7 @@ class SampleSender:
                 self.processor.force_flush()
                 self._queue_late()
                 self.post_due_outcomes(time.time_ns())
+                self.send_gpu_metrics(time.time_ns())
                 last_flush = time.monotonic()
         self.processor.force_flush()
 
@@ -136,4 +167,5 @@ class SampleSender:
         for provider in self.providers.values():
             provider.shutdown()
         self.processor.exporter.shutdown()
+        self.metric_exporter.shutdown()
         self.http.close()

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
+from sample_data.gpu import ServedCall
 from sample_data.product import (
     CLASSIFICATION,
     PRODUCTION,
@@ -139,6 +140,7 @@ class SampleTraffic:
     model_calls: int = 0
     outcomes: int = 0
     late: list[LateOutcome] = field(default_factory=list)
+    served: list[ServedCall] = field(default_factory=list)  # by the vLLM deployment
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
@@ -419,7 +421,10 @@ class SampleTraffic:
             if not fallback:
                 attributes |= {"server.address": VLLM_ADDRESS, "server.port": VLLM_PORT}
             # Eight requests in flight: each starts an eighth of a call after the previous.
-            end = max(end, self._call(root, "litellm_request", attributes, at, (150, 700)))
+            call_end = self._call(root, "litellm_request", attributes, at, (150, 700))
+            if not fallback:
+                self.served.append(ServedCall(at, call_end, prompt, completion))
+            end = max(end, call_end)
             at += self.random.randint(20, 90) * MS
         root.add_event(
             OUTCOME_EVENT,

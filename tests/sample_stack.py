@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from sample_data.demo import VLLM_PRICE
-from sample_data.product import VALUE_UNITS, VLLM_MODEL
+from sample_data.demo import configure_prices
+from sample_data.product import VALUE_UNITS
 from sample_data.schedule import SPIKE_DAYS_AGO, Shape
 from sample_data.sender import SampleSender
 from tests.server import ServerProcess
@@ -25,16 +25,8 @@ def populated_server(data_dir: Path, env: dict[str, str] | None = None) -> Serve
     server.start()
     try:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=DAYS)
-        server.client.post(
-            f"{server.http_url}/api/v1/prices",
-            json={
-                "provider": "vllm",
-                "model": VLLM_MODEL,
-                **VLLM_PRICE,
-                "effective_from": start.isoformat(),
-            },
-            headers=server.auth_headers(),
-        ).raise_for_status()
+        with httpx.Client(base_url=server.http_url, headers=server.auth_headers()) as http:
+            configure_prices(http, start)
         sender = SampleSender(server.http_url, seed=11)
         sender.backfill(DAYS, shape=SHAPE)
         sender.close()

@@ -11,15 +11,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.findings import NO_BUDGETS, budget_row, details_text, finding_row
 from dashboard.money import usd
 from dashboard.page import Page, PageContext
 from dashboard.states import filters_do_not_apply
 
-KINDS = {
-    "spend_anomaly": "spend anomaly",
-    "runaway_session": "runaway session",
-    "budget": "budget",
-}
 # The parts of a spend anomaly's excess (`details.explanation.parts_usd`), in order.
 CAUSES = {
     "calls": "more calls",
@@ -32,10 +28,6 @@ NO_FINDINGS = (
     "The detectors compare each feature's and model's hourly spend with its usual for that "
     "hour, watch live sessions for loops, and check budgets; they run every few seconds "
     "while `spendscope serve` runs (docs/anomalies.md)."
-)
-NO_BUDGETS = (
-    "No budgets yet: add `[[budgets]]` to `detection.toml` in the data directory "
-    "(docs/anomalies.md), then `POST /api/v1/budgets/reload` or restart the service."
 )
 
 
@@ -64,23 +56,7 @@ def render(context: PageContext) -> None:
 
 def _findings(found: list[dict[str, Any]]) -> None:
     st.subheader("Findings")
-    st.dataframe(
-        [
-            {
-                "finding": a["title"],
-                "kind": KINDS[a["kind"]],
-                "firing": a["firing"],
-                "actual": usd(a["actual_usd"]),
-                "usual": usd(a["expected_usd"]),
-                "projected impact": usd(a["impact_usd"]),
-                "tenant": a["tenant_id"],
-                "last found": a["last_detected_at"],
-                "series": a["series"],
-            }
-            for a in found
-        ],
-        hide_index=True,
-    )
+    st.dataframe([finding_row(a) for a in found], hide_index=True)
     chosen = st.selectbox(
         "Explain",
         range(len(found)),
@@ -143,8 +119,8 @@ def _runaway(details: dict[str, Any]) -> None:
     cols = st.columns(4)
     cols[0].metric("Session", str(details.get("session_id")))
     cols[1].metric("Calls", f"{details.get('calls', 0):,}")
-    cols[2].metric("Spend so far", usd(_text(details.get("spend_usd"))))
-    cols[3].metric("Spend / minute", usd(_text(details.get("spend_per_minute_usd"))))
+    cols[2].metric("Spend so far", usd(details_text(details.get("spend_usd"))))
+    cols[3].metric("Spend / minute", usd(details_text(details.get("spend_per_minute_usd"))))
     st.caption(
         f"Feature {details.get('feature')}, user {details.get('user_id')}, "
         f"tenant {details.get('tenant_id')}. See it call by call on the *Sessions* page."
@@ -184,36 +160,10 @@ def _budgets(budgets: list[dict[str, Any]]) -> None:
         ]
     ).update_layout(barmode="group", yaxis_title="USD")
     st.plotly_chart(figure)
-    st.dataframe(
-        [
-            {
-                "budget": b["name"],
-                "of": b["value"] or b["scope"],
-                "period": b["period"],
-                "spend": usd(b["spend_usd"]),
-                "amount": usd(b["amount_usd"]),
-                "used": f"{b['percent']:.1f}%",
-                "forecast, period end": usd(b["forecast_usd"]),
-                "overrun forecast": b["forecast_overrun"],
-                "threshold crossed": _percent(b["threshold_crossed"]),
-                "firing": b["firing"],
-            }
-            for b in budgets
-        ],
-        hide_index=True,
-    )
+    st.dataframe([budget_row(b) for b in budgets], hide_index=True)
     over = [b["name"] for b in budgets if b["forecast_overrun"]]
     if over:
         st.warning(f"Forecast to overrun by the end of the period: {', '.join(over)}.")
-
-
-def _text(value: Any) -> str | None:
-    """A figure of `details` (a JSON number or string) as text for `usd`."""
-    return None if value is None else str(value)
-
-
-def _percent(value: float | None) -> str:
-    return "none" if value is None else f"{value:g}%"
 
 
 PAGE = Page("Anomalies and budgets", ":material/crisis_alert:", "anomalies", render)

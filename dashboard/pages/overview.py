@@ -1,5 +1,5 @@
-"""Overview: spend today and this month, the month-end forecast, the trend, and where the
-money goes (by feature and by model)."""
+"""Overview: spend today and this month, the month-end forecast, the trend, where the money
+goes (by feature and by model), the anomalies open now and the budgets."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from dashboard.filters import next_hour
+from dashboard.api import ApiClient
+from dashboard.filters import Filters, next_hour
+from dashboard.findings import NO_BUDGETS, budget_row, finding_row
 from dashboard.forecast import month_end_forecast
 from dashboard.money import dollars, priced_cost, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data, unpriced_warning
 
 FORECAST_HISTORY_DAYS = 14
+OPEN_WINDOW = dt.timedelta(hours=24)  # findings still firing were found within it
 
 
 def render(context: PageContext) -> None:
@@ -50,9 +53,17 @@ def render(context: PageContext) -> None:
         f"over the last {FORECAST_HISTORY_DAYS} complete days.",
     )
     cols[3].metric(f"Spend, {filters.label.lower()}", usd(window["cost_usd"]))
-    if not window["calls"]:
+    if window["calls"]:
+        _where_the_money_goes(api, filters, dims, window)
+    else:
         no_data("No model calls in this window yet.")
-        return
+    _open_anomalies(api, now)
+    _budgets(api)
+
+
+def _where_the_money_goes(
+    api: ApiClient, filters: Filters, dims: dict[str, str | None], window: dict[str, Any]
+) -> None:
     st.caption(
         f"{window['calls']:,} model calls in the window, {window['error_calls']:,} failed; "
         f"prompt caching saved {usd(window['cache_savings_usd'])}."
@@ -101,6 +112,42 @@ def render(context: PageContext) -> None:
                 ],
                 hide_index=True,
             )
+
+
+def _open_anomalies(api: ApiClient, now: dt.datetime) -> None:
+    """The spend anomalies and runaway sessions firing now (budgets have their own table)."""
+    st.subheader("Open anomalies")
+    found = api.anomalies(now - OPEN_WINDOW, now + dt.timedelta(minutes=1))["anomalies"]
+    open_now = [a for a in found if a["firing"] and a["kind"] != "budget"]
+    if not open_now:
+        st.success(
+            "**No open anomalies**: no feature, model or tenant is spending far above its "
+            "usual, and no session is running away. *Anomalies and budgets* has the history."
+        )
+        return
+    st.caption(
+        "Firing now, across all environments and tenants; *Anomalies and budgets* explains "
+        "each one."
+    )
+    st.dataframe(
+        [
+            {k: v for k, v in finding_row(a).items() if k not in ("usual", "series")}
+            for a in open_now
+        ],
+        hide_index=True,
+    )
+
+
+def _budgets(api: ApiClient) -> None:
+    st.subheader("Budgets")
+    budgets = api.budgets()["budgets"]
+    if not budgets:
+        st.info(NO_BUDGETS)
+        return
+    st.dataframe([budget_row(b) for b in budgets], hide_index=True)
+    over = [b["name"] for b in budgets if b["firing"]]
+    if over:
+        st.warning(f"Over a threshold or forecast to overrun: {', '.join(over)}.")
 
 
 def _frame(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""Sessions: the costliest ones, those far above their feature's usual cost, and one
-session's model calls on a timeline."""
+"""Sessions: the runaway sessions the runaway detector found, the costliest sessions (with
+their cost against their feature's average), and one session's model calls on a
+timeline."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
+from dashboard.api import ApiClient
+from dashboard.filters import Filters
+from dashboard.findings import details_text
 from dashboard.money import dollars, priced_cost, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
 TOP = 50
-OUTLIER_FACTOR = 10  # a session costing this many times its feature's average stands out
 
 
 def render(context: PageContext) -> None:
     api, filters = context.api, context.filters
     st.title("Sessions")
-    st.caption(f"The costliest sessions with a model call in the window: {filters.label} (UTC).")
+    st.caption(f"Sessions with a model call in the window: {filters.label} (UTC).")
+    runaways = _runaways(api, filters)
     sessions = api.sessions(filters.start, filters.end, limit=TOP, filters=filters.dimensions())[
         "sessions"
     ]
@@ -32,13 +36,7 @@ def render(context: PageContext) -> None:
         row["feature"]: dollars(row["cost_per_session_usd"])
         for row in api.unit_economics(filters.start, filters.end, filters.tenant)["features"]
     }
-    outliers = [s for s in sessions if _outlier(s, averages)]
-    if outliers:
-        names = ", ".join(f"`{s['session_id']}` ({usd(s['cost_usd'])})" for s in outliers[:5])
-        st.warning(
-            f"{len(outliers)} session(s) cost over {OUTLIER_FACTOR}x their feature's average "
-            f"session: {names}. A runaway agent loop looks like this."
-        )
+    st.subheader("The costliest sessions")
     st.dataframe(
         [
             {
@@ -57,10 +55,47 @@ def render(context: PageContext) -> None:
         hide_index=True,
     )
 
-    ids = [s["session_id"] for s in sessions]
+    # The runaways first (the latest found first), then the costliest.
+    ids = list(dict.fromkeys([*runaways, *(s["session_id"] for s in sessions)]))
     chosen = st.selectbox("Session", ids, key="session")
     if chosen:
         _one_session(context, chosen)
+
+
+def _runaways(api: ApiClient, filters: Filters) -> list[str]:
+    """The runaway sessions the detector found in the window (under the tenant filter);
+    returns their ids, the latest found first."""
+    st.subheader("Runaway sessions")
+    found = api.anomalies(filters.start, filters.end, kind="runaway_session")["anomalies"]
+    found = [a for a in found if filters.tenant in (None, a["details"].get("tenant_id"))]
+    if not found:
+        st.success(
+            "**No runaway sessions found in this window.** The runaway detector watches "
+            "live sessions every few seconds for loops and for calls, spend or pace far "
+            "above their feature's usual sessions (docs/anomalies.md)."
+        )
+        return []
+    found.sort(key=lambda a: a["last_detected_at"], reverse=True)
+    st.dataframe(
+        [
+            {
+                "session": a["details"].get("session_id"),
+                "firing": a["firing"],
+                "feature": a["details"].get("feature"),
+                "user": a["details"].get("user_id"),
+                "tenant": a["details"].get("tenant_id"),
+                "spend": usd(details_text(a["details"].get("spend_usd"))),
+                "spend / minute": usd(details_text(a["details"].get("spend_per_minute_usd"))),
+                "calls": a["details"].get("calls"),
+                "why": ", ".join(r["reason"] for r in a["details"].get("reasons") or []),
+                "last found": _time(a["last_detected_at"]),
+            }
+            for a in found
+        ],
+        hide_index=True,
+    )
+    st.caption("Found by the runaway detector; *Anomalies and budgets* has its alerts.")
+    return [str(a["details"]["session_id"]) for a in found if a["details"].get("session_id")]
 
 
 def _one_session(context: PageContext, session_id: str) -> None:
@@ -107,13 +142,6 @@ def _one_session(context: PageContext, session_id: str) -> None:
             [{k: v for k, v in row.items() if k != "cost_usd"} for row in timeline],
             hide_index=True,
         )
-
-
-def _outlier(session: dict[str, Any], averages: dict[str, Decimal | None]) -> bool:
-    average = averages.get(session["feature"])
-    if not average:
-        return False
-    return Decimal(session["cost_usd"]) > OUTLIER_FACTOR * average
 
 
 def _ratio(session: dict[str, Any], averages: dict[str, Decimal | None]) -> str:
