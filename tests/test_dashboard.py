@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.filters import window
 from dashboard.money import usd
-from sample_data.schedule import RUNAWAY_SESSION
+from sample_data.product import NEGOTIATED_PRICE
+from sample_data.schedule import LIVE_RUNAWAY_PREFIX, RUNAWAY_SESSION
 from tests.sample_stack import populated_server
 from tests.server import ServerProcess, free_port
 
@@ -87,6 +88,39 @@ def test_overview_shows_the_apis_spend_and_a_forecast(
     assert not app.error
 
 
+def test_overview_shows_the_open_anomalies_and_the_budgets(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("overview", stack.http_url, monkeypatch)
+    found = stack.get("/api/v1/anomalies").json()["anomalies"]
+    tables = [t.value.to_dict("records") for t in app.dataframe]
+    shown = next(rows for rows in tables if rows and "finding" in rows[0])
+    titles = {row["finding"] for row in shown}
+    # The spike and the runaway session, firing; budgets are not anomalies
+    # (search alone is too sparse at this shape's traffic to be scored per hour)
+    assert any(t.startswith("Spend up: total ") for t in titles)
+    assert any(t.startswith(f"Runaway session {LIVE_RUNAWAY_PREFIX}") for t in titles)
+    firing = {a["title"] for a in found if a["firing"] and a["kind"] != "budget"}
+    assert titles <= {a["title"] for a in found} and len(titles) >= len(firing) - 2
+    assert all(row["kind"] != "budget" for row in shown)
+    budgets = {b["name"]: b for b in stack.get("/api/v1/budgets").json()["budgets"]}
+    rows = next(rows for rows in tables if rows and "budget" in rows[0])
+    assert (
+        {row["budget"] for row in rows}
+        == set(budgets)
+        == {
+            "monthly-total",
+            "acme-monthly",
+            "search-daily",
+        }
+    )
+    for row in rows:
+        assert row["spend"] == usd(budgets[row["budget"]]["spend_usd"])
+        assert row["used"] == f"{budgets[row['budget']]['percent']:.1f}%"
+    assert budgets["search-daily"]["firing"]  # the spike overran it
+    assert any("search-daily" in w.value for w in app.warning)
+
+
 def test_overview_filters_by_tenant(stack: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     app = run_page("overview", stack.http_url, monkeypatch)
     tenants = app.selectbox(key="tenant")
@@ -116,23 +150,32 @@ def test_unit_economics_table_is_the_apis(
     assert not app.error
 
 
-def test_sessions_page_flags_the_runaway_session_and_draws_its_calls(
+def test_sessions_page_shows_the_detectors_runaways_and_draws_their_calls(
     stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = run_page("sessions", stack.http_url, monkeypatch)
-    rows = app.dataframe[0].value.to_dict("records")
-    assert rows[0]["session"] == RUNAWAY_SESSION
-    assert any(RUNAWAY_SESSION in w.value for w in app.warning)
-    detail = stack.get(f"/api/v1/sessions/{RUNAWAY_SESSION}").json()
+    found = stack.get("/api/v1/anomalies", kind="runaway_session").json()["anomalies"]
+    live = found[0]["details"]
+    assert live["session_id"].startswith(LIVE_RUNAWAY_PREFIX)
+    runaways = app.dataframe[0].value.to_dict("records")
+    assert [row["session"] for row in runaways] == [live["session_id"]]
+    assert runaways[0]["user"] == live["user_id"] and runaways[0]["feature"] == "support-agent"
+    assert runaways[0]["spend"] == usd(live["spend_usd"])
+    assert runaways[0]["spend / minute"] == usd(live["spend_per_minute_usd"])
+    assert "peers" in runaways[0]["why"]
+    # The costliest sessions hold both runaways (the detector finds only live ones).
+    costliest = [row["session"] for row in app.dataframe[1].value.to_dict("records")]
+    assert {RUNAWAY_SESSION, live["session_id"]} <= set(costliest[:2])
+    # The live runaway is drawn first, call by call.
+    assert app.subheader[2].value == f"Session {live['session_id']}"
+    detail = stack.get(f"/api/v1/sessions/{live['session_id']}").json()
     assert metric(app, "Model calls") == f"{detail['session']['calls']:,}"
     assert metric(app, "Cost") == usd(detail["session"]["cost_usd"])
-    calls = app.dataframe[1].value
-    assert len(calls) == detail["session"]["calls"]
+    assert len(app.dataframe[2].value) == detail["session"]["calls"]
     # Another session, chosen in the selectbox.
-    other = rows[1]["session"]
-    app.selectbox(key="session").select(other).run()
+    app.selectbox(key="session").select(RUNAWAY_SESSION).run()
     assert not app.exception
-    assert app.subheader[0].value == f"Session {other}"
+    assert app.subheader[2].value == f"Session {RUNAWAY_SESSION}"
 
 
 def test_models_page_shows_mix_cache_savings_and_overrides(
@@ -144,7 +187,7 @@ def test_models_page_shows_mix_cache_savings_and_overrides(
     models = {row["model"] for row in app.dataframe[0].value.to_dict("records")}
     assert {"gpt-4o-2024-08-06", "meta-llama/Llama-3.1-8B-Instruct"} <= models
     overrides = [t.value.to_dict("records") for t in app.dataframe if "note" in t.value.columns]
-    assert overrides and overrides[0][0]["model"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert overrides and overrides[0][0]["model"] == NEGOTIATED_PRICE["model"]
     unpriced = stack.get("/api/v1/prices").json()["unpriced"]
     if unpriced:
         assert any("not priced" in w.value for w in app.warning)
