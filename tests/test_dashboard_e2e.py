@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from dashboard.breakeven import break_even
 from dashboard.filters import window
-from dashboard.money import usd
-from sample_data.schedule import RUNAWAY_DAYS_AGO, RUNAWAY_SESSION
+from dashboard.money import share, usd
+from sample_data.product import NEGOTIATED_PRICE, VLLM_GPU_PRICE
+from sample_data.schedule import LIVE_RUNAWAY_PREFIX, RUNAWAY_DAYS_AGO, RUNAWAY_SESSION
 from tests.demo_process import DemoProcess
 from tests.test_demo import alive
 
@@ -36,7 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Streamlit scrolls inside its own container: a tall viewport is the whole page.
-VIEWPORT = {"width": 1400, "height": 2200}
+VIEWPORT = {"width": 1400, "height": 2900}
 PAGES = {
     "overview": "Overview",
     "unit-economics": "Unit economics",
@@ -59,7 +63,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
     with DemoProcess(
         tmp_path_factory.mktemp("e2e"), "--days", days, "--rate", "0", "--auth"
     ) as process:
+        wait_found(process)
         yield process
+
+
+def wait_found(demo: DemoProcess, timeout: float = 150.0) -> None:
+    """Until the detectors (spend anomalies every minute, runaways every 10 s) have found
+    the live incidents the demo starts with."""
+    kinds = {"spend_anomaly", "runaway_session", "budget"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = {a["kind"] for a in api(demo, "/api/v1/anomalies")["anomalies"] if a["firing"]}
+        if kinds <= found:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"the detectors found only {sorted(found)}")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +104,12 @@ def open_page(browser: Browser, demo: DemoProcess, url: str, charts: bool = True
 
 
 def metric(page: Page, label: str) -> str:
-    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    # The exact label: "GPU cost" is not "Idle GPU cost".
+    box = (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has=page.get_by_text(label, exact=True))
+        .first
+    )
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
@@ -119,6 +142,15 @@ def test_overview(browser: Browser, demo: DemoProcess) -> None:
     assert metric(page, "Spend, last 30 days") == usd(total["cost_usd"])
     assert metric(page, "Month-end forecast").startswith("$")
     assert page.locator(".js-plotly-plot").count() == 3  # trend, by feature, by model
+    # Then the open anomalies (the live spike and runaway) and the budgets.
+    tables = page.locator('[data-testid="stDataFrame"]').count()
+    found = api(demo, "/api/v1/anomalies")["anomalies"]
+    shown = table_text(page, tables - 2)
+    assert any(a["title"] in shown for a in found if a["kind"] == "runaway_session")
+    assert any(a["title"] in shown for a in found if a["series"] == "spend:hour:total")
+    budgets = table_text(page, tables - 1)
+    for budget in api(demo, "/api/v1/budgets")["budgets"]:
+        assert budget["name"] in budgets and usd(budget["spend_usd"]) in budgets
     screenshot(page, "overview")
 
 
@@ -136,9 +168,13 @@ def test_unit_economics(browser: Browser, demo: DemoProcess) -> None:
 
 def test_sessions(browser: Browser, demo: DemoProcess) -> None:
     page = open_page(browser, demo, "sessions")
-    detail = api(demo, f"/api/v1/sessions/{RUNAWAY_SESSION}")
-    assert page.get_by_text(RUNAWAY_SESSION).first.is_visible()
-    assert page.get_by_role("heading", name=f"Session {RUNAWAY_SESSION}").is_visible()
+    found = api(demo, "/api/v1/anomalies", kind="runaway_session")["anomalies"]
+    live = found[0]["details"]["session_id"]
+    assert live.startswith(LIVE_RUNAWAY_PREFIX)
+    assert live in table_text(page, 0)  # the detector's runaways
+    assert RUNAWAY_SESSION in table_text(page, 1)  # the costliest sessions
+    detail = api(demo, f"/api/v1/sessions/{live}")
+    assert page.get_by_role("heading", name=f"Session {live}").is_visible()
     assert metric(page, "Model calls") == f"{detail['session']['calls']:,}"
     assert metric(page, "Cost") == usd(detail["session"]["cost_usd"])
     screenshot(page, "sessions")
@@ -153,41 +189,56 @@ def test_models_and_prices(browser: Browser, demo: DemoProcess) -> None:
     mix = [table_text(page, index) for index in range(tables - 1)]
     assert any("meta-llama/Llama-3.1-8B-Instruct" in text for text in mix)
     overrides = api(demo, "/api/v1/prices")["overrides"]
-    assert [o["model"] for o in overrides] == ["meta-llama/Llama-3.1-8B-Instruct"]
+    assert [o["model"] for o in overrides] == [NEGOTIATED_PRICE["model"]]
     shown = table_text(page, tables - 1)  # the overrides, last (only visible columns are)
     assert overrides[0]["model"] in shown and overrides[0]["input_mtok"] in shown
     screenshot(page, "models")
 
 
 def test_gpu(browser: Browser, demo: DemoProcess) -> None:
-    # The demo's product sends spans only: no GPU metrics, and the page says what to send.
-    efficiency = api(demo, "/api/v1/gpu/efficiency", **last_30_days())
-    page = open_page(browser, demo, "gpu", charts=bool(efficiency["rows"]))
-    if efficiency["rows"]:
-        assert metric(page, "GPU cost") == usd(efficiency["totals"]["cost_usd"])
-    else:
-        assert page.get_by_text("No GPU metrics in this window").is_visible()
+    # The vLLM deployment's DCGM and vLLM metrics, priced per GPU-hour, against the
+    # page's first reference model.
+    reference = "openai/gpt-4o-mini"
+    totals = api(demo, "/api/v1/gpu/efficiency", reference=reference, **last_30_days())["totals"]
+    assert totals["gpus"] == 1 and totals["prompt_tokens"] > 0
+    page = open_page(browser, demo, "gpu")
+    assert metric(page, "Utilization") == share(totals["utilization"])
+    assert metric(page, "GPU cost") == usd(totals["cost_usd"])
+    assert metric(page, "Idle GPU cost") == usd(totals["idle_cost_usd"])
+    assert metric(page, "Cost / million tokens") == usd(totals["cost_per_million_tokens_usd"])
+    even = break_even(totals)
+    assert even is not None
+    assert metric(page, f"{reference} / million tokens") == usd(even.reference_per_mtok)
+    # The vLLM calls are charged the GPU-hours; only an hour without a batch call (the
+    # first or the last one, when the demo starts before five past) keeps its cost.
+    [deployment] = api(demo, "/api/v1/gpu/allocation", **last_30_days())["deployments"]
+    assert Decimal(deployment["allocated_usd"]) > 0
+    assert Decimal(deployment["unallocated_usd"]) <= 2 * Decimal(VLLM_GPU_PRICE["usd_per_gpu_hour"])
     screenshot(page, "gpu")
 
 
 def test_anomalies_and_budgets(browser: Browser, demo: DemoProcess) -> None:
     found = api(demo, "/api/v1/anomalies", **last_30_days())["anomalies"]
     budgets = api(demo, "/api/v1/budgets")["budgets"]
-    page = open_page(browser, demo, "anomalies", charts=bool(found or budgets))
+    page = open_page(browser, demo, "anomalies")
     assert metric(page, "Found in the window") == str(len(found))
-    if found:
-        assert found[0]["title"] in table_text(page, 0)
-    else:
-        assert page.get_by_text("Nothing unusual found in this window").is_visible()
+    assert {"spend_anomaly", "runaway_session", "budget"} <= {a["kind"] for a in found}
+    assert found[0]["title"] in table_text(page, 0)
+    assert len(budgets) == 3
     screenshot(page, "anomalies")
 
 
 def test_alerts(browser: Browser, demo: DemoProcess) -> None:
     alerts = api(demo, "/api/v1/alerts", since=last_30_days()["start"])["alerts"]
-    page = open_page(browser, demo, "alerts", charts=bool(alerts))
+    page = open_page(browser, demo, "alerts")
     assert metric(page, "Open") == str(sum(1 for a in alerts if a["status"] == "open"))
-    if not alerts:
-        assert page.get_by_text("No incidents in this window").is_visible()
+    # Delivered to the demo's loopback webhook, which kept each notice.
+    sent = [d for a in alerts for d in a["deliveries"] if d["status"] == "sent"]
+    assert sent and all(d["channel"] == "webhook" for d in sent)
+    kept = (demo.data_dir / "alerts.jsonl").read_text().splitlines()
+    assert len(kept) >= len(sent)
+    tables = page.locator('[data-testid="stDataFrame"]').count()
+    assert any("sent at" in table_text(page, index) for index in range(tables))
     screenshot(page, "alerts")
 
 

@@ -6,12 +6,25 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
+from decimal import Decimal
 
+import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from sample_data.demo import configure_prices
 from sample_data.export import InlineBatchProcessor, inline_provider
-from sample_data.product import CLASSIFICATION, PRODUCTION, SEARCH, STAGING, SUPPORT
+from sample_data.gpu import ServedCall, VllmDeployment
+from sample_data.product import (
+    CLASSIFICATION,
+    PRODUCTION,
+    SEARCH,
+    STAGING,
+    SUPPORT,
+    VLLM_ADDRESS,
+    VLLM_DEPLOYMENT,
+    VLLM_MODEL,
+)
 from sample_data.schedule import RUNAWAY_SESSION, SPIKE_DAYS_AGO, Shape, history
 from sample_data.sender import SampleSender
 from sample_data.traffic import SampleTraffic
@@ -102,3 +115,61 @@ def test_backfill_lands_every_call_normalized_with_past_times_and_late_outcomes(
     assert Counter(o["source"] for o in late)["api"] == sender.posted_outcomes
     tenants = server.get("/api/v1/costs", group_by=["tenant"], start=start).json()["rows"]
     assert len(tenants) >= 5
+
+
+def test_the_vllm_deployments_metrics_follow_the_calls_it_served() -> None:
+    second = 1_000_000_000
+    deployment = VllmDeployment(started_ns=0)
+    deployment.serve(
+        [
+            ServedCall(10 * second, 40 * second, 100, 10),
+            ServedCall(20 * second, 50 * second, 5, 1),  # overlaps the first
+            ServedCall(70 * second, 130 * second, 7, 2),  # across the scrape at 2:00
+        ]
+    )
+    scrapes = deployment.scrape(150 * second)
+    assert [s.at_ns // second for s in scrapes] == [60, 120]
+    # Busy 10-50 s of the first minute, 70-120 s of the second; tokens once a call ended.
+    assert [s.busy_share for s in scrapes] == [40 / 60, 50 / 60]
+    assert [(s.prompt_total, s.generation_total, s.running) for s in scrapes] == [
+        (105, 11, 0),
+        (105, 11, 1),
+    ]
+    [last] = deployment.scrape(180 * second)
+    assert (last.busy_share, last.prompt_total, last.generation_total) == (10 / 60, 112, 13)
+    metrics = deployment.metrics([*scrapes, last])
+    dcgm, vllm = metrics.resource_metrics
+    assert dcgm.resource.attributes["spendscope.deployment"] == VLLM_DEPLOYMENT
+    assert vllm.resource.attributes["server.address"] == VLLM_ADDRESS
+    prompt = next(m for m in vllm.scope_metrics[0].metrics if m.name == "vllm:prompt_tokens_total")
+    assert [p.value for p in prompt.data.data_points] == [105, 105, 112]
+    assert {p.start_time_unix_nano for p in prompt.data.data_points} == {0}
+    assert [p.time_unix_nano // second for p in prompt.data.data_points] == [60, 120, 180]
+
+
+def test_backfill_sends_gpu_metrics_that_price_the_vllm_calls(server: ServerProcess) -> None:
+    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - dt.timedelta(days=1)
+    with httpx.Client(base_url=server.http_url, headers=server.auth_headers()) as http:
+        configure_prices(http, start)
+    sender = SampleSender(server.http_url, seed=4)
+    sender.backfill(1, end=end, shape=Shape(4))
+    sender.close()
+    server.wait_attributed(timeout=60)
+    window = {"start": start.isoformat(), "end": (end + dt.timedelta(hours=1)).isoformat()}
+    efficiency = server.get("/api/v1/gpu/efficiency", **window).json()["totals"]
+    costs = server.get("/api/v1/costs", group_by=["model"], **window).json()["rows"]
+    [llama] = [r for r in costs if r["dimensions"]["model"] == VLLM_MODEL]
+    # vLLM's counters are exactly the tokens of the calls it served ...
+    assert efficiency["prompt_tokens"] == llama["tokens"]["input"] > 0
+    assert efficiency["generation_tokens"] == llama["tokens"]["output"]
+    # ... a day of one GPU at the deployment's price: scrapes from a minute after `start`
+    # to `end`, each GPU-hour's cost rounded to nano-dollars ...
+    assert efficiency["gpus"] == 1 and efficiency["unpriced_gpu_hours"] == "0"
+    assert abs(Decimal(efficiency["cost_usd"]) - Decimal("0.71") * 24) < Decimal("0.000001")
+    assert 0 < efficiency["utilization"] < 0.01  # an hourly batch of a few seconds
+    # ... charged to those calls, each hour's cost over its batch, no token price needed.
+    [deployment] = server.get("/api/v1/gpu/allocation", **window).json()["deployments"]
+    assert llama["unpriced_calls"] == 0
+    assert Decimal(llama["cost_usd"]) == Decimal(deployment["allocated_usd"])
+    assert Decimal(deployment["unallocated_usd"]) == round(Decimal("0.71") / 60, 9)

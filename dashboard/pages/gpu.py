@@ -107,7 +107,7 @@ def _efficiency(efficiency: dict[str, Any], grain: str, reference: str) -> None:
                 color="deployment",
                 markers=True,
                 labels={"period": grain},
-            ).update_yaxes(tickformat=".0%", rangemode="tozero")
+            ).update_yaxes(tickformat=".2~%", rangemode="tozero")
         )
     with right:
         st.subheader(f"GPU cost by {grain}: busy and idle")
