@@ -165,7 +165,7 @@ def test_backfill_sends_gpu_metrics_that_price_the_vllm_calls(server: ServerProc
     assert efficiency["generation_tokens"] == llama["tokens"]["output"]
     # ... a day of one GPU at the deployment's price: scrapes from a minute after `start`
     # to `end`, each GPU-hour's cost rounded to nano-dollars ...
-    assert efficiency["gpus"] == 1 and efficiency["unpriced_gpu_hours"] == "0"
+    assert efficiency["gpus"] == 1 and Decimal(efficiency["unpriced_gpu_hours"]) == 0
     assert abs(Decimal(efficiency["cost_usd"]) - Decimal("0.71") * 24) < Decimal("0.000001")
     assert 0 < efficiency["utilization"] < 0.01  # an hourly batch of a few seconds
     # ... charged to those calls, each hour's cost over its batch, no token price needed.
