@@ -212,19 +212,25 @@ def _backfill(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("sessions, {task.fields[spans]:,} spans"),
+        TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"backfilling {options.days:g} days", total=None, spans=0)
+        task = progress.add_task(
+            f"backfilling {options.days:g} days", total=None, unit="sessions, 0 spans"
+        )
+        gpu = progress.add_task("GPU metrics", total=None, unit="scrapes", visible=False)
 
         def advance(done: int, total: int) -> None:
             if done % 50 == 0 or done == total:
-                spans = sender.processor.exported
-                progress.update(task, completed=done, total=total, spans=spans)
+                unit = f"sessions, {sender.processor.exported:,} spans"
+                progress.update(task, completed=done, total=total, unit=unit)
 
-        summary = sender.backfill(options.days, progress=advance)
-        progress.update(task, spans=sender.processor.exported)
+        def advance_gpu(done: int, total: int) -> None:
+            progress.update(gpu, completed=done, total=total, visible=True)
+
+        summary = sender.backfill(options.days, progress=advance, gpu_progress=advance_gpu)
+        progress.update(task, unit=f"sessions, {sender.processor.exported:,} spans")
     console.print(
         f"sent {summary.traces:,} traces with {summary.model_calls:,} model calls, "
         f"{summary.outcomes:,} outcomes in the spans and {sender.posted_outcomes:,} reported "

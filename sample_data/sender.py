@@ -20,7 +20,7 @@ from opentelemetry.sdk.metrics.export import MetricExportResult
 from opentelemetry.sdk.trace import TracerProvider
 
 from sample_data.export import ExportFailed, InlineBatchProcessor, inline_provider
-from sample_data.gpu import VllmDeployment
+from sample_data.gpu import SCRAPE_NS, VllmDeployment
 from sample_data.product import (
     CLASSIFICATION,
     PRODUCTION,
@@ -68,15 +68,18 @@ class SampleSender:
         end: dt.datetime | None = None,
         shape: Shape | None = None,
         progress: Callable[[int, int], None] | None = None,
+        gpu_progress: Callable[[int, int], None] | None = None,
     ) -> TrafficSummary:
-        """`days` of history up to `end` (now), with past timestamps; then the outcomes
-        reported late whose time has come. `progress(done, total)` after each session."""
+        """`days` of history up to `end` (now), with past timestamps, and the vLLM
+        deployment's GPU metrics; then the outcomes reported late whose time has come.
+        `progress(done, total)` after each session, `gpu_progress(done, total)` after each
+        request of GPU scrapes."""
         end = end or dt.datetime.now(dt.UTC)
         start = end - dt.timedelta(days=days)
         plan = history(start, end, self.traffic.seed, shape)
         self.gpu = self.gpu or VllmDeployment(to_ns(start))
         self.send(plan, progress)
-        self.send_gpu_metrics(to_ns(end))
+        self.send_gpu_metrics(to_ns(end), gpu_progress)
         self.post_due_outcomes(time.time_ns())
         return self.traffic.summary()
 
@@ -86,17 +89,25 @@ class SampleSender:
         to find on their next runs."""
         self.send(live_incidents(now or dt.datetime.now(dt.UTC), self.traffic.seed))
 
-    def send_gpu_metrics(self, until_ns: int) -> None:
-        """The vLLM deployment's scrapes up to `until_ns`, covering the calls sent so far."""
+    def send_gpu_metrics(
+        self, until_ns: int, progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        """The vLLM deployment's scrapes up to `until_ns`, covering the calls sent so far;
+        `progress(done, total)` in scrapes after each request."""
         if self.gpu is None:
             self.gpu = VllmDeployment(until_ns)
         self.gpu.serve(self.traffic.served)
         self.traffic.served.clear()
+        total = max(0, (until_ns - self.gpu.next_scrape_ns) // SCRAPE_NS + 1)
+        done = 0
         while self.gpu.next_scrape_ns <= until_ns:
             scrapes = self.gpu.scrape(min(until_ns, self.gpu.next_scrape_ns + GPU_EXPORT_NS))
             result = self.metric_exporter.export(self.gpu.metrics(scrapes))
             if result is not MetricExportResult.SUCCESS:
                 raise ExportFailed(f"the collector did not accept {len(scrapes)} GPU scrapes")
+            done += len(scrapes)
+            if progress:
+                progress(done, total)
 
     def send(
         self, sessions: Iterable[Session], progress: Callable[[int, int], None] | None = None
