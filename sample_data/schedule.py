@@ -92,9 +92,9 @@ def history(
 
 
 def live_incidents(now: dt.datetime, seed: int = 7) -> list[Session]:
-    """The live demo's incidents, all ending by `now` (so whatever the minute, the spike
-    fills at least three quarters of the last complete hour or of the hour under way), in
-    time order."""
+    """The live demo's incidents, in time order: the spike's sessions over the hour before
+    `now` (so whatever the minute, they fill at least three quarters of the last complete
+    hour or of the hour under way) and the runaway, whose 90 turns end about `now`."""
     rng = random.Random(f"incidents-{seed}-{now:%Y%m%d%H%M}")
     sessions = []
     for _ in range(LIVE_SPIKE_SESSIONS):

@@ -216,6 +216,11 @@ def test_auth_needs_the_token_and_an_empty_service_says_how_to_send_data(
             assert not app.error, (url, [e.value for e in app.error])
             if url != "models":
                 assert any("OTEL_EXPORTER_OTLP_ENDPOINT" in i.value for i in app.info), url
+            if url == "overview":  # the detectors' parts say what they watch, or how to start
+                assert any("No open anomalies" in m.value for m in app.success)
+                assert any("No budgets yet" in i.value for i in app.info)
+            if url == "sessions":
+                assert any("No runaway sessions found" in m.value for m in app.success)
 
 
 def test_unit_economics_of_one_tenant(
