@@ -51,7 +51,7 @@ def deep(levels: int) -> dict[str, Any]:
 
 
 def json_span(trace: int, **fields: Any) -> dict[str, Any]:
-    span = {
+    span: dict[str, Any] = {
         "traceId": otlp.trace_id(trace).hex(),
         "spanId": otlp.span_id(1).hex(),
         "name": "chat gpt-4o-mini",

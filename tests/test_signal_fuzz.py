@@ -30,7 +30,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    AggregationTemporality,
+    Metric,
+    NumberDataPoint,
+)
 
 from collector.decode import JSON, PROTOBUF, DecodeError
 from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
@@ -203,7 +207,9 @@ def metric_exports(draw: st.DrawFn) -> ExportMetricsServiceRequest:
         if kind == "gauge":
             metric.gauge.data_points.extend([draw(number_points()) for _ in range(count)])
         elif kind == "sum":
-            metric.sum.aggregation_temporality = draw(st.integers(0, 3))
+            metric.sum.aggregation_temporality = AggregationTemporality.ValueType(
+                draw(st.integers(0, 3))
+            )
             metric.sum.data_points.extend([draw(number_points()) for _ in range(count)])
         elif kind == "histogram":
             for _ in range(count):
