@@ -158,7 +158,7 @@ def test_invalid_utf8_is_a_400(server: ServerProcess, content_type: str, payload
     assert response.status_code == 400, response.text
 
 
-def test_metric_and_outcome_times_beyond_2200_are_rejected(server: ServerProcess) -> None:
+def test_absurd_metric_points_and_outcome_records_are_rejected(server: ServerProcess) -> None:
     metrics = ExportMetricsServiceRequest()
     metric = (
         metrics.resource_metrics.add().scope_metrics.add().metrics.add(name="DCGM_FI_DEV_GPU_UTIL")
@@ -175,17 +175,16 @@ def test_metric_and_outcome_times_beyond_2200_are_rejected(server: ServerProcess
 
     logs = ExportLogsServiceRequest()
     records = logs.resource_logs.add().scope_logs.add().log_records
-    for time_ns in (START, YEAR_2250_NS):
+    for time_ns, session in ((START, "s-1"), (YEAR_2250_NS, "s-2"), (START, BIG)):
         record = records.add(event_name="spendscope.outcome", time_unix_nano=time_ns)
         record.attributes.extend(
-            otlp.key_values(
-                {"spendscope.outcome.name": "ticket_resolved", "session.id": f"s-{time_ns}"}
-            )
+            otlp.key_values({"spendscope.outcome.name": "ticket_resolved", "session.id": session})
         )
     response = post(server, "/v1/logs", logs.SerializeToString(), otlp.PROTOBUF)
     assert response.status_code == 200, response.text
     log_partial = ExportLogsServiceResponse.FromString(response.content).partial_success
-    assert log_partial.rejected_log_records == 1
+    assert log_partial.rejected_log_records == 2
+    assert f"session_id is {MIB} characters long (limit 512)" in log_partial.error_message
 
 
 CLAMP_TRACE = 900
