@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from collector.alert_channel import Channel, redacted_url
+from collector.api_errors import COMMON, errors
 from collector.auth import Scope, TokenSet, read_scope
 from warehouse import alert_queries, incidents, mutes
 from warehouse.alert_policy import load_policy
@@ -141,7 +142,9 @@ def alerts_router(
     wake: Callable[[], None],
 ) -> APIRouter:
     """`wake` tells the dispatcher that the outbox has something new (an acknowledgement)."""
-    router = APIRouter(prefix="/api/v1/alerts", dependencies=[Depends(read_scope(tokens))])
+    router = APIRouter(
+        prefix="/api/v1/alerts", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+    )
 
     def reading(read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
         cursor = database.cursor()
@@ -175,7 +178,13 @@ def alerts_router(
         found = reading(lambda c: mutes.mutes(c, scope, active_at=now))
         return MutesResponse(mutes=[MuteRecord(**m.to_json()) for m in found])
 
-    @router.post("/mutes", response_model=MuteRecord, status_code=201, summary="Mute a series")
+    @router.post(
+        "/mutes",
+        response_model=MuteRecord,
+        status_code=201,
+        summary="Mute a series",
+        responses=errors(400, 403),
+    )
     def add_mute(request: MuteRequest, scope: Scope) -> MuteRecord:
         """Mute a series for a while: its incidents still record, nothing is sent."""
         if not scope.unscoped and request.tenant_id not in (None, scope.tenant_id):
@@ -188,7 +197,7 @@ def alerts_router(
         )
         return MuteRecord(**mute.to_json())
 
-    @router.delete("/mutes/{mute_id}", status_code=204, summary="Unmute")
+    @router.delete("/mutes/{mute_id}", status_code=204, summary="Unmute", responses=errors(404))
     def delete_mute(mute_id: int, scope: Scope) -> Response:
         if not reading(lambda c: mutes.delete_mute(c, mute_id, scope)):
             raise HTTPException(404, f"no mute {mute_id}")
@@ -209,7 +218,9 @@ def alerts_router(
             ],
         )
 
-    @router.get("/{incident_id}", response_model=AlertRecord, summary="One incident")
+    @router.get(
+        "/{incident_id}", response_model=AlertRecord, summary="One incident", responses=errors(404)
+    )
     def alert(incident_id: int, scope: Scope) -> AlertRecord:
         """One incident, its deliveries and every delivery attempt."""
         found = reading(lambda c: alert_queries.incident(c, incident_id, scope))
@@ -217,7 +228,12 @@ def alerts_router(
             raise HTTPException(404, f"no alert {incident_id}")
         return AlertRecord(**found)
 
-    @router.post("/{incident_id}/acknowledge", response_model=AlertRecord, summary="Acknowledge")
+    @router.post(
+        "/{incident_id}/acknowledge",
+        response_model=AlertRecord,
+        summary="Acknowledge",
+        responses=errors(400, 404, 409),
+    )
     def acknowledge(
         incident_id: int, scope: Scope, request: AcknowledgeRequest | None = None
     ) -> AlertRecord:

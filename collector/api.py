@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from collector.api_errors import COMMON, errors
 from collector.auth import Scope, TokenSet, read_scope
 from warehouse import queries
 from warehouse.database import Database
@@ -109,9 +110,16 @@ def model_call_record(row: dict[str, Any]) -> ModelCallRecord:
 
 
 def api_router(database: Database, tokens: TokenSet) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_scope(tokens))])
+    router = APIRouter(
+        prefix="/api/v1", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+    )
 
-    @router.get("/spans", response_model=SpansResponse, summary="Model calls of a trace or session")
+    @router.get(
+        "/spans",
+        response_model=SpansResponse,
+        summary="Model calls of a trace or session",
+        responses=errors(400),
+    )
     def spans(
         scope: Scope,
         trace_id: Annotated[

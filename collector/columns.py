@@ -12,10 +12,19 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from collector.normalize import Normalizer, SpanRejected
+from collector.normalize import Normalized, Normalizer, SpanRejected
 
-MAX_UNIX_NANO = 2**63 - 1  # TIMESTAMP_NS and int64 end here (year 2262)
+# Times at or after 2200-01-01 are rejected: no clock is that far off, and a span there
+# would stretch every time series (TIMESTAMP_NS itself ends in 2262).
+MAX_UNIX_NANO = 7_258_118_400 * 10**9 - 1
 MAX_REJECTION_MESSAGES = 5
+# Longest string value kept in the stored JSON (attributes, resource attributes, events,
+# links) and in a status message; the rest is cut and replaced with `TRUNCATED`.
+MAX_VALUE_CHARS = 16_384
+TRUNCATED = "...[truncated {} chars]"
+# Longest model, provider or dimension value accepted: cutting one would merge distinct
+# sessions, users or tenants, so a span with a longer one is rejected instead.
+MAX_KEY_CHARS = 1024
 
 SCHEMA = pa.schema(
     [
@@ -59,14 +68,56 @@ COLUMN_NAMES = tuple(SCHEMA.names)
 
 
 def to_json(value: Mapping[str, Any] | list[Any]) -> str | None:
-    """Compact JSON for the kept attributes, events and links; None when empty."""
+    """Compact JSON for the kept attributes, events and links, every string value cut at
+    `MAX_VALUE_CHARS` (with the `TRUNCATED` marker); None when empty."""
     if not value:
         return None
-    return orjson.dumps(value).decode()
+    text = orjson.dumps(value).decode()
+    if len(text) <= MAX_VALUE_CHARS:
+        return text  # no string inside can be longer: the common case costs nothing more
+    return orjson.dumps(_bounded(value)).decode()
+
+
+def bounded_text(text: str) -> str:
+    """`text`, or its first `MAX_VALUE_CHARS` characters and the `TRUNCATED` marker."""
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return text[:MAX_VALUE_CHARS] + TRUNCATED.format(len(text) - MAX_VALUE_CHARS)
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return bounded_text(value)
+    if isinstance(value, dict):
+        return {key: _bounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_bounded(item) for item in value]
+    return value
 
 
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
+
+
+_KEY_FIELDS = (
+    "provider",
+    "request_model",
+    "response_model",
+    "feature",
+    "session_id",
+    "user_id",
+    "tenant_id",
+    "environment",
+    "agent_name",
+    "service",
+)
+
+
+def _check_key_lengths(n: Normalized) -> None:
+    for field in _KEY_FIELDS:
+        value = getattr(n, field)
+        if value is not None and len(value) > MAX_KEY_CHARS:
+            raise SpanRejected(f"{field} is {len(value)} characters long (limit {MAX_KEY_CHARS})")
 
 
 class SpanColumns:
@@ -112,12 +163,15 @@ class SpanColumns:
             if parent_span_id and len(parent_span_id) != 8:
                 raise SpanRejected("parent_span_id must be 8 bytes or empty")
             if not 0 < start_ns <= MAX_UNIX_NANO:
-                raise SpanRejected(f"start time {start_ns} is not a valid Unix time in ns")
+                raise SpanRejected(f"start time {start_ns} is not a Unix time in ns before 2200")
             if not 0 <= end_ns <= MAX_UNIX_NANO:
-                raise SpanRejected(f"end time {end_ns} is not a valid Unix time in ns")
+                raise SpanRejected(f"end time {end_ns} is not a Unix time in ns before 2200")
             if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
                 raise SpanRejected("span kind or status code out of range")
+            if len(name) > MAX_KEY_CHARS:
+                raise SpanRejected(f"name is {len(name)} characters long (limit {MAX_KEY_CHARS})")
             n = self.normalizer.normalize(name, attributes, resource)
+            _check_key_lengths(n)
         except SpanRejected as exc:
             self.reject(f"span {span_id.hex()}: {exc}")
             return
@@ -132,7 +186,7 @@ class SpanColumns:
                 name,
                 kind,
                 status_code,
-                status_message or None,
+                bounded_text(status_message) or None,
                 n.service,
                 scope_name or None,
                 n.is_model_call,
@@ -154,10 +208,10 @@ class SpanColumns:
                 n.tenant_id,
                 n.environment,
                 n.agent_name,
-                orjson.dumps(remainder).decode() if remainder else None,
+                to_json(remainder),
                 resource_json,
-                orjson.dumps(events).decode() if events else None,
-                orjson.dumps(links).decode() if links else None,
+                to_json(events),
+                to_json(links),
             )
         )
         self.accepted += 1

@@ -14,10 +14,12 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from collector import costs_examples as examples
 from collector.api import ModelCallRecord, model_call_record
+from collector.api_errors import COMMON, ErrorDetail
+from collector.api_time import ApiTime
 from collector.auth import Scope, TokenSet, read_scope
 from collector.prices_api import decimal_text
 from warehouse import cost_queries, queries, unit_economics
@@ -31,10 +33,10 @@ JSON = "application/json"
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 Dimension = Literal["feature", "provider", "model", "tenant", "environment", "agent", "user"]
 Start = Annotated[
-    AwareDatetime | None,
+    ApiTime | None,
     Query(description="Window start, inclusive (ISO 8601 with offset). Default: end - 30 days."),
 ]
-End = Annotated[AwareDatetime | None, Query(description="Window end, exclusive. Default: now.")]
+End = Annotated[ApiTime | None, Query(description="Window end, exclusive. Default: now.")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=512)]
 
 
@@ -227,7 +229,12 @@ def _share(part: Decimal, whole: Decimal) -> float | None:
 
 
 def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str, str]) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["costs"], dependencies=[Depends(read_scope(tokens))])
+    router = APIRouter(
+        prefix="/api/v1",
+        tags=["costs"],
+        dependencies=[Depends(read_scope(tokens))],
+        responses=COMMON,
+    )
 
     @router.get(
         "/costs",
@@ -235,7 +242,10 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         summary="Cost and usage by dimension and time",
         responses={
             **examples.ok(examples.COSTS),
-            400: {"description": "A grouping or filter the rollups cannot answer."},
+            400: {
+                "model": ErrorDetail,
+                "description": "A grouping or filter the rollups cannot answer.",
+            },
         },
     )
     def get_costs(
@@ -341,7 +351,7 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         summary="One session: its cost, value units and calls",
         responses={
             **examples.ok(examples.SESSION_DETAIL),
-            404: {"description": "No such session (or not yet rolled up)."},
+            404: {"model": ErrorDetail, "description": "No such session (or not yet rolled up)."},
         },
     )
     def get_session(

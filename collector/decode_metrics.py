@@ -10,8 +10,9 @@ INVALID_ARGUMENT). Per data point:
 - a point of any other metric, an exponential histogram or summary, or a point flagged
   "no recorded value" (the Prometheus receiver's staleness marker) is ignored: counted,
   acknowledged, not stored;
-- a point that cannot be stored (no timestamp, a value that is not finite) is rejected and
-  reported through OTLP partial success (`rejected_data_points`).
+- a point that cannot be stored (no timestamp, a time at or after 2200, a value that is not
+  finite, a histogram count beyond int64) is rejected and reported through OTLP partial
+  success (`rejected_data_points`).
 
 Gauges and sums keep their value; histograms keep their sum and count. Cumulative sums stay
 cumulative here: the efficiency job turns them into increments, handling resets and gaps.
@@ -34,12 +35,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from collector import metric_signals as signals
+from collector.columns import MAX_UNIX_NANO
 from collector.decode import JSON, PROTOBUF, DecodeError
 
 # DataPointFlags.FLAG_NO_RECORDED_VALUE
 NO_RECORDED_VALUE = 1
 CUMULATIVE = 2
 MAX_REJECTION_MESSAGES = 5
+MAX_COUNT = 2**63 - 1  # the int64 `count` column
 
 SCHEMA = pa.schema(
     [
@@ -177,6 +180,12 @@ def _add_metric(metric: Any, scope: str, resource: dict[str, Any], points: _Poin
             number = None
         if not point.time_unix_nano:
             points.reject(f"{metric.name}: data point without time_unix_nano")
+            continue
+        if point.time_unix_nano > MAX_UNIX_NANO or point.start_time_unix_nano > MAX_UNIX_NANO:
+            points.reject(f"{metric.name}: data point time is not a Unix time in ns before 2200")
+            continue
+        if number is not None and number > MAX_COUNT:
+            points.reject(f"{metric.name}: histogram count {number} is out of range")
             continue
         if not math.isfinite(value):
             points.reject(f"{metric.name}: value {value} is not finite")

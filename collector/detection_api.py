@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from collector.api_errors import COMMON, errors
+from collector.api_time import ApiTime
 from collector.auth import Scope, TokenSet, full_access, read_scope
 from collector.prices_api import decimal_text
 from warehouse import budgets, detection_file
@@ -117,7 +119,9 @@ def detection_router(
     database: Database, tokens: TokenSet, data_dir: Path, intervals: Mapping[str, float]
 ) -> APIRouter:
     """`intervals`: each signal kind's detector interval, in seconds (for `firing`)."""
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_scope(tokens))])
+    router = APIRouter(
+        prefix="/api/v1", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+    )
 
     @router.get(
         "/anomalies",
@@ -129,9 +133,9 @@ def detection_router(
         scope: Scope,
         kind: Annotated[Kind | None, Query(description="Only this kind.")] = None,
         start: Annotated[
-            AwareDatetime | None, Query(description="Detected from (default: end - 24 h).")
+            ApiTime | None, Query(description="Detected from (default: end - 24 h).")
         ] = None,
-        end: Annotated[AwareDatetime | None, Query(description="Detected before.")] = None,
+        end: Annotated[ApiTime | None, Query(description="Detected before.")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AnomaliesResponse:
         """Spend anomalies, runaway sessions and budgets that fired in the window, one entry
@@ -226,6 +230,7 @@ def detection_router(
         summary="Re-read the detection file",
         tags=["detection"],
         dependencies=[Depends(full_access(tokens))],
+        responses=errors(403),
     )
     def reload_budgets() -> ReloadResponse:
         """Re-read `<data_dir>/detection.toml` (budgets and detector thresholds); an invalid

@@ -16,8 +16,10 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from collector.api_errors import COMMON, errors
+from collector.api_time import ApiTime
 from collector.auth import Scope, TokenSet, full_access, read_scope
 from collector.prices_api import decimal_text
 from collector.settings import Settings
@@ -29,10 +31,10 @@ from warehouse.pricefile import PriceFileError
 DEFAULT_WINDOW = dt.timedelta(days=30)
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 Start = Annotated[
-    AwareDatetime | None,
+    ApiTime | None,
     Query(description="Window start, inclusive (ISO 8601 with offset). Default: end - 30 days."),
 ]
-End = Annotated[AwareDatetime | None, Query(description="Window end, exclusive. Default: now.")]
+End = Annotated[ApiTime | None, Query(description="Window end, exclusive. Default: now.")]
 
 
 class EfficiencyFigures(BaseModel):
@@ -213,7 +215,10 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
     router = APIRouter(
-        prefix="/api/v1/gpu", tags=["gpu"], dependencies=[Depends(read_scope(tokens))]
+        prefix="/api/v1/gpu",
+        tags=["gpu"],
+        dependencies=[Depends(read_scope(tokens))],
+        responses=COMMON,
     )
     change = [Depends(full_access(tokens))]
 
@@ -238,6 +243,7 @@ def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
         "/efficiency",
         response_model=EfficiencyResponse,
         dependencies=fleet,
+        responses=errors(400, 403),
         summary="GPU utilization, idle cost and cost per token of self-hosted deployments",
     )
     def efficiency(
@@ -297,6 +303,7 @@ def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
         "/allocation",
         response_model=AllocationResponse,
         summary="Self-hosted GPU cost allocated to the calls each deployment served",
+        responses=errors(400),
     )
     def allocation(
         scope: Scope,
@@ -350,13 +357,21 @@ def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
         result: AllocationResponse = query(run)
         return result
 
-    @router.get("/prices", response_model=list[GpuPriceRecord], dependencies=fleet)
+    @router.get(
+        "/prices", response_model=list[GpuPriceRecord], dependencies=fleet, responses=errors(403)
+    )
     def list_prices() -> list[GpuPriceRecord]:
         """The GPU price book: every GPU-hour price, from the price file and the API."""
         rows: list[dict[str, Any]] = query(gpu_prices.list_gpu_prices)
         return [_price_record(row) for row in rows]
 
-    @router.post("/prices", response_model=GpuPriceRecord, status_code=201, dependencies=change)
+    @router.post(
+        "/prices",
+        response_model=GpuPriceRecord,
+        status_code=201,
+        dependencies=change,
+        responses=errors(400, 403),
+    )
     def add_price(entry: Annotated[dict[str, Any], Body()]) -> GpuPriceRecord:
         """Add a GPU-hour price (fields as in the price file's `gpu_prices`); the efficiency
         job re-costs the history it covers on its next run."""

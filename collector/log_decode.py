@@ -39,6 +39,8 @@ from collector.decode import (
 from collector.normalize import FEATURE, SESSION, TENANT, Normalizer, SpanRejected, _text
 from warehouse.outcomes import (
     EVENT_NAME_ATTRIBUTE,
+    MAX_KEY_CHARS,
+    MAX_NAME_CHARS,
     NAME_ATTRIBUTE,
     OUTCOME_EVENT,
     OutcomeInvalid,
@@ -101,7 +103,7 @@ class _Records:
                 raise OutcomeInvalid("span_id must be 8 bytes")
             occurred_ns = time_ns or observed_ns or self.received_ns
             if not 0 < occurred_ns <= MAX_UNIX_NANO:
-                raise OutcomeInvalid(f"time {occurred_ns} is not a valid Unix time in ns")
+                raise OutcomeInvalid(f"time {occurred_ns} is not a Unix time in ns before 2200")
         except OutcomeInvalid as exc:
             self.reject(f"log record: {exc}")
             return
@@ -122,6 +124,16 @@ class _Records:
             )
         if fields.feature is None and (feature := dimension(FEATURE)) is not None:
             fields = dataclasses.replace(fields, feature=feature)
+        session_id, tenant_id = dimension(SESSION), dimension(TENANT)
+        # The limits of the outcomes API: longer values would merge distinct ones if cut.
+        for what, value, limit in (
+            ("feature", fields.feature, MAX_NAME_CHARS),
+            ("session_id", session_id, MAX_KEY_CHARS),
+            ("tenant_id", tenant_id, MAX_KEY_CHARS),
+        ):
+            if value is not None and len(value) > limit:
+                self.reject(f"log record: {what} is {len(value)} characters long (limit {limit})")
+                return
         self.rows.add(
             outcome_id,
             SOURCE,
@@ -129,8 +141,8 @@ class _Records:
             occurred_ns,
             trace_id=trace_id,
             span_id=span_id,
-            session_id=dimension(SESSION),
-            tenant_id=dimension(TENANT),
+            session_id=session_id,
+            tenant_id=tenant_id,
             attributes=to_json(dict(attributes)),
         )
         self.outcomes += 1

@@ -19,7 +19,6 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from collector.api_errors import COMMON, ErrorDetail, errors
+from collector.api_time import ApiTime
 from collector.auth import Scope, TokenSet, read_scope
 from collector.group_commit import QueueFull, WriterStopped
 from collector.otlp_http import BodyOverLimit, read_body
@@ -94,7 +95,7 @@ class OutcomeIn(BaseModel):
     feature: str | None = Field(
         None, min_length=1, max_length=MAX_NAME_CHARS, description="The product feature."
     )
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: ApiTime | None = Field(
         None,
         description="When it happened (with a time zone), possibly hours after the model calls."
         " Default: when received.",
@@ -310,7 +311,7 @@ def outcomes_api_router(
 
         return Depends(authorize)
 
-    router = APIRouter(prefix="/api/v1", tags=["outcomes"])
+    router = APIRouter(prefix="/api/v1", tags=["outcomes"], responses=COMMON)
 
     @router.post(
         "/outcomes",
@@ -318,7 +319,10 @@ def outcomes_api_router(
         summary="Report outcomes (value units)",
         dependencies=[authorizer(report_tokens)],
         openapi_extra={"requestBody": _REQUEST_BODY},
-        responses={422: {"description": "Invalid outcomes; nothing was stored."}},
+        responses={
+            **errors(413, 503),
+            422: {"model": ErrorDetail, "description": "Invalid outcomes; nothing was stored."},
+        },
     )
     async def post_outcomes(request: Request) -> OutcomesAccepted:
         """Store one outcome or a list of them; answers once they are committed.
@@ -374,8 +378,8 @@ def outcomes_api_router(
         key: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_CHARS)] = None,
         name: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_CHARS)] = None,
         feature: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_CHARS)] = None,
-        since: Annotated[AwareDatetime | None, Query(description="occurred_at >= since")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="occurred_at < until")] = None,
+        since: Annotated[ApiTime | None, Query(description="occurred_at >= since")] = None,
+        until: Annotated[ApiTime | None, Query(description="occurred_at < until")] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> OutcomesResponse:
         """Outcomes matching every filter given, in the order they occurred. `session_id`,
@@ -407,8 +411,8 @@ def outcomes_api_router(
     )
     def get_value_units(
         scope: Scope,
-        since: Annotated[AwareDatetime | None, Query(description="occurred_at >= since")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="occurred_at < until")] = None,
+        since: Annotated[ApiTime | None, Query(description="occurred_at >= since")] = None,
+        until: Annotated[ApiTime | None, Query(description="occurred_at < until")] = None,
     ) -> ValueUnitsResponse:
         """The value units configured with SPENDSCOPE_VALUE_UNITS, with the outcomes that
         count towards them in the window (all time by default)."""

@@ -17,6 +17,7 @@ import duckdb
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from collector.api_errors import COMMON, ErrorDetail, errors
 from collector.auth import Scope, TokenSet, full_access, read_scope
 from warehouse import gpu_prices, pricing
 from warehouse.database import Database
@@ -253,7 +254,10 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
     """Reading is scoped to the caller's tenant; changing prices needs an unscoped token."""
     change = [Depends(full_access(tokens))]
     router = APIRouter(
-        prefix="/api/v1/prices", dependencies=[Depends(read_scope(tokens))], tags=["prices"]
+        prefix="/api/v1/prices",
+        dependencies=[Depends(read_scope(tokens))],
+        tags=["prices"],
+        responses=COMMON,
     )
 
     @router.get("", response_model=PricesResponse, summary="The price book and what it priced")
@@ -297,7 +301,13 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
         status_code=201,
         summary="Add a price (override)",
         dependencies=change,
-        responses={422: {"description": "The price is invalid; every problem is listed."}},
+        responses={
+            **errors(400, 403),
+            422: {
+                "model": ErrorDetail,
+                "description": "The price is invalid; every problem is listed.",
+            },
+        },
     )
     def add_price(body: Annotated[OverrideIn, Body()]) -> OverrideRecord:
         """Add an override; it wins over the catalog from its `effective_from` on, and the
@@ -322,8 +332,9 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
         summary="Delete a price (override)",
         dependencies=change,
         responses={
-            404: {"description": "No such override."},
-            409: {"description": "From the price file."},
+            **errors(403),
+            404: {"model": ErrorDetail, "description": "No such override."},
+            409: {"model": ErrorDetail, "description": "From the price file."},
         },
     )
     def delete_price(override_id: int) -> Response:
@@ -351,6 +362,7 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
         response_model=ReloadResponse,
         summary="Re-read the price file",
         dependencies=change,
+        responses=errors(403),
     )
     def reload_prices() -> ReloadResponse:
         """Re-read `<data_dir>/prices.toml` (or .yaml); an invalid file changes nothing."""

@@ -791,6 +791,59 @@ def test_a_tenant_token_cannot_change_shared_settings(pipeline: Pipeline) -> Non
     assert pipeline.client.post("/api/v1/prices", json=price, headers=ADMIN).status_code == 201
 
 
+# Every /api/v1 operation that changes something, by what a tenant-scoped token gets there.
+SHARED_WRITES = {  # change what every tenant sees: an unscoped token only (403)
+    ("POST", "/api/v1/prices"),
+    ("DELETE", "/api/v1/prices/{override_id}"),
+    ("POST", "/api/v1/prices/reload"),
+    ("POST", "/api/v1/budgets/reload"),
+    ("POST", "/api/v1/gpu/prices"),
+}
+# Scoped to the token's tenant: `alert_checks` (the "alert" and "mutes" checks) holds an
+# acme token to acme's incidents and mutes (404 for globex's, its mutes forced to acme).
+TENANT_WRITES = {
+    ("POST", "/api/v1/alerts/mutes"),
+    ("DELETE", "/api/v1/alerts/mutes/{mute_id}"),
+    ("POST", "/api/v1/alerts/{incident_id}/acknowledge"),
+}
+# An ingest surface (apps report outcomes): ingest tokens, never tenant tokens.
+INGEST_WRITES = {("POST", "/api/v1/outcomes")}
+
+
+def test_a_tenant_token_writes_only_within_its_tenant_on_every_endpoint(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    paths = pipeline.app.openapi()["paths"]
+    writes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1")
+        for method in operations
+        if method != "get"
+    }
+    assert writes == SHARED_WRITES | TENANT_WRITES | INGEST_WRITES, "a write has no check here"
+    for method, path in SHARED_WRITES:
+        concrete = path.replace("{override_id}", "1")
+        denied = pipeline.client.request(method, concrete, json={}, headers=tenant("acme"))
+        assert denied.status_code == 403, (method, path, denied.text)
+    _tenant_world(pipeline)
+    checks = _acme_checks(pipeline)
+    checks["/api/v1/alerts/{incident_id}"]()
+    checks["/api/v1/alerts/mutes"]()
+    # With ingest tokens on, a tenant token cannot report outcomes (for any tenant).
+    settings_ = Settings(
+        data_dir=tmp_path / "ingest-tokens",
+        grpc_port=0,
+        ingest_tokens=["ingest-token"],
+        api_tokens=["admin-token"],
+        tenant_tokens=list(TENANTS.items()),
+    )
+    client = TestClient(create_app(settings_, pipeline.database))
+    outcome = {"name": "ticket_resolved", "session_id": "s-glx", "id": "o-1"}
+    posted = client.post("/api/v1/outcomes", json=outcome, headers=tenant("acme"))
+    assert posted.status_code == 401, posted.text
+
+
 def test_tenant_tokens_setting() -> None:
     parsed = Settings(tenant_tokens="acme:tok1, org:42:tok2,acme:tok3")  # type: ignore[arg-type]
     assert parsed.tenant_tokens == [("acme", "tok1"), ("org:42", "tok2"), ("acme", "tok3")]

@@ -497,8 +497,19 @@ def serve_command_env(data_dir: Path, **settings: str) -> dict[str, str]:
     }
 
 
-def test_public_bind_without_tokens_refuses_to_start(tmp_path: Path) -> None:
-    env = serve_command_env(tmp_path, SPENDSCOPE_HOST="0.0.0.0")
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        {},
+        {"SPENDSCOPE_INGEST_TOKENS": "ingest"},
+        {"SPENDSCOPE_API_TOKENS": "api", "SPENDSCOPE_TENANT_TOKENS": "acme:tenant"},
+    ],
+    ids=["none", "ingest-only", "api-only"],
+)
+def test_public_bind_without_tokens_refuses_to_start(
+    tmp_path: Path, tokens: dict[str, str]
+) -> None:
+    env = serve_command_env(tmp_path, SPENDSCOPE_HOST="0.0.0.0", **tokens)
     result = subprocess.run(
         [sys.executable, "-m", "collector", "serve"],
         env=env,
