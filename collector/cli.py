@@ -138,7 +138,7 @@ def jobs_run(
     from collector.alerting import sync_alert_policy
     from collector.detection_api import sync_detection_file
     from collector.prices_api import sync_price_file
-    from warehouse.jobs import JOBS, run_job
+    from warehouse.jobs import JOBS, JobError, run_job
 
     settings = load_settings(data_dir=data_dir)
     configure_logging("text", settings.log_level)
@@ -162,7 +162,11 @@ def jobs_run(
         sync_detection_file(database, settings.data_dir)
         cursor = database.cursor()
         for job_name in [name] if name else list(JOBS):
-            rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
+            try:
+                rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
+            except JobError as exc:
+                typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
+                raise typer.Exit(1) from None
             typer.echo(f"{job_name}: {rows} rows")
         cursor.close()
     finally:
