@@ -16,7 +16,7 @@ from collector.logs import configure_logging
 from collector.prices_cli import check_price_file, prices_cli
 from collector.settings import Settings, SettingsError
 from warehouse import migrate
-from warehouse.database import Database, DatabaseInUse
+from warehouse.database import Database, DatabaseInUse, DataDirectoryUnusable
 from warehouse.detection_file import DetectionFileError
 from warehouse.detection_file import load as load_detection_file
 from warehouse.pricefile import PriceFileError
@@ -69,7 +69,7 @@ def serve_app(settings: Settings) -> None:
         raise typer.Exit(2) from None
     try:
         database = Database.open(settings.database_path)
-    except DatabaseInUse as exc:
+    except (DatabaseInUse, DataDirectoryUnusable) as exc:
         log.error("%s", exc)
         raise typer.Exit(2) from None
     try:
@@ -155,6 +155,9 @@ def jobs_run(
         raise typer.Exit(2) from None
     except DatabaseInUse as exc:
         typer.echo(f"{exc}; it runs the jobs itself.", err=True)
+        raise typer.Exit(2) from None
+    except DataDirectoryUnusable as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     try:
         sync_price_file(database, settings.data_dir)
