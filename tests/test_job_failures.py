@@ -33,9 +33,11 @@ class Flaky:
 
 
 def state(database: Database) -> tuple[int, str | None]:
-    row = database.cursor().execute(
-        "SELECT watermark, last_error FROM job_state WHERE name = ?", [attribution.NAME]
-    ).fetchone()
+    row = (
+        database.cursor()
+        .execute("SELECT watermark, last_error FROM job_state WHERE name = ?", [attribution.NAME])
+        .fetchone()
+    )
     assert row is not None
     return int(row[0]), row[1]
 
