@@ -61,12 +61,12 @@ def serve_app(settings: Settings) -> None:
         log.error("%s", exc)
         raise typer.Exit(2) from None
     try:
-        check_price_file(settings.data_dir)
         load_detection_file(settings.data_dir)
-    except (PriceFileError, DetectionFileError) as exc:
+    except DetectionFileError as exc:
         for error in exc.errors:
             log.error("%s", error)
         raise typer.Exit(2) from None
+    # A bad price file does not stop the service: the lifespan reports it (PriceFileStatus).
     try:
         database = Database.open(settings.database_path)
     except (DatabaseInUse, DataDirectoryUnusable) as exc:

@@ -164,3 +164,66 @@ def test_a_read_only_data_directory_is_a_clear_error_at_start(tmp_path: Path) ->
             assert "Traceback" not in output
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+GOOD_PRICES = """
+[[prices]]
+provider = "openai"
+model = "gpt-4o"
+input_mtok = "1"
+output_mtok = "2"
+"""
+BAD_PRICES = GOOD_PRICES.replace('output_mtok = "2"', 'output_mtok = "-2"')
+BAD_ENTRY = "price #1 (openai/gpt-4o): output_mtok: must be a finite, non-negative number"
+
+
+def model_call_cost(server: ServerProcess, trace: int) -> tuple[str, str]:
+    (call,) = server.get("/api/v1/spans", trace_id=f"{trace:032x}").json()["spans"]
+    return call["cost_usd"], call["price_source"]
+
+
+def test_a_price_file_with_errors_keeps_the_prices_in_force(tmp_path: Path) -> None:
+    from tests import otlp
+
+    data_dir = tmp_path / "server"
+    data_dir.mkdir()
+    prices = data_dir / "prices.toml"
+    prices.write_text(GOOD_PRICES)
+    server = ServerProcess(data_dir).start()
+
+    def send(trace: int) -> None:
+        body = otlp.request([otlp.span(trace, 1, name="chat", attributes=otlp.MODEL_CALL)])
+        response = post(server.client, server.http_url, body.SerializeToString())
+        assert response.status_code == 200
+
+    send(1)
+    server.wait_attributed(timeout=60)
+    # 100 input tokens at $1 and 20 output tokens at $2 per million
+    assert model_call_cost(server, 1) == ("0.00014", "override")
+
+    # A restart with a broken file: the service starts, says why, keeps the old prices.
+    prices.write_text(BAD_PRICES)
+    assert server.stop() == 0
+    server.start()
+    readiness = server.get("/readyz")
+    assert readiness.status_code == 200
+    (warning,) = readiness.json()["warnings"]
+    assert str(prices) in warning and BAD_ENTRY in warning
+    (error,) = server.get("/api/v1/prices").json()["file_errors"]
+    assert str(prices) in error and BAD_ENTRY in error
+    assert f"price file {prices} rejected" in server.log_path.read_text()
+    send(2)  # ingest unaffected, priced with the prices in force
+    server.wait_attributed(timeout=60)
+    assert model_call_cost(server, 2) == ("0.00014", "override")
+
+    reload = server.client.post(f"{server.http_url}/api/v1/prices/reload")
+    assert reload.status_code == 422 and BAD_ENTRY in reload.text
+    prices.write_text(GOOD_PRICES.replace('output_mtok = "2"', 'output_mtok = "3"'))
+    assert server.client.post(f"{server.http_url}/api/v1/prices/reload").status_code == 200
+    assert server.get("/readyz").json() == {"status": "ready"}
+    assert server.get("/api/v1/prices").json()["file_errors"] == []
+    deadline = time.monotonic() + 60
+    while model_call_cost(server, 2) != ("0.00016", "override"):  # re-priced by itself
+        assert time.monotonic() < deadline, "the new file price never re-priced the call"
+        time.sleep(0.2)
+    assert server.stop() == 0
