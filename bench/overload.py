@@ -105,7 +105,7 @@ def make_batches(count: int, size: int) -> list[list[ReadableSpan]]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("overload")
-    attributes = {
+    attributes: dict[str, str | int] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-4o-mini",
@@ -163,7 +163,7 @@ class Exporters:
                 else:
                     self.given_up += len(batch)
             self.batches.task_done()
-        exporter.shutdown()
+        exporter.shutdown()  # type: ignore[no-untyped-call]
 
     def drain(self) -> None:
         self.batches.join()
@@ -281,8 +281,7 @@ def run(
         figures.spans_acked = len(acked_before) + len(exporters.acked_traces)
         figures.spans_given_up = given_up_before + exporters.given_up
         assert server.stop(120) == 0
-        acked = acked_before | set(exporters.acked_traces)
-        count_stored(server.database_path, acked, figures)
+        count_stored(server.database_path, acked_before | set(exporters.acked_traces), figures)
     finally:
         server.kill()
         server.client.close()
