@@ -26,6 +26,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 )
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from tests import otlp
 from tests.server import ServerProcess, free_ports
 from tests.test_durability import (
     SPANS_PER_REQUEST,
@@ -78,6 +79,13 @@ def ready(server: ServerProcess) -> httpx.Response:
 def test_disk_full_refuses_with_503_and_recovers_without_loss(small_disk: Path) -> None:
     server = ServerProcess(small_disk / "data", env={"SPENDSCOPE_RETRY_AFTER_SECONDS": "1"})
     server.log_path = small_disk.parent / "server.log"  # logs go elsewhere, as to a journal
+    try:
+        fill_refuse_and_recover(server, small_disk)
+    finally:
+        server.kill()
+
+
+def fill_refuse_and_recover(server: ServerProcess, small_disk: Path) -> None:
     server.start()
     acked: list[int] = []
     refusals: list[httpx.Response] = []
@@ -183,13 +191,15 @@ def model_call_cost(server: ServerProcess, trace: int) -> tuple[str, str]:
 
 
 def test_a_price_file_with_errors_keeps_the_prices_in_force(tmp_path: Path) -> None:
-    from tests import otlp
-
     data_dir = tmp_path / "server"
     data_dir.mkdir()
     prices = data_dir / "prices.toml"
     prices.write_text(GOOD_PRICES)
-    server = ServerProcess(data_dir).start()
+    with ServerProcess(data_dir) as server:
+        reject_and_reload(server, prices)
+
+
+def reject_and_reload(server: ServerProcess, prices: Path) -> None:
 
     def send(trace: int) -> None:
         body = otlp.request([otlp.span(trace, 1, name="chat", attributes=otlp.MODEL_CALL)])
