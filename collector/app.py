@@ -32,7 +32,8 @@ from collector.metrics_writer import MetricIngestMetrics, MetricWriter
 from collector.normalize import DimensionRules, Normalizer
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.outcomes_api import outcomes_api_router
-from collector.prices_api import prices_router, sync_price_file
+from collector.price_file_status import PriceFileStatus
+from collector.prices_api import load_price_file_reporting, prices_router
 from collector.settings import Settings
 from collector.writer import Writer
 from warehouse import anomalies, budgets, runaway
@@ -127,6 +128,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             cursor.close()
 
     metrics.registry.register(PendingCollector(read_pending, dispatcher.channels))
+    price_file = PriceFileStatus()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,7 +137,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         metric_writer.start()
         if grpc_receiver is not None:
             await grpc_receiver.start()
-        sync_price_file(database, settings.data_dir)  # validated by the CLI
+        load_price_file_reporting(database, settings.data_dir, price_file)
         sync_alert_policy(database, settings)
         store_gpu_config(database, settings)
         sync_detection_file(database, settings.data_dir)  # likewise
@@ -174,7 +176,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     # Every /api/v1 reader: unscoped API tokens and tenant-scoped tokens (collector.auth).
     api_tokens = TokenSet(settings.api_tokens, settings.tenant_tokens)
     app.include_router(api_router(database, api_tokens))
-    app.include_router(prices_router(database, api_tokens, settings.data_dir))
+    app.include_router(prices_router(database, api_tokens, settings.data_dir, price_file))
     app.include_router(alerts_router(database, api_tokens, channels, dispatcher.wake))
     app.include_router(costs_router(database, api_tokens, dict(settings.value_units)))
     app.include_router(
@@ -233,9 +235,12 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             problems.append("metric writer is not running")
         if writer.queued_spans >= settings.max_queued_spans:
             problems.append("ingest queue is full")
+        # Not reasons to refuse spans: reported, still ready.
+        warnings = [f"price file rejected: {error}" for error in price_file.errors]
         if problems:
-            return JSONResponse({"status": "unavailable", "problems": problems}, 503)
-        return JSONResponse({"status": "ready"})
+            body: dict[str, Any] = {"status": "unavailable", "problems": problems}
+            return JSONResponse(body | ({"warnings": warnings} if warnings else {}), 503)
+        return JSONResponse({"status": "ready"} | ({"warnings": warnings} if warnings else {}))
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

@@ -16,7 +16,7 @@ from collector.logs import configure_logging
 from collector.prices_cli import check_price_file, prices_cli
 from collector.settings import Settings, SettingsError
 from warehouse import migrate
-from warehouse.database import Database, DatabaseInUse
+from warehouse.database import Database, DatabaseInUse, DataDirectoryUnusable
 from warehouse.detection_file import DetectionFileError
 from warehouse.detection_file import load as load_detection_file
 from warehouse.pricefile import PriceFileError
@@ -61,15 +61,15 @@ def serve_app(settings: Settings) -> None:
         log.error("%s", exc)
         raise typer.Exit(2) from None
     try:
-        check_price_file(settings.data_dir)
         load_detection_file(settings.data_dir)
-    except (PriceFileError, DetectionFileError) as exc:
+    except DetectionFileError as exc:
         for error in exc.errors:
             log.error("%s", error)
         raise typer.Exit(2) from None
+    # A bad price file does not stop the service: the lifespan reports it (PriceFileStatus).
     try:
         database = Database.open(settings.database_path)
-    except DatabaseInUse as exc:
+    except (DatabaseInUse, DataDirectoryUnusable) as exc:
         log.error("%s", exc)
         raise typer.Exit(2) from None
     try:
@@ -138,7 +138,7 @@ def jobs_run(
     from collector.alerting import sync_alert_policy
     from collector.detection_api import sync_detection_file
     from collector.prices_api import sync_price_file
-    from warehouse.jobs import JOBS, run_job
+    from warehouse.jobs import JOBS, JobError, run_job
 
     settings = load_settings(data_dir=data_dir)
     configure_logging("text", settings.log_level)
@@ -156,13 +156,20 @@ def jobs_run(
     except DatabaseInUse as exc:
         typer.echo(f"{exc}; it runs the jobs itself.", err=True)
         raise typer.Exit(2) from None
+    except DataDirectoryUnusable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     try:
         sync_price_file(database, settings.data_dir)
         sync_alert_policy(database, settings)
         sync_detection_file(database, settings.data_dir)
         cursor = database.cursor()
         for job_name in [name] if name else list(JOBS):
-            rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
+            try:
+                rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
+            except JobError as exc:
+                typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
+                raise typer.Exit(1) from None
             typer.echo(f"{job_name}: {rows} rows")
         cursor.close()
     finally:

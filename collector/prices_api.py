@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api_errors import COMMON, ErrorDetail, errors
 from collector.auth import Scope, TokenSet, full_access, read_scope
+from collector.price_file_status import PriceFileStatus
 from warehouse import gpu_prices, pricing
 from warehouse.database import Database
 from warehouse.price_report import price_report
@@ -137,6 +138,11 @@ class PricesResponse(BaseModel):
     overrides: list[OverrideRecord]
     unpriced: list[UnpricedModel]
     reprices: list[RepriceRecord] = Field(description="The latest re-pricing requests.")
+    file_errors: list[str] = Field(
+        default_factory=list,
+        description="Why the price file was rejected (file, entry, field), while it is; "
+        "the prices loaded before stay in force.",
+    )
 
 
 PriceValue = str | int | float
@@ -250,7 +256,20 @@ def sync_price_file(database: Database, data_dir: Path) -> ReloadResponse:
     return ReloadResponse(file=str(path) if path else None, added=added, removed=removed)
 
 
-def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRouter:
+def load_price_file_reporting(database: Database, data_dir: Path, status: PriceFileStatus) -> None:
+    """`sync_price_file`, with a rejected file logged and kept in `status` instead of raised:
+    the prices loaded before stay in force."""
+    try:
+        sync_price_file(database, data_dir)
+    except PriceFileError as exc:
+        status.rejected(find_price_file(data_dir), exc.errors)
+    else:
+        status.loaded()
+
+
+def prices_router(
+    database: Database, tokens: TokenSet, data_dir: Path, file_status: PriceFileStatus
+) -> APIRouter:
     """Reading is scoped to the caller's tenant; changing prices needs an unscoped token."""
     change = [Depends(full_access(tokens))]
     router = APIRouter(
@@ -293,6 +312,7 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
                 )
                 for r in report["reprices"]
             ],
+            file_errors=file_status.errors if scope.unscoped else [],
         )
 
     @router.post(
@@ -367,8 +387,11 @@ def prices_router(database: Database, tokens: TokenSet, data_dir: Path) -> APIRo
     def reload_prices() -> ReloadResponse:
         """Re-read `<data_dir>/prices.toml` (or .yaml); an invalid file changes nothing."""
         try:
-            return sync_price_file(database, data_dir)
+            reloaded = sync_price_file(database, data_dir)
         except PriceFileError as exc:
+            file_status.rejected(find_price_file(data_dir), exc.errors)
             raise HTTPException(422, exc.errors) from None
+        file_status.loaded()
+        return reloaded
 
     return router

@@ -254,3 +254,55 @@ def test_retry_after_and_backoff_arithmetic() -> None:
         0.5 * min(60, 2 ** (n - 1)) <= d <= min(60, 2 ** (n - 1)) for n, d in enumerate(delays, 1)
     )
     assert Decimal(str(max(delays))) <= 60
+
+
+def test_slack_and_pagerduty_down_ten_minutes_get_each_notice_once_after(setup: Setup) -> None:
+    """Both channels refuse connections for ten minutes (the clock is simulated, the HTTP is
+    real), under the default retry settings; an incident fires and resolves meanwhile. The
+    rows stay pending all along (no give-up rule), and once the channels are back each
+    receives the trigger, then the resolve, exactly once."""
+    from collector.settings import Settings
+
+    fields = Settings.model_fields
+    dispatcher = AlertDispatcher(
+        setup.database,
+        [
+            SlackChannel(setup.slack.url(SLACK_PATH), "http://dash.example/alerts", min_interval=0),
+            PagerDutyChannel(ROUTING_KEY, setup.pagerduty.url("/v2/enqueue"), source="test"),
+        ],
+        DeliveryMetrics(CollectorRegistry()),
+        initial_backoff_seconds=fields["alert_retry_initial_seconds"].default,
+        max_backoff_seconds=fields["alert_retry_max_seconds"].default,
+        seed=11,
+    )
+    setup.slack.down()
+    setup.pagerduty.down()
+    setup.life.fire(signal(T0, "400"))
+    quiet = AlertPolicy().quiet("spend_anomaly")
+    setup.life.run(T0 + quiet)  # resolved while the channels are down
+    start = NOW + quiet
+    outage = dt.timedelta(minutes=10)
+    now = start
+    while now < start + outage:
+        dispatcher.deliver_due(now)
+        now += 5 * SECOND
+    for channel in ("slack", "pagerduty"):
+        tries = setup.attempts(channel)
+        assert [t[2] for t in tries] == ["retry"] * len(tries)
+        assert len(tries) >= 8  # backoff 1, 2, 4 ... 256 s: still trying at minute ten
+        assert tries[-1][4] > (start + outage - 5 * MINUTE).replace(tzinfo=None)
+    assert {row[2] for row in setup.outbox() if row[0] != "webhook"} == {"pending"}
+
+    setup.slack.up()
+    setup.pagerduty.up()
+    recovered = now
+    while now < recovered + dt.timedelta(seconds=fields["alert_retry_max_seconds"].default + 10):
+        dispatcher.deliver_due(now)
+        now += 5 * SECOND
+    dispatcher.stop(1)
+    assert [b["event_action"] for b in setup.pagerduty.bodies()] == ["trigger", "resolve"]
+    assert len({b["dedup_key"] for b in setup.pagerduty.bodies()}) == 1
+    assert len(setup.slack.requests) == 2
+    assert "Resolved" in str(setup.slack.bodies()[1]) or "resolved" in str(setup.slack.bodies()[1])
+    sent = [row for row in setup.outbox() if row[0] != "webhook"]
+    assert {row[2] for row in sent} == {"sent"}

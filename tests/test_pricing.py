@@ -35,6 +35,7 @@ from collector.auth import TokenSet
 from collector.cli import cli
 from collector.decode import JSON, decode_traces
 from collector.normalize import Normalizer
+from collector.price_file_status import PriceFileStatus
 from collector.prices_api import prices_router
 from warehouse import attribution, pricing
 from warehouse.database import Database
@@ -674,7 +675,7 @@ def test_api_adds_prices_and_shows_what_priced_each_call(
 ) -> None:
     app = FastAPI()
     app.include_router(api_router(database, TokenSet([])))
-    app.include_router(prices_router(database, TokenSet([]), tmp_path))
+    app.include_router(prices_router(database, TokenSet([]), tmp_path, PriceFileStatus()))
     client = TestClient(app)
     calls, ids = _history(warehouse)
     warehouse.run()

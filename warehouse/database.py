@@ -8,6 +8,7 @@ same database instance (and so see each other's commits).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -23,6 +24,24 @@ class DatabaseInUse(RuntimeError):
     """Another process holds the database file (DuckDB allows one writer process)."""
 
 
+class DataDirectoryUnusable(RuntimeError):
+    """The data directory cannot be created or written (read-only, full, no permission)."""
+
+
+def check_writable(directory: Path) -> None:
+    """Create `directory` if needed and write a probe file in it; DataDirectoryUnusable
+    names the directory and the reason when that fails."""
+    probe = directory / f".spendscope-write-probe-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"probe")
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirectoryUnusable(
+            f"the data directory {directory} is not writable: {exc.strerror or exc}"
+        ) from exc
+
+
 class Database:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path | None) -> None:
         self._connection = connection
@@ -31,6 +50,7 @@ class Database:
 
     @classmethod
     def open(cls, path: Path, *, run_migrations: bool = True) -> Database:
+        check_writable(path.parent)
         try:
             if run_migrations:
                 migrate.upgrade(path)

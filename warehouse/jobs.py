@@ -108,7 +108,8 @@ JOBS: dict[str, Job] = {
 
 
 class JobError(RuntimeError):
-    """A job step failed; its transaction was rolled back and its watermark kept."""
+    """A job step failed (any exception: a database error, a bad value in a step); its
+    transaction was rolled back and its watermark kept."""
 
 
 def _watermark(cursor: duckdb.DuckDBPyConnection, name: str) -> int:
@@ -145,6 +146,22 @@ def _record(
     )
 
 
+def _failed(
+    cursor: duckdb.DuckDBPyConnection, name: str, watermark: int, now: dt.datetime, exc: Exception
+) -> None:
+    """After a failed step: roll back (a failed commit has already ended the transaction)
+    and record the error with the watermark unchanged, when the database still takes a
+    write (on a full disk it may not: the error is then only logged by the caller)."""
+    try:
+        cursor.rollback()
+    except duckdb.Error:
+        log.debug("no transaction to roll back after job %s failed", name)
+    try:
+        _record(cursor, name, watermark, 0, now, f"{type(exc).__name__}: {exc}")
+    except duckdb.Error:
+        log.warning("job %s: could not record its failure", name, exc_info=True)
+
+
 def input_high(cursor: duckdb.DuckDBPyConnection, job: Job) -> int:
     """How far the job's input goes now: the position a caught-up job's watermark reaches."""
     high = job.source(cursor)
@@ -177,9 +194,8 @@ def run_job(
             if total or job.source is evaluates_now:  # a detector: every run counts
                 _record(cursor, job.name, low, total, now, None)
             cursor.commit()
-        except duckdb.Error as exc:
-            cursor.rollback()
-            _record(cursor, job.name, low, 0, now, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # job boundary: roll back, record, report
+            _failed(cursor, job.name, low, now, exc)
             raise JobError(f"job {job.name} failed in housekeeping: {exc}") from exc
     while low < high and not stopping():
         upper = min(high, low + job.chunk)
@@ -188,9 +204,8 @@ def run_job(
             rows = job.step(cursor, low, upper)
             _record(cursor, job.name, upper, rows, now, None)
             cursor.commit()
-        except duckdb.Error as exc:
-            cursor.rollback()
-            _record(cursor, job.name, low, 0, now, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # job boundary: roll back, record, report
+            _failed(cursor, job.name, low, now, exc)
             raise JobError(f"job {job.name} failed on batches ({low}, {upper}]: {exc}") from exc
         total += rows
         low = upper
