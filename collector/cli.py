@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from collector.app import create_app
 from collector.logs import configure_logging
@@ -49,9 +50,16 @@ LogFormat = Annotated[
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Environment first, then the flags that were given on the command line."""
+    """Environment first, then the flags that were given on the command line. An invalid
+    value exits 2 with one line per setting (never the value: it may be a token)."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "SPENDSCOPE_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"spendscope: invalid setting {name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 def serve_app(settings: Settings) -> None:

@@ -3,6 +3,11 @@ rather than failing later deep inside uvicorn, logging or the scheduler."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -72,3 +77,27 @@ def test_a_refused_value_is_never_echoed(
     with pytest.raises(ValidationError) as error:
         Settings()
     assert "s3cr3t-t0ken" not in str(error.value)
+
+
+def test_the_cli_names_an_invalid_setting_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    """`spendscope serve` with a bad value: one line per setting, no traceback, no value."""
+    env = os.environ | {
+        "SPENDSCOPE_HTTP_PORT": "not-a-port",
+        "SPENDSCOPE_TENANT_TOKENS": "acme-s3cr3t-t0ken",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "collector", "serve", "--data-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert any(
+        line.startswith("spendscope: invalid setting SPENDSCOPE_HTTP_PORT:") for line in lines
+    )
+    assert any("SPENDSCOPE_TENANT_TOKENS" in line for line in lines)
+    assert "Traceback" not in result.stderr
+    assert "s3cr3t" not in result.stderr + result.stdout
+    assert not (tmp_path / "spendscope.duckdb").exists()  # refused before touching the data
