@@ -427,7 +427,9 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     cursor.register("spend_state_new", known.to_arrow())
     cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
     cursor.unregister("spend_state_new")
-    cursor.register("spend_state_rows", rows.to_arrow())
+    # In hour order, as the derivation appends: a run's reads of a few hours then skip
+    # the rest of the table (DuckDB's min/max per row group).
+    cursor.register("spend_state_rows", rows.sort("hour", "series").to_arrow())
     cursor.execute(
         "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
         "SEMI JOIN spend_state_series USING (series)"
