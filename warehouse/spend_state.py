@@ -12,8 +12,8 @@ hours with spend over `scale_hours`). Scoring an hour reads the row before it, t
 1-4 weeks before it (the seasonal lags) and the 23 hours before it (the trailing day).
 
 Kept: the last `RETAINED_HOURS` (673) hours, one row per series and hour from the
-series' first spend: 17 doubles, about 140 bytes a row before DuckDB's compression,
-~95 KB per series.
+series' first spend: 14 doubles, an integer and a timestamp, 124 bytes a row before
+DuckDB's compression, ~83 KB per series.
 
 Brought up to date at the start of every run (`refresh`):
 - each closed hour not derived yet is derived from the hour's rollup rows and the state
