@@ -11,9 +11,9 @@ score reads (`recent`: mean of ln(value + offset) over 24 h, `level`: median res
 hours with spend over `scale_hours`). Scoring an hour reads the row before it, the rows
 1-4 weeks before it (the seasonal lags) and the 23 hours before it (the trailing day).
 
-Kept: the last `RETAINED_HOURS` (673) hours, one row per series and hour from the
-series' first spend: 14 doubles, an integer and a timestamp, 124 bytes a row before
-DuckDB's compression, ~83 KB per series.
+Kept: the last `retained_hours` (673 by default: four weeks and an hour), one row per
+series and hour from the series' first spend: 14 doubles, an integer and a timestamp,
+124 bytes a row before DuckDB's compression, ~83 KB per series.
 
 Brought up to date at the start of every run (`refresh`):
 - each closed hour not derived yet is derived from the hour's rollup rows and the state
@@ -54,8 +54,6 @@ from warehouse.spend_series import hourly_grid
 
 HOUR = dt.timedelta(hours=1)
 GRAINS = (("hour", 1), ("day", 24))
-# The oldest hour a score reads: the 4-week lag of the hour under way.
-RETAINED_HOURS = 4 * HOURS_PER_WEEK + 1
 # Beyond this many hours to derive one by one, the columnar rebuild is cheaper.
 MAX_DERIVED_HOURS = 24
 NEXT = ("recent", "level", "mad")
@@ -87,6 +85,16 @@ class Settings:
         b = self.baseline
         return HOURS_PER_WEEK * b.weeks + b.scale_hours + b.level_hours + 24
 
+    def reach(self) -> int:
+        """How many hours before an hour its rolling statistics read."""
+        b = self.baseline
+        return max(b.scale_hours, b.level_hours, 24)
+
+    def retained_hours(self) -> int:
+        """The hours kept: the oldest one a score reads (the last seasonal lag of the hour
+        under way, or the rolling statistics' reach)."""
+        return max(HOURS_PER_WEEK * self.baseline.weeks, self.reach()) + 1
+
 
 def refresh(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: Settings) -> str:
     """Bring the state up to the hour before `current` (naive UTC, whole hour); returns
@@ -107,9 +115,9 @@ def refresh(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
         {"last": last},
     ).fetchone() or (None,)
     start = min(changed, high + HOUR) if changed is not None else high + HOUR
-    scale = settings.baseline.scale_hours * HOUR
+    scale = settings.reach() * HOUR
     usable = (
-        values_from <= current - RETAINED_HOURS * HOUR
+        values_from <= current - settings.retained_hours() * HOUR
         and low <= min(start, current) - scale
         and start - HOUR <= high
         and (last - start) // HOUR < MAX_DERIVED_HOURS
@@ -363,7 +371,7 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
         "INSERT INTO spend_state_hours VALUES ($hour, $version, $config, true)",
         {"hour": hour, "version": version, "config": settings.fingerprint()},
     )
-    forget = hour - RETAINED_HOURS * HOUR
+    forget = hour - settings.retained_hours() * HOUR
     cursor.execute("DELETE FROM spend_state WHERE hour < $forget", {"forget": forget})
     cursor.execute("DELETE FROM spend_state_hours WHERE hour < $forget", {"forget": forget})
 
@@ -371,7 +379,7 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
 def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: Settings) -> None:
     """The state for the hours before `current`, from scratch: the columnar baseline over
     the history window (the hours the window-based detector read), then the statistics of
-    the last `scale_hours` + 1 hours and the values of the last `RETAINED_HOURS`."""
+    the hours the rolling statistics reach back and the values of the retained hours."""
     for table in ("spend_state", "spend_state_hours", "spend_state_series"):
         cursor.execute(f"DELETE FROM {table}")
     b = settings.baseline
@@ -381,7 +389,7 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     if grid.is_empty():
         return
     # The hour under way (the grid's last) only serves the statistics of the hour before.
-    stats_tail = b.scale_hours + 2
+    stats_tail = settings.reach() + 2
     columns: dict[str, pl.DataFrame] = {}
     for grain, window in GRAINS:
         values = window_values(grid, window)
@@ -404,7 +412,7 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
         )
         columns[grain] = ahead
         grid = grid.with_columns(values.alias(f"value_{grain}"))
-    first_stored = current - RETAINED_HOURS * HOUR
+    first_stored = current - settings.retained_hours() * HOUR
     rows = (
         grid.filter(
             pl.col("actual").is_not_null()
