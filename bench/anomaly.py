@@ -505,7 +505,8 @@ def scale_run(features: int, config: AnomalyConfig) -> Scale:
         return _timed(lambda: anomalies.detect(cursor, at, config))
 
     rebuild = run(now)
-    steady = [run(now + dt.timedelta(minutes=minutes)) for minutes in (5, 10, 14)]
+    # Before a quarter of the hour: the hour under way is not scored yet.
+    steady = [run(now + dt.timedelta(minutes=minutes)) for minutes in (4, 8, 12)]
     derive = run(now + dt.timedelta(hours=1))
     # 35 minutes into the last generated hour: its spend so far is 35/60 of the hour's.
     cursor.execute(
