@@ -22,11 +22,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from warehouse import spend_explain
-from warehouse.baseline import HOURS_PER_WEEK, Thresholds, score
+from warehouse import spend_explain, spend_state
+from warehouse.baseline import HOURS_PER_WEEK
 from warehouse.detection_config import AnomalyConfig, load_anomaly_config
 from warehouse.signals import Signal, record_signals
-from warehouse.spend_series import hourly_grid, series_filter
+from warehouse.spend_series import series_filter
 
 NAME = "anomalies"
 HOUR = dt.timedelta(hours=1)
@@ -51,49 +51,39 @@ GRAINS = (Grain("hour", 1, "hour"), Grain("day", 24, "24 hours"))
 
 def history_hours(config: AnomalyConfig) -> int:
     """How many hours before the evaluated ones the baseline reads."""
-    b = config.baseline
-    return HOURS_PER_WEEK * b.weeks + b.scale_hours + b.level_hours + 24
+    return settings(config).history_hours()
 
 
-def _thresholds(config: AnomalyConfig, grain: Grain) -> Thresholds:
-    return config.hour if grain.name == "hour" else config.day
+def settings(config: AnomalyConfig) -> spend_state.Settings:
+    return spend_state.Settings(config.baseline, config.hour, config.day)
 
 
 def detect(
     cursor: duckdb.DuckDBPyConnection, now: dt.datetime, config: AnomalyConfig
 ) -> list[Signal]:
-    """The series firing at `now`: at most one signal per series and grain."""
+    """The series firing at `now`: at most one signal per series and grain. Brings the
+    detector's state (`warehouse.spend_state`) up to the last complete hour first."""
     now = now.replace(tzinfo=None)
     current = now.replace(minute=0, second=0, microsecond=0)
     share = (now - current) / HOUR
     partial = share >= config.min_partial_share
-    end = current + HOUR if partial else current
-    tail = 2 if partial else 1
-    series = hourly_grid(cursor, end - dt.timedelta(hours=history_hours(config) + tail), end)
-    if series.grid.is_empty():
-        return []
-    grid = series.grid
-    if partial:  # the hour under way, projected to the full hour
-        grid = grid.with_columns(
-            actual=pl.when(pl.col("hour") == current)
-            .then(pl.col("actual") / share)
-            .otherwise(pl.col("actual"))
-        )
+    state = settings(config)
+    spend_state.refresh(cursor, current, state)
+    scored: dict[str, list[pl.DataFrame]] = {grain.name: [] for grain in GRAINS}
+    for hour in (current - HOUR, current) if partial else (current - HOUR,):
+        spent = spend_state.spend(cursor, hour)
+        if hour == current:  # the hour under way, projected to the full hour
+            spent = spent.with_columns(pl.col("actual") / share)
+        for name, rows in spend_state.score_hour(cursor, hour, spent, state).items():
+            scored[name].append(rows)
     signals = []
     for grain in GRAINS:
-        scored = score(
-            grid,
-            window=grain.window,
-            thresholds=_thresholds(config, grain),
-            baseline=config.baseline,
-            tail=tail,
-        )
         firing = (
-            scored.filter(pl.col("fires").is_not_null())
+            pl.concat(scored[grain.name])
+            .filter(pl.col("fires").is_not_null())
             .sort("hour")
-            .group_by("series")
+            .group_by("key")
             .last()
-            .join(series.keys, on="series")
             .sort("key")
         )
         for row in firing.iter_rows(named=True):

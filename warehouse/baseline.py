@@ -80,6 +80,22 @@ def score(
     baseline: Baseline = BASELINE,
     tail: int | None = None,
 ) -> pl.DataFrame:
+    """Score the rows of a rectangular `grid` (see `statistics`): per row `value` (the
+    window's spend), `expected`, `score`, `age` (hours since the series' first spend),
+    `cold`, `sparse` and `fires` ('up', 'down' or null)."""
+    return statistics(
+        grid, window=window, thresholds=thresholds, baseline=baseline, tail=tail
+    ).select(*COLUMNS)
+
+
+def statistics(
+    grid: pl.DataFrame,
+    *,
+    window: int,
+    thresholds: Thresholds,
+    baseline: Baseline = BASELINE,
+    tail: int | None = None,
+) -> pl.DataFrame:
     """Score the rows of a rectangular `grid`: columns series, hour, actual; sorted by series
     then hour, every series over the same consecutive hours, `actual` null before the
     series' first hour with spend (its age counts from there) and 0 for a quiet hour after.
@@ -91,8 +107,9 @@ def score(
     rolling statistics on just the rows those need. The first `scale_hours` hours of the
     grid are warm-up and never fire.
 
-    Returns per row: `value` (the window's spend), `expected`, `score`, `age` (hours since
-    the series' first spend), `cold`, `sparse` and `fires` ('up', 'down' or null).
+    Returns `score`'s columns and the statistics behind them, among them `residual`,
+    `deviation`, and the inputs `score_from_state` takes: `raw_level` (before the cold
+    override), `mad`, `recent`, `active`.
     """
     t, b = thresholds, baseline
     hours = grid["hour"].n_unique()
@@ -101,9 +118,7 @@ def score(
     frame = grid.with_columns(_position(hours))
     seen = pl.col("actual").is_not_null().cast(pl.Int32)
     frame = frame.with_columns(
-        value=pl.col("actual")
-        if window == 1
-        else _masked(pl.col("actual").rolling_sum(window, min_samples=1), window - 1),
+        value=window_value(window),
         seen=seen.cum_sum(),
         seen_before=pl.when(pl.col("at") == 0).then(seen.cum_sum() - seen).forward_fill(),
     ).with_columns(
@@ -118,41 +133,83 @@ def score(
         keep = min(hours, tail + b.scale_hours + b.level_hours + 1)
         frame = frame.filter(pl.col("at") >= hours - keep).with_columns(_position(keep))
     log = (pl.col("value") + t.offset_usd).log()
-    weeks = [f"lag{k}" for k in range(1, b.weeks + 1)]
-    frame = frame.with_columns((pl.col(weeks) + t.offset_usd).log())
-    frame = (
-        _median_of_few(frame, weeks, "seasonal")
-        .with_columns(
-            log=log,
-            recent=_masked(log.shift(1).rolling_mean(24, min_samples=6), 24),
-            active=_masked(
-                (pl.col("actual") > 0)
-                .cast(pl.Float32)
-                .shift(1)
-                .rolling_mean(b.scale_hours, min_samples=1),
-                b.scale_hours,
-            ),
-        )
-        .with_columns(
-            cold=pl.col("seasonal").is_null(),
-            seasonal=pl.coalesce("seasonal", "recent"),
-        )
-        .with_columns(residual=pl.col("log") - pl.col("seasonal"))
+    frame = frame.with_columns(
+        recent=_masked(log.shift(1).rolling_mean(24, min_samples=6), 24),
+        active=_masked(
+            (pl.col("actual") > 0)
+            .cast(pl.Float32)
+            .shift(1)
+            .rolling_mean(b.scale_hours, min_samples=1),
+            b.scale_hours,
+        ),
     )
+    frame = _residual(frame, t, b)
     # A missing residual (before the series' first spend) counts as 0 (no correction):
     # a rolling median over nulls is several times slower.
     level = _masked(
         pl.col("residual").fill_null(0.0).shift(1).rolling_median(b.level_hours),
         b.level_hours,
     )
-    frame = frame.with_columns(
-        level=pl.when(pl.col("cold")).then(0.0).otherwise(level.fill_null(0.0)),
-    ).with_columns(deviation=pl.col("residual") - pl.col("level"))
-    if tail is None:
+    frame = frame.with_columns(level=level, raw_level=level)
+    frame = _deviation(frame)
+    if tail is None or tail > 24:
         mad = pl.col("deviation").abs().shift(1).rolling_median(b.scale_hours, min_samples=12)
         frame = frame.with_columns(mad=_masked(mad, b.scale_hours))
     else:
         frame = _tail_mad(frame, keep, tail, b.scale_hours)
+    return _judge(frame, window, t, b)
+
+
+COLUMNS = (
+    "series", "hour", "actual", "value", "expected", "score", "age", "cold", "sparse", "fires",
+)  # fmt: skip
+
+
+def score_from_state(
+    rows: pl.DataFrame, *, window: int, thresholds: Thresholds, baseline: Baseline = BASELINE
+) -> pl.DataFrame:
+    """Score one hour per series from the statistics of the hours before it, as stored by
+    `warehouse.spend_state`, with the same steps as `score`: the same values for the row.
+
+    `rows`: series, hour, actual, `value` (the window's spend), `lag1`..`lag<weeks>` (the
+    value at the same hour 1..weeks weeks before, null where the series had none),
+    `recent` (the mean of ln(value + offset) over the 24 hours before, null with fewer
+    than 6), `active` (the share of the `scale_hours` before with spend), `level` (the
+    median residual of the `level_hours` before), `mad` (the median absolute deviation of
+    the `scale_hours` before, null with fewer than 12) and `age`. Returns `score`'s columns
+    and the row's `residual` and `deviation`, which the state keeps for the hours after.
+    """
+    frame = _residual(rows, thresholds, baseline)
+    frame = _deviation(frame.with_columns(pl.col("level").cast(pl.Float64)))
+    return _judge(frame, window, thresholds, baseline).select(*COLUMNS, "residual", "deviation")
+
+
+def _residual(frame: pl.DataFrame, t: Thresholds, b: Baseline) -> pl.DataFrame:
+    """seasonal (the median of the lags in log space, else `recent` for a cold series),
+    cold and residual, from value, lag1.., recent."""
+    weeks = [f"lag{k}" for k in range(1, b.weeks + 1)]
+    frame = frame.with_columns((pl.col(weeks) + t.offset_usd).log())
+    return (
+        _median_of_few(frame, weeks, "seasonal")
+        .with_columns(log=(pl.col("value") + t.offset_usd).log())
+        .with_columns(
+            cold=pl.col("seasonal").is_null(),
+            seasonal=pl.coalesce("seasonal", "recent"),
+        )
+        .with_columns(residual=pl.col("log") - pl.col("seasonal"))
+    )
+
+
+def _deviation(frame: pl.DataFrame) -> pl.DataFrame:
+    """The level correction (none for a cold series) and the deviation from it."""
+    return frame.with_columns(
+        level=pl.when(pl.col("cold")).then(0.0).otherwise(pl.col("level").fill_null(0.0)),
+    ).with_columns(deviation=pl.col("residual") - pl.col("level"))
+
+
+def _judge(frame: pl.DataFrame, window: int, t: Thresholds, b: Baseline) -> pl.DataFrame:
+    """scale, expected, score, sparse and fires from seasonal, level, deviation, mad,
+    active, age and cold."""
     frame = frame.with_columns(
         scale=(pl.col("mad") * MAD_TO_SIGMA).clip(lower_bound=t.min_scale),
         expected=((pl.col("seasonal") + pl.col("level")).exp() - t.offset_usd).clip(
@@ -186,10 +243,7 @@ def score(
         & (pl.col("expected") >= t.min_ratio * pl.col("value"))
     )
     fires = pl.when(up).then(pl.lit("up")).when(down).then(pl.lit("down"))
-    return frame.with_columns(fires=fires).select(
-        "series", "hour", "actual", "value", "expected", "score", "age", "cold", "sparse",
-        "fires",
-    )  # fmt: skip
+    return frame.with_columns(fires=fires)
 
 
 def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, reach: int) -> pl.DataFrame:
@@ -207,6 +261,20 @@ def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, reach: int) -> pl.DataF
     mad = pl.concat(parts)
     rows = frame.filter(pl.col("at") >= keep - tail)
     return rows.join(mad, on=["series", "at"], how="left").sort("series", "at")
+
+
+def window_values(grid: pl.DataFrame, window: int) -> pl.Series:
+    """The `value` `score` reads for each row of a rectangular `grid`: the spend of the
+    `window` hours ending with the row."""
+    hours = grid["hour"].n_unique()
+    return grid.with_columns(_position(hours)).select(value=window_value(window))["value"]
+
+
+def window_value(window: int) -> pl.Expr:
+    """The spend of the `window` hours ending with each row (a grid with `at`)."""
+    if window == 1:
+        return pl.col("actual")
+    return _masked(pl.col("actual").rolling_sum(window, min_samples=1), window - 1)
 
 
 def _position(hours: int) -> pl.Expr:

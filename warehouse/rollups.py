@@ -231,6 +231,14 @@ def _statements(full: bool) -> list[str]:
 
 
 INCREMENTAL, FULL = _statements(full=False), _statements(full=True)
+VERSIONS = (
+    "DELETE FROM rollup_hour_versions WHERE hour IN (SELECT hour FROM rollup_hours)",
+    "INSERT INTO rollup_hour_versions SELECT hour, $high FROM rollup_hours",
+)
+VERSIONS_FULL = (
+    "DELETE FROM rollup_hour_versions",
+    "INSERT INTO rollup_hour_versions SELECT DISTINCT hour, $high FROM rollup_hourly",
+)
 # From this share of all calls changed, rebuilding everything is cheaper than finding groups.
 REBUILD_SHARE = 0.5
 TEMP_TABLES = (
@@ -286,6 +294,11 @@ def refresh(
         cursor.execute(CALLS + AFFECTED, {"first": first, "last": last})
     for statement in FULL if full else INCREMENTAL:
         cursor.execute(statement)
+    # Which hours were rebuilt, at which version: the anomaly detector's state
+    # (warehouse.spend_state) derives them again.
+    delete, insert = VERSIONS_FULL if full else VERSIONS
+    cursor.execute(delete)
+    cursor.execute(insert, {"high": high})
     # A failed step rolls back with its transaction, temp tables included.
     for table in TEMP_TABLES:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")

@@ -419,6 +419,52 @@ rollup_traces = Table(
     *_usage_columns(),
 )
 
+# The hours the rollups job rebuilt, and the priced_seq it rebuilt them at (migration 0014):
+# the anomaly detector's state (warehouse/spend_state.py) derives such hours again.
+rollup_hour_versions = Table(
+    "rollup_hour_versions",
+    Base.metadata,
+    Column("hour", DateTime, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# The spend-anomaly detector's state (warehouse/spend_state.py, migration 0014): derived
+# data, rebuilt from rollup_hourly whenever it cannot be brought up to date.
+spend_state_series = Table(
+    "spend_state_series",
+    Base.metadata,
+    Column("series", Integer, nullable=False),
+    Column("key", String, nullable=False),
+    Column("feature", String),
+    Column("model", String),
+    Column("tenant", String),
+    Column("first_hour", DateTime, nullable=False),
+    Column("last_hour", DateTime, nullable=False),
+)
+
+spend_state_hours = Table(
+    "spend_state_hours",
+    Base.metadata,
+    Column("hour", DateTime, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("config", String, nullable=False),
+    Column("stats", Boolean, nullable=False),
+)
+
+spend_state = Table(
+    "spend_state",
+    Base.metadata,
+    Column("series", Integer, nullable=False),
+    Column("hour", DateTime, nullable=False),
+    Column("actual", Double, nullable=False),
+    *(
+        Column(f"{name}_{grain}", Double)
+        for grain in ("hour", "day")
+        for name in ("value", "residual", "deviation", "next_recent", "next_level", "next_mad")
+    ),
+    Column("next_active", Double),
+)
+
 rollup_users = Table(
     "rollup_users",
     Base.metadata,
