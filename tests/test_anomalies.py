@@ -258,3 +258,17 @@ def test_thresholds_come_from_the_config_with_clear_errors() -> None:
         anomaly_config({"hourly": {}})
     with pytest.raises(ConfigError, match="weeks: must be 1 to 4"):
         anomaly_config({"baseline": {"weeks": 6}})
+
+
+@pytest.mark.parametrize(
+    ("expected", "ratio", "text"),
+    [
+        (12.4, 3.2, "3.2x the usual $12.40"),
+        (0.0, None, "where nothing is usually spent"),
+        (0.001, 40.0, "against a usual of under $0.01"),
+    ],
+)
+def test_a_title_says_what_the_usual_spend_is_even_when_it_is_nothing(
+    expected: float, ratio: float | None, text: str
+) -> None:
+    assert anomalies.against_usual(expected, ratio) == text

@@ -96,6 +96,16 @@ def _usd(value: float) -> Decimal:
     return Decimal(repr(round(value, 6)))
 
 
+def against_usual(expected: float, ratio: float | None) -> str:
+    """The spend beside its baseline, for a title: "3.2x the usual $12.40"; a baseline of
+    nothing, or of less than a cent, says so instead of "Nonex the usual $0.00"."""
+    if ratio is None or expected <= 0:
+        return "where nothing is usually spent"
+    if expected < 0.005:
+        return "against a usual of under $0.01"
+    return f"{ratio}x the usual ${expected:,.2f}"
+
+
 def _signal(
     cursor: duckdb.DuckDBPyConnection,
     row: dict[str, Any],
@@ -145,7 +155,7 @@ def _signal(
     because = CAUSES.get(cause, "") if direction == "up" else ""
     title = (
         f"Spend {direction}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
-        f"{window_end:%H:%M} UTC, {details['ratio']}x the usual ${row['expected']:,.2f}"
+        f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
         + (f", mostly {because}" if because else "")
     )
     return Signal(

@@ -419,7 +419,7 @@ rollup_traces = Table(
     *_usage_columns(),
 )
 
-# The hours the rollups job rebuilt, and the priced_seq it rebuilt them at (migration 0014):
+# The hours the rollups job rebuilt, and the priced_seq it rebuilt them at (migration 0011):
 # the anomaly detector's state (warehouse/spend_state.py) derives such hours again.
 rollup_hour_versions = Table(
     "rollup_hour_versions",
@@ -428,7 +428,7 @@ rollup_hour_versions = Table(
     Column("version", BigInteger, nullable=False),
 )
 
-# The spend-anomaly detector's state (warehouse/spend_state.py, migration 0014): derived
+# The spend-anomaly detector's state (warehouse/spend_state.py, migration 0011): derived
 # data, rebuilt from rollup_hourly whenever it cannot be brought up to date.
 spend_state_series = Table(
     "spend_state_series",
