@@ -23,7 +23,7 @@ import duckdb
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
@@ -31,22 +31,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodedSpans, DecodeError, gunzip
 from collector.decode import decode_traces as _decode_traces
-from collector.normalize import Normalizer
 from tests import otlp
+from tests.fuzzing import EDGE_TIMES, FUZZ, NORMALIZER, U64
 from tests.server import ServerProcess
 from warehouse.database import Database
 from warehouse.ingest import insert_spans
-
-FUZZ = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    max_examples=100,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-NORMALIZER = Normalizer()
-U64 = 2**64 - 1
-EDGE_TIMES = [0, 1, 2**63 - 1, 2**63, U64, otlp.BASE_NS]
 
 
 def decode_traces(body: bytes, content_type: str) -> DecodedSpans | None:

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 from google.protobuf import json_format
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -39,24 +39,15 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from collector.decode import JSON, PROTOBUF, DecodeError
 from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
 from collector.log_decode import DecodedLogs, decode_logs
-from collector.normalize import Normalizer
-from tests import otlp
+from tests import fuzzing, otlp
+from tests.fuzzing import EDGE_TIMES, NORMALIZER, U64
 from tests.server import ServerProcess
 from warehouse.database import Database
 from warehouse.gpu_metrics import insert_metric_points
 from warehouse.outcomes import insert_outcomes
 
-FUZZ = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    max_examples=150,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-NORMALIZER = Normalizer()
+FUZZ = settings(fuzzing.FUZZ, max_examples=150)
 RULES = MetricRules()
-U64 = 2**64 - 1
-EDGE_TIMES = [0, 1, 2**63 - 1, 2**63, U64, otlp.BASE_NS, 7_258_118_400 * 10**9]
 NOW = dt.datetime(2025, 11, 22, tzinfo=dt.UTC)
 
 
