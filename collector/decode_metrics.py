@@ -11,8 +11,8 @@ INVALID_ARGUMENT). Per data point:
   "no recorded value" (the Prometheus receiver's staleness marker) is ignored: counted,
   acknowledged, not stored;
 - a point that cannot be stored (no timestamp, a time at or after 2200, a value that is not
-  finite, a histogram count beyond int64) is rejected and reported through OTLP partial
-  success (`rejected_data_points`).
+  finite or beyond +-2^53, a histogram count beyond int64) is rejected and reported through
+  OTLP partial success (`rejected_data_points`).
 
 Gauges and sums keep their value; histograms keep their sum and count. Cumulative sums stay
 cumulative here: the efficiency job turns them into increments, handling resets and gaps.
@@ -43,6 +43,9 @@ NO_RECORDED_VALUE = 1
 CUMULATIVE = 2
 MAX_REJECTION_MESSAGES = 5
 MAX_COUNT = 2**63 - 1  # the int64 `count` column
+# No GPU gauge or token counter gets near it, a double holds integers exactly up to it, and
+# the efficiency job's sums of increases stay far inside its int64 columns.
+MAX_VALUE = 2.0**53
 
 SCHEMA = pa.schema(
     [
@@ -189,6 +192,9 @@ def _add_metric(metric: Any, scope: str, resource: dict[str, Any], points: _Poin
             continue
         if not math.isfinite(value):
             points.reject(f"{metric.name}: value {value} is not finite")
+            continue
+        if abs(value) > MAX_VALUE:
+            points.reject(f"{metric.name}: value {value} is beyond +-2^53")
             continue
         _append(points, metric.name, signal, kind, cumulative, value * signal.scale, number,
                 point, attributes, scope, resource)  # fmt: skip

@@ -187,6 +187,32 @@ def test_absurd_metric_points_and_outcome_records_are_rejected(server: ServerPro
     assert f"session_id is {MIB} characters long (limit 512)" in log_partial.error_message
 
 
+def test_an_absurd_token_counter_is_rejected_and_the_gpu_jobs_keep_running(
+    server: ServerProcess,
+) -> None:
+    """A vLLM counter at 8.8e177 once made every run of the efficiency job fail on its
+    int64 sums, stopping GPU figures for every deployment: it is refused at the door."""
+    metrics = ExportMetricsServiceRequest()
+    metric = (
+        metrics.resource_metrics.add()
+        .scope_metrics.add()
+        .metrics.add(name="vllm:prompt_tokens_total")
+    )
+    metric.sum.aggregation_temporality = 2  # cumulative
+    metric.sum.is_monotonic = True
+    for offset, value in ((0, 100.0), (60, 8.812476729040326e177), (120, 2.0**53 + 2)):
+        metric.sum.data_points.add(
+            time_unix_nano=START + offset * 10**9, start_time_unix_nano=START, as_double=value
+        ).attributes.extend(otlp.key_values({"model_name": "absurd"}))
+    response = post(server, "/v1/metrics", metrics.SerializeToString(), otlp.PROTOBUF)
+    assert response.status_code == 200, response.text
+    partial = ExportMetricsServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_data_points == 2
+    assert "beyond +-2^53" in partial.error_message
+    server.wait_attributed()  # every job caught up, none failing
+    assert "JobError" not in server.log_path.read_text(errors="replace")
+
+
 CLAMP_TRACE = 900
 
 
