@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from collector.alert_channel import Channel, redacted_url
 from collector.api_errors import COMMON, errors
+from collector.api_time import UtcTime
 from collector.auth import Scope, TokenSet, read_scope
 from warehouse import alert_queries, incidents, mutes
 from warehouse.alert_policy import load_policy
@@ -159,7 +160,8 @@ def alerts_router(
         status: Literal["open", "resolved"] | None = None,
         kind: Literal["spend_anomaly", "runaway_session", "budget"] | None = None,
         since: Annotated[
-            dt.datetime | None, Query(description="Last signal at or after (UTC).")
+            UtcTime | None,
+            Query(description="Last signal at or after (without an offset: UTC)."),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AlertsResponse:

@@ -27,3 +27,12 @@ def _in_range(value: dt.datetime) -> dt.datetime:
 
 
 ApiTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return _in_range(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+
+
+# For parameters documented as UTC that have always taken times without an offset too:
+# those are read as UTC, the others converted to it.
+UtcTime = Annotated[dt.datetime, AfterValidator(_as_utc)]

@@ -195,6 +195,18 @@ def test_alerts_page_shows_incidents_deliveries_and_acknowledges(
     app.selectbox(key="range").set_value("Last 90 days").run()
     since = span("Last 90 days")["start"]
     alerts = api(ops, "/api/v1/alerts", since=since)["alerts"]
+    # `since` at the newest signal, written with another offset or without one (read as
+    # UTC): the same instant, so the newest incident is in (an offset once was dropped).
+    newest = max(dt.datetime.fromisoformat(a["last_signal_at"]) for a in alerts)
+    expected_ids = [
+        a["id"] for a in alerts if dt.datetime.fromisoformat(a["last_signal_at"]) >= newest
+    ]
+    plus_five = dt.timezone(dt.timedelta(hours=5))
+    for same in (newest.astimezone(plus_five), newest.astimezone(dt.UTC).replace(tzinfo=None)):
+        found = api(ops, "/api/v1/alerts", since=same.isoformat())["alerts"]
+        assert [a["id"] for a in found] == expected_ids, same
+    year_one = ops.server.get("/api/v1/alerts", since="0001-01-01T00:00:00")
+    assert year_one.status_code == 422 and "2200" in year_one.text
     open_ = [a for a in alerts if a["status"] == "open"]
     assert metric(app, "Open") == str(len(open_))
     assert metric(app, "Open, critical") == str(

@@ -60,7 +60,7 @@ def incidents(
             params[column] = value
     if since is not None:
         where.append("last_signal_at >= $since")
-        params["since"] = since.replace(tzinfo=None)
+        params["since"] = since.astimezone(dt.UTC).replace(tzinfo=None) if since.tzinfo else since
     found = load_incidents(cursor, " AND ".join(where), params)
     found = sorted(found, key=lambda i: i.id, reverse=True)[:limit]
     notices = _notices(cursor, [i.id for i in found])
