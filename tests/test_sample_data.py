@@ -4,9 +4,11 @@ feature's convention normalized by the real server."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from opentelemetry.sdk.trace import ReadableSpan
@@ -157,9 +159,21 @@ def test_backfill_sends_gpu_metrics_that_price_the_vllm_calls(server: ServerProc
     sender.close()
     server.wait_attributed(timeout=60)
     window = {"start": start.isoformat(), "end": (end + dt.timedelta(hours=1)).isoformat()}
+
+    def llama_row() -> dict[str, Any]:
+        costs = server.get("/api/v1/costs", group_by=["model"], **window).json()["rows"]
+        [row] = [r for r in costs if r["dimensions"]["model"] == VLLM_MODEL]
+        return row
+
+    # The jobs form a chain (GPU efficiency, allocation, pricing, rollups): each can look
+    # caught up before the one above it has handed it the last hours, so wait for the
+    # allocated cost to reach the rollups (a failure still shows the row after 60 s).
+    deadline = time.monotonic() + 60
+    llama = llama_row()
+    while llama["unpriced_calls"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        llama = llama_row()
     efficiency = server.get("/api/v1/gpu/efficiency", **window).json()["totals"]
-    costs = server.get("/api/v1/costs", group_by=["model"], **window).json()["rows"]
-    [llama] = [r for r in costs if r["dimensions"]["model"] == VLLM_MODEL]
     # vLLM's counters are exactly the tokens of the calls it served ...
     assert efficiency["prompt_tokens"] == llama["tokens"]["input"] > 0
     assert efficiency["generation_tokens"] == llama["tokens"]["output"]

@@ -337,6 +337,12 @@ REVIEWED: dict[str, set[str]] = {
         "DIMENSION_SQL['tenant']",
         "_grouping_sets()",
     },
+    "warehouse.spend_state": {
+        "k",  # an int from range(1, weeks + 1)
+        "lag_joins=joins",  # built from those ints
+        "lags=lags",  # built from those ints
+        "table",  # a fixed tuple of state tables
+    },
     "warehouse.unit_economics": {
         "RESOLVED_OUTCOMES",
     },
