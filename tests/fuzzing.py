@@ -1,12 +1,19 @@
 """What the decoder fuzz tests share: hypothesis settings that replay the same examples on
-every run (a CI failure reproduces locally), the normalizer, and the edge times."""
+every run (a CI failure reproduces locally), the normalizer, the edge times, and a migrated
+warehouse to insert what was decoded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
 from hypothesis import HealthCheck, settings
 
 from collector.normalize import Normalizer
 from tests import otlp
+from warehouse.database import Database
 
 FUZZ = settings(
     deadline=None,
@@ -19,3 +26,15 @@ NORMALIZER = Normalizer()
 U64 = 2**64 - 1
 YEAR_2200_NS = 7_258_118_400 * 10**9  # the first time ingest refuses
 EDGE_TIMES = [0, 1, 2**63 - 1, 2**63, U64, otlp.BASE_NS, YEAR_2200_NS]
+
+
+@contextmanager
+def warehouse_cursor(directory: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on a freshly migrated warehouse in `directory`."""
+    database = Database.open(directory / "spendscope.duckdb")
+    cursor = database.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+        database.close()

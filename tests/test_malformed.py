@@ -32,9 +32,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodedSpans, DecodeError, gunzip
 from collector.decode import decode_traces as _decode_traces
 from tests import otlp
-from tests.fuzzing import EDGE_TIMES, FUZZ, NORMALIZER, U64
+from tests.fuzzing import EDGE_TIMES, FUZZ, NORMALIZER, U64, warehouse_cursor
 from tests.server import ServerProcess
-from warehouse.database import Database
 from warehouse.ingest import insert_spans
 
 
@@ -52,11 +51,8 @@ def decode_traces(body: bytes, content_type: str) -> DecodedSpans | None:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    database = Database.open(tmp_path_factory.mktemp("malformed") / "spendscope.duckdb")
-    cursor = database.cursor()
-    yield cursor
-    cursor.close()
-    database.close()
+    with warehouse_cursor(tmp_path_factory.mktemp("malformed")) as cursor:
+        yield cursor
 
 
 def assert_storable(cursor: duckdb.DuckDBPyConnection, decoded: DecodedSpans | None) -> None:

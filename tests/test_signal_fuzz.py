@@ -40,9 +40,8 @@ from collector.decode import JSON, PROTOBUF, DecodeError
 from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
 from collector.log_decode import DecodedLogs, decode_logs
 from tests import fuzzing, otlp
-from tests.fuzzing import EDGE_TIMES, NORMALIZER, U64
+from tests.fuzzing import EDGE_TIMES, NORMALIZER, U64, warehouse_cursor
 from tests.server import ServerProcess
-from warehouse.database import Database
 from warehouse.gpu_metrics import insert_metric_points
 from warehouse.outcomes import insert_outcomes
 
@@ -53,11 +52,8 @@ NOW = dt.datetime(2025, 11, 22, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    database = Database.open(tmp_path_factory.mktemp("signal-fuzz") / "spendscope.duckdb")
-    cursor = database.cursor()
-    yield cursor
-    cursor.close()
-    database.close()
+    with warehouse_cursor(tmp_path_factory.mktemp("signal-fuzz")) as cursor:
+        yield cursor
 
 
 def check_logs(
