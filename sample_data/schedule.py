@@ -93,8 +93,8 @@ def history(
 
 def live_incidents(now: dt.datetime, seed: int = 7) -> list[Session]:
     """The live demo's incidents, in time order: the spike's sessions over the hour before
-    `now` (so whatever the minute, they fill at least three quarters of the last complete
-    hour or of the hour under way) and the runaway, whose 90 turns end about `now`."""
+    `now` (so whatever the minute, at least half of them fall in the last complete hour
+    or in the hour under way) and the runaway, whose 90 turns end about `now`."""
     rng = random.Random(f"incidents-{seed}-{now:%Y%m%d%H%M}")
     sessions = []
     for _ in range(LIVE_SPIKE_SESSIONS):

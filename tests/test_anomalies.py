@@ -135,6 +135,27 @@ def test_a_spike_of_more_calls_fires_within_the_hour_and_says_so(database: Datab
     assert recorded == len(signals) == last_signal_id(cursor)
 
 
+def test_an_explanation_that_fails_leaves_every_alert_standing(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A fault injected into the explanation (ZeroDivisionError was once real, at a usual
+    # spend of 0): each series still fires, says why it has no explanation, and logs it.
+    def spike(hour: int, model: str) -> tuple[float, float, float]:
+        return (5.0 if hour == SPIKE_HOUR else 1.0), 1.0, 0.5
+
+    def broken(*args: object) -> dict[str, object]:
+        raise ZeroDivisionError("float division by zero")
+
+    fill(database, shape=spike)
+    monkeypatch.setattr(spend_explain, "decompose", broken)
+    signals = detect_at(database, SPIKE_HOUR + 1)
+    signal = signals["spend:hour:feature=search"]
+    assert "explanation" not in signal.details
+    assert signal.details["explanation_error"] == "ZeroDivisionError: float division by zero"
+    assert "mostly" not in signal.title
+    assert "could not explain the anomaly of spend:hour:feature=search" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("cause", "shape"),
     [
@@ -246,6 +267,19 @@ def test_decompose_adds_up_and_handles_new_models() -> None:
     assert result["parts_usd"]["calls"] == pytest.approx(1.0)  # twice the calls
     assert result["parts_usd"]["model_mix"] == pytest.approx(2.0)  # b costs 3x per call
     assert spend_explain.decompose(actual, {}, expected=0.5)["parts_usd"]["calls"] == 3.5
+
+
+def test_decompose_explains_spend_where_the_usual_is_nothing() -> None:
+    # A series whose baseline is 0 at this hour (the median of its past weeks), though
+    # some past week had calls: every call is more than usual, none divides by zero.
+    reference = {"a": {"calls": 2, "input": 200, "output": 20, "cache_read": 0,
+                       "cost": 0.2, "savings": 0.0}}  # fmt: skip
+    actual = {"a": {"calls": 10, "input": 1000, "output": 100, "cache_read": 0,
+                    "cost": 1.0, "savings": 0.0}}  # fmt: skip
+    result = spend_explain.decompose(actual, reference, expected=0.0)
+    assert result["excess_usd"] == pytest.approx(1.0)
+    assert result["parts_usd"]["calls"] == pytest.approx(1.0)
+    assert result["main_cause"] == "calls"
 
 
 def test_thresholds_come_from_the_config_with_clear_errors() -> None:

@@ -15,6 +15,7 @@ Series keys: `spend:hour:<dimensions>` and `spend:day:<dimensions>`, e.g.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from warehouse.signals import Signal, record_signals
 from warehouse.spend_series import series_filter
 
 NAME = "anomalies"
+log = logging.getLogger(__name__)
 HOUR = dt.timedelta(hours=1)
 
 
@@ -148,9 +150,15 @@ def _signal(
             (window_start - k * HOURS_PER_WEEK * HOUR, window_end - k * HOURS_PER_WEEK * HOUR)
             for k in range(1, weeks + 1)
         ]
-        details["explanation"] = spend_explain.explain(
-            cursor, condition, params, (window_start, window_end), references, expected
-        )
+        try:
+            details["explanation"] = spend_explain.explain(
+                cursor, condition, params, (window_start, window_end), references, expected
+            )
+        except (ArithmeticError, ValueError) as exc:
+            # The anomaly stands without its explanation: a failure here must not take
+            # every other series' alert down with it.
+            log.exception("could not explain the anomaly of %s", key)
+            details["explanation_error"] = f"{type(exc).__name__}: {exc}"
     cause = details.get("explanation", {}).get("main_cause")
     because = CAUSES.get(cause, "") if direction == "up" else ""
     title = (

@@ -86,8 +86,11 @@ def decompose(
     if calls_a <= 0 or calls_b <= 0 or cost_b <= 0:
         parts["calls"] = excess  # nothing to compare with: all of it is new volume
     else:
-        scale = expected / cost_b  # the reference scaled to the expected spend
-        step1 = calls_a / (calls_b * scale) * expected
+        # The expected spend at the actual number of calls: the reference scaled to the
+        # expected spend (x expected / cost_b) has calls_b x expected / cost_b calls, so
+        # expected x calls_a / that. Written without dividing by `expected`, which is 0
+        # for a series whose usual spend at this hour is nothing.
+        step1 = calls_a * cost_b / calls_b
         step2 = step3 = 0.0
         cache = 0.0
         for model, a in actual.items():
