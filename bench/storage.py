@@ -36,7 +36,7 @@ from warehouse.database import Database
 from warehouse.ingest import INSERT_SPANS, insert_spans
 
 
-def _batches(count: int, spans: int) -> list[pa.Table]:
+def decoded_batches(count: int, spans: int) -> list[pa.Table]:
     normalizer = Normalizer()
     template = make_template(1000, 7, json=False)
     per_batch = max(1, spans // 1000)
@@ -52,9 +52,11 @@ def _batches(count: int, spans: int) -> list[pa.Table]:
     return tables
 
 
-def _run(
+def run(
     label: str, batches: Sequence[pa.Table], *, keyed: bool, settings: Sequence[str] = ()
-) -> None:
+) -> float:
+    """Insert `batches` into a fresh database as the writer does; print and return the
+    CPU microseconds per span."""
     with tempfile.TemporaryDirectory(prefix="spendscope-storage-") as tmp:
         database = Database.open(Path(tmp) / "bench.duckdb")
         cursor = database.cursor()
@@ -85,6 +87,7 @@ def _run(
         f"  {label:<28} {cpu / rows * 1e6:6.1f} us CPU, {wall / rows * 1e6:6.1f} us wall per "
         f"span ({rows / cpu:,.0f} spans per CPU-second)"
     )
+    return cpu / rows * 1e6
 
 
 def _checkpoint_growth(batches: Sequence[pa.Table]) -> None:
@@ -121,11 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, {args.cpu})
     print(f"decoding {args.batches} x {args.batch_spans:,} spans ...", flush=True)
-    batches = _batches(args.batches, args.batch_spans)
+    batches = decoded_batches(args.batches, args.batch_spans)
     print(f"DuckDB {duckdb.__version__}, 1 thread, commits of {args.batch_spans:,} spans:")
-    _run("warehouse (primary key)", batches, keyed=True)
-    _run("no primary key", batches, keyed=False)
-    _run(
+    run("warehouse (primary key)", batches, keyed=True)
+    run("no primary key", batches, keyed=False)
+    run(
         "warehouse, checkpoint 1 GB",
         batches,
         keyed=True,
