@@ -5,6 +5,7 @@ live (tail) scoring equals the full causal scoring."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -19,7 +20,7 @@ from warehouse.database import Database
 from warehouse.detection_config import AnomalyConfig, ConfigError, anomaly_config
 from warehouse.schema import rollup_hourly
 from warehouse.signals import last_signal_id
-from warehouse.spend_series import hourly_grid
+from warehouse.spend_series import hourly_grid, series_filter, window_spend
 
 START = dt.datetime(2026, 9, 7)  # a Monday
 WEEKS = 6
@@ -154,6 +155,52 @@ def test_an_explanation_that_fails_leaves_every_alert_standing(
     assert signal.details["explanation_error"] == "ZeroDivisionError: float division by zero"
     assert "mostly" not in signal.title
     assert "could not explain the anomaly of spend:hour:feature=search" in caplog.text
+
+
+def test_many_series_firing_at_once_explain_the_largest_impacts_only(
+    database: Database,
+) -> None:
+    def spike(hour: int, model: str) -> tuple[float, float, float]:
+        return (5.0 if hour == SPIKE_HOUR else 1.0), 1.0, 0.5
+
+    fill(database, shape=spike)
+    fill(database, feature="drafts", usd_per_hour=40.0, shape=spike, seed=4)
+    now = START + dt.timedelta(hours=SPIKE_HOUR + 1, minutes=1)
+    config = dataclasses.replace(CONFIG, explain_limit=3)
+    signals = anomalies.detect(database.cursor(), now, config)
+    explained = [s for s in signals if "explanation" in s.details]
+    skipped = [s for s in signals if "explanation_skipped" in s.details]
+    assert len(explained) == 3 and len(skipped) == len(signals) - 3 > 0
+    assert min(s.impact_usd for s in explained) >= max(s.impact_usd for s in skipped)
+    assert f"{len(signals)} series fired in this run" in skipped[0].details["explanation_skipped"]
+    assert "mostly" not in skipped[0].title
+
+
+def test_the_spend_of_many_windows_equals_each_series_sum(database: Database) -> None:
+    fill(database)
+    fill(database, feature="drafts", usd_per_hour=40.0, seed=4)
+    cursor = database.cursor()
+    end = START + dt.timedelta(hours=HOURS - 5)
+    windows = [
+        ({}, end - dt.timedelta(hours=24), end),
+        ({"feature": "drafts"}, end - dt.timedelta(hours=1), end),
+        ({"model": "openai/gpt-4o-mini"}, end - dt.timedelta(hours=3), end),
+        ({"feature": "search", "model": "openai/gpt-4o"}, end - dt.timedelta(hours=1), end),
+        ({"tenant": "acme"}, end - dt.timedelta(hours=2), end),
+        ({"tenant": "nobody"}, end - dt.timedelta(hours=2), end),
+    ]
+    expected = []
+    for dimensions, start, stop in windows:
+        condition, params = series_filter(dimensions)
+        row = cursor.execute(
+            f"SELECT coalesce(sum(cost_usd), 0) FROM rollup_hourly "
+            f"WHERE hour >= $start AND hour < $end AND {condition}",
+            params | {"start": start, "end": stop},
+        ).fetchone()
+        assert row is not None
+        expected.append(row[0])
+    assert window_spend(cursor, windows) == expected
+    assert expected[-1] == 0 and all(spent > 0 for spent in expected[:-1])
 
 
 @pytest.mark.parametrize(

@@ -175,9 +175,6 @@ REVIEWED: dict[str, set[str]] = {
         "', '.join(ATTEMPT_COLUMNS)",
         "', '.join(NOTICE_COLUMNS)",
     },
-    "warehouse.anomalies": {
-        "condition",
-    },
     "warehouse.anomaly_queries": {
         "kind='kind = $kind' if kind else 'TRUE'",
         "scope=scope.where('tenant_id')",

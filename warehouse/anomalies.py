@@ -27,7 +27,7 @@ from warehouse import spend_explain, spend_state
 from warehouse.baseline import HOURS_PER_WEEK
 from warehouse.detection_config import AnomalyConfig, load_anomaly_config
 from warehouse.signals import Signal, record_signals
-from warehouse.spend_series import series_filter
+from warehouse.spend_series import series_filter, window_spend
 
 NAME = "anomalies"
 log = logging.getLogger(__name__)
@@ -78,20 +78,56 @@ def detect(
             spent = spent.with_columns(pl.col("actual") / share)
         for name, rows in spend_state.score_hour(cursor, hour, spent, state).items():
             scored[name].append(rows)
-    signals = []
-    for grain in GRAINS:
-        firing = (
+    firing = [
+        Firing(grain, row, share if partial and row["hour"] == current else 1.0)
+        for grain in GRAINS
+        for row in (
             pl.concat(scored[grain.name])
             .filter(pl.col("fires").is_not_null())
             .sort("hour")
             .group_by("key")
             .last()
             .sort("key")
+            .iter_rows(named=True)
         )
-        for row in firing.iter_rows(named=True):
-            projected = partial and row["hour"] == current
-            signals.append(_signal(cursor, row, grain, config, now, share if projected else 1.0))
-    return signals
+    ]
+    spends = window_spend(cursor, [(f.dimensions, f.window_start, f.window_end) for f in firing])
+    # Explaining is a few queries per series: when many fire at once (a price change
+    # across a model's series), only the largest impacts are explained.
+    by_impact = sorted(range(len(firing)), key=lambda i: -abs(firing[i].impact(config)))
+    explained = set(by_impact[: config.explain_limit]) if config.explain else set()
+    return [
+        _signal(cursor, f, spends[i], config, now, explain=i in explained, firing_count=len(firing))
+        for i, f in enumerate(firing)
+    ]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One series' firing row (`warehouse.baseline` columns and its dimensions) at a grain;
+    `share` < 1 when its last hour is the hour under way."""
+
+    grain: Grain
+    row: dict[str, Any]
+    share: float
+
+    @property
+    def window_end(self) -> dt.datetime:
+        end: dt.datetime = self.row["hour"] + HOUR
+        return end
+
+    @property
+    def window_start(self) -> dt.datetime:
+        return self.window_end - self.grain.window * HOUR
+
+    @property
+    def dimensions(self) -> dict[str, Any]:
+        return {k: self.row[k] for k in ("feature", "model", "tenant") if self.row[k] is not None}
+
+    def impact(self, config: AnomalyConfig) -> float:
+        """The excess over `impact_hours` for an hour, the excess itself for a day."""
+        excess: float = self.row["value"] - self.row["expected"]
+        return excess * (config.impact_hours if self.grain.window == 1 else 1)
 
 
 def _usd(value: float) -> Decimal:
@@ -110,28 +146,22 @@ def against_usual(expected: float, ratio: float | None) -> str:
 
 def _signal(
     cursor: duckdb.DuckDBPyConnection,
-    row: dict[str, Any],
-    grain: Grain,
+    firing: Firing,
+    spent: Decimal,
     config: AnomalyConfig,
     now: dt.datetime,
-    share: float,
+    *,
+    explain: bool,
+    firing_count: int,
 ) -> Signal:
-    """One firing series; `share` < 1 when its last hour is the hour under way."""
-    hour: dt.datetime = row["hour"]
-    window_end = hour + HOUR
-    window_start = window_end - grain.window * HOUR
-    dimensions = {k: row[k] for k in ("feature", "model", "tenant") if row[k] is not None}
-    condition, params = series_filter(dimensions)
-    (spent,) = cursor.execute(
-        "SELECT coalesce(sum(cost_usd), 0) FROM rollup_hourly "
-        f"WHERE hour >= $start AND hour < $end AND {condition}",
-        params | {"start": window_start, "end": window_end},
-    ).fetchone() or (0,)
+    """One firing series, with its exact spend so far (`spent`), explained when `explain`."""
+    row, grain, share = firing.row, firing.grain, firing.share
+    window_start, window_end = firing.window_start, firing.window_end
+    dimensions = firing.dimensions
     # Figures so far: with the hour under way, its expected part is pro rata.
     in_progress = (1 - share) if share < 1 else 0.0
     expected = row["expected"] * (1 - in_progress / grain.window)
-    excess = row["value"] - row["expected"]
-    impact = excess * (config.impact_hours if grain.window == 1 else 1)
+    impact = firing.impact(config)
     direction = row["fires"]
     key = f"spend:{grain.name}:{row['key']}"
     details: dict[str, Any] = {
@@ -144,7 +174,8 @@ def _signal(
         "cold_start": row["cold"],
         "projected_from_share": round(share, 3) if share < 1 else None,
     }
-    if config.explain:
+    if explain:
+        condition, params = series_filter(dimensions)
         weeks = config.baseline.weeks
         references = [
             (window_start - k * HOURS_PER_WEEK * HOUR, window_end - k * HOURS_PER_WEEK * HOUR)
@@ -159,6 +190,11 @@ def _signal(
             # every other series' alert down with it.
             log.exception("could not explain the anomaly of %s", key)
             details["explanation_error"] = f"{type(exc).__name__}: {exc}"
+    elif config.explain:
+        details["explanation_skipped"] = (
+            f"{firing_count} series fired in this run; the {config.explain_limit} with the "
+            "largest impact are explained"
+        )
     cause = details.get("explanation", {}).get("main_cause")
     because = CAUSES.get(cause, "") if direction == "up" else ""
     title = (
@@ -173,7 +209,7 @@ def _signal(
         detected_at=now,
         window_start=window_start,
         window_end=window_end,
-        actual_usd=Decimal(spent),
+        actual_usd=spent,
         expected_usd=_usd(max(expected, 0.0)),
         impact_usd=_usd(abs(impact)),
         score=float(row["score"]),

@@ -37,6 +37,8 @@ class AnomalyConfig:
     # impact_usd: the hourly excess as if it lasted this many hours (a day's excess: 1 day).
     impact_hours: int = 24
     explain: bool = True
+    # At most this many firing series per run are explained (the largest impacts first).
+    explain_limit: int = 25
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ def _checked(config: AnomalyConfig) -> AnomalyConfig:
         raise ConfigError("anomalies.baseline.weeks: must be 1 to 4")
     if config.baseline.level_hours < 4 or config.baseline.scale_hours < 24:
         raise ConfigError("anomalies.baseline: level_hours >= 4 and scale_hours >= 24")
+    if config.explain_limit < 0:
+        raise ConfigError("anomalies.explain_limit: must be 0 or more")
     return config
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -122,3 +123,51 @@ def series_filter(dimensions: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         conditions.append(f"{DIMENSION_SQL[name]} = $dim_{name}")
         params[f"dim_{name}"] = value
     return " AND ".join(conditions) or "TRUE", params
+
+
+def window_spend(
+    cursor: duckdb.DuckDBPyConnection,
+    windows: list[tuple[dict[str, Any], dt.datetime, dt.datetime]],
+) -> list[Decimal]:
+    """The exact spend (DECIMAL, from rollup_hourly) of each (dimensions, start, end)
+    window, in order: one query for them all, however many series fired."""
+    if not windows:
+        return []
+    frame = pl.DataFrame(
+        {
+            "idx": range(len(windows)),
+            **{
+                name: [d.get(name) for d, _, _ in windows]
+                for name in ("feature", "model", "tenant")
+            },
+            "start": [start for _, start, _ in windows],
+            "end": [end for _, _, end in windows],
+        },
+        schema_overrides={"feature": pl.String, "model": pl.String, "tenant": pl.String},
+    )
+    cursor.register("spend_windows", frame.to_arrow())
+    try:
+        rows = cursor.execute(
+            f"""
+            WITH rows AS (
+                SELECT hour, {DIMENSION_SQL["feature"]} AS feature,
+                       {DIMENSION_SQL["model"]} AS model, {DIMENSION_SQL["tenant"]} AS tenant,
+                       cost_usd
+                FROM rollup_hourly
+                WHERE hour >= (SELECT min(start) FROM spend_windows)
+                  AND hour < (SELECT max("end") FROM spend_windows)
+            )
+            SELECT w.idx, coalesce(sum(r.cost_usd), 0)
+            FROM spend_windows w
+            LEFT JOIN rows r
+                ON r.hour >= w.start AND r.hour < w."end"
+               AND (w.feature IS NULL OR r.feature = w.feature)
+               AND (w.model IS NULL OR r.model = w.model)
+               AND (w.tenant IS NULL OR r.tenant = w.tenant)
+            GROUP BY w.idx
+            ORDER BY w.idx
+            """
+        ).fetchall()
+    finally:
+        cursor.unregister("spend_windows")
+    return [Decimal(spent) for _, spent in rows]
