@@ -3,6 +3,8 @@ the error, and neither stops the scheduler nor the next run from carrying on."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 from decimal import InvalidOperation
 
@@ -13,8 +15,8 @@ from collector.normalize import Normalizer
 from tests.test_attribution import NOW, Warehouse, call
 from warehouse import attribution
 from warehouse.database import Database
-from warehouse.jobs import JOBS, Job, JobError, run_job
-from warehouse.scheduler import JobScheduler
+from warehouse.jobs import JOBS, Job, JobError, evaluates_now, no_step, run_job
+from warehouse.scheduler import CONFLICT_RETRIES, JobScheduler
 
 
 class Flaky:
@@ -81,3 +83,39 @@ def test_the_scheduler_keeps_running_a_job_that_raised(
     finally:
         scheduler.stop()
     assert len(warehouse.snapshot()) == 1
+
+
+def test_a_job_that_loses_a_write_conflict_runs_again_without_a_traceback(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A real DuckDB write-write conflict: another transaction holds an uncommitted update
+    # of the row the job updates, as the alerts API does when it acknowledges the incident
+    # the alert job is updating.
+    cursor = database.cursor()
+    cursor.execute("CREATE TABLE shared_row (id INTEGER, updates INTEGER)")
+    cursor.execute("INSERT INTO shared_row VALUES (1, 0)")
+    attempts = []
+
+    def update(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
+        attempts.append(now)
+        cursor.execute("UPDATE shared_row SET updates = updates + 1 WHERE id = 1")
+        return 1
+
+    job = Job("updater", no_step, housekeeping=update, source=evaluates_now)
+    monkeypatch.setattr("warehouse.scheduler.JOBS", {job.name: job})
+    scheduler = JobScheduler(database, 60)
+    other = database.cursor()
+    other.begin()
+    other.execute("UPDATE shared_row SET updates = 100 WHERE id = 1")
+    with caplog.at_level(logging.INFO, logger="warehouse.scheduler"):
+        assert scheduler.run(job.name) == 0
+    assert len(attempts) == CONFLICT_RETRIES + 1
+    retries = [r for r in caplog.records if "met a concurrent write" in r.getMessage()]
+    assert len(retries) == CONFLICT_RETRIES
+    (gave_up,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "Conflict" in gave_up.getMessage()
+    assert "runs again at its next interval" in gave_up.getMessage()
+    assert all(r.exc_info is None for r in caplog.records), "a conflict logged a traceback"
+    other.rollback()
+    assert scheduler.run(job.name) == 1
+    assert cursor.execute("SELECT updates FROM shared_row").fetchone() == (1,)

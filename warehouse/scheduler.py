@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Mapping
 
+import duckdb
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from warehouse.database import Database
 from warehouse.jobs import JOBS, JobError, run_job
 
 log = logging.getLogger(__name__)
+CONFLICT_RETRIES = 2
+CONFLICT_BACKOFF_SECONDS = 0.1
 
 
 class JobScheduler:
@@ -49,14 +53,27 @@ class JobScheduler:
         self._scheduler.shutdown(wait=True)
 
     def run(self, name: str) -> int:
+        """Run one job; a run that lost a write-write conflict to a concurrent transaction
+        (an API write, e.g. acknowledging the incident the alert job was updating) is
+        rolled back and run again, up to CONFLICT_RETRIES times: a conflict is expected
+        under DuckDB's optimistic concurrency, not a failure worth a traceback."""
         cursor = self._database.cursor()
         try:
-            rows = run_job(
-                cursor, JOBS[name], dt.datetime.now(dt.UTC), stopping=self._stopping.is_set
-            )
-        except JobError:
-            log.exception("job %s failed", name)
-            return 0
+            for attempt in range(CONFLICT_RETRIES + 1):
+                try:
+                    rows = run_job(
+                        cursor, JOBS[name], dt.datetime.now(dt.UTC), stopping=self._stopping.is_set
+                    )
+                    break
+                except JobError as exc:
+                    if not isinstance(exc.__cause__, duckdb.TransactionException):
+                        log.exception("job %s failed", name)
+                        return 0
+                    if attempt == CONFLICT_RETRIES:
+                        log.warning("%s; it runs again at its next interval", exc)
+                        return 0
+                    log.info("job %s met a concurrent write; running it again", name)
+                    time.sleep(CONFLICT_BACKOFF_SECONDS * (attempt + 1))  # let it commit
         finally:
             cursor.close()
         if rows:
