@@ -77,6 +77,12 @@ def snapshot(path: Path) -> Snapshot:
                 "SELECT sequence_name FROM duckdb_sequences()"
                 " WHERE schema_name = 'main' ORDER BY ALL"
             ),
+            # The catalog shows no column's compression: migrations that set one say so in
+            # a comment (0012).
+            "comments": rows(
+                "SELECT table_name, column_name, comment FROM duckdb_columns()"
+                " WHERE schema_name = 'main' AND comment IS NOT NULL ORDER BY ALL"
+            ),
             "version": rows("SELECT version_num FROM alembic_version"),
         }
 
@@ -131,6 +137,41 @@ def test_downgrading_later_revisions_keeps_the_spans(tmp_path: Path) -> None:
     migrate.upgrade(path)
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.execute("SELECT name FROM spans").fetchall() == [("x",)]
+
+
+def test_the_rollups_unique_ids_and_money_are_stored_uncompressed(tmp_path: Path) -> None:
+    """Migration 0012: the columns commented so are written without compression (DuckDB
+    would pick FSST for the ids and bit-packing for the money) and the others are not."""
+    path = tmp_path / "spendscope.duckdb"
+    migrate.upgrade(path)
+    with duckdb.connect(str(path)) as conn:
+        commented = {
+            name
+            for (name,) in conn.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rollup_traces'"
+                " AND comment LIKE 'stored uncompressed%'"
+            ).fetchall()
+        }
+        assert commented == {"trace_id", "session_id", "user_id", "cost_usd", "cache_savings_usd"}
+        conn.execute(
+            """
+            INSERT INTO rollup_traces
+            SELECT unhex(printf('%032x', i)), 'session-' || i // 4, 'user-' || i % 5000,
+                   'tenant-' || i % 7, DATE '2026-11-01', 'feature-' || i % 40, 'prod',
+                   1, 0, 0, 100, 10, 0, 0, 0, (i * 0.000001234)::DECIMAL(38, 24), NULL,
+                   (i * 0.0000005)::DECIMAL(38, 24), TIMESTAMP '2026-11-01', TIMESTAMP '2026-11-01'
+            FROM range(200000) t(i)
+            """
+        )
+        conn.execute("CHECKPOINT")
+        stored = dict(
+            conn.execute(
+                "SELECT column_name, string_agg(DISTINCT compression, ',')"
+                " FROM pragma_storage_info('rollup_traces') WHERE segment_type <> 'VALIDITY'"
+                " GROUP BY column_name"
+            ).fetchall()
+        )
+    assert {name for name, kind in stored.items() if kind == "Uncompressed"} == commented
 
 
 # --- the migrated schema against the models ------------------------------------------------
