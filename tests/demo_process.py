@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
+from tests.child_process import clean_environment, wait_ready
 from tests.server import free_ports
 
 READY = "spendscope demo is ready"
@@ -36,7 +36,7 @@ class DemoProcess:
 
     def start(self, timeout: float = 240.0) -> DemoProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPENDSCOPE_")}
+        env = clean_environment()
         env["COLUMNS"] = "200"  # the ready panel on one line per item
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
@@ -59,13 +59,14 @@ class DemoProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if READY in self.text():
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError(f"demo exited: {self.text()[-3000:]}")
-            time.sleep(0.5)
+        if wait_ready(
+            self.process,
+            lambda: READY in self.text(),
+            timeout,
+            0.5,
+            lambda: f"demo exited: {self.text()[-3000:]}",
+        ):
+            return self
         self.stop()
         raise TimeoutError(f"demo not ready: {self.text()[-3000:]}")
 
