@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from collector import costs_examples as examples
 from collector.api import ModelCallRecord, model_call_record
 from collector.api_errors import COMMON, ErrorDetail
-from collector.api_time import ApiTime
+from collector.api_window import End, Start, requested_window
 from collector.auth import Scope, TokenSet, read_scope
 from collector.prices_api import decimal_text
 from warehouse import cost_queries, queries, unit_economics
@@ -28,15 +28,9 @@ from warehouse.database import Database
 from warehouse.outcome_queries import list_outcomes
 from warehouse.scope import TenantScope
 
-DEFAULT_WINDOW = dt.timedelta(days=30)
 JSON = "application/json"
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 Dimension = Literal["feature", "provider", "model", "tenant", "environment", "agent", "user"]
-Start = Annotated[
-    ApiTime | None,
-    Query(description="Window start, inclusive (ISO 8601 with offset). Default: end - 30 days."),
-]
-End = Annotated[ApiTime | None, Query(description="Window end, exclusive. Default: now.")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=512)]
 
 
@@ -214,11 +208,7 @@ def _session(row: Mapping[str, Any]) -> SessionRecord:
 
 
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> Window:
-    end = end or dt.datetime.now(dt.UTC)
-    start = start or end - DEFAULT_WINDOW
-    if end <= start:
-        raise HTTPException(422, "end must be after start")
-    return Window(start, end)
+    return Window(*requested_window(start, end, dt.datetime.now(dt.UTC)))
 
 
 def _share(part: Decimal, whole: Decimal) -> float | None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from collector.api_errors import COMMON, errors
 from collector.api_time import ApiTime
+from collector.api_window import requested_window
 from collector.auth import Scope, TokenSet, full_access, read_scope
 from collector.prices_api import decimal_text
 from warehouse import budgets, detection_file
@@ -142,10 +143,8 @@ def detection_router(
         per series and direction with its latest figures and explanation, the latest first.
         A tenant-scoped token sees only its tenant's series."""
         now = dt.datetime.now(dt.UTC)
-        high = (end or now).astimezone(dt.UTC)
-        low = (start or high - DEFAULT_WINDOW).astimezone(dt.UTC)
-        if low >= high:
-            raise HTTPException(422, "start must be before end")
+        low, high = requested_window(start, end, now, default=DEFAULT_WINDOW)
+        low, high = low.astimezone(dt.UTC), high.astimezone(dt.UTC)
         cursor = database.cursor()
         try:
             rows = list_anomalies(
