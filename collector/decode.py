@@ -95,7 +95,7 @@ def decode_traces(body: bytes, content_type: str, normalizer: Normalizer) -> Dec
         table=columns.to_arrow(),
         accepted=columns.accepted,
         rejected=columns.rejected,
-        rejection_message="; ".join(columns.messages),
+        rejection_message=columns.rejection_message,
     )
 
 
