@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import pyarrow as pa
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -32,6 +31,7 @@ from collector.decode import (
     _json_attributes,
     _json_id,
     _json_int,
+    _json_request,
     _list,
     _object,
     _proto_attributes,
@@ -214,15 +214,7 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
 
 
 def _add_json(body: bytes, records: _Records) -> None:
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"invalid JSON: {exc}") from None
-    if not isinstance(request, dict):
-        raise DecodeError("OTLP/JSON body must be an object")
-    resource_logs_list = _field(request, "resourceLogs", "resource_logs", [])
-    if not isinstance(resource_logs_list, list):
-        raise DecodeError("resourceLogs must be a list")
+    resource_logs_list = _json_request(body, "resourceLogs", "resource_logs")
     for resource_logs in resource_logs_list:
         try:
             resource_logs = _object(resource_logs, "resourceLogs item")
