@@ -12,6 +12,7 @@ from types import TracebackType
 
 import httpx
 
+from sample_data.stack import stop_process
 from tests.child_process import clean_environment, wait_ready
 from tests.server import free_ports
 
@@ -98,14 +99,7 @@ class DemoProcess:
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> int:
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, sig, timeout)
 
     def __enter__(self) -> DemoProcess:
         return self.start()
