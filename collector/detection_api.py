@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
@@ -24,6 +23,7 @@ from collector.prices_api import decimal_text
 from warehouse import budgets, detection_file
 from warehouse.anomaly_queries import list_anomalies
 from warehouse.database import Database
+from warehouse.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,8 @@ def sync_detection_file(database: Database, data_dir: Path) -> ReloadResponse:
     loaded = detection_file.load(data_dir)
     cursor = database.cursor()
     try:
-        cursor.begin()
-        try:
+        with transaction(cursor):
             detection_file.store(cursor, loaded, dt.datetime.now(dt.UTC))
-            cursor.commit()
-        except duckdb.Error:
-            cursor.rollback()
-            raise
     finally:
         cursor.close()
     if loaded.path is not None:
