@@ -4,17 +4,18 @@ equal to the file on each load, the rows of unchanged entries left as they are."
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import duckdb
 
+FileTable = Literal["price_overrides", "gpu_prices"]  # the tables with rows from a file
 Key = TypeVar("Key", bound=Hashable)
 Entry = TypeVar("Entry")
 
 
 def sync_file_rows(
     cursor: duckdb.DuckDBPyConnection,
-    table: str,
+    table: FileTable,
     stored: Mapping[Key, object],
     wanted: Mapping[Key, Entry],
     add: Callable[[Entry], object],
