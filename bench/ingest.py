@@ -27,7 +27,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from bench.payloads import Template, make_template, request_prefix
+from tests.child_process import answers_200, kill, wait_ready
+from tests.server import free_ports
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -71,12 +72,6 @@ class ClientResult:
     rejected_spans: int = 0
     errors: list[str] = field(default_factory=list)
     exhausted: bool = False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cpu_list(text: str) -> set[int]:
@@ -229,7 +224,7 @@ class Server:
         self.data_dir = data_dir
         self.cpus = cpus
         self.jobs_interval = jobs_interval
-        self.http_port = _free_port()
+        self.http_port, self.grpc_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.log_path = data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -240,7 +235,7 @@ class Server:
             "SPENDSCOPE_DATA_DIR": str(self.data_dir),
             "SPENDSCOPE_HOST": "127.0.0.1",
             "SPENDSCOPE_HTTP_PORT": str(self.http_port),
-            "SPENDSCOPE_GRPC_PORT": str(_free_port()),
+            "SPENDSCOPE_GRPC_PORT": str(self.grpc_port),
             "SPENDSCOPE_LOG_FORMAT": "text",
         }
         if self.jobs_interval is not None:
@@ -256,16 +251,14 @@ class Server:
                 # (the same as `taskset -c 0 python -m collector serve`).
                 preexec_fn=lambda: os.sched_setaffinity(0, cpus),
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_ready(
+            self.process,
+            lambda: answers_200(httpx.get, f"{self.url}/readyz"),
+            timeout,
+            0.1,
+            lambda: f"server exited: {self.log_path.read_text()[-3000:]}",
+        ):
+            return
         self.kill()
         raise TimeoutError(f"server not ready: {self.log_path.read_text()[-3000:]}")
 
@@ -280,9 +273,7 @@ class Server:
         return self.process.wait(timeout)
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        kill(self.process)
 
 
 def _stored_rows(database: Path) -> int:

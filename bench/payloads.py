@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from tests.otlp import key_values
 
 AttributeValue = str | int | float | bool | list[str]
 
@@ -204,29 +205,11 @@ def build_resources(span_count: int, seed: int, marker: bytes) -> list[ResourceS
     return resources
 
 
-def _any_value(value: AttributeValue) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    out = AnyValue()
-    out.array_value.values.extend(AnyValue(string_value=item) for item in value)
-    return out
-
-
-def _key_values(attributes: dict[str, AttributeValue]) -> list[KeyValue]:
-    return [KeyValue(key=key, value=_any_value(value)) for key, value in attributes.items()]
-
-
 def to_protobuf(resources: list[ResourceSpec]) -> bytes:
     request = ExportTraceServiceRequest()
     for resource in resources:
         resource_spans = request.resource_spans.add()
-        resource_spans.resource.attributes.extend(_key_values(resource.attributes))
+        resource_spans.resource.attributes.extend(key_values(resource.attributes))
         scope_spans = resource_spans.scope_spans.add()
         scope_spans.scope.name = "opentelemetry.instrumentation.openai_v2"
         scope_spans.scope.version = "2.1b0"
@@ -239,7 +222,7 @@ def to_protobuf(resources: list[ResourceSpec]) -> bytes:
             span.kind = spec.kind  # type: ignore[assignment]
             span.start_time_unix_nano = spec.start_ns
             span.end_time_unix_nano = spec.end_ns
-            span.attributes.extend(_key_values(spec.attributes))
+            span.attributes.extend(key_values(spec.attributes))
             if spec.status_code:
                 span.status.code = spec.status_code  # type: ignore[assignment]
                 span.status.message = "tool failed"

@@ -19,6 +19,7 @@ from collector.auth import Scope, TokenSet, read_scope
 from warehouse import alert_queries, incidents, mutes
 from warehouse.alert_policy import load_policy
 from warehouse.database import Database
+from warehouse.transaction import transaction
 
 
 def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -243,17 +244,11 @@ def alerts_router(
         are told if they were paged. Acknowledging again changes nothing."""
 
         def ack(cursor: duckdb.DuckDBPyConnection) -> Any:
-            cursor.begin()
-            try:
-                result = incidents.acknowledge(
+            with transaction(cursor):
+                return incidents.acknowledge(
                     cursor, incident_id, scope, request.by if request else None,
                     dt.datetime.now(dt.UTC),
                 )  # fmt: skip
-                cursor.commit()
-            except BaseException:
-                cursor.rollback()
-                raise
-            return result
 
         try:
             found, notices = reading(ack)

@@ -13,11 +13,11 @@ import orjson
 import pyarrow as pa
 
 from collector.normalize import Normalized, Normalizer, SpanRejected
+from collector.rejections import Rejections
 
 # Times at or after 2200-01-01 are rejected: no clock is that far off, and a span there
 # would stretch every time series (TIMESTAMP_NS itself ends in 2262).
 MAX_UNIX_NANO = 7_258_118_400 * 10**9 - 1
-MAX_REJECTION_MESSAGES = 5
 # Longest string value kept in the stored JSON (attributes, resource attributes, events,
 # links) and in a status message; the rest is cut and replaced with `TRUNCATED`.
 MAX_VALUE_CHARS = 16_384
@@ -120,21 +120,15 @@ def _check_key_lengths(n: Normalized) -> None:
             raise SpanRejected(f"{field} is {len(value)} characters long (limit {MAX_KEY_CHARS})")
 
 
-class SpanColumns:
+class SpanColumns(Rejections):
     """Accumulates validated, normalized spans; one tuple per span, in `SCHEMA` order,
     turned into columns once per request (`to_arrow`)."""
 
     def __init__(self, normalizer: Normalizer) -> None:
+        super().__init__()
         self.normalizer = normalizer
         self.rows: list[tuple[Any, ...]] = []
         self.accepted = 0
-        self.rejected = 0
-        self.messages: list[str] = []
-
-    def reject(self, reason: str) -> None:
-        self.rejected += 1
-        if len(self.messages) < MAX_REJECTION_MESSAGES:
-            self.messages.append(reason)
 
     def add(
         self,

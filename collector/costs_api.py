@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from collector import costs_examples as examples
 from collector.api import ModelCallRecord, model_call_record
 from collector.api_errors import COMMON, ErrorDetail
-from collector.api_time import ApiTime
+from collector.api_window import End, Start, requested_window
 from collector.auth import Scope, TokenSet, read_scope
 from collector.prices_api import decimal_text
 from warehouse import cost_queries, queries, unit_economics
@@ -28,15 +28,9 @@ from warehouse.database import Database
 from warehouse.outcome_queries import list_outcomes
 from warehouse.scope import TenantScope
 
-DEFAULT_WINDOW = dt.timedelta(days=30)
 JSON = "application/json"
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 Dimension = Literal["feature", "provider", "model", "tenant", "environment", "agent", "user"]
-Start = Annotated[
-    ApiTime | None,
-    Query(description="Window start, inclusive (ISO 8601 with offset). Default: end - 30 days."),
-]
-End = Annotated[ApiTime | None, Query(description="Window end, exclusive. Default: now.")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=512)]
 
 
@@ -214,11 +208,12 @@ def _session(row: Mapping[str, Any]) -> SessionRecord:
 
 
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> Window:
-    end = end or dt.datetime.now(dt.UTC)
-    start = start or end - DEFAULT_WINDOW
-    if end <= start:
-        raise HTTPException(422, "end must be after start")
-    return Window(start, end)
+    return Window(*requested_window(start, end, dt.datetime.now(dt.UTC)))
+
+
+def _given(**filters: str | None) -> dict[str, str]:
+    """The filters the request set (a filter left out is None)."""
+    return {name: value for name, value in filters.items() if value is not None}
 
 
 def _share(part: Decimal, whole: Decimal) -> float | None:
@@ -276,20 +271,19 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         dimensions and by hour, day or month, with the totals of the whole selection.
         Filters match exact values. Hours (for `user`, days) are the unit: the window is
         widened to whole ones, and the response says which window it covered."""
-        filters = {
-            "feature": feature,
-            "provider": provider,
-            "model": model,
-            "tenant": tenant,
-            "environment": environment,
-            "agent": agent,
-            "user": user,
-        }
         query = CostQuery(
             window=_window(start, end),
             group_by=tuple(group_by or ()),
             grain=None if grain == "none" else grain,
-            filters={name: value for name, value in filters.items() if value is not None},
+            filters=_given(
+                feature=feature,
+                provider=provider,
+                model=model,
+                tenant=tenant,
+                environment=environment,
+                agent=agent,
+                user=user,
+            ),
             limit=limit,
         )
         cursor = database.cursor()
@@ -331,14 +325,14 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
     ) -> SessionsResponse:
         """The costliest sessions with a model call in the window, with their whole cost.
         A session's feature, user and tenant are those of its first call."""
-        filters = {"feature": feature, "tenant": tenant, "user": user, "environment": environment}
+        filters = _given(feature=feature, tenant=tenant, user=user, environment=environment)
         cursor = database.cursor()
         try:
             rows = cost_queries.top_sessions(
                 cursor,
                 _window(start, end),
                 scope,
-                filters={k: v for k, v in filters.items() if v is not None},
+                filters=filters,
                 limit=limit,
             )
         finally:
@@ -442,11 +436,10 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         """What cache reads saved against the full input price of the same tokens, by
         feature, provider and model over the window (whole hours), most saved first;
         optionally of one tenant and/or environment."""
-        filters = {"tenant": tenant, "environment": environment}
         query = CostQuery(
             window=_window(start, end),
             group_by=("feature", "provider", "model"),
-            filters={name: value for name, value in filters.items() if value is not None},
+            filters=_given(tenant=tenant, environment=environment),
             limit=limit,
         )
         cursor = database.cursor()

@@ -95,7 +95,7 @@ def decode_traces(body: bytes, content_type: str, normalizer: Normalizer) -> Dec
         table=columns.to_arrow(),
         accepted=columns.accepted,
         rejected=columns.rejected,
-        rejection_message="; ".join(columns.messages),
+        rejection_message=columns.rejection_message,
     )
 
 
@@ -457,16 +457,22 @@ def _json_attributes(items: list[Any], depth: int = 0) -> dict[str, Any]:
     return attributes
 
 
-def _add_json(body: bytes, columns: SpanColumns) -> None:
+def _json_request(body: bytes, camel: str, snake: str) -> list[Any]:
+    """An OTLP/JSON export request's list of resource items (`resourceSpans`, ...)."""
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
     if not isinstance(request, dict):
         raise DecodeError("OTLP/JSON body must be an object")
-    resource_spans_list = _field(request, "resourceSpans", "resource_spans", [])
-    if not isinstance(resource_spans_list, list):
-        raise DecodeError("resourceSpans must be a list")
+    items = _field(request, camel, snake, [])
+    if not isinstance(items, list):
+        raise DecodeError(f"{camel} must be a list")
+    return items
+
+
+def _add_json(body: bytes, columns: SpanColumns) -> None:
+    resource_spans_list = _json_request(body, "resourceSpans", "resource_spans")
     normalizer = columns.normalizer
     for resource_spans in resource_spans_list:
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -37,11 +37,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from collector import metric_signals as signals
 from collector.columns import MAX_UNIX_NANO
 from collector.decode import JSON, PROTOBUF, DecodeError
+from collector.rejections import Rejections
 
 # DataPointFlags.FLAG_NO_RECORDED_VALUE
 NO_RECORDED_VALUE = 1
 CUMULATIVE = 2
-MAX_REJECTION_MESSAGES = 5
 MAX_COUNT = 2**63 - 1  # the int64 `count` column
 # No GPU gauge or token counter gets near it, a double holds integers exactly up to it, and
 # the efficiency job's sums of increases stay far inside its int64 columns.
@@ -86,20 +86,12 @@ class DecodedMetrics:
     rejection_message: str
 
 
-@dataclass
-class _Points:
-    rules: MetricRules
-    columns: dict[str, list[Any]] = field(
-        default_factory=lambda: {name: [] for name in SCHEMA.names}
-    )
-    rejected: int = 0
-    ignored: int = 0
-    messages: list[str] = field(default_factory=list)
-
-    def reject(self, message: str) -> None:
-        self.rejected += 1
-        if len(self.messages) < MAX_REJECTION_MESSAGES:
-            self.messages.append(message)
+class _Points(Rejections):
+    def __init__(self, rules: MetricRules) -> None:
+        super().__init__()
+        self.rules = rules
+        self.columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
+        self.ignored = 0
 
 
 def decode_metrics(body: bytes, content_type: str, rules: MetricRules) -> DecodedMetrics:
@@ -125,7 +117,7 @@ def decode_metrics(body: bytes, content_type: str, rules: MetricRules) -> Decode
                 _add_metric(metric, scope, resource, points)
     table = pa.Table.from_pydict(points.columns, schema=SCHEMA)
     return DecodedMetrics(
-        table, table.num_rows, points.rejected, points.ignored, "; ".join(points.messages)
+        table, table.num_rows, points.rejected, points.ignored, points.rejection_message
     )
 
 

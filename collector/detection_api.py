@@ -12,17 +12,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from collector.api_errors import COMMON, errors
 from collector.api_time import ApiTime
+from collector.api_window import requested_window
 from collector.auth import Scope, TokenSet, full_access, read_scope
 from collector.prices_api import decimal_text
 from warehouse import budgets, detection_file
 from warehouse.anomaly_queries import list_anomalies
 from warehouse.database import Database
+from warehouse.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,8 @@ def sync_detection_file(database: Database, data_dir: Path) -> ReloadResponse:
     loaded = detection_file.load(data_dir)
     cursor = database.cursor()
     try:
-        cursor.begin()
-        try:
+        with transaction(cursor):
             detection_file.store(cursor, loaded, dt.datetime.now(dt.UTC))
-            cursor.commit()
-        except duckdb.Error:
-            cursor.rollback()
-            raise
     finally:
         cursor.close()
     if loaded.path is not None:
@@ -142,10 +138,8 @@ def detection_router(
         per series and direction with its latest figures and explanation, the latest first.
         A tenant-scoped token sees only its tenant's series."""
         now = dt.datetime.now(dt.UTC)
-        high = (end or now).astimezone(dt.UTC)
-        low = (start or high - DEFAULT_WINDOW).astimezone(dt.UTC)
-        if low >= high:
-            raise HTTPException(422, "start must be before end")
+        low, high = requested_window(start, end, now, default=DEFAULT_WINDOW)
+        low, high = low.astimezone(dt.UTC), high.astimezone(dt.UTC)
         cursor = database.cursor()
         try:
             rows = list_anomalies(

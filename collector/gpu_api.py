@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from collector.api_errors import COMMON, errors
-from collector.api_time import ApiTime
+from collector.api_window import End, Start, requested_window
 from collector.auth import Scope, TokenSet, full_access, read_scope
 from collector.prices_api import decimal_text
 from collector.settings import Settings
@@ -28,13 +28,7 @@ from warehouse.database import Database
 from warehouse.gpu_queries import GpuQueryError
 from warehouse.pricefile import PriceFileError
 
-DEFAULT_WINDOW = dt.timedelta(days=30)
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
-Start = Annotated[
-    ApiTime | None,
-    Query(description="Window start, inclusive (ISO 8601 with offset). Default: end - 30 days."),
-]
-End = Annotated[ApiTime | None, Query(description="Window end, exclusive. Default: now.")]
 
 
 class EfficiencyFigures(BaseModel):
@@ -147,10 +141,7 @@ def store_gpu_config(database: Database, settings: Settings) -> None:
 
 
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
-    end = end or dt.datetime.now(dt.UTC)
-    start = start or end - DEFAULT_WINDOW
-    if end <= start:
-        raise HTTPException(422, "end must be after start")
+    start, end = requested_window(start, end, dt.datetime.now(dt.UTC))
     # Whole hours: the tables are hourly.
     start = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
     if end.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) != end:

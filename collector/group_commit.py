@@ -13,6 +13,7 @@ open transaction and returns one result per table.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
@@ -37,6 +38,12 @@ class QueueFull(Exception):
 
 class WriterStopped(Exception):
     """The writer is shutting down or its commit failed; the client should retry later."""
+
+
+class Tally(Protocol):
+    """A counter to add to (a `prometheus_client` Counter or one of its labelled children)."""
+
+    def inc(self, amount: float = 1) -> None: ...
 
 
 class Batch(Protocol[Result]):
@@ -113,6 +120,14 @@ class GroupCommitWriter(Generic[Result]):
             self._batch.queued(self._queued_rows)
             self._condition.notify()
         return future
+
+    async def commit(self, table: pa.Table, received: Tally, count: int) -> Result:
+        """`submit` from the event loop, then await the commit. QueueFull or WriterStopped
+        raise at once when the rows cannot be queued; once they are, `count` goes on
+        `received`. Shielded: a client that hangs up does not cancel the commit under way."""
+        future = self.submit(table)
+        received.inc(count)
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def stop(self, timeout: float) -> bool:
         """Stop accepting, flush what was accepted within `timeout`; True when all flushed."""

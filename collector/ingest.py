@@ -3,8 +3,6 @@ enqueue for the writer, await the commit."""
 
 from __future__ import annotations
 
-import asyncio
-
 import anyio.to_thread
 
 from collector.decode import DecodedSpans, decode_traces
@@ -27,8 +25,5 @@ class IngestService:
         decoded = await anyio.to_thread.run_sync(decode_traces, body, content_type, self.normalizer)
         self.metrics.spans_rejected.inc(decoded.rejected)
         if decoded.accepted:
-            future = self.writer.submit(decoded.table)
-            self.metrics.spans_received.inc(decoded.accepted)
-            # Shielded: a client that hangs up does not cancel the commit under way.
-            await asyncio.shield(asyncio.wrap_future(future))
+            await self.writer.commit(decoded.table, self.metrics.spans_received, decoded.accepted)
         return decoded

@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import pyarrow as pa
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from collector.columns import MAX_REJECTION_MESSAGES, MAX_UNIX_NANO, to_json
+from collector.columns import MAX_UNIX_NANO, to_json
 from collector.decode import (
     JSON,
     PROTOBUF,
@@ -32,11 +31,13 @@ from collector.decode import (
     _json_attributes,
     _json_id,
     _json_int,
+    _json_request,
     _list,
     _object,
     _proto_attributes,
 )
 from collector.normalize import FEATURE, SESSION, TENANT, Normalizer, SpanRejected, _text
+from collector.rejections import Rejections
 from warehouse.outcomes import (
     EVENT_NAME_ATTRIBUTE,
     MAX_KEY_CHARS,
@@ -66,22 +67,16 @@ class DecodedLogs:
         return self.outcomes + self.ignored
 
 
-class _Records:
+class _Records(Rejections):
     """Turns log records into outcome rows, counting what it keeps, ignores and rejects."""
 
     def __init__(self, normalizer: Normalizer, received_ns: int) -> None:
+        super().__init__()
         self.normalizer = normalizer
         self.received_ns = received_ns
         self.rows = OutcomeRows()
         self.outcomes = 0
         self.ignored = 0
-        self.rejected = 0
-        self.messages: list[str] = []
-
-    def reject(self, reason: str) -> None:
-        self.rejected += 1
-        if len(self.messages) < MAX_REJECTION_MESSAGES:
-            self.messages.append(reason)
 
     def add(
         self,
@@ -153,7 +148,7 @@ class _Records:
             outcomes=self.outcomes,
             ignored=self.ignored,
             rejected=self.rejected,
-            rejection_message="; ".join(self.messages),
+            rejection_message=self.rejection_message,
         )
 
 
@@ -219,15 +214,7 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
 
 
 def _add_json(body: bytes, records: _Records) -> None:
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"invalid JSON: {exc}") from None
-    if not isinstance(request, dict):
-        raise DecodeError("OTLP/JSON body must be an object")
-    resource_logs_list = _field(request, "resourceLogs", "resource_logs", [])
-    if not isinstance(resource_logs_list, list):
-        raise DecodeError("resourceLogs must be a list")
+    resource_logs_list = _json_request(body, "resourceLogs", "resource_logs")
     for resource_logs in resource_logs_list:
         try:
             resource_logs = _object(resource_logs, "resourceLogs item")

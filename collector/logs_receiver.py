@@ -13,22 +13,19 @@ The HTTP and gRPC rules are shared with the other receivers (`collector.otlp_htt
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import anyio.to_thread
 import grpc
-import orjson
-from fastapi import APIRouter, Response
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from fastapi import APIRouter
 
 from collector.auth import TokenSet
-from collector.decode import JSON, PROTOBUF
 from collector.log_decode import DecodedLogs, decode_logs
 from collector.normalize import Normalizer
 from collector.otlp_grpc import otlp_grpc_handler
 from collector.otlp_http import otlp_router
 from collector.outcome_writer import OutcomeMetrics, OutcomeWriter
+from collector.partial_success import LOGS_RESPONSE
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +52,9 @@ class LogsReceiver:
         self.metrics.rejected.labels("log").inc(decoded.rejected)
         self.metrics.log_records_ignored.inc(decoded.ignored)
         if decoded.rows.num_rows:
-            future = self.writer.submit(decoded.rows)
-            self.metrics.received.labels("log").inc(decoded.rows.num_rows)
-            # Shielded: a client that hangs up does not cancel the commit under way.
-            await asyncio.shield(asyncio.wrap_future(future))
+            received = self.metrics.received.labels("log")
+            await self.writer.commit(decoded.rows, received, decoded.rows.num_rows)
         return decoded
-
-
-def _http_success(content_type: str, decoded: DecodedLogs) -> Response:
-    if content_type == JSON:
-        payload: dict[str, object] = {}
-        if decoded.rejected:
-            payload["partialSuccess"] = {
-                "rejectedLogRecords": str(decoded.rejected),
-                "errorMessage": decoded.rejection_message,
-            }
-        return Response(orjson.dumps(payload), media_type=JSON)
-    return Response(_response(decoded).SerializeToString(), media_type=PROTOBUF)
-
-
-def _response(decoded: DecodedLogs) -> ExportLogsServiceResponse:
-    response = ExportLogsServiceResponse()
-    if decoded.rejected:
-        response.partial_success.rejected_log_records = decoded.rejected
-        response.partial_success.error_message = decoded.rejection_message
-    return response
 
 
 def otlp_logs_router(
@@ -89,7 +64,7 @@ def otlp_logs_router(
         "/v1/logs",
         what="log records",
         export=receiver.export_logs,
-        success=_http_success,
+        success=LOGS_RESPONSE.http,
         requests=receiver.metrics.log_requests,
         tokens=tokens,
         max_body_bytes=max_body_bytes,
@@ -103,7 +78,7 @@ def logs_grpc_handler(receiver: LogsReceiver, tokens: TokenSet) -> grpc.GenericR
         LOGS_SERVICE,
         what="log records",
         export=receiver.export_logs,
-        response=lambda decoded: _response(decoded).SerializeToString(),
+        response=LOGS_RESPONSE.protobuf,
         requests=receiver.metrics.log_requests,
         tokens=tokens,
     )

@@ -11,23 +11,18 @@ acknowledged and dropped (`collector.metric_signals`, docs/gpu.md).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import anyio.to_thread
 import grpc
-import orjson
-from fastapi import APIRouter, Response
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceResponse,
-)
+from fastapi import APIRouter
 
 from collector.auth import TokenSet
-from collector.decode import JSON, PROTOBUF
 from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
 from collector.metrics_writer import MetricIngestMetrics, MetricWriter
 from collector.otlp_grpc import otlp_grpc_handler
 from collector.otlp_http import otlp_router
+from collector.partial_success import METRICS_RESPONSE
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +49,9 @@ class MetricsReceiver:
         self.metrics.points.labels("rejected").inc(decoded.rejected)
         self.metrics.points.labels("ignored").inc(decoded.ignored)
         if decoded.accepted:
-            future = self.writer.submit(decoded.table)
-            self.metrics.points.labels("received").inc(decoded.accepted)
-            # Shielded: a client that hangs up does not cancel the commit under way.
-            await asyncio.shield(asyncio.wrap_future(future))
+            received = self.metrics.points.labels("received")
+            await self.writer.commit(decoded.table, received, decoded.accepted)
         return decoded
-
-
-def _response(decoded: DecodedMetrics) -> ExportMetricsServiceResponse:
-    response = ExportMetricsServiceResponse()
-    if decoded.rejected:
-        response.partial_success.rejected_data_points = decoded.rejected
-        response.partial_success.error_message = decoded.rejection_message
-    return response
-
-
-def _http_success(content_type: str, decoded: DecodedMetrics) -> Response:
-    if content_type == JSON:
-        payload: dict[str, object] = {}
-        if decoded.rejected:
-            payload["partialSuccess"] = {
-                "rejectedDataPoints": str(decoded.rejected),
-                "errorMessage": decoded.rejection_message,
-            }
-        return Response(orjson.dumps(payload), media_type=JSON)
-    return Response(_response(decoded).SerializeToString(), media_type=PROTOBUF)
 
 
 def otlp_metrics_router(
@@ -88,7 +61,7 @@ def otlp_metrics_router(
         "/v1/metrics",
         what="data points",
         export=receiver.export_metrics,
-        success=_http_success,
+        success=METRICS_RESPONSE.http,
         requests=receiver.metrics.requests,
         tokens=tokens,
         max_body_bytes=max_body_bytes,
@@ -102,7 +75,7 @@ def metrics_grpc_handler(receiver: MetricsReceiver, tokens: TokenSet) -> grpc.Ge
         METRICS_SERVICE,
         what="data points",
         export=receiver.export_metrics,
-        response=lambda decoded: _response(decoded).SerializeToString(),
+        response=METRICS_RESPONSE.protobuf,
         requests=receiver.metrics.requests,
         tokens=tokens,
     )

@@ -316,7 +316,7 @@ class DimensionRules:
     feature_from_service: bool = False
 
 
-# The same defaults as `Settings.feature_attributes` / `tenant_attributes` (a test checks).
+# The defaults of `Settings.feature_attributes` / `tenant_attributes` (docs/configuration.md).
 DEFAULT_RULES = DimensionRules(
     feature_keys=(
         "spendscope.feature",

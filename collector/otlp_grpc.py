@@ -1,10 +1,10 @@
-"""The OTLP/gRPC rules for the services registered beside `TraceService` (logs, metrics).
+"""The OTLP/gRPC rules, once, for every signal (`TraceService`, `LogsService`, `MetricsService`).
 
-`otlp_grpc_handler` serves one `<Service>/Export` method with the trace receiver's rules: the
-method has no deserializer (the handler gets the raw bytes, gzip already undone by gRPC),
-UNAUTHENTICATED without an accepted token, INVALID_ARGUMENT for an undecodable body or when
-every item was rejected, UNAVAILABLE when the queue is full (the exporters retry), and the
-signal's response (partial success included) otherwise.
+`otlp_grpc_handler` serves one `<Service>/Export` method: the method has no deserializer
+(the handler gets the raw bytes, gzip already undone by gRPC), UNAUTHENTICATED without an
+accepted token, INVALID_ARGUMENT for an undecodable body or when every item was rejected,
+UNAVAILABLE when the queue is full (the exporters retry), and the signal's response (partial
+success included) otherwise.
 """
 
 from __future__ import annotations
@@ -17,8 +17,14 @@ import grpc
 from collector.auth import TokenSet
 from collector.decode import PROTOBUF, DecodeError
 from collector.group_commit import QueueFull, WriterStopped
-from collector.grpc_receiver import _authorization
 from collector.otlp_http import Result
+
+
+def _authorization(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode()
+    return None
 
 
 def otlp_grpc_handler(

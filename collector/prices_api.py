@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +23,7 @@ from warehouse import gpu_prices, pricing
 from warehouse.database import Database
 from warehouse.price_report import price_report
 from warehouse.pricefile import PriceFileError, find_price_file, load_price_file, parse_override
+from warehouse.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -238,15 +238,10 @@ def sync_price_file(database: Database, data_dir: Path) -> ReloadResponse:
     gpu = gpu_prices.load_gpu_prices(path) if path is not None else []
     cursor = database.cursor()
     try:
-        cursor.begin()
-        try:
+        with transaction(cursor):
             now = dt.datetime.now(dt.UTC)
             added, removed = pricing.sync_file_overrides(cursor, overrides, now)
             gpu_added, gpu_removed = gpu_prices.sync_file_gpu_prices(cursor, gpu, now)
-            cursor.commit()
-        except duckdb.Error:
-            cursor.rollback()
-            raise
     finally:
         cursor.close()
     if added or removed:
@@ -338,9 +333,9 @@ def prices_router(
             raise HTTPException(422, exc.errors) from None
         cursor = database.cursor()
         try:
-            cursor.begin()
-            override_id = pricing.add_override(cursor, override, "api", dt.datetime.now(dt.UTC))
-            cursor.commit()
+            with transaction(cursor):
+                now = dt.datetime.now(dt.UTC)
+                override_id = pricing.add_override(cursor, override, "api", now)
             rows = price_report(cursor, reprices=0)["overrides"]
         finally:
             cursor.close()
@@ -370,9 +365,8 @@ def prices_router(
                 raise HTTPException(
                     409, "this price comes from the price file: edit the file and reload"
                 )
-            cursor.begin()
-            pricing.delete_override(cursor, override_id)
-            cursor.commit()
+            with transaction(cursor):
+                pricing.delete_override(cursor, override_id)
         finally:
             cursor.close()
         return Response(status_code=204)

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector import pagerduty
+from collector.normalize import DEFAULT_RULES
 from warehouse import alert_policy, gpu_config
 
 MIB = 1024 * 1024
@@ -89,29 +90,11 @@ class Settings(BaseSettings):
         2, ge=1, description="Retry-After sent with 503 when the ingest queue is full."
     )
     feature_attributes: CommaList = Field(
-        default_factory=lambda: [
-            "spendscope.feature",
-            "app.feature",
-            "feature",
-            "traceloop.association.properties.feature",
-            "ai.telemetry.metadata.feature",
-            "gen_ai.workflow.name",
-            "traceloop.workflow.name",
-            "ai.telemetry.functionId",
-            "langfuse.trace.name",
-        ],
+        default_factory=lambda: list(DEFAULT_RULES.feature_keys),
         description="Span or resource attributes naming the product feature, first found wins.",
     )
     tenant_attributes: CommaList = Field(
-        default_factory=lambda: [
-            "spendscope.tenant",
-            "tenant.id",
-            "traceloop.association.properties.customer_id",
-            "traceloop.association.properties.tenant_id",
-            "ai.telemetry.metadata.tenantId",
-            "metadata.user_api_key_team_id",
-            "metadata.user_api_key_org_id",
-        ],
+        default_factory=lambda: list(DEFAULT_RULES.tenant_keys),
         description="Span or resource attributes naming the tenant (customer), first found wins.",
     )
     feature_from_service: bool = Field(

@@ -29,6 +29,20 @@ def _die_with_parent() -> None:
             ctypes.CDLL(libc_name, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0
+) -> int:
+    """`sig` when it still runs, then SIGKILL after `timeout` seconds; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class ChildFailed(RuntimeError):
     """A child process exited, or did not answer in time; the message says which."""
 
@@ -86,11 +100,4 @@ class Child:
         """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout=timeout)

@@ -119,6 +119,31 @@ PREVIEW_MODEL = "claude-preview-2026-11"
 SUPPORT_TOOLS = ("lookup_order", "search_kb", "refund_status", "update_ticket")
 
 
+@dataclass(frozen=True)
+class IdKeys:
+    """Where an instrumentation puts the session, user and tenant ids among the attributes."""
+
+    session: str
+    user: str
+    tenant: str
+
+    def of(self, session_id: str, user: str, tenant: str) -> dict[str, str]:
+        return {self.session: session_id, self.user: user, self.tenant: tenant}
+
+
+OTEL_IDS = IdKeys("session.id", "user.id", "spendscope.tenant")  # OTel GenAI, OpenInference
+VERCEL_IDS = IdKeys(
+    "ai.telemetry.metadata.sessionId",
+    "ai.telemetry.metadata.userId",
+    "ai.telemetry.metadata.tenantId",
+)
+TRACELOOP_IDS = IdKeys(
+    "traceloop.association.properties.session_id",
+    "traceloop.association.properties.user_id",
+    "traceloop.association.properties.tenant_id",
+)
+
+
 def tracer_provider(exporter: SpanExporter, service: str, environment: str) -> TracerProvider:
     provider = TracerProvider(
         resource=Resource.create(
@@ -177,6 +202,15 @@ class SampleTraffic:
             name, context=Context(), attributes=attributes, start_time=at
         )
 
+    def _session_root(
+        self, name: str, attributes: Mapping[str, Any], session: Session, ids: IdKeys
+    ) -> Span:
+        """The session's root span, with its session, user and tenant ids under `ids`."""
+        user, tenant = self._who(session)
+        return self._root(
+            name, {**attributes, **ids.of(session.session_id, user, tenant)}, session.start_ns
+        )
+
     def _child(self, parent: Span, name: str, attributes: Mapping[str, Any], at: int) -> Span:
         return self._tracer.start_span(
             name, context=trace.set_span_in_context(parent), attributes=attributes, start_time=at
@@ -231,18 +265,15 @@ class SampleTraffic:
     def support_session(self, session: Session) -> int:
         """An agent with a tool loop; current OTel GenAI names; the system prompt is cached
         after the first turn. A runaway session loops on the same tool and never resolves."""
-        user, tenant = self._who(session)
-        root = self._root(
+        root = self._session_root(
             "invoke_agent support",
             {
                 "gen_ai.operation.name": "invoke_agent",
                 "gen_ai.agent.name": "support",
                 "spendscope.feature": SUPPORT,
-                "session.id": session.session_id,
-                "user.id": user,
-                "spendscope.tenant": tenant,
             },
-            session.start_ns,
+            session,
+            OTEL_IDS,
         )
         at = self._call(
             root,
@@ -274,17 +305,11 @@ class SampleTraffic:
 
     def search(self, session: Session) -> int:
         """OpenInference names: CHAIN root, EMBEDDING and LLM children."""
-        user, tenant = self._who(session)
-        root = self._root(
+        root = self._session_root(
             "search",
-            {
-                "openinference.span.kind": "CHAIN",
-                "spendscope.feature": SEARCH,
-                "session.id": session.session_id,
-                "user.id": user,
-                "spendscope.tenant": tenant,
-            },
-            session.start_ns,
+            {"openinference.span.kind": "CHAIN", "spendscope.feature": SEARCH},
+            session,
+            OTEL_IDS,
         )
         at = self._call(
             root,
@@ -336,9 +361,7 @@ class SampleTraffic:
                     "ai.telemetry.functionId": WRITING,
                     "ai.usage.promptTokens": prompt,
                     "ai.usage.completionTokens": completion,
-                    "ai.telemetry.metadata.sessionId": session.session_id,
-                    "ai.telemetry.metadata.userId": user,
-                    "ai.telemetry.metadata.tenantId": tenant,
+                    **VERCEL_IDS.of(session.session_id, user, tenant),
                 },
                 at,
             )
@@ -362,17 +385,11 @@ class SampleTraffic:
 
     def summarize(self, session: Session) -> int:
         """Older OpenLLMetry names: gen_ai.system and prompt/completion tokens."""
-        user, tenant = self._who(session)
-        root = self._root(
+        root = self._session_root(
             "summarize.workflow",
-            {
-                "traceloop.span.kind": "workflow",
-                "traceloop.workflow.name": SUMMARIZER,
-                "traceloop.association.properties.session_id": session.session_id,
-                "traceloop.association.properties.user_id": user,
-                "traceloop.association.properties.tenant_id": tenant,
-            },
-            session.start_ns,
+            {"traceloop.span.kind": "workflow", "traceloop.workflow.name": SUMMARIZER},
+            session,
+            TRACELOOP_IDS,
         )
         at = self._call(
             root,

@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
+from sample_data.stack import stop_process
+from tests.child_process import clean_environment, wait_ready
 from tests.server import free_ports
 
 READY = "spendscope demo is ready"
@@ -36,7 +37,7 @@ class DemoProcess:
 
     def start(self, timeout: float = 240.0) -> DemoProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPENDSCOPE_")}
+        env = clean_environment()
         env["COLUMNS"] = "200"  # the ready panel on one line per item
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
@@ -59,13 +60,14 @@ class DemoProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if READY in self.text():
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError(f"demo exited: {self.text()[-3000:]}")
-            time.sleep(0.5)
+        if wait_ready(
+            self.process,
+            lambda: READY in self.text(),
+            timeout,
+            0.5,
+            lambda: f"demo exited: {self.text()[-3000:]}",
+        ):
+            return self
         self.stop()
         raise TimeoutError(f"demo not ready: {self.text()[-3000:]}")
 
@@ -97,14 +99,7 @@ class DemoProcess:
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> int:
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, sig, timeout)
 
     def __enter__(self) -> DemoProcess:
         return self.start()

@@ -19,9 +19,10 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import Span, Tracer, set_span_in_context
+from opentelemetry.trace import Tracer
 
 from tests.alert_receivers import Receiver, failure
+from tests.genai_spans import chat_call, nanos
 from tests.otlp import Attributes, key_values
 from tests.server import ServerProcess
 from tests.test_alerts_e2e import wait_for
@@ -69,10 +70,6 @@ class OpsStack:
         self.pagerduty.down()
 
 
-def _ns(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1e6) * 1000
-
-
 def gpu_metrics(first_hour: dt.datetime) -> ExportMetricsServiceRequest:
     """Both GPUs' engine activity every 10 s and vLLM's token counters every minute."""
     engine = Metric(name="DCGM_FI_PROF_GR_ENGINE_ACTIVE")
@@ -84,7 +81,7 @@ def gpu_metrics(first_hour: dt.datetime) -> ExportMetricsServiceRequest:
         for hour, active in enumerate(ENGINE_ACTIVE):
             for second in range(0, 3600, 10):
                 moment = first_hour + dt.timedelta(hours=hour, seconds=second)
-                point = engine.gauge.data_points.add(time_unix_nano=_ns(moment), as_double=active)
+                point = engine.gauge.data_points.add(time_unix_nano=nanos(moment), as_double=active)
                 point.attributes.extend(key_values(labels))
     counters = []
     for name, divisor in (("vllm:prompt_tokens_total", 1), ("vllm:generation_tokens_total", 4)):
@@ -96,8 +93,8 @@ def gpu_metrics(first_hour: dt.datetime) -> ExportMetricsServiceRequest:
         value = 0
         for minute in range(len(ENGINE_ACTIVE) * 60 + 1):
             point = counter.sum.data_points.add(
-                time_unix_nano=_ns(first_hour + dt.timedelta(minutes=minute)),
-                start_time_unix_nano=_ns(first_hour - dt.timedelta(hours=1)),
+                time_unix_nano=nanos(first_hour + dt.timedelta(minutes=minute)),
+                start_time_unix_nano=nanos(first_hour - dt.timedelta(hours=1)),
                 as_double=value / divisor,
             )
             point.attributes.extend(key_values({"model_name": SERVED_MODEL}))
@@ -135,42 +132,23 @@ def seed_spend_anomaly(database_path: Path) -> None:
         database.close()
 
 
-def _call(
-    tracer: Tracer,
-    parent: Span,
-    start: dt.datetime,
-    model: str,
-    tokens: tuple[int, int] = (20_000, 2_000),
-    attributes: Attributes | None = None,
-) -> None:
-    span = tracer.start_span(
-        f"chat {model}",
-        context=set_span_in_context(parent),
-        start_time=_ns(start),
-        attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": model,
-            "gen_ai.usage.input_tokens": tokens[0],
-            "gen_ai.usage.output_tokens": tokens[1],
-            **(attributes or {}),
-        },
-    )
-    span.end(end_time=_ns(start) + 500_000_000)
-
-
 def _gpu_calls(tracer: Tracer, first_hour: dt.datetime) -> None:
     for minutes, feature, tenant, tokens_in, tokens_out in GPU_CALLS:
         start = first_hour + dt.timedelta(minutes=minutes)
         root = tracer.start_span(
             "request",
-            start_time=_ns(start),
+            start_time=nanos(start),
             attributes={"spendscope.feature": feature, "spendscope.tenant": tenant},
         )
-        _call(
-            tracer, root, start, SERVED_MODEL, (tokens_in, tokens_out), {"server.address": ADDRESS}
+        chat_call(
+            tracer,
+            root,
+            start,
+            SERVED_MODEL,
+            (tokens_in, tokens_out),
+            attributes={"server.address": ADDRESS},
         )
-        root.end(end_time=_ns(start) + 1_000_000_000)
+        root.end(end_time=nanos(start) + 1_000_000_000)
 
 
 def ops_server(data_dir: Path) -> OpsStack:

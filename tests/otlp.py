@@ -38,17 +38,21 @@ def span_id(n: int) -> bytes:
     return n.to_bytes(8, "big")
 
 
-def any_value(value: str | int | float | bool) -> AnyValue:
+def any_value(value: str | int | float | bool | list[str]) -> AnyValue:
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):
         return AnyValue(int_value=value)
     if isinstance(value, float):
         return AnyValue(double_value=value)
-    return AnyValue(string_value=value)
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    out = AnyValue()
+    out.array_value.values.extend(AnyValue(string_value=item) for item in value)
+    return out
 
 
-def key_values(attributes: Attributes) -> list[KeyValue]:
+def key_values(attributes: Mapping[str, str | int | float | bool | list[str]]) -> list[KeyValue]:
     return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
 
 

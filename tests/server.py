@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import signal
 import socket
 import subprocess
@@ -15,6 +14,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
+from tests.child_process import answers_200, clean_environment, kill, wait_ready
 
 # A body limit for test servers that must answer 413 cheaply (the default is 64 MiB).
 SMALL_MAX_BODY_BYTES = 1 << 20
@@ -85,8 +86,7 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
-            # The developer's own SPENDSCOPE_* settings must not leak into a test server.
-            **{k: v for k, v in os.environ.items() if not k.startswith("SPENDSCOPE_")},
+            **clean_environment(),
             "SPENDSCOPE_DATA_DIR": str(self.data_dir),
             "SPENDSCOPE_HTTP_PORT": str(self.http_port),
             "SPENDSCOPE_GRPC_PORT": str(self.grpc_port),
@@ -98,16 +98,14 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "collector", "serve"], env=env, stdout=log, stderr=log
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_tail()}")
-            try:
-                if self.client.get(f"{self.http_url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_ready(
+            self.process,
+            lambda: answers_200(self.client.get, f"{self.http_url}/readyz"),
+            timeout,
+            0.1,
+            lambda: f"server exited: {self.log_tail()}",
+        ):
+            return self
         self.kill()
         raise TimeoutError(f"server not ready: {self.log_tail()}")
 
@@ -137,9 +135,7 @@ class ServerProcess:
 
     def kill(self) -> None:
         """kill -9: no chance to flush anything."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        kill(self.process)
 
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_token}"} if self.api_token else {}

@@ -24,9 +24,9 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import set_span_in_context
 
 from tests.alert_receivers import Receiver
+from tests.genai_spans import chat_call, nanos
 from tests.server import ServerProcess
 
 ADMIN, ACME, GLOBEX = "admin-token", "acme-token", "globex-token"
@@ -71,10 +71,6 @@ def call_cost(when: dt.datetime) -> Decimal:
     return Decimal(price.total_price)
 
 
-def _nanos(instant: dt.datetime) -> int:
-    return int(instant.timestamp() * 1e6) * 1000
-
-
 def send_session(
     provider: TracerProvider, session: str, tenant: str, feature: str, calls: int
 ) -> None:
@@ -82,7 +78,7 @@ def send_session(
     now = dt.datetime.now(dt.UTC)
     root = tracer.start_span(
         "agent run",
-        start_time=_nanos(now - dt.timedelta(seconds=calls)),
+        start_time=nanos(now - dt.timedelta(seconds=calls)),
         attributes={
             "spendscope.feature": feature,
             "session.id": session,
@@ -92,20 +88,8 @@ def send_session(
     )
     for number in range(calls):
         start = now - dt.timedelta(seconds=calls - number)
-        span = tracer.start_span(
-            f"chat {MODEL}",
-            context=set_span_in_context(root),
-            start_time=_nanos(start),
-            attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": MODEL,
-                "gen_ai.usage.input_tokens": INPUT,
-                "gen_ai.usage.output_tokens": OUTPUT,
-            },
-        )
-        span.end(end_time=_nanos(start) + 500_000_000)
-    root.end(end_time=_nanos(now))
+        chat_call(tracer, root, start, MODEL, (INPUT, OUTPUT))
+    root.end(end_time=nanos(now))
 
 
 @pytest.fixture(scope="module")

@@ -203,6 +203,9 @@ REVIEWED: dict[str, set[str]] = {
         "source",
         "table",
     },
+    "warehouse.file_rows": {
+        "table",  # FileTable: a Literal of the two file-sourced tables
+    },
     "warehouse.gpu_allocation": {
         "RULES[rule]",
         "deployment=deployment",

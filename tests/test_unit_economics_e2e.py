@@ -19,8 +19,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
+from tests.genai_spans import chat_call, nanos
 from tests.server import ServerProcess
 
 DAY = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
@@ -93,10 +93,6 @@ REQUESTS = {
 }
 
 
-def _nanos(instant: dt.datetime) -> int:
-    return int(instant.timestamp()) * 10**9 + instant.microsecond * 1000
-
-
 def send_spans(server: ServerProcess) -> dict[str, str]:
     """Every request as the OTel SDK exports it; returns each one's trace id (hex)."""
     provider = TracerProvider(resource=Resource.create({"service.name": "helpdesk"}))
@@ -109,7 +105,7 @@ def send_spans(server: ServerProcess) -> dict[str, str]:
         start = DAY + dt.timedelta(hours=request.hour)
         root = tracer.start_span(
             "handle",
-            start_time=_nanos(start),
+            start_time=nanos(start),
             attributes={
                 "spendscope.feature": request.feature,
                 "session.id": request.session,
@@ -118,23 +114,17 @@ def send_spans(server: ServerProcess) -> dict[str, str]:
             },
         )
         for call in request.calls:
-            span = tracer.start_span(
-                f"chat {call.model}",
-                context=set_span_in_context(root),
-                start_time=_nanos(call.start(request.hour)),
-                attributes={
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": "openai",
-                    "gen_ai.request.model": call.model,
-                    "gen_ai.usage.input_tokens": call.input_tokens,
-                    "gen_ai.usage.output_tokens": call.output_tokens,
-                    "gen_ai.usage.cache_read.input_tokens": call.cache_read_tokens,
-                },
+            chat_call(
+                tracer,
+                root,
+                call.start(request.hour),
+                call.model,
+                (call.input_tokens, call.output_tokens),
+                duration_ns=2 * 10**9,
+                attributes={"gen_ai.usage.cache_read.input_tokens": call.cache_read_tokens},
+                error="upstream timeout" if call.failed else None,
             )
-            if call.failed:
-                span.set_status(Status(StatusCode.ERROR, "upstream timeout"))
-            span.end(end_time=_nanos(call.start(request.hour)) + 2 * 10**9)
-        root.end(end_time=_nanos(start) + 10 * 60 * 10**9)
+        root.end(end_time=nanos(start) + 10 * 60 * 10**9)
         trace_ids[name] = format(root.get_span_context().trace_id, "032x")
     provider.shutdown()
     return trace_ids

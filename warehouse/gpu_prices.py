@@ -36,6 +36,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.file_rows import sync_file_rows
 from warehouse.pricebook import SINCE_ALWAYS
 from warehouse.pricefile import (
     PriceFileError,
@@ -182,14 +183,13 @@ def sync_file_gpu_prices(
             f"SELECT id, {', '.join(_COLUMNS)} FROM gpu_prices WHERE source = 'file'"
         ).fetchall()
     }
-    wanted = {price.identity(): price for price in prices}
-    removed = [price_id for identity, price_id in stored.items() if identity not in wanted]
-    for price_id in removed:
-        cursor.execute("DELETE FROM gpu_prices WHERE id = ?", [price_id])
-    added = [price for identity, price in wanted.items() if identity not in stored]
-    for price in added:
-        add_gpu_price(cursor, price, "file", now)
-    return len(added), len(removed)
+    return sync_file_rows(
+        cursor,
+        "gpu_prices",
+        stored,
+        {price.identity(): price for price in prices},
+        lambda price: add_gpu_price(cursor, price, "file", now),
+    )
 
 
 def list_gpu_prices(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

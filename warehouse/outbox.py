@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse.staging import staged
+from warehouse.transaction import transaction
 
 Event = Literal["trigger", "resolve", "acknowledge"]
 Outcome = Literal["sent", "retry", "failed"]
@@ -121,8 +122,7 @@ def record_attempt(cursor: duckdb.DuckDBPyConnection, item: OutboxItem, attempt:
     started = attempt.started_at.replace(tzinfo=None)
     retry_at = attempt.next_attempt_at.replace(tzinfo=None) if attempt.next_attempt_at else None
     status = {"sent": "sent", "failed": "failed", "retry": "pending"}[attempt.outcome]
-    cursor.begin()
-    try:
+    with transaction(cursor):
         cursor.execute(
             """
             INSERT INTO alert_deliveries (outbox_id, incident_id, channel, attempt, started_at,
@@ -143,10 +143,6 @@ def record_attempt(cursor: duckdb.DuckDBPyConnection, item: OutboxItem, attempt:
             """,
             [status, started, attempt.outcome, started, attempt.error, retry_at, item.id],
         )
-        cursor.commit()
-    except BaseException:
-        cursor.rollback()
-        raise
 
 
 def pending_counts(cursor: duckdb.DuckDBPyConnection) -> dict[str, int]:

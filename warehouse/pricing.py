@@ -53,6 +53,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.file_rows import sync_file_rows
 from warehouse.pricebook import (
     Catalog,
     Override,
@@ -515,11 +516,10 @@ def sync_file_overrides(
             )
         )
     }
-    wanted = {o.identity(): o for o in overrides}
-    removed = [override_id for identity, override_id in stored.items() if identity not in wanted]
-    for override_id in removed:
-        cursor.execute("DELETE FROM price_overrides WHERE id = ?", [override_id])
-    added = [o for identity, o in wanted.items() if identity not in stored]
-    for override in added:
-        add_override(cursor, override, "file", now)
-    return len(added), len(removed)
+    return sync_file_rows(
+        cursor,
+        "price_overrides",
+        stored,
+        {o.identity(): o for o in overrides},
+        lambda override: add_override(cursor, override, "file", now),
+    )
