@@ -1,6 +1,6 @@
 """What the decoder fuzz tests share: hypothesis settings that replay the same examples on
-every run (a CI failure reproduces locally), the normalizer, the edge times, and a migrated
-warehouse to insert what was decoded."""
+every run (a CI failure reproduces locally), the normalizer, the edge times, the scalar
+OTLP attribute values, and a migrated warehouse to insert what was decoded."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.normalize import Normalizer
 from tests import otlp
@@ -26,6 +28,19 @@ NORMALIZER = Normalizer()
 U64 = 2**64 - 1
 YEAR_2200_NS = 7_258_118_400 * 10**9  # the first time ingest refuses
 EDGE_TIMES = [0, 1, 2**63 - 1, 2**63, U64, otlp.BASE_NS, YEAR_2200_NS]
+FLOATS = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def scalar_values(texts: st.SearchStrategy[str]) -> st.SearchStrategy[AnyValue]:
+    """Every kind of scalar AnyValue (and the empty one), strings drawn from `texts`."""
+    return st.one_of(
+        texts.map(lambda v: AnyValue(string_value=v)),
+        st.integers(-(2**63), 2**63 - 1).map(lambda v: AnyValue(int_value=v)),
+        FLOATS.map(lambda v: AnyValue(double_value=v)),
+        st.booleans().map(lambda v: AnyValue(bool_value=v)),
+        st.binary(max_size=8).map(lambda v: AnyValue(bytes_value=v)),
+        st.just(AnyValue()),
+    )
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodedSpans, DecodeError, gunzip
 from collector.decode import decode_traces as _decode_traces
 from tests import otlp
-from tests.fuzzing import EDGE_TIMES, FUZZ, NORMALIZER, U64, warehouse_cursor
+from tests.fuzzing import EDGE_TIMES, FLOATS, FUZZ, NORMALIZER, U64, scalar_values, warehouse_cursor
 from tests.server import ServerProcess
 from warehouse.ingest import insert_spans
 
@@ -85,19 +85,11 @@ keys = st.text(max_size=12) | st.sampled_from(
 # Attribute integers span what OTLP's int64 (and orjson's u64) can carry; beyond that is
 # covered by test_json_integers_beyond_64_bits_are_rejected.
 ints = st.integers(-(2**63), U64) | st.sampled_from([0, -1, 2**63 - 1, U64])
-floats = st.floats(allow_nan=True, allow_infinity=True)
 texts = st.text(max_size=20) | st.sampled_from(["", "\x00", "\ud7ff", "\U0010ffff", "NaN", "1e999"])
 
 
 def proto_values(depth: int = 24) -> st.SearchStrategy[AnyValue]:
-    scalar = st.one_of(
-        texts.map(lambda v: AnyValue(string_value=v)),
-        st.integers(-(2**63), 2**63 - 1).map(lambda v: AnyValue(int_value=v)),
-        floats.map(lambda v: AnyValue(double_value=v)),
-        st.booleans().map(lambda v: AnyValue(bool_value=v)),
-        st.binary(max_size=8).map(lambda v: AnyValue(bytes_value=v)),
-        st.just(AnyValue()),
-    )
+    scalar = scalar_values(texts)
 
     def nest(children: st.SearchStrategy[AnyValue]) -> st.SearchStrategy[AnyValue]:
         arrays = st.lists(children, max_size=3).map(
@@ -165,7 +157,7 @@ proto_exports = st.lists(proto_spans(), min_size=1, max_size=4).map(
     lambda spans: otlp.request(spans).SerializeToString()
 )
 
-json_scalars = st.one_of(st.none(), st.booleans(), ints, floats.filter(math.isfinite), texts)
+json_scalars = st.one_of(st.none(), st.booleans(), ints, FLOATS.filter(math.isfinite), texts)
 
 
 def json_values(depth: int = 12) -> st.SearchStrategy[Any]:
@@ -173,7 +165,7 @@ def json_values(depth: int = 12) -> st.SearchStrategy[Any]:
     scalar = st.one_of(
         texts.map(lambda v: {"stringValue": v}),
         (ints | ints.map(str) | texts).map(lambda v: {"intValue": v}),
-        (floats.filter(math.isfinite) | texts).map(lambda v: {"doubleValue": v}),
+        (FLOATS.filter(math.isfinite) | texts).map(lambda v: {"doubleValue": v}),
         json_scalars.map(lambda v: {"boolValue": v}),
         (texts | st.just("aGVsbG8=")).map(lambda v: {"bytesValue": v}),
         json_scalars,

@@ -40,7 +40,7 @@ from collector.decode import JSON, PROTOBUF, DecodeError
 from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
 from collector.log_decode import DecodedLogs, decode_logs
 from tests import fuzzing, otlp
-from tests.fuzzing import EDGE_TIMES, NORMALIZER, U64, warehouse_cursor
+from tests.fuzzing import EDGE_TIMES, FLOATS, NORMALIZER, U64, scalar_values, warehouse_cursor
 from tests.server import ServerProcess
 from warehouse.gpu_metrics import insert_metric_points
 from warehouse.outcomes import insert_outcomes
@@ -98,15 +98,7 @@ def check_metrics(
 
 texts = st.text(max_size=12) | st.sampled_from(["", "\x00", "\U0010ffff", "NaN", "x" * 2000])
 times = st.sampled_from(EDGE_TIMES) | st.integers(0, U64)
-floats = st.floats(allow_nan=True, allow_infinity=True)
-scalars = st.one_of(
-    texts.map(lambda v: AnyValue(string_value=v)),
-    st.integers(-(2**63), 2**63 - 1).map(lambda v: AnyValue(int_value=v)),
-    floats.map(lambda v: AnyValue(double_value=v)),
-    st.booleans().map(lambda v: AnyValue(bool_value=v)),
-    st.binary(max_size=8).map(lambda v: AnyValue(bytes_value=v)),
-    st.just(AnyValue()),
-)
+scalars = scalar_values(texts)
 values = scalars | st.lists(scalars, max_size=3).map(
     lambda vs: AnyValue(array_value=ArrayValue(values=vs))
 )
@@ -178,7 +170,7 @@ def number_points(draw: st.DrawFn) -> NumberDataPoint:
         flags=draw(st.sampled_from([0, 1, 2])),
     )
     if draw(st.booleans()):
-        point.as_double = draw(floats)
+        point.as_double = draw(FLOATS)
     else:
         point.as_int = draw(st.integers(-(2**63), 2**63 - 1))
     return point
@@ -204,7 +196,7 @@ def metric_exports(draw: st.DrawFn) -> ExportMetricsServiceRequest:
                     time_unix_nano=draw(times),
                     start_time_unix_nano=draw(times),
                     count=draw(st.integers(0, U64)),
-                    sum=draw(floats),
+                    sum=draw(FLOATS),
                     attributes=draw(key_values(POINT_KEYS)),
                 )
         elif kind == "summary":
