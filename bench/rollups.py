@@ -37,7 +37,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -217,32 +218,63 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options naming the generated data: shared with bench.rollup_floor."""
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, help="Keep the warehouse here (else a temp dir).")
     parser.add_argument("--reuse", action="store_true", help="Reuse the data in --data-dir.")
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit.")
-    args = parser.parse_args(argv)
 
+
+@contextmanager
+def generated_warehouse(
+    args: argparse.Namespace,
+) -> Iterator[tuple[Path, Database, duckdb.DuckDBPyConnection]]:
+    """The warehouse in `args.data_dir` (else a temp dir, removed afterwards) holding
+    `args.calls` priced calls over `args.days`: generated and priced (untimed) unless
+    `--reuse` finds data there."""
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-rollups-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     database = Database.open(data_dir / "spendscope.duckdb")
     cursor = database.cursor()
-    cursor.execute(f"SET memory_limit = '{args.memory_limit}'")
-    seconds = args.days * 86_400
     try:
+        cursor.execute(f"SET memory_limit = '{args.memory_limit}'")
         print(f"warehouse: {data_dir}  (DuckDB {duckdb.__version__}, {args.memory_limit})")
         existing = _count(cursor, "SELECT count(*) FROM model_calls")
         if not (args.reuse and existing):
             if existing:
                 raise SystemExit(f"{data_dir} holds data: use --reuse, or another directory")
+            seconds = args.days * 86_400
             took = _timed(lambda: generate(cursor, args.calls, START, seconds - 3600))
             print(f"generated {args.calls:,} calls in {took:.1f} s (untimed)")
             took = _timed(lambda: run_job(cursor, JOBS[pricing.NAME], NOW))
             print(f"pricing job over them: {took:.1f} s (untimed)")
+        yield data_dir, database, cursor
+    finally:
+        cursor.close()
+        database.close()
+        if args.data_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def empty_rollups(cursor: duckdb.DuckDBPyConnection) -> None:
+    """As before the first run of the rollups job: no rollup rows, no watermark."""
+    cursor.begin()
+    for table in ROLLUP_TABLES:
+        cursor.execute(f"DELETE FROM {table}")
+    cursor.execute("DELETE FROM job_state WHERE name = ?", [rollups.NAME])
+    cursor.commit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_data_arguments(parser)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args(argv)
+
+    seconds = args.days * 86_400
+    with generated_warehouse(args) as (data_dir, database, cursor):
         calls = _count(cursor, "SELECT count(*) FROM call_costs")
         sessions = _count(cursor, "SELECT count(DISTINCT session_id) FROM model_calls")
         print(f"calls: {calls:,}  sessions: {sessions:,}  over {args.days} days")
@@ -251,11 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         cursor.execute(BARE_GROUP_BY, {"low": 0})  # warm-up: both runs read warm data
         bare_full, bare_full_cpu = _timed_cpu(lambda: cursor.execute(BARE_GROUP_BY, {"low": 0}))
         groups = _count(cursor, "SELECT count(*) FROM bare")
-        cursor.begin()
-        for table in ROLLUP_TABLES:
-            cursor.execute(f"DELETE FROM {table}")
-        cursor.execute("DELETE FROM job_state WHERE name = ?", [rollups.NAME])
-        cursor.commit()
+        empty_rollups(cursor)
         full, full_cpu = _timed_cpu(lambda: run_job(cursor, JOBS[rollups.NAME], NOW))
         hourly = _count(cursor, "SELECT count(*) FROM rollup_hourly")
         assert hourly == groups, (hourly, groups)
@@ -292,11 +320,6 @@ def main(argv: list[str] | None = None) -> int:
             if n >= 10:
                 latencies.append(elapsed * 1000)
         rows = len(response.json()["rows"])
-    finally:
-        cursor.close()
-        database.close()
-        if args.data_dir is None:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
     p50, p95 = statistics.median(latencies), _percentile(latencies, 0.95)
     ratio, cpu_ratio = full / bare_full, full_cpu / bare_full_cpu

@@ -107,8 +107,7 @@ SELECT min(low), max(high) FROM (
 """
 
 # 2. Every call of the affected groups, joined once, with what the rollups need.
-CALLS = """
-CREATE OR REPLACE TEMP TABLE rollup_calls AS
+JOINED_CALLS = """
 SELECT c.trace_id, c.start_time, date_trunc('hour', c.start_time) AS hour,
        c.provider, c.model, c.priced,
        m.feature, m.session_id, m.user_id, m.tenant_id, m.environment, m.agent_name,
@@ -121,6 +120,7 @@ JOIN model_calls m ON m.trace_id = c.trace_id AND m.span_id = c.span_id
 JOIN spans s ON s.trace_id = c.trace_id AND s.span_id = c.span_id
 LEFT JOIN price_periods p ON p.id = c.price_period_id
 """
+CALLS = f"CREATE OR REPLACE TEMP TABLE rollup_calls AS {JOINED_CALLS}"
 AFFECTED = """
 WHERE c.start_time BETWEEN $first AND $last
   AND m.start_time BETWEEN $first AND $last
@@ -149,6 +149,45 @@ WHERE hour >= (SELECT min(day) FROM rollup_days)
 """
 
 
+# Each rollup's rows, from `source`, limited by `only` (a join or condition; "" for all).
+def hourly_rows(source: str = "rollup_calls", only: str = "") -> str:
+    return f"""
+        SELECT hour, feature, provider, model, tenant_id, environment, agent_name, {USAGE}
+        FROM {source} {only}
+        GROUP BY ALL
+    """
+
+
+def daily_rows(source: str = "rollup_hourly", only: str = "") -> str:
+    return f"""
+        SELECT hour::DATE AS day, feature, provider, model, tenant_id, environment,
+               agent_name, {RESUM}
+        FROM {source} {only}
+        GROUP BY ALL
+    """
+
+
+def session_rows(source: str = "rollup_traces", only: str = "") -> str:
+    return f"""
+        SELECT session_id,
+               arg_min(feature, first_call_at), arg_min(user_id, first_call_at),
+               arg_min(tenant_id, first_call_at), arg_min(environment, first_call_at),
+               count(DISTINCT trace_id), {RESUM}
+        FROM {source} {only}
+        WHERE session_id IS NOT NULL
+        GROUP BY session_id
+    """
+
+
+def user_rows(source: str = "rollup_traces", only: str = "") -> str:
+    return f"""
+        SELECT day, user_id, tenant_id, count(DISTINCT session_id), {RESUM}
+        FROM {source}
+        WHERE user_id IS NOT NULL {only}
+        GROUP BY day, user_id, tenant_id
+    """
+
+
 def _statements(full: bool) -> list[str]:
     """Each rollup: delete the affected groups (every group when `full`), then insert them
     again from rollup_calls, from the partials, or (days) from rollup_hourly."""
@@ -160,24 +199,14 @@ def _statements(full: bool) -> list[str]:
 
     statements = [
         f"DELETE FROM rollup_hourly {only('WHERE hour IN (SELECT hour FROM rollup_hours)')}",
-        f"""
-        INSERT INTO rollup_hourly
-        SELECT hour, feature, provider, model, tenant_id, environment, agent_name, {USAGE}
-        FROM rollup_calls {only("SEMI JOIN rollup_hours USING (hour)")}
-        GROUP BY ALL
-        """,
+        "INSERT INTO rollup_hourly "
+        + hourly_rows(only=only("SEMI JOIN rollup_hours USING (hour)")),
         only(
             "CREATE OR REPLACE TEMP TABLE rollup_days AS "
             "SELECT DISTINCT hour::DATE AS day FROM rollup_hours"
         ),
         f"DELETE FROM rollup_daily {only('WHERE day IN (SELECT day FROM rollup_days)')}",
-        f"""
-        INSERT INTO rollup_daily
-        SELECT hour::DATE AS day, feature, provider, model, tenant_id, environment,
-               agent_name, {RESUM}
-        FROM rollup_hourly {only(DAYS_OF_HOURS)}
-        GROUP BY ALL
-        """,
+        "INSERT INTO rollup_daily " + daily_rows(only=only(DAYS_OF_HOURS)),
         f"DELETE FROM rollup_feature_daily {only('WHERE day IN (SELECT day FROM rollup_days)')}",
         f"""
         INSERT INTO rollup_feature_daily
@@ -204,28 +233,16 @@ def _statements(full: bool) -> list[str]:
         DELETE FROM rollup_sessions
         {only("WHERE session_id IN (SELECT session_id FROM rollup_session_keys)")}
         """,
-        f"""
-        INSERT INTO rollup_sessions
-        SELECT session_id,
-               arg_min(feature, first_call_at), arg_min(user_id, first_call_at),
-               arg_min(tenant_id, first_call_at), arg_min(environment, first_call_at),
-               count(DISTINCT trace_id), {RESUM}
-        FROM {partials} {only("SEMI JOIN rollup_session_keys USING (session_id)")}
-        WHERE session_id IS NOT NULL
-        GROUP BY session_id
-        """,
+        "INSERT INTO rollup_sessions "
+        + session_rows(partials, only("SEMI JOIN rollup_session_keys USING (session_id)")),
         f"""
         DELETE FROM rollup_users
         {only("WHERE (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")}
         """,
-        f"""
-        INSERT INTO rollup_users
-        SELECT day, user_id, tenant_id, count(DISTINCT session_id), {RESUM}
-        FROM {partials}
-        WHERE user_id IS NOT NULL
-          {only("AND (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")}
-        GROUP BY day, user_id, tenant_id
-        """,
+        "INSERT INTO rollup_users "
+        + user_rows(
+            partials, only("AND (day, user_id) IN (SELECT (day, user_id) FROM rollup_user_days)")
+        ),
     ]
     return [statement for statement in statements if statement]
 
