@@ -582,6 +582,29 @@ def test_cache_savings_against_the_full_input_price(pipeline: Pipeline) -> None:
     assert Decimal(row["cost_without_cache_usd"]) == Decimal(row["cost_usd"]) + Decimal("0.0006")
 
 
+def test_a_price_change_that_moves_only_the_savings_re_rolls_them(pipeline: Pipeline) -> None:
+    # All 8,000 input tokens read from cache: the input rate prices none of them, so raising
+    # it leaves the cost as it is and changes only what the cache reads saved.
+    call = Call(0, input_tokens=8_000, cache_read_tokens=8_000)
+    pipeline.send(Trace(1, DAY0, (call,), "support").spans())
+    pipeline.run()
+    cost = pipeline.costs()["totals"]["cost_usd"]
+    assert pipeline.get("/cache-savings", **WINDOW)["cache_savings_usd"] == "0.0006"
+    price = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "input_mtok": "0.30",
+        "cache_read_mtok": "0.075",
+        "output_mtok": "0.60",
+    }
+    created = pipeline.client.post("/api/v1/prices", json=price, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    pipeline.run(incremental=True)
+    assert pipeline.costs()["totals"]["cost_usd"] == cost
+    # 8,000 tokens x ($0.30 - $0.075) / 1M.
+    assert pipeline.get("/cache-savings", **WINDOW)["cache_savings_usd"] == "0.0018"
+
+
 def test_job_progress_is_in_prometheus_metrics(pipeline: Pipeline) -> None:
     pipeline.send(Trace(1, DAY0, (Call(0),)).spans())
     pipeline.run()

@@ -110,10 +110,10 @@ INSERT INTO call_costs (
     trace_id, span_id, start_time, provider, model, priced, unpriced_reason, cost_usd,
     input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,
     request_cost_usd, price_period_id, price_source, override_id, reported_cost_usd,
-    attributed_batch_id, priced_seq, priced_at
+    attributed_batch_id, priced_seq, priced_at, cache_savings_usd
 )
 WITH matched AS (
-    SELECT c.*, p.id AS period_id, p.source, p.override_id,
+    SELECT c.*, p.id AS period_id, p.source, p.override_id, p.input_mtok,
            (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
            greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens, 0)
                * p.input_mtok * 0.000001 AS input_cost,
@@ -148,7 +148,10 @@ SELECT trace_id, span_id, start_time, provider, model,
        request_cost::DECIMAL(38, 24),
        period_id, CASE WHEN gpu_cost IS NOT NULL THEN 'gpu' ELSE source END, override_id,
        reported_cost_usd, attributed_batch_id,
-       $seq, $now
+       $seq, $now,
+       -- What the cache reads would have cost at the full input price, minus their cost.
+       coalesce(cache_read_tokens * input_mtok * 0.000001
+                    - cache_read_cost::DECIMAL(38, 24), 0)::DECIMAL(38, 24)
 FROM matched
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
     start_time = excluded.start_time, provider = excluded.provider, model = excluded.model,
@@ -160,13 +163,16 @@ ON CONFLICT (trace_id, span_id) DO UPDATE SET
     price_period_id = excluded.price_period_id, price_source = excluded.price_source,
     override_id = excluded.override_id, reported_cost_usd = excluded.reported_cost_usd,
     attributed_batch_id = excluded.attributed_batch_id,
+    cache_savings_usd = excluded.cache_savings_usd,
     priced_seq = CASE
         WHEN call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
             OR call_costs.priced IS DISTINCT FROM excluded.priced
             OR call_costs.attributed_batch_id IS DISTINCT FROM excluded.attributed_batch_id
+            OR call_costs.cache_savings_usd IS DISTINCT FROM excluded.cache_savings_usd
         THEN excluded.priced_seq ELSE call_costs.priced_seq END,
     priced_at = excluded.priced_at
 WHERE call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
+    OR call_costs.cache_savings_usd IS DISTINCT FROM excluded.cache_savings_usd
     OR call_costs.priced IS DISTINCT FROM excluded.priced
     OR call_costs.attributed_batch_id IS DISTINCT FROM excluded.attributed_batch_id
     OR call_costs.price_period_id IS DISTINCT FROM excluded.price_period_id

@@ -113,12 +113,10 @@ SELECT c.trace_id, c.start_time, date_trunc('hour', c.start_time) AS hour,
        m.feature, m.session_id, m.user_id, m.tenant_id, m.environment, m.agent_name,
        s.status_code, s.input_tokens, s.output_tokens, s.cache_read_tokens,
        s.cache_write_tokens, s.reasoning_tokens, c.cost_usd, c.reported_cost_usd,
-       coalesce(s.cache_read_tokens * p.input_mtok * 0.000001 - c.cache_read_cost_usd, 0)
-           AS cache_savings_usd
+       coalesce(c.cache_savings_usd, 0) AS cache_savings_usd
 FROM call_costs c
 JOIN model_calls m ON m.trace_id = c.trace_id AND m.span_id = c.span_id
 JOIN spans s ON s.trace_id = c.trace_id AND s.span_id = c.span_id
-LEFT JOIN price_periods p ON p.id = c.price_period_id
 """
 CALLS = f"CREATE OR REPLACE TEMP TABLE rollup_calls AS {JOINED_CALLS}"
 AFFECTED = """

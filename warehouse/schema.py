@@ -257,6 +257,9 @@ class CallCost(Base):
     attributed_batch_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     priced_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     priced_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    # The cache-read tokens at the full input price, minus what they cost (0 without cache
+    # reads or a token price). Last: added by migration 0013.
+    cache_savings_usd: Mapped[Decimal | None] = mapped_column(Money)
 
 
 class RepriceRequest(Base):
