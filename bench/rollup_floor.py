@@ -27,7 +27,8 @@ It prints each figure with its ratio to the bare GROUP BY and two sums:
   while it computes these rollups with DuckDB aggregations and stores them;
 - the same with the exact counts and the writes: the least this job, as designed, can cost.
 
-A measurement, not a check: it exits 0. docs/benchmarks.md ("The floor of the rollups").
+A measurement, not a check: it exits 0. Results: docs/benchmarks.md, "The floor: why 3x is
+out of reach".
 """
 
 from __future__ import annotations
