@@ -1,6 +1,6 @@
 """The spendscope dashboard: a Streamlit app that reads only the HTTP API.
 
 `spendscope dashboard` serves `dashboard/app.py`; each page is a module of
-`dashboard.pages`; `dashboard.api.ApiClient` is the one way to data. It imports nothing
+`dashboard.views`; `dashboard.api.ApiClient` is the one way to data. It imports nothing
 from `collector` or `warehouse`.
 """

@@ -15,9 +15,9 @@ from dashboard.api import ApiClient, ApiError
 from dashboard.cached_api import CachedApiClient
 from dashboard.filters import sidebar_filters
 from dashboard.page import Page, PageContext
-from dashboard.pages import PAGES
 from dashboard.settings import DashboardSettings
 from dashboard.states import api_failed
+from dashboard.views import PAGES
 
 
 @st.cache_resource

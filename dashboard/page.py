@@ -1,7 +1,7 @@
 """What a dashboard page is: a title, a URL and a function that renders it.
 
-Adding a page is one module in `dashboard/pages/` that defines `PAGE`, and one line in
-`dashboard/pages/__init__.py`.
+Adding a page is one module in `dashboard/views/` that defines `PAGE`, and one line in
+`dashboard/views/__init__.py`.
 """
 
 from __future__ import annotations

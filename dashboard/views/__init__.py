@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboard.page import Page
-from dashboard.pages import alerts, anomalies, gpu, models, overview, sessions, unit_economics
+from dashboard.views import alerts, anomalies, gpu, models, overview, sessions, unit_economics
 
 PAGES: list[Page] = [
     overview.PAGE,
