@@ -87,13 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with generated_warehouse(args) as (_, _database, cursor):
         cursor.execute(BARE_GROUP_BY, {"low": 0})  # warm-up: every run reads warm data
         bare = _cpu(cursor, BARE_GROUP_BY, {"low": 0})
-        figures: dict[str, float] = {}
 
         def measure(label: str, sql: str) -> float:
-            figures[label] = _cpu(cursor, sql)
-            ratio = figures[label] / bare
-            print(f"  {label:58s} {figures[label]:7.2f} CPU-s  {ratio:5.2f}x", flush=True)
-            return figures[label]
+            cpu = _cpu(cursor, sql)
+            print(f"  {label:58s} {cpu:7.2f} CPU-s  {cpu / bare:5.2f}x", flush=True)
+            return cpu
 
         print(f"bare GROUP BY (bench.rollups' baseline)                      {bare:7.2f} CPU-s")
         print("aggregations, into temp tables:")
@@ -105,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "per-trace rows, from the joined calls", _into("floor_traces", rollups.PARTIALS)
         )
         source = f"({rollups.JOINED_CALLS})"
+        assert "FROM rollup_calls" in rollups.PARTIALS
         hourly_own = measure(
             "hourly rows, straight from their own join",
             _into("floor_other", rollups.hourly_rows(source)),
