@@ -38,15 +38,15 @@ from pathlib import Path
 import httpx
 from prometheus_client import CollectorRegistry
 
-from collector.alert_delivery import AlertDispatcher, DeliveryMetrics
-from collector.webhook import WebhookChannel
-from tests.alert_receivers import Receiver
-from tests.server import ServerProcess
-from warehouse import incidents
-from warehouse.alert_policy import AlertPolicy, store_policy
-from warehouse.database import Database
-from warehouse.jobs import JOBS, run_job
-from warehouse.outbox import due
+from collector.alerting.channels.webhook import WebhookChannel
+from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics
+from sample_data.harness.alert_receivers import Receiver
+from sample_data.harness.server import ServerProcess
+from warehouse.incidents import lifecycle as incidents
+from warehouse.incidents.outbox import due
+from warehouse.incidents.policy import AlertPolicy, store_policy
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.store.database import Database
 
 T0 = dt.datetime(2026, 11, 2, 10)
 SIGNALS_SQL = """

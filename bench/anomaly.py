@@ -62,11 +62,11 @@ import duckdb
 import polars as pl
 
 from bench import runaway_sim
-from warehouse import anomalies
-from warehouse.baseline import score
-from warehouse.database import Database
-from warehouse.detection_config import AnomalyConfig
-from warehouse.spend_series import DIMENSION_SETS, hourly_grid
+from warehouse.detection import anomalies
+from warehouse.detection.baseline import score
+from warehouse.detection.config import AnomalyConfig
+from warehouse.detection.series import DIMENSION_SETS, hourly_grid
+from warehouse.store.database import Database
 
 START = dt.datetime(2026, 9, 7)  # a Monday
 WEEKS = 8

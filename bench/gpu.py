@@ -39,9 +39,13 @@ from typing import Any
 
 import duckdb
 
-from warehouse import attribution, gpu_allocation, gpu_config, gpu_efficiency, gpu_prices
-from warehouse.database import Database
-from warehouse.jobs import JOBS, run_job
+from warehouse.gpu import allocation as gpu_allocation
+from warehouse.gpu import config as gpu_config
+from warehouse.gpu import efficiency as gpu_efficiency
+from warehouse.gpu import prices as gpu_prices
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.spans import attribution
+from warehouse.store.database import Database
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)

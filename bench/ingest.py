@@ -3,10 +3,12 @@
     .venv/bin/python -m bench.ingest [--spans 1000] [--clients 4] [--json] [--duration 10]
 
 What it does, in order:
-1. Builds realistic GenAI export bodies up front (`bench.payloads`), one distinct body per
+1. Builds realistic GenAI export bodies up front (`sample_data.harness.payloads`), one distinct
+body per
    request (fresh trace ids), so nothing is generated while the clock runs.
 2. Measures, in this process pinned to the server's core, the rate of the server's own
-   decode function (`collector.decode.decode_traces`: parse, normalize, Arrow table) over
+   decode function (`collector.ingest.traces.decode.decode_traces`: parse, normalize, Arrow table)
+   over
    the same bodies: the in-process ceiling that the end-to-end figure is compared with.
 3. Starts `python -m collector serve` pinned to one core (`--server-cpus`, default 0) with
    a fresh data directory, and client processes pinned to the other cores (`--client-cpus`).
@@ -44,9 +46,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from bench.payloads import Template, make_template, request_prefix
-from tests.child_process import answers_200, kill, wait_ready
-from tests.server import free_ports
+from sample_data.harness.child_process import answers_200, kill, wait_ready
+from sample_data.harness.payloads import Template, make_template, request_prefix
+from sample_data.harness.server import free_ports
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -162,9 +164,9 @@ def measure_decode(
 ) -> tuple[float, float]:
     """Spans per wall second and per CPU second of the server's decode function, in this
     process on the current core (median of passes over the bodies)."""
-    from collector.app import dimension_rules
-    from collector.decode import decode_traces
-    from collector.normalize import Normalizer
+    from collector.ingest.normalize import Normalizer
+    from collector.ingest.traces.decode import decode_traces
+    from collector.service import dimension_rules
     from collector.settings import Settings
 
     normalizer = Normalizer(dimension_rules(Settings()))

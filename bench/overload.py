@@ -4,7 +4,8 @@ OTel HTTP exporter, and see what happens to memory, to the answers and to the sp
     .venv/bin/python -m bench.overload [--factor 4] [--burst 15] [--capacity-seconds 8]
                                        [--batch 500] [--workers 16] [--json]
 
-1. Starts `python -m collector serve` (tests.server.ServerProcess) on a fresh directory.
+1. Starts `python -m collector serve` (sample_data.harness.server.ServerProcess) on a fresh
+directory.
 2. Capacity: `--workers` exporter threads export batches back to back for
    `--capacity-seconds`; the spans acknowledged per second are the capacity of this server
    with these clients, on this machine, now (so the ratio below holds whatever the load).
@@ -41,8 +42,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import otlp
-from tests.server import ServerProcess
+from sample_data.harness import otlp
+from sample_data.harness.server import ServerProcess
 
 PROTOBUF = "application/x-protobuf"
 MAX_CAPACITY = 40_000  # spans/s the capacity phase has spans ready for

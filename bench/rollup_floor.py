@@ -11,7 +11,7 @@ run (process CPU seconds, DuckDB's threads included):
 
 1. the bare GROUP BY (`bench.rollups.BARE_GROUP_BY`), after a warm-up run;
 2. every aggregation the job does, written to temp tables (memory, no write to disk), with the
-   job's own SQL (`warehouse.rollups`): the three call tables joined once into memory
+   job's own SQL (`warehouse.rollups.job`): the three call tables joined once into memory
    (`rollup_calls`), the hourly rows, the per-trace rows and (from the hours) the days; the
    sessions and the user-days from the trace rows, with their exact distinct counts (traces
    per session, sessions per user-day) and without them. The other plan for the first two,
@@ -47,8 +47,8 @@ from bench.rollups import (
     empty_rollups,
     generated_warehouse,
 )
-from warehouse import rollups
-from warehouse.jobs import JOBS, run_job
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.rollups import job as rollups
 
 TARGET_RATIO = 3.0
 # Each rollup table, and the temp table its rows are computed into here.

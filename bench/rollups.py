@@ -10,7 +10,7 @@ What it does, in order:
    tenants, 200k users, two environments, agents on a quarter of the features, cache reads
    after a session's first call, 2% failed calls. `spans` and `model_calls` rows are
    written as the writer and the attribution job write them (in time order, 10k calls per
-   ingest batch); `call_costs` is written by the real pricing job (`warehouse.jobs`).
+   ingest batch); `call_costs` is written by the real pricing job (`warehouse.jobs.incremental`).
 2. Full rollup: empties the rollup tables and times the rollups job catching up from
    scratch, beside a bare DuckDB GROUP BY of the same calls by hour and the six hourly
    dimensions (joined from the same three tables, written to a table) in the same run.
@@ -45,12 +45,14 @@ from typing import Any
 import duckdb
 from fastapi.testclient import TestClient
 
-from collector.app import create_app
+from collector.service import create_app
 from collector.settings import Settings
-from warehouse import attribution, pricing, rollups
-from warehouse.database import Database
-from warehouse.ingest import last_batch_id
-from warehouse.jobs import JOBS, run_job
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.pricing import job as pricing
+from warehouse.rollups import job as rollups
+from warehouse.spans import attribution
+from warehouse.spans.insert import last_batch_id
+from warehouse.store.database import Database
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)

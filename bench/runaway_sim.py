@@ -31,11 +31,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from warehouse import attribution, pricing, rollups, runaway
-from warehouse.database import Database
-from warehouse.detection_config import RunawayConfig
-from warehouse.ingest import last_batch_id
-from warehouse.jobs import JOBS, run_job
+from warehouse.detection import runaway
+from warehouse.detection.config import RunawayConfig
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.pricing import job as pricing
+from warehouse.rollups import job as rollups
+from warehouse.spans import attribution
+from warehouse.spans.insert import last_batch_id
+from warehouse.store.database import Database
 
 T0 = dt.datetime(2026, 11, 20, 12, 0)
 MINUTES = 30

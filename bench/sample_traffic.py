@@ -27,11 +27,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from sample_data.export import InlineBatchProcessor, inline_provider
+from sample_data.harness.server import ServerProcess
 from sample_data.product import PRODUCTION, STAGING, VALUE_UNITS
 from sample_data.schedule import history
 from sample_data.sender import SampleSender
 from sample_data.traffic import SampleTraffic
-from tests.server import ServerProcess
 
 TARGET_SECONDS = 90.0
 

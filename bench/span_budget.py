@@ -4,13 +4,14 @@
 
 The ingest target (docs/benchmarks.md) leaves 25 us of CPU per span for everything: HTTP,
 protobuf parsing, attribute decoding, normalization, the Arrow table, the DuckDB insert
-and its commit. This prints, in CPU microseconds per span of `bench.payloads`' realistic
+and its commit. This prints, in CPU microseconds per span of `sample_data.harness.payloads`'
+realistic
 1000-span requests, on one pinned core:
 
 - what no CPython decoder can go below: the upb parse of the request alone, then the parse
   plus reading each span's own fields once (ids, name, kind, times, status) into a tuple,
   before a single attribute is looked at;
-- the server's whole decode (`collector.decode.decode_traces`: parse, attributes,
+- the server's whole decode (`collector.ingest.traces.decode.decode_traces`: parse, attributes,
   normalization, Arrow table), as a reference;
 - what DuckDB takes to store the decoded spans (`bench.storage.run`): the real table with
   its primary key, and the same columns without the key, the cheapest insert of this row;
@@ -29,10 +30,10 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from bench.payloads import make_template
 from bench.storage import decoded_batches, run
-from collector.decode import PROTOBUF, decode_traces
-from collector.normalize import Normalizer
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
+from sample_data.harness.payloads import make_template
 
 SPANS_PER_REQUEST = 1000
 TARGET_SPANS_PER_SECOND = 40_000

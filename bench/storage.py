@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.storage [--batches 30] [--batch-spans 10000]
 
-Decodes realistic spans once (`bench.payloads`), then, on one core and one DuckDB thread,
+Decodes realistic spans once (`sample_data.harness.payloads`), then, on one core and one DuckDB
+thread,
 inserts them batch by batch into fresh database files, each commit as the writer does it,
 and prints CPU and wall time per 1000 spans:
 
@@ -29,11 +30,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from bench.payloads import make_template, request_prefix
-from collector.decode import PROTOBUF, decode_traces
-from collector.normalize import Normalizer
-from warehouse.database import Database
-from warehouse.ingest import INSERT_SPANS, insert_spans
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
+from sample_data.harness.payloads import make_template, request_prefix
+from warehouse.spans.insert import INSERT_SPANS, insert_spans
+from warehouse.store.database import Database
 
 
 def decoded_batches(count: int, spans: int) -> list[pa.Table]:

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from warehouse.scope import ALL_TENANTS, TenantScope
+from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 BEARER = "bearer "
 

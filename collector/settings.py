@@ -16,9 +16,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from collector import pagerduty
-from collector.normalize import DEFAULT_RULES
-from warehouse import alert_policy, gpu_config
+from collector.alerting.channels import pagerduty
+from collector.ingest.normalize import DEFAULT_RULES
+from warehouse.gpu import config as gpu_config
+from warehouse.incidents import policy as alert_policy
 
 MIB = 1024 * 1024
 

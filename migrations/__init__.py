@@ -1,1 +1,1 @@
-"""Hand-written Alembic migrations of the warehouse schema (see warehouse/migrate.py)."""
+"""Hand-written Alembic migrations of the warehouse schema (see warehouse/store/migrate.py)."""

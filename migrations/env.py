@@ -16,7 +16,7 @@ class AlembicDuckDBImpl(DefaultImpl):
 
 def run_migrations_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url must be set by warehouse.migrate"
+    assert url, "sqlalchemy.url must be set by warehouse.store.migrate"
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=None)

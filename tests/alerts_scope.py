@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 from fastapi.testclient import TestClient
 
-from warehouse.signals import Signal, record_signals
+from warehouse.detection.signals import Signal, record_signals
 
 
 def alert_checks(

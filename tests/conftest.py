@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import SMALL_MAX_BODY_BYTES, ServerProcess
-from warehouse.database import Database
+from sample_data.harness.server import SMALL_MAX_BODY_BYTES, ServerProcess
+from warehouse.store.database import Database
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from types import TracebackType
 
 import httpx
 
+from sample_data.harness.child_process import clean_environment, wait_ready
+from sample_data.harness.server import free_ports
 from sample_data.stack import stop_process
-from tests.child_process import clean_environment, wait_ready
-from tests.server import free_ports
 
 READY = "spendscope demo is ready"
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from collector.normalize import Normalizer
-from tests import otlp
-from warehouse.database import Database
+from collector.ingest.normalize import Normalizer
+from sample_data.harness import otlp
+from warehouse.store.database import Database
 
 FUZZ = settings(
     deadline=None,

@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.otlp import Attributes, key_values, request, span_id, trace_id
+from sample_data.harness.otlp import Attributes, key_values, request, span_id, trace_id
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DAY = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)

@@ -21,15 +21,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Tracer
 
-from tests.alert_receivers import Receiver, failure
+from sample_data.harness.alert_receivers import Receiver, failure
+from sample_data.harness.otlp import Attributes, key_values
+from sample_data.harness.server import ServerProcess
 from tests.genai_spans import chat_call, nanos
-from tests.otlp import Attributes, key_values
-from tests.server import ServerProcess
 from tests.test_alerts_e2e import wait_for
 from tests.test_anomalies import CONFIG, SPIKE_HOUR, START, fill
 from tests.test_detection_e2e import DETECTION_FILE, LOOP_CALLS, PEERS, send_session
-from warehouse import anomalies
-from warehouse.database import Database
+from warehouse.detection import anomalies
+from warehouse.store.database import Database
 
 ADMIN, ACME = "admin-token", "acme-token"
 ROUTING_KEY = "OPSROUTINGKEYOPSROUTINGKEYOPS123"

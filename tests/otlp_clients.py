@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server import ServerProcess
+from sample_data.harness.server import ServerProcess
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 # Every exporter the Python SDK ships, as `<transport>-<encoding>[-gzip]`.

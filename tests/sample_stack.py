@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 
 from sample_data.demo import DETECTION_FILE, configure_prices
+from sample_data.harness.server import ServerProcess
 from sample_data.product import VALUE_UNITS
 from sample_data.schedule import SPIKE_DAYS_AGO, Shape
 from sample_data.sender import SampleSender
-from tests.server import ServerProcess
 
 # Long enough to hold the spend spike and the runaway session; small enough to be quick.
 DAYS = SPIKE_DAYS_AGO + 1

@@ -23,9 +23,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from collector.columns import MAX_KEY_CHARS, MAX_VALUE_CHARS, TRUNCATED
-from tests import otlp
-from tests.server import ServerProcess
+from collector.ingest.columns import MAX_KEY_CHARS, MAX_VALUE_CHARS, TRUNCATED
+from sample_data.harness import otlp
+from sample_data.harness.server import ServerProcess
 
 MIB = 1024 * 1024
 BIG = "x" * MIB

@@ -17,14 +17,14 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collector.alert_delivery import AlertDispatcher, DeliveryMetrics, backoff, retry_after
-from collector.pagerduty import PagerDutyChannel
-from collector.slack import SlackChannel
-from collector.webhook import WebhookChannel
-from tests.alert_receivers import Receiver, failure
+from collector.alerting.channels.pagerduty import PagerDutyChannel
+from collector.alerting.channels.slack import SlackChannel
+from collector.alerting.channels.webhook import WebhookChannel
+from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics, backoff, retry_after
+from sample_data.harness.alert_receivers import Receiver, failure
 from tests.test_incidents import MINUTE, T0, Lifecycle, signal
-from warehouse.alert_policy import AlertPolicy
-from warehouse.database import Database
+from warehouse.incidents.policy import AlertPolicy
+from warehouse.store.database import Database
 
 ROUTING_KEY = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12"
 SLACK_PATH = "/services/T000/B000/XXXXSECRETXXXX"
@@ -209,7 +209,7 @@ def test_a_dead_channel_is_retried_until_it_recovers_without_duplicates(setup: S
 
 
 def test_suppressed_notices_are_never_sent(setup: Setup) -> None:
-    from warehouse.mutes import add_mute
+    from warehouse.incidents.mutes import add_mute
 
     add_mute(setup.life.cursor, "spend:total", None, T0 + dt.timedelta(hours=9), None, T0)
     setup.life.fire(signal(T0, "400", series="spend:total"))

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from tests.alert_receivers import Receiver
-from tests.server import ServerProcess, free_port
-from warehouse.database import Database
-from warehouse.signals import Signal, record_signals
+from sample_data.harness.alert_receivers import Receiver
+from sample_data.harness.server import ServerProcess, free_port
+from warehouse.detection.signals import Signal, record_signals
+from warehouse.store.database import Database
 
 ROUTING_KEY = "E2EROUTINGKEYE2EROUTINGKEYE2E123"
 SLACK_PATH = "/services/TE2E/BE2E/e2eSecretPath"

@@ -14,13 +14,14 @@ from collections.abc import Callable
 import polars as pl
 import pytest
 
-from warehouse import anomalies, spend_explain
-from warehouse.baseline import DAY, HOUR, score
-from warehouse.database import Database
-from warehouse.detection_config import AnomalyConfig, ConfigError, anomaly_config
-from warehouse.schema import rollup_hourly
-from warehouse.signals import last_signal_id
-from warehouse.spend_series import hourly_grid, series_filter, window_spend
+from warehouse.detection import anomalies
+from warehouse.detection import explain as spend_explain
+from warehouse.detection.baseline import DAY, HOUR, score
+from warehouse.detection.config import AnomalyConfig, ConfigError, anomaly_config
+from warehouse.detection.series import hourly_grid, series_filter, window_spend
+from warehouse.detection.signals import last_signal_id
+from warehouse.store.database import Database
+from warehouse.store.schema import rollup_hourly
 
 START = dt.datetime(2026, 9, 7)  # a Monday
 WEEKS = 6

@@ -26,8 +26,8 @@ from schemathesis import checks as sc
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks as oc
 
+from sample_data.harness.server import ServerProcess
 from tests.sample_stack import populated_server
-from tests.server import ServerProcess
 
 ADMIN = "fuzz-admin-token"
 TENANT = "fuzz-acme-token"

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.decode import PROTOBUF, decode_traces
-from collector.normalize import DEFAULT_RULES, DimensionRules, Normalizer
-from tests import otlp
-from warehouse import attribution
-from warehouse.database import Database
-from warehouse.ingest import insert_spans, last_batch_id
-from warehouse.jobs import BATCHES_PER_CHUNK, JOBS, run_job
+from collector.ingest.normalize import DEFAULT_RULES, DimensionRules, Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
+from sample_data.harness import otlp
+from warehouse.jobs.incremental import BATCHES_PER_CHUNK, JOBS, run_job
+from warehouse.spans import attribution
+from warehouse.spans.insert import insert_spans, last_batch_id
+from warehouse.store.database import Database
 
 NOW = dt.datetime(2025, 11, 22, 12, tzinfo=dt.UTC)
 DIMENSIONS = ("feature", "session_id", "user_id", "tenant_id", "environment", "agent_name")

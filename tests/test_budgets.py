@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import budgets, detection_file
-from warehouse.budgets import Budget
-from warehouse.database import Database
-from warehouse.detection_config import load_anomaly_config, load_runaway_config
-from warehouse.scope import TenantScope
+from warehouse.config import detection_file
+from warehouse.detection import budgets
+from warehouse.detection.budgets import Budget
+from warehouse.detection.config import load_anomaly_config, load_runaway_config
+from warehouse.store.database import Database
+from warehouse.store.scope import TenantScope
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)  # 19.5 days into a 30-day month
 

@@ -13,11 +13,11 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from collector.decode import PROTOBUF, decode_traces
-from collector.normalize import Normalizer
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
 from sample_data.traffic import SampleTraffic, tracer_provider
-from warehouse.database import Database
-from warehouse.ingest import insert_spans
+from warehouse.spans.insert import insert_spans
+from warehouse.store.database import Database
 
 
 class Bodies(SpanExporter):

@@ -27,29 +27,29 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
-from collector.app import create_app
-from collector.auth import TokenSet
-from collector.costs_api import (
+from collector.api.routers.costs import (
     CacheSavingsResponse,
     CostsResponse,
     SessionDetail,
     SessionsResponse,
     UnitEconomicsResponse,
 )
-from collector.decode import PROTOBUF, decode_traces
-from collector.normalize import Normalizer
-from collector.outcomes_api import OutcomeIn, outcome_rows
+from collector.api.routers.outcomes import OutcomeIn, outcome_rows
+from collector.auth import TokenSet
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
+from collector.service import create_app
 from collector.settings import Settings
-from tests import otlp
+from sample_data.harness import otlp
 from tests.alerts_scope import alert_checks
-from warehouse import rollups
-from warehouse.budgets import Budget, store_budgets
-from warehouse.database import Database
-from warehouse.ingest import insert_spans, last_batch_id
-from warehouse.jobs import JOBS, run_job
-from warehouse.outcomes import insert_outcomes, sequence_outcomes
-from warehouse.scope import TenantScope
-from warehouse.signals import Signal, record_signals
+from warehouse.detection.budgets import Budget, store_budgets
+from warehouse.detection.signals import Signal, record_signals
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.outcomes.records import insert_outcomes, sequence_outcomes
+from warehouse.rollups import job as rollups
+from warehouse.spans.insert import insert_spans, last_batch_id
+from warehouse.store.database import Database
+from warehouse.store.scope import TenantScope
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)  # the jobs' clock
 DAY0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

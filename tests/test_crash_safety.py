@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.server import ServerProcess
+from sample_data.harness.server import ServerProcess
 
 KILLS = 20
 SEED = 20261123

@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.filters import window
 from dashboard.money import usd
+from sample_data.harness.server import ServerProcess, free_port
 from sample_data.product import NEGOTIATED_PRICE
 from sample_data.schedule import LIVE_RUNAWAY_PREFIX, RUNAWAY_SESSION
 from tests.sample_stack import populated_server
-from tests.server import ServerProcess, free_port
 
 
 def page_script(url: str) -> None:

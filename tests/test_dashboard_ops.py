@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.breakeven import break_even
 from dashboard.filters import window
 from dashboard.money import share, usd
+from sample_data.harness.server import ServerProcess
 from tests.ops_stack import ACME, ADMIN, RUNAWAY, OpsStack, ops_server
-from tests.server import ServerProcess
 from tests.test_alerts_e2e import wait_for
 from tests.test_dashboard import metric, run_page
 

@@ -1,4 +1,4 @@
-"""The bulk protobuf decoder (collector.otlp_views) gives exactly what the reference
+"""The bulk protobuf decoder (collector.ingest.traces.otlp_views) gives exactly what the reference
 decoder (the generated OTLP classes, one attribute at a time) gives, for any body."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from bench.payloads import make_template
-from collector import decode
-from collector.columns import SpanColumns
-from collector.normalize import Normalizer
+from collector.ingest.columns import SpanColumns
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces import decode
+from sample_data.harness.payloads import make_template
 
 NORMALIZER = Normalizer()
 KEYS = [

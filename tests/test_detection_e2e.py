@@ -25,9 +25,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.alert_receivers import Receiver
+from sample_data.harness.alert_receivers import Receiver
+from sample_data.harness.server import ServerProcess
 from tests.genai_spans import chat_call, nanos
-from tests.server import ServerProcess
 
 ADMIN, ACME, GLOBEX = "admin-token", "acme-token", "globex-token"
 ENV = {

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from collector.cli import cli
+from collector.cli.main import cli
 from collector.settings import Settings
 from dashboard.settings import DashboardSettings
 

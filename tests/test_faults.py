@@ -26,8 +26,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 )
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from tests import otlp
-from tests.server import ServerProcess, free_ports
+from sample_data.harness import otlp
+from sample_data.harness.server import ServerProcess, free_ports
 from tests.test_durability import (
     SPANS_PER_REQUEST,
     export_body,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+from sample_data.harness.server import ServerProcess
 from sample_data.product import VALUE_UNITS
 from sample_data.traffic import SampleTraffic, tracer_provider
-from tests.server import ServerProcess
 
 ADMIN = {"authorization": "Bearer admin-token"}
 ACME = {"authorization": "Bearer acme-token"}

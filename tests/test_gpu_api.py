@@ -30,9 +30,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from sample_data.harness.server import ServerProcess
 from tests import gpu_series as series
 from tests.otlp_clients import metric
-from tests.server import ServerProcess
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"

@@ -11,15 +11,18 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from collector.decode import PROTOBUF, decode_traces
-from collector.decode_metrics import MetricRules, decode_metrics
-from collector.normalize import Normalizer
+from collector.ingest.metrics.decode import MetricRules, decode_metrics
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
 from tests import gpu_series as series
-from warehouse import gpu_allocation, gpu_config, gpu_efficiency, gpu_prices
-from warehouse.database import Database
-from warehouse.gpu_metrics import insert_metric_points, last_metric_batch
-from warehouse.ingest import insert_spans, last_batch_id
-from warehouse.jobs import JOBS, run_job
+from warehouse.gpu import allocation as gpu_allocation
+from warehouse.gpu import config as gpu_config
+from warehouse.gpu import efficiency as gpu_efficiency
+from warehouse.gpu import prices as gpu_prices
+from warehouse.gpu.metric_points import insert_metric_points, last_metric_batch
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.spans.insert import insert_spans, last_batch_id
+from warehouse.store.database import Database
 
 NOW = dt.datetime(2026, 1, 6, tzinfo=dt.UTC)
 

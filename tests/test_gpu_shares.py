@@ -1,5 +1,5 @@
 """Splitting a deployment-hour's GPU cost over its calls: exact to the nano-dollar, whatever
-the weights (a property test of `warehouse.gpu_allocation.SHARES` on DuckDB)."""
+the weights (a property test of `warehouse.gpu.allocation.SHARES` on DuckDB)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warehouse.gpu_allocation import SHARES
+from warehouse.gpu.allocation import SHARES
 
 HOUR = dt.datetime(2026, 1, 5, 1)
 

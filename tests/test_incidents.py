@@ -13,13 +13,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from warehouse import incidents
-from warehouse.alert_policy import AlertPolicy, PolicyError, load_policy, store_policy
-from warehouse.database import Database
-from warehouse.jobs import JOBS, run_job
-from warehouse.mutes import add_mute, delete_mute, mutes
-from warehouse.scope import ALL_TENANTS, TenantScope
-from warehouse.signals import Kind, Signal, record_signals
+from warehouse.detection.signals import Kind, Signal, record_signals
+from warehouse.incidents import lifecycle as incidents
+from warehouse.incidents.mutes import add_mute, delete_mute, mutes
+from warehouse.incidents.policy import AlertPolicy, PolicyError, load_policy, store_policy
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.store.database import Database
+from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 T0 = dt.datetime(2026, 11, 2, 10)
 HOUR = dt.timedelta(hours=1)

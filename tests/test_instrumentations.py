@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from sample_data.harness.server import ServerProcess
 from tests.instrumented_app import ROOT_DIMENSIONS
 from tests.openai_stub import EMBEDDING, ChatUsage, EmbeddingUsage, OpenAIStub
-from tests.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(90)
 

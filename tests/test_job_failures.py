@@ -11,12 +11,12 @@ from decimal import InvalidOperation
 import duckdb
 import pytest
 
-from collector.normalize import Normalizer
+from collector.ingest.normalize import Normalizer
 from tests.test_attribution import NOW, Warehouse, call
-from warehouse import attribution
-from warehouse.database import Database
-from warehouse.jobs import JOBS, Job, JobError, evaluates_now, no_step, run_job
-from warehouse.scheduler import CONFLICT_RETRIES, JobScheduler
+from warehouse.jobs.incremental import JOBS, Job, JobError, evaluates_now, no_step, run_job
+from warehouse.jobs.scheduler import CONFLICT_RETRIES, JobScheduler
+from warehouse.spans import attribution
+from warehouse.store.database import Database
 
 
 class Flaky:
@@ -67,7 +67,9 @@ def test_the_scheduler_keeps_running_a_job_that_raised(
     warehouse.ingest(call(1, 2, None))
     step = Flaky()
     # Only the flaky attribution job is scheduled.
-    monkeypatch.setattr("warehouse.scheduler.JOBS", {attribution.NAME: Job(attribution.NAME, step)})
+    monkeypatch.setattr(
+        "warehouse.jobs.scheduler.JOBS", {attribution.NAME: Job(attribution.NAME, step)}
+    )
     scheduler = JobScheduler(database, 0.05)
     scheduler.start()
     try:
@@ -102,12 +104,12 @@ def test_a_job_that_loses_a_write_conflict_runs_again_without_a_traceback(
         return 1
 
     job = Job("updater", no_step, housekeeping=update, source=evaluates_now)
-    monkeypatch.setattr("warehouse.scheduler.JOBS", {job.name: job})
+    monkeypatch.setattr("warehouse.jobs.scheduler.JOBS", {job.name: job})
     scheduler = JobScheduler(database, 60)
     other = database.cursor()
     other.begin()
     other.execute("UPDATE shared_row SET updates = 100 WHERE id = 1")
-    with caplog.at_level(logging.INFO, logger="warehouse.scheduler"):
+    with caplog.at_level(logging.INFO, logger="warehouse.jobs.scheduler"):
         assert scheduler.run(job.name) == 0
     assert len(attempts) == CONFLICT_RETRIES + 1
     retries = [r for r in caplog.records if "met a concurrent write" in r.getMessage()]

@@ -29,12 +29,19 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector.decode import JSON, PROTOBUF, BodyTooLarge, DecodedSpans, DecodeError, gunzip
-from collector.decode import decode_traces as _decode_traces
-from tests import otlp
+from collector.ingest.traces.decode import (
+    JSON,
+    PROTOBUF,
+    BodyTooLarge,
+    DecodedSpans,
+    DecodeError,
+    gunzip,
+)
+from collector.ingest.traces.decode import decode_traces as _decode_traces
+from sample_data.harness import otlp
+from sample_data.harness.server import ServerProcess
 from tests.fuzzing import EDGE_TIMES, FLOATS, FUZZ, NORMALIZER, U64, scalar_values, warehouse_cursor
-from tests.server import ServerProcess
-from warehouse.ingest import insert_spans
+from warehouse.spans.insert import insert_spans
 
 
 def decode_traces(body: bytes, content_type: str) -> DecodedSpans | None:

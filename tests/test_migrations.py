@@ -1,5 +1,5 @@
 """The hand-written migrations: every revision walks up and down cleanly, and the migrated
-schema is the one the SQLAlchemy models in `warehouse.schema` describe.
+schema is the one the SQLAlchemy models in `warehouse.store.schema` describe.
 
 duckdb-engine cannot reflect on SQLAlchemy 2.1, so the database is read through DuckDB's
 own catalog (`information_schema.columns`, `duckdb_constraints()`, `duckdb_sequences()`).
@@ -36,8 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from warehouse import migrate, schema
-from warehouse.schema import Base
+from warehouse.store import migrate, schema
+from warehouse.store.schema import Base
 
 Snapshot = dict[str, Any]
 

@@ -24,8 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from collector.decode import JSON, PROTOBUF, decode_traces
-from collector.normalize import (
+from collector.ingest.normalize import (
     AGENT,
     AGGREGATED_USAGE,
     CACHE_READ,
@@ -59,6 +58,7 @@ from collector.normalize import (
     SpanRejected,
     canonical_provider,
 )
+from collector.ingest.traces.decode import JSON, PROTOBUF, decode_traces
 from collector.settings import Settings
 
 NORMALIZER = Normalizer()
@@ -1178,7 +1178,7 @@ def test_feature_defaults_from_span_name_and_service(
 
 
 def test_rules_come_from_settings_and_their_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
-    from collector.app import dimension_rules  # the app's own wiring (imports FastAPI: slow)
+    from collector.service import dimension_rules  # the app's own wiring (imports FastAPI: slow)
 
     monkeypatch.setenv("SPENDSCOPE_FEATURE_ATTRIBUTES", "team.feature, product")
     monkeypatch.setenv("SPENDSCOPE_TENANT_ATTRIBUTES", "org.id")

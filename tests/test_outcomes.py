@@ -44,14 +44,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from collector.columns import SpanColumns
-from collector.normalize import Normalizer
-from tests.server import ServerProcess
-from warehouse import migrate
-from warehouse.database import Database
-from warehouse.ingest import insert_spans
-from warehouse.outcome_extraction import extract_outcomes
-from warehouse.outcomes import (
+from collector.ingest.columns import SpanColumns
+from collector.ingest.normalize import Normalizer
+from sample_data.harness.server import ServerProcess
+from warehouse.outcomes.extraction import extract_outcomes
+from warehouse.outcomes.records import (
     COUNT_ATTRIBUTE,
     FEATURE_ATTRIBUTE,
     ID_ATTRIBUTE,
@@ -67,6 +64,9 @@ from warehouse.outcomes import (
     sequence_outcomes,
     span_event_id,
 )
+from warehouse.spans.insert import insert_spans
+from warehouse.store import migrate
+from warehouse.store.database import Database
 
 VALUE_UNITS = "support-agent=ticket_resolved,search=search_succeeded"
 MODEL_CALL = {

@@ -30,20 +30,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from collector.api import api_router
+from collector.api.price_file_status import PriceFileStatus
+from collector.api.routers.prices import prices_router
+from collector.api.v1 import api_router
 from collector.auth import TokenSet
-from collector.cli import cli
-from collector.decode import JSON, decode_traces
-from collector.normalize import Normalizer
-from collector.price_file_status import PriceFileStatus
-from collector.prices_api import prices_router
-from warehouse import attribution, pricing
-from warehouse.database import Database
-from warehouse.ingest import insert_spans, last_batch_id
-from warehouse.jobs import JOBS, run_job
-from warehouse.price_report import price_report
-from warehouse.pricebook import Catalog, Override
-from warehouse.pricefile import PriceFileError, load_price_file
+from collector.cli.main import cli
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import JSON, decode_traces
+from warehouse.config.price_file import PriceFileError, load_price_file
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.pricing import job as pricing
+from warehouse.pricing.pricebook import Catalog, Override
+from warehouse.queries.prices import price_report
+from warehouse.spans import attribution
+from warehouse.spans.insert import insert_spans, last_batch_id
+from warehouse.store.database import Database
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 MTOK = Decimal("0.000001")

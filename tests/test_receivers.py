@@ -45,6 +45,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from sample_data.harness.server import SMALL_MAX_BODY_BYTES, ServerProcess, free_ports
 from tests.otlp_clients import (
     EXPORTER_KINDS,
     UNCOMPRESSED_KINDS,
@@ -56,7 +57,6 @@ from tests.otlp_clients import (
     metric,
     utc,
 )
-from tests.server import SMALL_MAX_BODY_BYTES, ServerProcess, free_ports
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from sample_data.demo import configure_prices
 from sample_data.export import InlineBatchProcessor, inline_provider
 from sample_data.gpu import ServedCall, VllmDeployment
+from sample_data.harness.server import ServerProcess
 from sample_data.product import (
     CLASSIFICATION,
     PRODUCTION,
@@ -30,7 +31,6 @@ from sample_data.product import (
 from sample_data.schedule import RUNAWAY_SESSION, SPIKE_DAYS_AGO, Shape, history
 from sample_data.sender import SampleSender
 from sample_data.traffic import SampleTraffic
-from tests.server import ServerProcess
 
 END = dt.datetime(2026, 11, 22, 18, tzinfo=dt.UTC)
 

@@ -24,14 +24,14 @@ import grpc
 import pytest
 
 from collector.auth import TokenSet
-from tests import otlp
-from tests.alert_receivers import Receiver, failure
+from sample_data.harness import otlp
+from sample_data.harness.alert_receivers import Receiver, failure
+from sample_data.harness.server import ServerProcess, free_port
 from tests.otlp_clients import grpc_export
-from tests.server import ServerProcess, free_port
 from tests.test_alerts_e2e import _signal, wait_for
-from warehouse.database import Database
-from warehouse.scope import TenantScope
-from warehouse.signals import record_signals
+from warehouse.detection.signals import record_signals
+from warehouse.store.database import Database
+from warehouse.store.scope import TenantScope
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,24 +171,24 @@ SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|WHERE|JOIN|VALUES)
 # dicts, SQL fragments built from them, and `scope.where(...)` (a `$scope_tenant_id`
 # parameter). Never a value: a value is a `$name` or `?` parameter. Reviewed 2026-11.
 REVIEWED: dict[str, set[str]] = {
-    "warehouse.alert_queries": {
+    "warehouse.queries.alerts": {
         "', '.join(ATTEMPT_COLUMNS)",
         "', '.join(NOTICE_COLUMNS)",
     },
-    "warehouse.anomaly_queries": {
+    "warehouse.queries.anomalies": {
         "kind='kind = $kind' if kind else 'TRUE'",
         "scope=scope.where('tenant_id')",
     },
-    "warehouse.attribution": {
+    "warehouse.spans.attribution": {
         "', '.join(('s.' + d for d in DIMENSIONS))",
         "MAX_DEPTH",
         "_INHERIT",
         "_OWN",
     },
-    "warehouse.budgets": {
+    "warehouse.detection.budgets": {
         "condition",
     },
-    "warehouse.cost_queries": {
+    "warehouse.queries.costs": {
         "' AND '.join(where)",
         "', '.join((f'sum({m})' for m in MEASURES))",
         "', '.join([*select, _SUMS])",
@@ -203,10 +203,10 @@ REVIEWED: dict[str, set[str]] = {
         "source",
         "table",
     },
-    "warehouse.file_rows": {
+    "warehouse.config.file_rows": {
         "table",  # FileTable: a Literal of the two file-sourced tables
     },
-    "warehouse.gpu_allocation": {
+    "warehouse.gpu.allocation": {
         "RULES[rule]",
         "deployment=deployment",
         "found=found",
@@ -218,44 +218,44 @@ REVIEWED: dict[str, set[str]] = {
         "server_address=server_address",
         "table",
     },
-    "warehouse.gpu_efficiency": {
+    "warehouse.gpu.efficiency": {
         "gpu_prices.PRICE_OF_GPU_HOUR",
         "table",
     },
-    "warehouse.gpu_metrics": {
+    "warehouse.gpu.metric_points": {
         "', '.join(_PASSTHROUGH)",
     },
-    "warehouse.gpu_prices": {
+    "warehouse.gpu.prices": {
         "', '.join(['?'] * (len(_COLUMNS) + 2))",
         "', '.join(_COLUMNS)",
     },
-    "warehouse.gpu_queries": {
+    "warehouse.queries.gpu": {
         "', '.join((f'{name} NULLS LAST' for name in dimensions))",
         "period",
         "scope.where('m.tenant_id')",
         "selects",
     },
-    "warehouse.incidents": {
+    "warehouse.incidents.lifecycle": {
         "', '.join((_staged_value(c) for c in COLUMNS))",
         "', '.join((f'{c} = {_staged_value(c)}' for c in COLUMNS[1:]))",
         "', '.join(COLUMNS)",
         "where",
     },
-    "warehouse.ingest": {
+    "warehouse.spans.insert": {
         "', '.join(_PASSTHROUGH)",
     },
-    "warehouse.jobs": {
+    "warehouse.jobs.incremental": {
         "', '.join(columns)",
     },
-    "warehouse.mutes": {
+    "warehouse.incidents.mutes": {
         "', '.join(_COLUMNS)",
         "active",
         "scope.where('tenant_id')",
     },
-    "warehouse.outbox": {
+    "warehouse.incidents.outbox": {
         "', '.join(_NOTICE_TYPES)",
     },
-    "warehouse.outcome_extraction": {
+    "warehouse.outcomes.extraction": {
         "COUNT_ATTRIBUTE",
         "FEATURE_ATTRIBUTE",
         "ID_ATTRIBUTE",
@@ -284,7 +284,7 @@ REVIEWED: dict[str, set[str]] = {
         "_type(NAME_ATTRIBUTE)",
         "_type(SUCCESS_ATTRIBUTE)",
     },
-    "warehouse.outcome_queries": {
+    "warehouse.queries.outcomes": {
         "RESOLVED_OUTCOMES",
         "_DIMENSION_ROWS",
         "_first('feature')",
@@ -293,19 +293,19 @@ REVIEWED: dict[str, set[str]] = {
         "column",
         "scope.where('r.tenant_id')",
     },
-    "warehouse.outcomes": {
+    "warehouse.outcomes.records": {
         "', '.join(_STORED)",
     },
-    "warehouse.price_report": {
+    "warehouse.queries.prices": {
         "scope.where('m.tenant_id')",
     },
-    "warehouse.pricing": {
+    "warehouse.pricing.job": {
         "', '.join(['?'] * (len(_PERIOD_COLUMNS) + 3))",
         "', '.join(_OVERRIDE_COLUMNS)",
         "', '.join(_PERIOD_COLUMNS)",
         "TARGET_COLUMNS",
     },
-    "warehouse.rollups": {
+    "warehouse.rollups.job": {
         "JOINED_CALLS",
         "PARTIALS",
         "RESUM",
@@ -319,29 +319,29 @@ REVIEWED: dict[str, set[str]] = {
         "source",
         "table",
     },
-    "warehouse.signals": {
+    "warehouse.detection.signals": {
         "', '.join(_COLUMNS)",
         "', '.join(_TYPES)",
         "values",
     },
-    "warehouse.spend_explain": {
+    "warehouse.detection.explain": {
         "DIMENSION_SQL['model']",
         "condition",
         "spans",
     },
-    "warehouse.spend_series": {
+    "warehouse.detection.series": {
         "DIMENSION_SQL['feature']",
         "DIMENSION_SQL['model']",
         "DIMENSION_SQL['tenant']",
         "_grouping_sets()",
     },
-    "warehouse.spend_state": {
+    "warehouse.detection.state": {
         "k",  # an int from range(1, weeks + 1)
         "lag_joins=joins",  # built from those ints
         "lags=lags",  # built from those ints
         "table",  # a fixed tuple of state tables
     },
-    "warehouse.unit_economics": {
+    "warehouse.queries.unit_economics": {
         "RESOLVED_OUTCOMES",
     },
 }

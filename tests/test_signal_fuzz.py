@@ -36,14 +36,15 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     NumberDataPoint,
 )
 
-from collector.decode import JSON, PROTOBUF, DecodeError
-from collector.decode_metrics import DecodedMetrics, MetricRules, decode_metrics
-from collector.log_decode import DecodedLogs, decode_logs
-from tests import fuzzing, otlp
+from collector.ingest.logs.decode import DecodedLogs, decode_logs
+from collector.ingest.metrics.decode import DecodedMetrics, MetricRules, decode_metrics
+from collector.ingest.traces.decode import JSON, PROTOBUF, DecodeError
+from sample_data.harness import otlp
+from sample_data.harness.server import ServerProcess
+from tests import fuzzing
 from tests.fuzzing import EDGE_TIMES, FLOATS, NORMALIZER, U64, scalar_values, warehouse_cursor
-from tests.server import ServerProcess
-from warehouse.gpu_metrics import insert_metric_points
-from warehouse.outcomes import insert_outcomes
+from warehouse.gpu.metric_points import insert_metric_points
+from warehouse.outcomes.records import insert_outcomes
 
 FUZZ = settings(fuzzing.FUZZ, max_examples=150)
 RULES = MetricRules()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from warehouse.database import Database
-from warehouse.signals import Signal, last_signal_id, record_signals, signals_between
+from warehouse.detection.signals import Signal, last_signal_id, record_signals, signals_between
+from warehouse.store.database import Database
 
 T0 = dt.datetime(2026, 11, 2, 10)
 

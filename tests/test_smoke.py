@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+from sample_data.harness.server import ServerProcess
 from sample_data.traffic import SampleTraffic, tracer_provider
-from tests.server import ServerProcess
 
 
 def test_sample_traffic_lands_attributed(server: ServerProcess) -> None:

@@ -1,4 +1,4 @@
-"""The spend-anomaly detector's state (warehouse/spend_state.py) on a real migrated DuckDB:
+"""The spend-anomaly detector's state (warehouse/detection/state.py) on a real migrated DuckDB:
 scoring an hour from the state gives the figures the window-based columnar scoring gives
 (hour after hour, through the one-hour derivation, a rebuild and a re-rolled hour), and a
 late span that re-rolls an hour already in the state is reflected through the real jobs."""
@@ -11,17 +11,18 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from collector.decode import PROTOBUF, decode_traces
-from collector.normalize import Normalizer
-from tests import otlp
+from collector.ingest.normalize import Normalizer
+from collector.ingest.traces.decode import PROTOBUF, decode_traces
+from sample_data.harness import otlp
 from tests.test_anomalies import CONFIG, HOURS, START, fill
-from warehouse import anomalies, spend_state
-from warehouse.baseline import Thresholds, score
-from warehouse.database import Database
-from warehouse.detection_config import AnomalyConfig
-from warehouse.ingest import insert_spans, last_batch_id
-from warehouse.jobs import JOBS, run_job
-from warehouse.spend_series import hourly_grid
+from warehouse.detection import anomalies
+from warehouse.detection import state as spend_state
+from warehouse.detection.baseline import Thresholds, score
+from warehouse.detection.config import AnomalyConfig
+from warehouse.detection.series import hourly_grid
+from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.spans.insert import insert_spans, last_batch_id
+from warehouse.store.database import Database
 
 HOUR = dt.timedelta(hours=1)
 SETTINGS = anomalies.settings(CONFIG)

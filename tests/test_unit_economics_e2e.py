@@ -20,8 +20,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from sample_data.harness.server import ServerProcess
 from tests.genai_spans import chat_call, nanos
-from tests.server import ServerProcess
 
 DAY = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 ADMIN, ACME = "admin-token", "acme-token"

@@ -3,7 +3,7 @@
 `budgets` holds the spend budgets (per feature, tenant or in total, per day or month) and
 `detector_config` the thresholds of the spend-anomaly and runaway-session detectors (JSON,
 one row per detector; absent: the defaults). Both are rewritten from
-`<data_dir>/detection.toml` when the service starts (`warehouse.detection_file`).
+`<data_dir>/detection.toml` when the service starts (`warehouse.config.detection_file`).
 
 Revision ID: 0007
 Revises: 0006

@@ -1,7 +1,7 @@
 """Spend-anomaly detector state: the statistics of every closed hour per series.
 
 `spend_state` keeps, per spend series and closed hour, the spend and the statistics the
-baseline of later hours reads (warehouse/spend_state.py), so a detector run reads a few
+baseline of later hours reads (warehouse/detection/state.py), so a detector run reads a few
 hours of it instead of rebuilding 45 days of series from `rollup_hourly`.
 `spend_state_series` names the series, `spend_state_hours` records which rollup version
 each hour was derived from, and `rollup_hour_versions` (written by the rollups job) which

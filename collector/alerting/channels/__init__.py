@@ -1,0 +1,3 @@
+"""The alert channels: `slack` (incoming webhooks, Block Kit), `pagerduty` (Events API v2),
+`webhook` (the incident snapshot as JSON).
+"""

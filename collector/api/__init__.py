@@ -1,0 +1,8 @@
+"""The query API under `/api/v1`: routers translate HTTP to warehouse calls and back.
+
+- `v1`: the spans and jobs endpoints and the router every `/api/v1` router shares.
+- `routers/`: one module per resource (costs, prices, alerts, detection, gpu, outcomes).
+- `errors`: the error answers declared once for the OpenAPI document.
+- `timestamps`, `window`: the times and time windows requests accept.
+- `price_file_status`: the price file's last load, shown in `/readyz` and `/api/v1/prices`.
+"""

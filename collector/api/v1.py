@@ -1,0 +1,170 @@
+"""The query API under /api/v1 (JSON). Reads through cursors of the serving process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from collector.api.errors import COMMON, errors
+from collector.auth import Scope, TokenSet, read_scope
+from warehouse.jobs.incremental import job_states
+from warehouse.queries import calls as queries
+from warehouse.spans.insert import last_batch_id
+from warehouse.store.database import Database
+
+HEX_TRACE_ID = r"^[0-9a-fA-F]{32}$"
+
+
+class ModelCallRecord(BaseModel):
+    """One model call, normalized, with its attribution dimensions."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    service: str | None
+    scope_name: str | None
+    provider: str | None
+    operation: str | None
+    request_model: str | None
+    response_model: str | None
+    input_tokens: int | None = Field(
+        description="All input tokens, cache reads and writes included."
+    )
+    output_tokens: int | None = Field(description="All output tokens, reasoning included.")
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+    reported_cost_usd: str | None = Field(description="Cost the instrumentation reported (USD).")
+    feature: str | None
+    session_id: str | None
+    user_id: str | None
+    tenant_id: str | None
+    environment: str | None
+    agent_name: str | None
+    attributed: bool = Field(description="Whether ancestor dimensions have been resolved yet.")
+    start_time: dt.datetime
+    end_time: dt.datetime
+    duration_ms: float
+    status_code: int
+    status_message: str | None
+    attributes: dict[str, Any] = Field(description="Span attributes not mapped to a field.")
+    cost_usd: str | None = Field(
+        None, description="Our cost (USD, exact decimal string); null until priced or unpriced."
+    )
+    priced: bool | None = Field(None, description="False: no price matched (unpriced).")
+    unpriced_reason: str | None = Field(None, description="no_price or no_usage.")
+    price_source: str | None = Field(None, description="catalog or override.")
+    price_override_id: int | None = Field(None, description="The override that priced it.")
+    price_period_id: int | None = Field(
+        None, description="The price period that priced it (GET /api/v1/prices)."
+    )
+
+
+class SpansResponse(BaseModel):
+    spans: list[ModelCallRecord]
+
+
+class JobStateRecord(BaseModel):
+    name: str
+    watermark: int = Field(
+        description="Last position of its input the job has processed (an ingest batch, or "
+        "for rollups a pricing sequence number)."
+    )
+    input_high: int = Field(description="Where the job's input stands now; caught up when equal.")
+    last_run_at: dt.datetime | None
+    last_rows: int | None = Field(description="Null for a tenant-scoped token (all tenants' rows).")
+    total_rows: int | None = Field(description="Null for a tenant-scoped token.")
+    runs: int
+    last_error: str | None = Field(description="Null for a tenant-scoped token.")
+
+
+class JobsResponse(BaseModel):
+    latest_batch_id: int = Field(description="Last ingest batch committed; jobs catch up to it.")
+    jobs: list[JobStateRecord]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC)
+
+
+def model_call_record(row: dict[str, Any]) -> ModelCallRecord:
+    cost = row["reported_cost_usd"]
+    row = {
+        **row,
+        "reported_cost_usd": None if cost is None else format(Decimal(cost).normalize(), "f"),
+        "cost_usd": None
+        if row.get("cost_usd") is None
+        else format(Decimal(row["cost_usd"]).normalize(), "f"),
+        "start_time": _utc(row["start_time"]),
+        "end_time": _utc(row["end_time"]),
+        "attributes": json.loads(row["attributes"]) if row["attributes"] else {},
+        "parent_span_id": row["parent_span_id"] or None,
+    }
+    return ModelCallRecord(**row)
+
+
+def api_router(database: Database, tokens: TokenSet) -> APIRouter:
+    router = APIRouter(
+        prefix="/api/v1", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+    )
+
+    @router.get(
+        "/spans",
+        response_model=SpansResponse,
+        summary="Model calls of a trace or session",
+        responses=errors(400),
+    )
+    def spans(
+        scope: Scope,
+        trace_id: Annotated[
+            str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
+        ] = None,
+        session_id: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> SpansResponse:
+        """The normalized model calls of one trace and/or one session, oldest first."""
+        if trace_id is None and session_id is None:
+            raise HTTPException(400, "give trace_id, session_id or both")
+        cursor = database.cursor()
+        try:
+            rows = queries.model_calls(
+                cursor,
+                trace_id=bytes.fromhex(trace_id) if trace_id else None,
+                session_id=session_id,
+                limit=limit,
+                scope=scope,
+            )
+        finally:
+            cursor.close()
+        return SpansResponse(spans=[model_call_record(row) for row in rows])
+
+    @router.get("/jobs", response_model=JobsResponse, summary="What each job has processed")
+    def jobs(scope: Scope) -> JobsResponse:
+        """Each job's progress. A tenant-scoped token sees how far each job has got, not
+        the row counts or errors, which cover every tenant."""
+        cursor = database.cursor()
+        try:
+            states = job_states(cursor)
+            latest = last_batch_id(cursor)
+        finally:
+            cursor.close()
+        if not scope.unscoped:
+            hidden = {"last_rows": None, "total_rows": None, "last_error": None}
+            states = [state | hidden for state in states]
+        return JobsResponse(
+            latest_batch_id=latest,
+            jobs=[
+                JobStateRecord.model_validate(
+                    {**s, "last_run_at": _utc(s["last_run_at"]) if s["last_run_at"] else None}
+                )
+                for s in states
+            ],
+        )
+
+    return router

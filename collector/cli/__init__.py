@@ -1,0 +1,3 @@
+"""The `spendscope` command line: `main` (serve, migrate, demo, jobs, dashboard) and
+`prices` (`spendscope prices list|check`).
+"""

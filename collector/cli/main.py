@@ -1,0 +1,280 @@
+"""The `spendscope` command line: serve, migrate, demo, jobs, prices."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from collector.cli.prices import check_price_file, prices_cli
+from collector.logging_setup import configure_logging
+from collector.service import create_app
+from collector.settings import Settings, SettingsError
+from warehouse.config.detection_file import DetectionFileError
+from warehouse.config.detection_file import load as load_detection_file
+from warehouse.config.price_file import PriceFileError
+from warehouse.store import migrate
+from warehouse.store.database import Database, DatabaseInUse, DataDirectoryUnusable
+
+log = logging.getLogger(__name__)
+
+cli = typer.Typer(
+    help="Cost observability and attribution for AI inference, fed by OpenTelemetry.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory [env SPENDSCOPE_DATA_DIR].", show_default=False)
+]
+Host = Annotated[
+    str | None, typer.Option(help="Bind address [env SPENDSCOPE_HOST].", show_default=False)
+]
+HttpPort = Annotated[
+    int | None,
+    typer.Option(help="OTLP/HTTP and API port [env SPENDSCOPE_HTTP_PORT].", show_default=False),
+]
+GrpcPort = Annotated[
+    int | None,
+    typer.Option(help="OTLP/gRPC port, 0 disables [env SPENDSCOPE_GRPC_PORT].", show_default=False),
+]
+LogFormat = Annotated[
+    str | None, typer.Option(help="json or text [env SPENDSCOPE_LOG_FORMAT].", show_default=False)
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment first, then the flags that were given on the command line. An invalid
+    value exits 2 with one line per setting (never the value: it may be a token)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "SPENDSCOPE_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"spendscope: invalid setting {name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def serve_app(settings: Settings) -> None:
+    try:
+        settings.check_exposure()
+    except SettingsError as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from None
+    try:
+        load_detection_file(settings.data_dir)
+    except DetectionFileError as exc:
+        for error in exc.errors:
+            log.error("%s", error)
+        raise typer.Exit(2) from None
+    # A bad price file does not stop the service: the lifespan reports it (PriceFileStatus).
+    try:
+        database = Database.open(settings.database_path)
+    except (DatabaseInUse, DataDirectoryUnusable) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from None
+    try:
+        app = create_app(settings, database)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            loop="asyncio",
+        )
+        # uvicorn captures SIGINT/SIGTERM, shuts down gracefully (our lifespan flushes), then
+        # re-raises the signal to the handler that was installed before it. Installing a
+        # no-op one here lets the process finish normally: close the database, exit 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _already_handled)
+        uvicorn.Server(config).run()
+    finally:
+        database.close()
+
+
+def _already_handled(signum: int, frame: FrameType | None) -> None:
+    log.debug("signal %d re-raised after a graceful shutdown", signum)
+
+
+@cli.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Host = None,
+    http_port: HttpPort = None,
+    grpc_port: GrpcPort = None,
+    log_format: LogFormat = None,
+) -> None:
+    """Receive OTLP spans, run the jobs and serve the API (migrates the database first)."""
+    settings = load_settings(
+        data_dir=data_dir,
+        host=host,
+        http_port=http_port,
+        grpc_port=grpc_port,
+        log_format=log_format,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    serve_app(settings)
+
+
+jobs_cli = typer.Typer(help="The incremental jobs (attribution, outcomes, pricing, rollups).")
+cli.add_typer(jobs_cli, name="jobs")
+
+
+@jobs_cli.command("run")
+def jobs_run(
+    name: Annotated[
+        str | None, typer.Argument(help="One job; all of them in order when left out.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Catch the jobs up with everything ingested, on a stopped service's database.
+
+    `spendscope serve` runs them every few seconds by itself; this is for a database whose
+    service is stopped (DuckDB lets one process at a time open the file).
+    """
+    import datetime as dt
+
+    from collector.alerting.wiring import sync_alert_policy
+    from collector.api.routers.detection import sync_detection_file
+    from collector.api.routers.prices import sync_price_file
+    from warehouse.jobs.incremental import JOBS, JobError, run_job
+
+    settings = load_settings(data_dir=data_dir)
+    configure_logging("text", settings.log_level)
+    if name is not None and name not in JOBS:
+        typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
+        raise typer.Exit(2)
+    try:
+        check_price_file(settings.data_dir)
+        load_detection_file(settings.data_dir)
+        database = Database.open(settings.database_path)
+    except (PriceFileError, DetectionFileError) as exc:
+        for error in exc.errors:
+            typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except DatabaseInUse as exc:
+        typer.echo(f"{exc}; it runs the jobs itself.", err=True)
+        raise typer.Exit(2) from None
+    except DataDirectoryUnusable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    try:
+        sync_price_file(database, settings.data_dir)
+        sync_alert_policy(database, settings)
+        sync_detection_file(database, settings.data_dir)
+        cursor = database.cursor()
+        for job_name in [name] if name else list(JOBS):
+            try:
+                rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
+            except JobError as exc:
+                typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
+                raise typer.Exit(1) from None
+            typer.echo(f"{job_name}: {rows} rows")
+        cursor.close()
+    finally:
+        database.close()
+
+
+@cli.command("migrate")
+def migrate_command(
+    data_dir: DataDir = None,
+    revision: Annotated[str, typer.Option(help="Target revision; 'base' empties.")] = "head",
+) -> None:
+    """Upgrade (or downgrade) the warehouse schema."""
+    settings = load_settings(data_dir=data_dir)
+    configure_logging("text", settings.log_level)
+    if revision == "head":
+        migrate.upgrade(settings.database_path)
+    else:
+        migrate.downgrade(settings.database_path, revision)
+    typer.echo(f"{settings.database_path}: at revision {revision}")
+
+
+@cli.command()
+def demo(
+    data_dir: DataDir = None,
+    http_port: HttpPort = None,
+    grpc_port: GrpcPort = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(help="Dashboard port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+    ] = None,
+    days: Annotated[float, typer.Option(help="Days of sample history to backfill.")] = 28.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sample traffic.")] = 7,
+    rate: Annotated[
+        float, typer.Option(help="Live sample sessions per minute after the backfill; 0: none.")
+    ] = 30.0,
+    auth: Annotated[
+        bool, typer.Option(help="Turn API and ingest tokens on (generated unless set).")
+    ] = False,
+) -> None:
+    """The service, weeks of sample history, a live trickle and the dashboard; Ctrl-C stops
+    them all."""
+    from dashboard.settings import DashboardSettings
+    from sample_data.demo import DemoOptions, run_demo
+
+    settings = load_settings(
+        data_dir=data_dir or Path("data/demo"),
+        http_port=http_port,
+        grpc_port=grpc_port,
+        log_format="text",
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    port = dashboard_port or DashboardSettings().dashboard_port
+    options = DemoOptions(
+        days=days, seed=seed, sessions_per_minute=rate, dashboard_port=port, auth=auth
+    )
+    raise typer.Exit(run_demo(settings, options))
+
+
+@cli.command("dashboard")
+def dashboard_command(
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="The API to read [env SPENDSCOPE_API_URL].", show_default=False),
+    ] = None,
+    dashboard_host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Bind address [env SPENDSCOPE_DASHBOARD_HOST].", show_default=False
+        ),
+    ] = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+    ] = None,
+) -> None:
+    """Serve the dashboard (Streamlit), which reads the API of a running `spendscope serve`.
+
+    Set SPENDSCOPE_API_TOKEN when the API needs a token.
+    """
+    import os
+
+    from dashboard.launch import streamlit_command
+    from dashboard.settings import DashboardSettings
+
+    given: dict[str, Any] = {
+        "api_url": api_url,
+        "dashboard_host": dashboard_host,
+        "dashboard_port": dashboard_port,
+    }
+    settings = DashboardSettings(**{k: v for k, v in given.items() if v is not None})
+    argv, env = streamlit_command(settings)
+    typer.echo(f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}", err=True)
+    os.execvpe(argv[0], argv, env)  # Streamlit takes over this process (and its signals)
+
+
+cli.add_typer(prices_cli, name="prices")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,223 @@
+"""Decoded spans as column lists, turned into one Arrow table per request.
+
+Both decoders (protobuf and JSON) feed `SpanColumns.add`, which validates a span, normalizes
+its attributes and appends one value to each column: no object per span survives decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from collector.ingest.normalize import Normalized, Normalizer, SpanRejected
+from collector.ingest.rejections import Rejections
+
+# Times at or after 2200-01-01 are rejected: no clock is that far off, and a span there
+# would stretch every time series (TIMESTAMP_NS itself ends in 2262).
+MAX_UNIX_NANO = 7_258_118_400 * 10**9 - 1
+# Longest string value kept in the stored JSON (attributes, resource attributes, events,
+# links) and in a status message; the rest is cut and replaced with `TRUNCATED`.
+MAX_VALUE_CHARS = 16_384
+TRUNCATED = "...[truncated {} chars]"
+# Longest model, provider or dimension value accepted: cutting one would merge distinct
+# sessions, users or tenants, so a span with a longer one is rejected instead.
+MAX_KEY_CHARS = 1024
+
+SCHEMA = pa.schema(
+    [
+        ("trace_id", pa.binary()),
+        ("span_id", pa.binary()),
+        ("parent_span_id", pa.binary()),
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        ("name", pa.string()),
+        ("kind", pa.int16()),
+        ("status_code", pa.int16()),
+        ("status_message", pa.string()),
+        ("service", pa.string()),
+        ("scope_name", pa.string()),
+        ("is_model_call", pa.bool_()),
+        ("is_usage_rollup", pa.bool_()),
+        ("provider", pa.string()),
+        ("operation", pa.string()),
+        ("request_model", pa.string()),
+        ("response_model", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cache_read_tokens", pa.int64()),
+        ("cache_write_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("reported_cost_usd", pa.float64()),
+        ("feature", pa.string()),
+        ("feature_default", pa.string()),
+        ("session_id", pa.string()),
+        ("user_id", pa.string()),
+        ("tenant_id", pa.string()),
+        ("environment", pa.string()),
+        ("agent_name", pa.string()),
+        ("attributes", pa.string()),
+        ("resource_attributes", pa.string()),
+        ("events", pa.string()),
+        ("links", pa.string()),
+    ]
+)
+COLUMN_NAMES = tuple(SCHEMA.names)
+
+
+def to_json(value: Mapping[str, Any] | list[Any]) -> str | None:
+    """Compact JSON for the kept attributes, events and links, every string value cut at
+    `MAX_VALUE_CHARS` (with the `TRUNCATED` marker); None when empty."""
+    if not value:
+        return None
+    text = orjson.dumps(value).decode()
+    if len(text) <= MAX_VALUE_CHARS:
+        return text  # no string inside can be longer: the common case costs nothing more
+    return orjson.dumps(_bounded(value)).decode()
+
+
+def bounded_text(text: str) -> str:
+    """`text`, or its first `MAX_VALUE_CHARS` characters and the `TRUNCATED` marker."""
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return text[:MAX_VALUE_CHARS] + TRUNCATED.format(len(text) - MAX_VALUE_CHARS)
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return bounded_text(value)
+    if isinstance(value, dict):
+        return {key: _bounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_bounded(item) for item in value]
+    return value
+
+
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+
+
+_KEY_FIELDS = (
+    "provider",
+    "request_model",
+    "response_model",
+    "feature",
+    "session_id",
+    "user_id",
+    "tenant_id",
+    "environment",
+    "agent_name",
+    "service",
+)
+
+
+def _check_key_lengths(n: Normalized) -> None:
+    for field in _KEY_FIELDS:
+        value = getattr(n, field)
+        if value is not None and len(value) > MAX_KEY_CHARS:
+            raise SpanRejected(f"{field} is {len(value)} characters long (limit {MAX_KEY_CHARS})")
+
+
+class SpanColumns(Rejections):
+    """Accumulates validated, normalized spans; one tuple per span, in `SCHEMA` order,
+    turned into columns once per request (`to_arrow`)."""
+
+    def __init__(self, normalizer: Normalizer) -> None:
+        super().__init__()
+        self.normalizer = normalizer
+        self.rows: list[tuple[Any, ...]] = []
+        self.accepted = 0
+
+    def add(
+        self,
+        trace_id: bytes,
+        span_id: bytes,
+        parent_span_id: bytes,
+        name: str,
+        kind: int,
+        start_ns: int,
+        end_ns: int,
+        status_code: int,
+        status_message: str,
+        attributes: Mapping[str, Any],
+        events: list[Any],
+        links: list[Any],
+        scope_name: str | None,
+        resource: Mapping[int, Any],
+        resource_json: str | None,
+    ) -> None:
+        """Validate and append one span; a span that cannot be stored is counted as rejected."""
+        try:
+            if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+                raise SpanRejected("trace_id must be 16 bytes and not all zero")
+            if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+                raise SpanRejected("span_id must be 8 bytes and not all zero")
+            if parent_span_id and len(parent_span_id) != 8:
+                raise SpanRejected("parent_span_id must be 8 bytes or empty")
+            if not 0 < start_ns <= MAX_UNIX_NANO:
+                raise SpanRejected(f"start time {start_ns} is not a Unix time in ns before 2200")
+            if not 0 <= end_ns <= MAX_UNIX_NANO:
+                raise SpanRejected(f"end time {end_ns} is not a Unix time in ns before 2200")
+            if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
+                raise SpanRejected("span kind or status code out of range")
+            if len(name) > MAX_KEY_CHARS:
+                raise SpanRejected(f"name is {len(name)} characters long (limit {MAX_KEY_CHARS})")
+            n = self.normalizer.normalize(name, attributes, resource)
+            _check_key_lengths(n)
+        except SpanRejected as exc:
+            self.reject(f"span {span_id.hex()}: {exc}")
+            return
+        remainder = n.remainder
+        self.rows.append(
+            (
+                trace_id,
+                span_id,
+                parent_span_id or None,
+                start_ns,
+                max(end_ns, start_ns),  # documented clamp: no negative durations
+                name,
+                kind,
+                status_code,
+                bounded_text(status_message) or None,
+                n.service,
+                scope_name or None,
+                n.is_model_call,
+                n.is_usage_rollup,
+                n.provider,
+                n.operation,
+                n.request_model,
+                n.response_model,
+                n.input_tokens,
+                n.output_tokens,
+                n.cache_read_tokens,
+                n.cache_write_tokens,
+                n.reasoning_tokens,
+                n.reported_cost_usd,
+                n.feature,
+                n.feature_default,
+                n.session_id,
+                n.user_id,
+                n.tenant_id,
+                n.environment,
+                n.agent_name,
+                to_json(remainder),
+                resource_json,
+                to_json(events),
+                to_json(links),
+            )
+        )
+        self.accepted += 1
+
+    def to_arrow(self) -> pa.Table:
+        if not self.rows:
+            return SCHEMA.empty_table()
+        columns = zip(*self.rows, strict=True)
+        return pa.Table.from_arrays(
+            [
+                pa.array(values, type=field.type)
+                for values, field in zip(columns, SCHEMA, strict=True)
+            ],
+            schema=SCHEMA,
+        )

@@ -1,0 +1,282 @@
+"""Decode OTLP log exports (protobuf or JSON) into outcome rows.
+
+spendscope is not a log store: a log record is kept only when it reports an outcome
+(docs/value-units.md), that is when its `event_name` (or its `event.name` attribute) is
+`spendscope.outcome` or it carries `spendscope.outcome.name`. Other records are
+acknowledged and counted, never stored. An outcome record that breaks the rules is
+rejected and reported through OTLP partial success; a body that cannot be decoded at all
+raises `DecodeError` (400 / INVALID_ARGUMENT), as for traces.
+
+The AnyValue and OTLP/JSON helpers are the trace decoder's (`collector.ingest.traces.decode`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from collector.ingest.columns import MAX_UNIX_NANO, to_json
+from collector.ingest.normalize import FEATURE, SESSION, TENANT, Normalizer, SpanRejected, _text
+from collector.ingest.rejections import Rejections
+from collector.ingest.traces.decode import (
+    JSON,
+    PROTOBUF,
+    DecodeError,
+    _field,
+    _json_attributes,
+    _json_id,
+    _json_int,
+    _json_request,
+    _list,
+    _object,
+    _proto_attributes,
+)
+from warehouse.outcomes.records import (
+    EVENT_NAME_ATTRIBUTE,
+    MAX_KEY_CHARS,
+    MAX_NAME_CHARS,
+    NAME_ATTRIBUTE,
+    OUTCOME_EVENT,
+    OutcomeInvalid,
+    OutcomeRows,
+    content_id,
+    explicit_id,
+    parse_attributes,
+)
+
+SOURCE = "log"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedLogs:
+    rows: pa.Table
+    outcomes: int  # outcome records accepted (before de-duplication against the warehouse)
+    ignored: int  # records that are not outcomes
+    rejected: int  # outcome records that cannot be stored
+    rejection_message: str
+
+    @property
+    def accepted(self) -> int:
+        return self.outcomes + self.ignored
+
+
+class _Records(Rejections):
+    """Turns log records into outcome rows, counting what it keeps, ignores and rejects."""
+
+    def __init__(self, normalizer: Normalizer, received_ns: int) -> None:
+        super().__init__()
+        self.normalizer = normalizer
+        self.received_ns = received_ns
+        self.rows = OutcomeRows()
+        self.outcomes = 0
+        self.ignored = 0
+
+    def add(
+        self,
+        attributes: Mapping[str, Any],
+        resource: Mapping[int, Any],
+        *,
+        event_name: str,
+        trace_id: bytes,
+        span_id: bytes,
+        time_ns: int,
+        observed_ns: int,
+    ) -> None:
+        """Store one outcome record (already known to be one)."""
+        try:
+            fields = parse_attributes(attributes)
+            if trace_id and len(trace_id) != 16:
+                raise OutcomeInvalid("trace_id must be 16 bytes")
+            if span_id and len(span_id) != 8:
+                raise OutcomeInvalid("span_id must be 8 bytes")
+            occurred_ns = time_ns or observed_ns or self.received_ns
+            if not 0 < occurred_ns <= MAX_UNIX_NANO:
+                raise OutcomeInvalid(f"time {occurred_ns} is not a Unix time in ns before 2200")
+        except OutcomeInvalid as exc:
+            self.reject(f"log record: {exc}")
+            return
+        trace_id = trace_id if any(trace_id) else b""
+        span_id = span_id if any(span_id) else b""
+        found = self.normalizer.find(attributes)
+
+        def dimension(concept: int) -> str | None:
+            hit = found.get(concept)
+            return _text(hit[2] if hit is not None else resource.get(concept))
+
+        if fields.client_id is not None:
+            outcome_id = explicit_id(fields.client_id)
+        else:
+            outcome_id = content_id(
+                SOURCE,
+                [trace_id.hex(), span_id.hex(), time_ns, observed_ns, event_name, attributes],
+            )
+        if fields.feature is None and (feature := dimension(FEATURE)) is not None:
+            fields = dataclasses.replace(fields, feature=feature)
+        session_id, tenant_id = dimension(SESSION), dimension(TENANT)
+        # The limits of the outcomes API: longer values would merge distinct ones if cut.
+        for what, value, limit in (
+            ("feature", fields.feature, MAX_NAME_CHARS),
+            ("session_id", session_id, MAX_KEY_CHARS),
+            ("tenant_id", tenant_id, MAX_KEY_CHARS),
+        ):
+            if value is not None and len(value) > limit:
+                self.reject(f"log record: {what} is {len(value)} characters long (limit {limit})")
+                return
+        self.rows.add(
+            outcome_id,
+            SOURCE,
+            fields,
+            occurred_ns,
+            trace_id=trace_id,
+            span_id=span_id,
+            session_id=session_id,
+            tenant_id=tenant_id,
+            attributes=to_json(dict(attributes)),
+        )
+        self.outcomes += 1
+
+    def result(self) -> DecodedLogs:
+        return DecodedLogs(
+            rows=self.rows.to_arrow(),
+            outcomes=self.outcomes,
+            ignored=self.ignored,
+            rejected=self.rejected,
+            rejection_message=self.rejection_message,
+        )
+
+
+def decode_logs(body: bytes, content_type: str, normalizer: Normalizer) -> DecodedLogs:
+    records = _Records(normalizer, time.time_ns())
+    if content_type == PROTOBUF:
+        _add_protobuf(body, records)
+    elif content_type == JSON:
+        _add_json(body, records)
+    else:
+        raise DecodeError(f"unsupported content type {content_type!r}")
+    return records.result()
+
+
+# --- protobuf -------------------------------------------------------------------------
+
+
+def _proto_is_outcome(record: Any) -> bool:
+    if record.event_name == OUTCOME_EVENT:
+        return True
+    for kv in record.attributes:
+        if kv.key == NAME_ATTRIBUTE or (
+            kv.key == EVENT_NAME_ATTRIBUTE and kv.value.string_value == OUTCOME_EVENT
+        ):
+            return True
+    return False
+
+
+def _add_protobuf(body: bytes, records: _Records) -> None:
+    request = ExportLogsServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (ProtobufDecodeError, RuntimeError, ValueError) as exc:
+        raise DecodeError(f"invalid protobuf ExportLogsServiceRequest: {exc}") from None
+    for resource_logs in request.resource_logs:
+        resource: Mapping[int, Any] | None = None
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                if not _proto_is_outcome(record):
+                    records.ignored += 1
+                    continue
+                try:
+                    if resource is None:
+                        resource = records.normalizer.resource_context(
+                            _proto_attributes(resource_logs.resource.attributes)
+                        )
+                    attributes = _proto_attributes(record.attributes)
+                except SpanRejected as exc:
+                    records.reject(f"log record: {exc}")
+                    continue
+                records.add(
+                    attributes,
+                    resource,
+                    event_name=record.event_name,
+                    trace_id=record.trace_id,
+                    span_id=record.span_id,
+                    time_ns=record.time_unix_nano,
+                    observed_ns=record.observed_time_unix_nano,
+                )
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def _add_json(body: bytes, records: _Records) -> None:
+    resource_logs_list = _json_request(body, "resourceLogs", "resource_logs")
+    for resource_logs in resource_logs_list:
+        try:
+            resource_logs = _object(resource_logs, "resourceLogs item")
+            resource_obj = _object(_field(resource_logs, "resource", "resource", {}), "resource")
+            resource = records.normalizer.resource_context(
+                _json_attributes(_list(resource_obj, "attributes", "attributes"))
+            )
+            scope_logs_list = _list(resource_logs, "scopeLogs", "scope_logs")
+        except SpanRejected as exc:
+            raise DecodeError(f"invalid resourceLogs: {exc}") from None
+        for scope_logs in scope_logs_list:
+            try:
+                scope_logs = _object(scope_logs, "scopeLogs item")
+                log_records = _list(scope_logs, "logRecords", "log_records")
+            except SpanRejected as exc:
+                raise DecodeError(f"invalid scopeLogs: {exc}") from None
+            for record in log_records:
+                _add_json_record(record, resource, records)
+
+
+def _json_mentions_outcome(items: list[Any]) -> bool:
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        key = item.get("key")
+        if key == NAME_ATTRIBUTE:
+            return True
+        value = item.get("value")
+        if (
+            key == EVENT_NAME_ATTRIBUTE
+            and isinstance(value, dict)
+            and _field(value, "stringValue", "string_value") == OUTCOME_EVENT
+        ):
+            return True
+    return False
+
+
+def _add_json_record(record: Any, resource: Mapping[int, Any], records: _Records) -> None:
+    try:
+        record = _object(record, "logRecord")
+        raw_attributes = _list(record, "attributes", "attributes")
+        event_name = _field(record, "eventName", "event_name", "")
+        if event_name != OUTCOME_EVENT and not _json_mentions_outcome(raw_attributes):
+            records.ignored += 1
+            return
+        attributes = _json_attributes(raw_attributes)
+        trace_id = _json_id(_field(record, "traceId", "trace_id"), 16, "traceId")
+        span_id = _json_id(_field(record, "spanId", "span_id"), 8, "spanId")
+        time_ns = _json_int(_field(record, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano")
+        observed_ns = _json_int(
+            _field(record, "observedTimeUnixNano", "observed_time_unix_nano", 0),
+            "observedTimeUnixNano",
+        )
+    except SpanRejected as exc:
+        records.reject(f"log record: {exc}")
+        return
+    records.add(
+        attributes,
+        resource,
+        event_name=event_name if isinstance(event_name, str) else str(event_name),
+        trace_id=trace_id,
+        span_id=span_id,
+        time_ns=time_ns,
+        observed_ns=observed_ns,
+    )

@@ -1,0 +1,84 @@
+"""OTLP logs: `POST /v1/logs` and gRPC `LogsService/Export`, for outcome log records.
+
+Same rules as the trace receivers (docs/ingest.md): protobuf or JSON, gzip, the request's
+content type in the response, 400 for undecodable bodies, 413 above the size limit, 415
+for other content types, 503 / UNAVAILABLE with Retry-After when the outcome queue is
+full, and 200 only once the outcomes are committed. Outcome records that break the rules
+are reported through partial success (`rejected_log_records`). Records that are not
+outcomes are acknowledged and dropped: spendscope keeps outcomes, not logs.
+
+The HTTP and gRPC rules are shared with the other receivers (`collector.ingest.otlp_http`,
+`collector.ingest.otlp_grpc`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio.to_thread
+import grpc
+from fastapi import APIRouter
+
+from collector.auth import TokenSet
+from collector.ingest.logs.decode import DecodedLogs, decode_logs
+from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
+from collector.ingest.normalize import Normalizer
+from collector.ingest.otlp_grpc import otlp_grpc_handler
+from collector.ingest.otlp_http import otlp_router
+from collector.ingest.partial_success import LOGS_RESPONSE
+
+log = logging.getLogger(__name__)
+
+LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
+
+
+class LogsReceiver:
+    """The one logs path shared by HTTP and gRPC: decode off the event loop, submit the
+    outcomes to the outcome writer, await the commit."""
+
+    def __init__(
+        self, normalizer: Normalizer, writer: OutcomeWriter, metrics: OutcomeMetrics
+    ) -> None:
+        self.normalizer = normalizer
+        self.writer = writer
+        self.metrics = metrics
+
+    async def export_logs(self, body: bytes, content_type: str) -> DecodedLogs:
+        """Store the outcomes of one export; returns once they are committed.
+
+        Raises DecodeError (bad body), QueueFull or WriterStopped (retry later).
+        """
+        decoded = await anyio.to_thread.run_sync(decode_logs, body, content_type, self.normalizer)
+        self.metrics.rejected.labels("log").inc(decoded.rejected)
+        self.metrics.log_records_ignored.inc(decoded.ignored)
+        if decoded.rows.num_rows:
+            received = self.metrics.received.labels("log")
+            await self.writer.commit(decoded.rows, received, decoded.rows.num_rows)
+        return decoded
+
+
+def otlp_logs_router(
+    receiver: LogsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
+) -> APIRouter:
+    return otlp_router(
+        "/v1/logs",
+        what="log records",
+        export=receiver.export_logs,
+        success=LOGS_RESPONSE.http,
+        requests=receiver.metrics.log_requests,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
+    )
+
+
+def logs_grpc_handler(receiver: LogsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
+    """`LogsService/Export`, registered on the trace receiver's gRPC server."""
+    return otlp_grpc_handler(
+        LOGS_SERVICE,
+        what="log records",
+        export=receiver.export_logs,
+        response=LOGS_RESPONSE.protobuf,
+        requests=receiver.metrics.log_requests,
+        tokens=tokens,
+    )

@@ -1,0 +1,114 @@
+"""Prometheus metrics of the service, on a registry of its own (no global state)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import duckdb
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+log = logging.getLogger(__name__)
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "spendscope_ingest_requests",
+            "OTLP export requests by transport and outcome.",
+            ["transport", "outcome"],
+            registry=registry,
+        )
+        self.spans_received = Counter(
+            "spendscope_spans_received",
+            "Spans decoded and accepted for writing.",
+            registry=registry,
+        )
+        self.spans_rejected = Counter(
+            "spendscope_spans_rejected",
+            "Spans rejected individually (reported as OTLP partial success).",
+            registry=registry,
+        )
+        self.spans_refused = Counter(
+            "spendscope_spans_refused",
+            "Spans refused because the ingest queue was full (client told to retry).",
+            registry=registry,
+        )
+        self.spans_written = Counter(
+            "spendscope_spans_written", "Spans committed to the warehouse.", registry=registry
+        )
+        self.spans_duplicate = Counter(
+            "spendscope_spans_duplicate",
+            "Spans received again (same trace_id and span_id) and skipped.",
+            registry=registry,
+        )
+        self.commits = Counter(
+            "spendscope_commits", "Group commits of the writer.", registry=registry
+        )
+        self.commit_failures = Counter(
+            "spendscope_commit_failures", "Group commits that failed.", registry=registry
+        )
+        self.commit_seconds = Histogram(
+            "spendscope_commit_seconds", "Duration of one group commit.", registry=registry
+        )
+        self.queued_spans = Gauge(
+            "spendscope_queued_spans", "Spans waiting for the writer.", registry=registry
+        )
+
+
+class JobStateCollector:
+    """The jobs' progress as gauges, read from `job_state` at each scrape.
+
+    `states` returns what `warehouse.jobs.incremental.job_states` does. A scrape that cannot read
+    them
+    (the database is closing) reports no job metrics rather than failing /metrics.
+    """
+
+    GAUGES = (
+        ("watermark", "spendscope_job_watermark", "Last input position the job processed."),
+        ("input_high", "spendscope_job_input_high", "Where the job's input stands now."),
+        ("last_rows", "spendscope_job_last_rows", "Rows the job's last run wrote."),
+        ("total_rows", "spendscope_job_rows", "Rows the job has written in all."),
+        ("runs", "spendscope_job_runs", "Recorded runs of the job."),
+    )
+
+    def __init__(self, states: Callable[[], list[dict[str, Any]]]) -> None:
+        self._states = states
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            states = self._states()
+        except duckdb.Error:  # a scrape must not fail while the database is closing
+            log.warning("could not read job states for /metrics", exc_info=True)
+            return
+        families = {
+            key: GaugeMetricFamily(name, text, labels=["job"]) for key, name, text in self.GAUGES
+        }
+        last_run = GaugeMetricFamily(
+            "spendscope_job_last_run_timestamp_seconds",
+            "When the job last recorded a run (Unix time); absent before its first.",
+            labels=["job"],
+        )
+        failing = GaugeMetricFamily(
+            "spendscope_job_failing", "1 when the job's last run failed.", labels=["job"]
+        )
+        lag = GaugeMetricFamily(
+            "spendscope_job_lag", "input_high - watermark: 0 when caught up.", labels=["job"]
+        )
+        for state in states:
+            job = [state["name"]]
+            for key, family in families.items():
+                family.add_metric(job, float(state[key] or 0))
+            if state["last_run_at"] is not None:
+                last_run.add_metric(job, state["last_run_at"].replace(tzinfo=dt.UTC).timestamp())
+            failing.add_metric(job, 1.0 if state["last_error"] else 0.0)
+            lag.add_metric(job, float(max(state["input_high"] - state["watermark"], 0)))
+        yield from families.values()
+        yield from (last_run, failing, lag)

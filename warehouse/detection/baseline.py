@@ -1,0 +1,314 @@
+"""The spend baseline and its robust score: pure polars over every series at once.
+
+Input: a dense hourly grid, one row per (series, hour) from the series' first hour on, with
+the spend of that hour (`actual`, float USD: the statistics only; the figures a signal
+reports are recomputed exactly). For a `window` of w hours the value scored at hour t is
+the spend of the w hours ending with t (w = 1: the hour; w = 24: the trailing day, so a
+ramp shows up within hours rather than the next morning).
+
+All in log space, l = ln(value + offset), and causal (row t only looks at rows before it):
+- seasonal(t): the median of l at the same hour of week over the last `weeks` weeks (the
+  weeks the series has); one past incident in those weeks does not move a median;
+- level(t): the median residual l - seasonal over the last `level_hours`, a level
+  correction for growth since those weeks. A lasting level shift moves it within about
+  half that window, after which the shift is the new normal and stops firing; a spike of a
+  few hours does not move it;
+- expected(t) = exp(seasonal + level) - offset; score(t) = (l - expected log) / scale, where
+  scale is 1.4826 x the median absolute deviation of the past `scale_hours`' deviations
+  (a MAD, robust to the incidents in it), floored at `min_scale`.
+
+Cold start: a series younger than one week has no same-hour-of-week history; its baseline
+is the mean (log space) of its own last day instead, whose wider spread (the daily cycle is
+not taken out) makes it fire only on larger jumps; `cold_score` can raise the bar further.
+A series younger than `min_history_hours` is learning and never fires. Sparse series (an
+hour with spend less than half the time over `scale_hours`) never fire per hour: their
+trailing-day window does.
+
+A row fires up when the score, the absolute excess (value - expected, USD), the ratio
+(value / expected) and the value itself all pass their thresholds (`Thresholds`); down
+(a drop) is the mirror image, off by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+HOURS_PER_WEEK = 168
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a scored window fires; one set per window length (an hour, a day)."""
+
+    min_score: float = 4.0  # robust z in log space
+    cold_score: float = 4.0  # the same, for series younger than a week (no seasonality)
+    min_excess_usd: float = 5.0  # value - expected
+    min_ratio: float = 1.5  # value / expected
+    min_spend_usd: float = 2.0  # value
+    offset_usd: float = 0.5  # added before the log: keeps tiny values from dominating
+    min_scale: float = 0.12  # floor of the log-space scale (about 12 %)
+    detect_drops: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """How the expected value is formed (see the module docstring)."""
+
+    weeks: int = 4  # 1 to 4
+    level_hours: int = 48
+    scale_hours: int = 336
+    min_history_hours: int = 24
+    sparse_share: float = 0.5  # hourly windows need spend in at least this share of hours
+
+
+BASELINE = Baseline()
+HOUR = Thresholds()
+DAY = Thresholds(
+    min_score=4.0, cold_score=4.0, min_excess_usd=25.0, min_ratio=1.3, min_spend_usd=10.0,
+    offset_usd=5.0, min_scale=0.08,
+)  # fmt: skip
+
+
+def score(
+    grid: pl.DataFrame,
+    *,
+    window: int,
+    thresholds: Thresholds,
+    baseline: Baseline = BASELINE,
+    tail: int | None = None,
+) -> pl.DataFrame:
+    """Score the rows of a rectangular `grid` (see `statistics`): per row `value` (the
+    window's spend), `expected`, `score`, `age` (hours since the series' first spend),
+    `cold`, `sparse` and `fires` ('up', 'down' or null)."""
+    return statistics(
+        grid, window=window, thresholds=thresholds, baseline=baseline, tail=tail
+    ).select(*COLUMNS)
+
+
+def statistics(
+    grid: pl.DataFrame,
+    *,
+    window: int,
+    thresholds: Thresholds,
+    baseline: Baseline = BASELINE,
+    tail: int | None = None,
+) -> pl.DataFrame:
+    """Score the rows of a rectangular `grid`: columns series, hour, actual; sorted by series
+    then hour, every series over the same consecutive hours, `actual` null before the
+    series' first hour with spend (its age counts from there) and 0 for a quiet hour after.
+
+    Only the series' own earlier rows feed a row's baseline. Every operation runs over the
+    whole column at once (a shift or a rolling window, masked where it would reach into the
+    previous series), never per group: 10,000 series cost a few column passes.
+    `tail`: score only each series' last `tail` hours (the live detector), computing the
+    rolling statistics on just the rows those need. The first `scale_hours` hours of the
+    grid are warm-up and never fire.
+
+    Returns `score`'s columns and the statistics behind them, among them `residual`,
+    `deviation`, and the inputs `score_from_state` takes: `raw_level` (before the cold
+    override), `mad`, `recent`, `active`.
+    """
+    t, b = thresholds, baseline
+    hours = grid["hour"].n_unique()
+    if len(grid) % max(hours, 1):
+        raise ValueError("the grid is not rectangular: every series needs the same hours")
+    frame = grid.with_columns(_position(hours))
+    seen = pl.col("actual").is_not_null().cast(pl.Int32)
+    frame = frame.with_columns(
+        value=window_value(window),
+        seen=seen.cum_sum(),
+        seen_before=pl.when(pl.col("at") == 0).then(seen.cum_sum() - seen).forward_fill(),
+    ).with_columns(
+        age=(pl.col("seen") - pl.col("seen_before") - 1).cast(pl.Int32),
+        **{
+            f"lag{k}": _masked(pl.col("value").shift(HOURS_PER_WEEK * k), HOURS_PER_WEEK * k)
+            for k in range(1, b.weeks + 1)
+        },
+    )
+    keep = hours
+    if tail is not None:  # the rows the tail's statistics need, and nothing before them
+        keep = min(hours, tail + b.scale_hours + b.level_hours + 1)
+        frame = frame.filter(pl.col("at") >= hours - keep).with_columns(_position(keep))
+    log = (pl.col("value") + t.offset_usd).log()
+    frame = frame.with_columns(
+        recent=_masked(log.shift(1).rolling_mean(24, min_samples=6), 24),
+        active=_masked(
+            (pl.col("actual") > 0)
+            .cast(pl.Float32)
+            .shift(1)
+            .rolling_mean(b.scale_hours, min_samples=1),
+            b.scale_hours,
+        ),
+    )
+    frame = _residual(frame, t, b)
+    # A missing residual (before the series' first spend) counts as 0 (no correction):
+    # a rolling median over nulls is several times slower.
+    level = _masked(
+        pl.col("residual").fill_null(0.0).shift(1).rolling_median(b.level_hours),
+        b.level_hours,
+    )
+    frame = frame.with_columns(level=level, raw_level=level)
+    frame = _deviation(frame)
+    if tail is None or tail > 24:
+        mad = pl.col("deviation").abs().shift(1).rolling_median(b.scale_hours, min_samples=12)
+        frame = frame.with_columns(mad=_masked(mad, b.scale_hours))
+    else:
+        frame = _tail_mad(frame, keep, tail, b.scale_hours)
+    return _judge(frame, window, t, b)
+
+
+COLUMNS = (
+    "series", "hour", "actual", "value", "expected", "score", "age", "cold", "sparse", "fires",
+)  # fmt: skip
+
+
+def score_from_state(
+    rows: pl.DataFrame, *, window: int, thresholds: Thresholds, baseline: Baseline = BASELINE
+) -> pl.DataFrame:
+    """Score one hour per series from the statistics of the hours before it, as stored by
+    `warehouse.detection.state`, with the same steps as `score`: the same values for the row.
+
+    `rows`: series, hour, actual, `value` (the window's spend), `lag1`..`lag<weeks>` (the
+    value at the same hour 1..weeks weeks before, null where the series had none),
+    `recent` (the mean of ln(value + offset) over the 24 hours before, null with fewer
+    than 6), `active` (the share of the `scale_hours` before with spend), `level` (the
+    median residual of the `level_hours` before), `mad` (the median absolute deviation of
+    the `scale_hours` before, null with fewer than 12) and `age`. Returns `score`'s columns
+    and the row's `residual` and `deviation`, which the state keeps for the hours after.
+    """
+    frame = _residual(rows, thresholds, baseline)
+    frame = _deviation(frame.with_columns(pl.col("level").cast(pl.Float64)))
+    return _judge(frame, window, thresholds, baseline).select(*COLUMNS, "residual", "deviation")
+
+
+def _residual(frame: pl.DataFrame, t: Thresholds, b: Baseline) -> pl.DataFrame:
+    """seasonal (the median of the lags in log space, else `recent` for a cold series),
+    cold and residual, from value, lag1.., recent."""
+    weeks = [f"lag{k}" for k in range(1, b.weeks + 1)]
+    frame = frame.with_columns((pl.col(weeks) + t.offset_usd).log())
+    return (
+        _median_of_few(frame, weeks, "seasonal")
+        .with_columns(log=(pl.col("value") + t.offset_usd).log())
+        .with_columns(
+            cold=pl.col("seasonal").is_null(),
+            seasonal=pl.coalesce("seasonal", "recent"),
+        )
+        .with_columns(residual=pl.col("log") - pl.col("seasonal"))
+    )
+
+
+def _deviation(frame: pl.DataFrame) -> pl.DataFrame:
+    """The level correction (none for a cold series) and the deviation from it."""
+    return frame.with_columns(
+        level=pl.when(pl.col("cold")).then(0.0).otherwise(pl.col("level").fill_null(0.0)),
+    ).with_columns(deviation=pl.col("residual") - pl.col("level"))
+
+
+def _judge(frame: pl.DataFrame, window: int, t: Thresholds, b: Baseline) -> pl.DataFrame:
+    """scale, expected, score, sparse and fires from seasonal, level, deviation, mad,
+    active, age and cold."""
+    frame = frame.with_columns(
+        scale=(pl.col("mad") * MAD_TO_SIGMA).clip(lower_bound=t.min_scale),
+        expected=((pl.col("seasonal") + pl.col("level")).exp() - t.offset_usd).clip(
+            lower_bound=0.0
+        ),
+    ).with_columns(
+        score=pl.col("deviation") / pl.col("scale"),
+        sparse=pl.lit(window == 1) & (pl.col("active") < b.sparse_share),
+    )
+    needed = pl.when(pl.col("cold")).then(t.cold_score).otherwise(t.min_score)
+    eligible = (
+        (pl.col("age") >= b.min_history_hours)
+        & pl.col("seasonal").is_not_null()
+        & pl.col("scale").is_not_null()
+        & ~pl.col("sparse").fill_null(True)
+    )
+    excess = pl.col("value") - pl.col("expected")
+    up = (
+        eligible
+        & (pl.col("score") >= needed)
+        & (excess >= t.min_excess_usd)
+        & (pl.col("value") >= t.min_spend_usd)
+        & (pl.col("value") >= t.min_ratio * pl.col("expected"))
+    )
+    down = (
+        pl.lit(t.detect_drops)
+        & eligible
+        & (pl.col("score") <= -needed)
+        & (-excess >= t.min_excess_usd)
+        & (pl.col("expected") >= t.min_spend_usd)
+        & (pl.col("expected") >= t.min_ratio * pl.col("value"))
+    )
+    fires = pl.when(up).then(pl.lit("up")).when(down).then(pl.lit("down"))
+    return frame.with_columns(fires=fires)
+
+
+def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, reach: int) -> pl.DataFrame:
+    """The rolling MAD of the deviations at the last `tail` rows of each series only: one
+    grouped median per row instead of a rolling median over every row (the same values)."""
+    parts = []
+    for at in range(keep - tail, keep):
+        window = frame.filter((pl.col("at") >= max(at - reach, 0)) & (pl.col("at") < at)).group_by(
+            "series"
+        )
+        mads = window.agg(
+            mad=pl.when(pl.col("deviation").count() >= 12).then(pl.col("deviation").abs().median())
+        )
+        parts.append(mads.with_columns(at=pl.lit(at, pl.Int64)))
+    mad = pl.concat(parts)
+    rows = frame.filter(pl.col("at") >= keep - tail)
+    return rows.join(mad, on=["series", "at"], how="left").sort("series", "at")
+
+
+def window_values(grid: pl.DataFrame, window: int) -> pl.Series:
+    """The `value` `score` reads for each row of a rectangular `grid`: the spend of the
+    `window` hours ending with the row."""
+    hours = grid["hour"].n_unique()
+    return grid.with_columns(_position(hours)).select(value=window_value(window))["value"]
+
+
+def window_value(window: int) -> pl.Expr:
+    """The spend of the `window` hours ending with each row (a grid with `at`)."""
+    if window == 1:
+        return pl.col("actual")
+    return _masked(pl.col("actual").rolling_sum(window, min_samples=1), window - 1)
+
+
+def _position(hours: int) -> pl.Expr:
+    """`at`: the row's hour index within its series (the grid is rectangular)."""
+    return (pl.int_range(pl.len()) % hours).alias("at")
+
+
+def _masked(expr: pl.Expr, reach: int) -> pl.Expr:
+    """`expr` computed over the whole column, null where it reaches `reach` rows back into
+    the previous series."""
+    return pl.when(pl.col("at") >= reach).then(expr)
+
+
+def _median_of_few(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+    """The median of up to four columns per row, nulls ignored (null when all are): from
+    their count, sum, min and max (computed once each), far faster than a list median."""
+    if not 1 <= len(columns) <= 4:
+        raise ValueError("the seasonal median takes one to four weeks")
+    values = [pl.col(c) for c in columns]
+    parts = frame.with_columns(
+        _n=pl.sum_horizontal(*(v.is_not_null().cast(pl.Int8) for v in values)),
+        _total=pl.sum_horizontal(*values),
+        _low=pl.min_horizontal(*values),
+        _high=pl.max_horizontal(*values),
+    )
+    inner = pl.col("_total") - pl.col("_low") - pl.col("_high")
+    median = (
+        pl.when(pl.col("_n") == 4)
+        .then(inner / 2)
+        .when(pl.col("_n") == 3)
+        .then(inner)
+        .when(pl.col("_n") == 2)
+        .then(pl.col("_total") / 2)
+        .when(pl.col("_n") == 1)
+        .then(pl.col("_total"))
+    )
+    return parts.with_columns(median.alias(name)).drop("_n", "_total", "_low", "_high")

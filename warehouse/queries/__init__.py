@@ -1,0 +1,3 @@
+"""Read models behind the API, each in the caller's tenant scope: `calls`, `costs`,
+`unit_economics`, `outcomes`, `alerts`, `anomalies`, `gpu`, `prices`.
+"""

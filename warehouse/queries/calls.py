@@ -1,0 +1,59 @@
+"""Read queries behind the API. All SQL here is parameterized."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from warehouse.store.scope import ALL_TENANTS, TenantScope
+
+# A model call's dimensions: inherited ones once the attribution job has resolved its
+# trace, its own until then (a just-acknowledged call is visible at once).
+# Cost columns are NULL until the pricing job has priced the call.
+MODEL_CALLS = """
+SELECT
+    lower(hex(s.trace_id)) AS trace_id,
+    lower(hex(s.span_id)) AS span_id,
+    lower(hex(s.parent_span_id)) AS parent_span_id,
+    s.name, s.service, s.scope_name, s.provider, s.operation,
+    s.request_model, s.response_model,
+    s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
+    s.reasoning_tokens, s.reported_cost_usd,
+    coalesce(m.feature, s.feature, s.feature_default) AS feature,
+    coalesce(m.session_id, s.session_id) AS session_id,
+    coalesce(m.user_id, s.user_id) AS user_id,
+    coalesce(m.tenant_id, s.tenant_id) AS tenant_id,
+    coalesce(m.environment, s.environment) AS environment,
+    coalesce(m.agent_name, s.agent_name) AS agent_name,
+    m.span_id IS NOT NULL AS attributed,
+    s.start_time, s.end_time, s.duration_ms, s.status_code, s.status_message,
+    s.attributes,
+    c.cost_usd, c.priced, c.unpriced_reason, c.price_source,
+    c.override_id AS price_override_id, c.price_period_id
+FROM spans s LEFT JOIN model_calls m USING (trace_id, span_id)
+LEFT JOIN call_costs c ON c.trace_id = s.trace_id AND c.span_id = s.span_id
+WHERE s.is_model_call
+"""
+
+
+def model_calls(
+    cursor: duckdb.DuckDBPyConnection,
+    *,
+    trace_id: bytes | None = None,
+    session_id: str | None = None,
+    limit: int = 1000,
+    scope: TenantScope = ALL_TENANTS,
+) -> list[dict[str, Any]]:
+    sql = MODEL_CALLS + f" AND {scope.where('coalesce(m.tenant_id, s.tenant_id)')}"
+    params: dict[str, Any] = {"limit": limit, **scope.params()}
+    if trace_id is not None:
+        sql += " AND s.trace_id = $trace_id"
+        params["trace_id"] = trace_id
+    if session_id is not None:
+        sql += " AND coalesce(m.session_id, s.session_id) = $session_id"
+        params["session_id"] = session_id
+    sql += " ORDER BY s.start_time, s.span_id LIMIT $limit"
+    result = cursor.execute(sql, params)
+    columns = [d[0] for d in result.description]
+    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]

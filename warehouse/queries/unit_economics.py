@@ -1,0 +1,152 @@
+"""Unit economics per feature: cost per value unit, per successful session, per session
+and per 1,000 requests, from the rollups and the resolved outcomes.
+
+Over a window [start, end): `cost_usd`, `calls` are every call of the feature in the window
+(failed and abandoned sessions and retries included; whole hours); `sessions` are the
+sessions whose first call is in the window, under the feature of that call; `value_units`
+are the feature's value-unit outcomes that occurred in the window (`value_unit_totals`:
+an outcome reported hours later counts in the window it occurred in); `successful_sessions`
+are the window's sessions that reached their feature's value unit, whenever (a session that
+succeeds after the window closes still succeeded). A ratio whose denominator is zero is
+None, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, localcontext
+from typing import Any
+
+import duckdb
+
+from warehouse.queries.costs import Window, align, fetch_rows, naive_utc, usage_source
+from warehouse.queries.outcomes import RESOLVED_OUTCOMES, value_unit_totals
+from warehouse.store.scope import TenantScope
+
+COST_QUANTUM = Decimal(1).scaleb(-24)  # costs are DECIMAL(38, 24)
+
+FEATURE_USAGE = """
+SELECT feature, sum(calls) AS calls, sum(unpriced_calls) AS unpriced_calls,
+       sum(error_calls) AS error_calls, sum(cost_usd) AS cost_usd
+FROM ({source}) r
+WHERE {scope}
+GROUP BY feature
+"""
+
+# Sessions whose first call is in the window, per feature (the session's first call's), and
+# those of them with a value-unit outcome of that feature not marked failed, whenever it
+# occurred: a session that succeeds after the window closes still succeeded.
+FEATURE_SESSIONS = f"""
+WITH
+    cohort AS (
+        SELECT session_id, feature FROM rollup_sessions
+        WHERE first_call_at >= $start AND first_call_at < $end AND {{scope}}
+    ),
+    config AS (SELECT unnest($features) AS feature, unnest($outcomes) AS outcome),
+    succeeded AS (
+        SELECT DISTINCT r.session_id
+        FROM ({RESOLVED_OUTCOMES}) r
+        JOIN cohort c ON c.session_id = r.session_id
+        JOIN config g ON g.feature = c.feature AND g.outcome = r.name
+        WHERE r.success IS DISTINCT FROM false
+    )
+SELECT c.feature, count(*) AS sessions, count(s.session_id) AS successful_sessions
+FROM cohort c LEFT JOIN succeeded s USING (session_id)
+GROUP BY c.feature
+"""
+
+
+def feature_usage(
+    cursor: duckdb.DuckDBPyConnection, window: Window, scope: TenantScope
+) -> dict[str | None, dict[str, Any]]:
+    """Calls and cost per feature over the window (whole hours), every call included."""
+    needed = ["feature"] if scope.unscoped else ["feature", "tenant_id"]
+    source, params = usage_source(align(window, "hour"), needed, None)
+    sql = FEATURE_USAGE.replace("{source}", source).replace("{scope}", scope.where("tenant_id"))
+    rows = fetch_rows(cursor, sql, params | scope.params())
+    return {row.pop("feature"): row for row in rows}
+
+
+def feature_sessions(
+    cursor: duckdb.DuckDBPyConnection,
+    window: Window,
+    value_units: Mapping[str, str],
+    scope: TenantScope,
+) -> dict[str | None, dict[str, int]]:
+    """Per feature: sessions that started in the window and, of those, the ones that reached
+    the feature's value unit (`successful_sessions`)."""
+    features: Sequence[str] = list(value_units) or [""]
+    outcomes: Sequence[str] = list(value_units.values()) or [""]
+    rows = fetch_rows(
+        cursor,
+        FEATURE_SESSIONS.replace("{scope}", scope.where("tenant_id")),
+        {
+            "start": naive_utc(window.start),
+            "end": naive_utc(window.end),
+            "since": naive_utc(window.start),
+            "until": None,
+            "features": features,
+            "outcomes": outcomes,
+            **scope.params(),
+        },
+    )
+    return {row.pop("feature"): row for row in rows}
+
+
+def ratio(numerator: Decimal | int, denominator: Decimal | int | None) -> Decimal | None:
+    """numerator / denominator to 24 decimal places (the precision costs are kept at);
+    None when the denominator is zero or unknown."""
+    if not denominator:
+        return None
+    with localcontext() as context:
+        context.prec = 60
+        return (Decimal(numerator) / Decimal(denominator)).quantize(COST_QUANTUM)
+
+
+def unit_economics(
+    cursor: duckdb.DuckDBPyConnection,
+    window: Window,
+    value_units: Mapping[str, str],
+    scope: TenantScope,
+) -> list[dict[str, Any]]:
+    """Per feature (every feature with calls in the window, and every feature with a value
+    unit configured): its cost (every call: failed and abandoned sessions and retries
+    included), calls, sessions, value units and the ratios between them."""
+    usage = feature_usage(cursor, window, scope)
+    sessions = feature_sessions(cursor, window, value_units, scope)
+    units = value_unit_totals(
+        cursor, value_units, since=naive_utc(window.start), until=naive_utc(window.end), scope=scope
+    )
+    features = sorted(set(usage) | set(value_units), key=lambda f: (f is None, f or ""))
+    result = []
+    for feature in features:
+        used = usage.get(feature, {})
+        cost = Decimal(used.get("cost_usd") or 0)
+        calls = int(used.get("calls") or 0)
+        counted = sessions.get(feature, {})
+        session_count = int(counted.get("sessions") or 0)
+        unit = units.get(feature) if feature is not None else None
+        successful = int(counted.get("successful_sessions") or 0) if unit else None
+        value_count = int(unit["units"]) if unit else None
+        result.append(
+            {
+                "feature": feature,
+                "cost_usd": cost,
+                "calls": calls,
+                "unpriced_calls": int(used.get("unpriced_calls") or 0),
+                "error_calls": int(used.get("error_calls") or 0),
+                "sessions": session_count,
+                "value_unit": unit["outcome"] if unit else None,
+                "value_units": value_count,
+                "failed_value_units": int(unit["failed"]) if unit else None,
+                "successful_sessions": successful,
+                "success_rate": successful / session_count
+                if successful is not None and session_count
+                else None,
+                "cost_per_value_unit_usd": ratio(cost, value_count),
+                "cost_per_successful_session_usd": ratio(cost, successful),
+                "cost_per_session_usd": ratio(cost, session_count),
+                "cost_per_1k_requests_usd": ratio(cost * 1000, calls),
+            }
+        )
+    return result

@@ -1,0 +1,1 @@
+"""Rollups: `job` (cost and usage per hour and day x dimensions, and per session)."""

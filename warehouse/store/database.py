@@ -1,0 +1,76 @@
+"""Opening the warehouse: migrate, then hold the one DuckDB connection of the process.
+
+DuckDB lets one process open a database file read-write; the serving process owns it.
+Jobs and API requests take their own cursors from `Database.cursor()`, which share the
+same database instance (and so see each other's commits).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+from sqlalchemy.exc import OperationalError
+
+from warehouse.store import migrate
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseInUse(RuntimeError):
+    """Another process holds the database file (DuckDB allows one writer process)."""
+
+
+class DataDirectoryUnusable(RuntimeError):
+    """The data directory cannot be created or written (read-only, full, no permission)."""
+
+
+def check_writable(directory: Path) -> None:
+    """Create `directory` if needed and write a probe file in it; DataDirectoryUnusable
+    names the directory and the reason when that fails."""
+    probe = directory / f".spendscope-write-probe-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"probe")
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirectoryUnusable(
+            f"the data directory {directory} is not writable: {exc.strerror or exc}"
+        ) from exc
+
+
+class Database:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, run_migrations: bool = True) -> Database:
+        check_writable(path.parent)
+        try:
+            if run_migrations:
+                migrate.upgrade(path)
+            connection = duckdb.connect(str(path))
+        except (duckdb.IOException, OperationalError) as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise DatabaseInUse(
+                f"{path} is in use by another process (is `spendscope serve` running on it?)"
+            ) from exc
+        connection.execute("SET TimeZone = 'UTC'")
+        return cls(connection, path)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to the same database instance, for one thread's use."""
+        with self._lock:
+            cursor = self._connection.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
