@@ -19,7 +19,7 @@ directory.
    stops the server (SIGTERM) and counts the stored spans per acknowledged trace.
 
 Prints the figures (docs/reliability.md, "Overload") and returns them from `run`, which
-tests/test_overload.py calls with smaller numbers and asserts on.
+tests/collector/ingest/test_overload.py calls with smaller numbers and asserts on.
 """
 
 from __future__ import annotations
