@@ -1,6 +1,7 @@
 """Overload (docs/reliability.md): several times the measured capacity, offered through the
-real OTel HTTP exporter by `bench.overload` with small numbers. The server's queue is made
-small so that the burst fills it on any machine: the path under test is the bound."""
+real OTel HTTP exporter by `sample_data.harness.overload` (the measurement `bench.overload`
+prints) with small numbers. The server's queue is made small so that the burst fills it on
+any machine: the path under test is the bound."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.overload import run
+from sample_data.harness.overload import run
 
 
 @pytest.mark.timeout(600)
