@@ -20,9 +20,11 @@ DEMO_ARGS ?=
 demo: install
 	$(BIN)/spendscope demo $(DEMO_ARGS)
 
+# lint-imports: the import rules of [tool.importlinter] in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

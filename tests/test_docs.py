@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,9 @@ import typer.main
 from collector.cli.main import cli
 from collector.settings import Settings
 from dashboard.settings import DashboardSettings
+from tests.support.paths import REPO
 
-DOC = Path(__file__).parent.parent / "docs" / "configuration.md"
+DOC = REPO / "docs" / "configuration.md"
 HEADING = re.compile(r"^### `(SPENDSCOPE_[A-Z0-9_]+)`$", re.MULTILINE)
 
 

@@ -1,5 +1,5 @@
 """The error answers of `/api/v1`, declared once, so that the OpenAPI document lists every
-status code an operation really gives (tests/test_api_fuzz.py holds the server to it).
+status code an operation really gives (tests/fuzz/test_api_fuzz.py holds the server to it).
 
 Every error body is `{"detail": ...}`: a message, or for request validation (422) either a
 message or FastAPI's list of problems. `COMMON` goes on every API router (401 for a missing

@@ -25,8 +25,8 @@ Brought up to date at the start of every run (`refresh`):
   with the columnar baseline over the whole history window (as long as a run used to take).
 
 The stored statistics are those the columnar `warehouse.detection.baseline.score` computes over the
-detector's 45-day window (`tests/test_spend_state.py` compares them), up to float rounding
-of sums and means, with one difference by design: a series' age counts from its first
+detector's 45-day window (`tests/warehouse/detection/test_spend_state.py` compares them), up to
+float rounding of sums and means, with one difference by design: a series' age counts from its first
 spend in the state, not from its first spend in the window, so a series that pauses and
 resumes within 45 days is not new again (the window-based scoring forgot spend that had
 left the window before the series' first spend in it).

@@ -2,7 +2,7 @@
 
 The tables are created by the hand-written Alembic migrations in `migrations/`, never by
 `create_all`; these models are the typed description that queries and tests refer to, and
-`tests/test_migrations.py` checks that the two agree.
+`tests/warehouse/store/test_migrations.py` checks that the two agree.
 
 Conventions: times are UTC (`TIMESTAMP` holds UTC wall time); token counts are BIGINT;
 money is DECIMAL, never float. A span's identity is (trace_id, span_id), both raw bytes.

@@ -1,0 +1,241 @@
+"""Every dashboard page, run by Streamlit's AppTest against a real server on loopback that
+holds days of the sample product: the figures shown are the API's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.filters import window
+from dashboard.money import usd
+from sample_data.harness.server import ServerProcess, free_port
+from sample_data.product import NEGOTIATED_PRICE
+from sample_data.schedule import LIVE_RUNAWAY_PREFIX, RUNAWAY_SESSION
+from tests.support.sample_stack import populated_server
+
+
+def page_script(url: str) -> None:
+    from dashboard.app import main
+
+    main(page_url=url)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = populated_server(tmp_path_factory.mktemp("dashboard"))
+    yield server
+    server.kill()
+    server.client.close()
+
+
+def run_page(
+    url: str, api_url: str, monkeypatch: pytest.MonkeyPatch, token: str | None = None
+) -> AppTest:
+    monkeypatch.setenv("SPENDSCOPE_API_URL", api_url)
+    if token:
+        monkeypatch.setenv("SPENDSCOPE_API_TOKEN", token)
+    else:
+        monkeypatch.delenv("SPENDSCOPE_API_TOKEN", raising=False)
+    app = AppTest.from_function(page_script, args=(url,), default_timeout=60)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    found = [m.value for m in app.metric if m.label == label]
+    assert found, f"no metric {label!r} in {[m.label for m in app.metric]}"
+    return str(found[0])
+
+
+def last_30_days() -> dict[str, str]:
+    start, end = window("Last 30 days", dt.datetime.now(dt.UTC))
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def costs(server: ServerProcess, **params: Any) -> dict[str, Any]:
+    response = server.get("/api/v1/costs", **params)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_overview_shows_the_apis_spend_and_a_forecast(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("overview", stack.http_url, monkeypatch)
+    total = costs(stack, **last_30_days())["totals"]
+    assert total["calls"] > 1000
+    assert metric(app, "Spend, last 30 days") == usd(total["cost_usd"])
+    now = dt.datetime.now(dt.UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = costs(stack, start=midnight.isoformat(), end=last_30_days()["end"])["totals"]
+    assert metric(app, "Spend today") == usd(today["cost_usd"])
+    assert metric(app, "Month-end forecast").startswith("$")
+    features = {row["feature"] for row in app.dataframe[0].value.to_dict("records")}
+    assert features == {
+        "support-agent",
+        "search",
+        "writing-assistant",
+        "summarizer",
+        "classification",
+    }
+    assert not app.error
+
+
+def test_overview_shows_the_open_anomalies_and_the_budgets(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("overview", stack.http_url, monkeypatch)
+    found = stack.get("/api/v1/anomalies").json()["anomalies"]
+    tables = [t.value.to_dict("records") for t in app.dataframe]
+    shown = next(rows for rows in tables if rows and "finding" in rows[0])
+    titles = {row["finding"] for row in shown}
+    # The spike and the runaway session, firing; budgets are not anomalies
+    # (search alone is too sparse at this shape's traffic to be scored per hour)
+    assert any(t.startswith("Spend up: total ") for t in titles)
+    assert any(t.startswith(f"Runaway session {LIVE_RUNAWAY_PREFIX}") for t in titles)
+    firing = {a["title"] for a in found if a["firing"] and a["kind"] != "budget"}
+    assert titles <= {a["title"] for a in found} and len(titles) >= len(firing) - 2
+    assert all(row["kind"] != "budget" for row in shown)
+    budgets = {b["name"]: b for b in stack.get("/api/v1/budgets").json()["budgets"]}
+    rows = next(rows for rows in tables if rows and "budget" in rows[0])
+    assert (
+        {row["budget"] for row in rows}
+        == set(budgets)
+        == {
+            "monthly-total",
+            "acme-monthly",
+            "search-daily",
+        }
+    )
+    for row in rows:
+        assert row["spend"] == usd(budgets[row["budget"]]["spend_usd"])
+        assert row["used"] == f"{budgets[row['budget']]['percent']:.1f}%"
+    assert budgets["search-daily"]["firing"]  # the spike overran it
+    assert any("search-daily" in w.value for w in app.warning)
+
+
+def test_overview_filters_by_tenant(stack: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = run_page("overview", stack.http_url, monkeypatch)
+    tenants = app.selectbox(key="tenant")
+    assert "acme" in tenants.options and "All" in tenants.options
+    tenants.select("acme").run()
+    assert not app.exception
+    acme = costs(stack, tenant="acme", **last_30_days())["totals"]
+    everyone = costs(stack, **last_30_days())["totals"]
+    assert acme["cost_usd"] != everyone["cost_usd"]
+    assert metric(app, "Spend, last 30 days") == usd(acme["cost_usd"])
+    assert "tenant acme" in app.caption[0].value
+
+
+def test_unit_economics_table_is_the_apis(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("unit-economics", stack.http_url, monkeypatch)
+    api = stack.get("/api/v1/unit-economics", **last_30_days()).json()["features"]
+    shown = {row["Feature"]: row for row in app.dataframe[0].value.to_dict("records")}
+    assert set(shown) == {row["feature"] for row in api if row["calls"]}
+    for row in api:
+        if row["feature"] in shown:
+            assert shown[row["feature"]]["Cost"] == usd(row["cost_usd"])
+            assert shown[row["feature"]]["Cost / value unit"] == usd(row["cost_per_value_unit_usd"])
+            assert shown[row["feature"]]["Sessions"] == row["sessions"]
+    assert shown["support-agent"]["Value unit"] == "ticket_resolved"
+    assert not app.error
+
+
+def test_sessions_page_shows_the_detectors_runaways_and_draws_their_calls(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("sessions", stack.http_url, monkeypatch)
+    found = stack.get("/api/v1/anomalies", kind="runaway_session").json()["anomalies"]
+    live = found[0]["details"]
+    assert live["session_id"].startswith(LIVE_RUNAWAY_PREFIX)
+    runaways = app.dataframe[0].value.to_dict("records")
+    assert [row["session"] for row in runaways] == [live["session_id"]]
+    assert runaways[0]["user"] == live["user_id"] and runaways[0]["feature"] == "support-agent"
+    assert runaways[0]["spend"] == usd(live["spend_usd"])
+    assert runaways[0]["spend / minute"] == usd(live["spend_per_minute_usd"])
+    assert "peers" in runaways[0]["why"]
+    # The costliest sessions hold both runaways (the detector finds only live ones).
+    costliest = [row["session"] for row in app.dataframe[1].value.to_dict("records")]
+    assert {RUNAWAY_SESSION, live["session_id"]} <= set(costliest[:2])
+    # The live runaway is drawn first, call by call.
+    assert app.subheader[2].value == f"Session {live['session_id']}"
+    detail = stack.get(f"/api/v1/sessions/{live['session_id']}").json()
+    assert metric(app, "Model calls") == f"{detail['session']['calls']:,}"
+    assert metric(app, "Cost") == usd(detail["session"]["cost_usd"])
+    assert len(app.dataframe[2].value) == detail["session"]["calls"]
+    # Another session, chosen in the selectbox.
+    app.selectbox(key="session").select(RUNAWAY_SESSION).run()
+    assert not app.exception
+    assert app.subheader[2].value == f"Session {RUNAWAY_SESSION}"
+
+
+def test_models_page_shows_mix_cache_savings_and_overrides(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("models", stack.http_url, monkeypatch)
+    savings = stack.get("/api/v1/cache-savings", **last_30_days()).json()
+    assert metric(app, "Saved by cache reads") == usd(savings["cache_savings_usd"])
+    models = {row["model"] for row in app.dataframe[0].value.to_dict("records")}
+    assert {"gpt-4o-2024-08-06", "meta-llama/Llama-3.1-8B-Instruct"} <= models
+    overrides = [t.value.to_dict("records") for t in app.dataframe if "note" in t.value.columns]
+    assert overrides and overrides[0][0]["model"] == NEGOTIATED_PRICE["model"]
+    unpriced = stack.get("/api/v1/prices").json()["unpriced"]
+    if unpriced:
+        assert any("not priced" in w.value for w in app.warning)
+    else:
+        assert any("Every model call has a price" in s.value for s in app.success)
+
+
+def test_every_page_says_what_to_do_when_the_api_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = run_page("overview", f"http://127.0.0.1:{free_port()}", monkeypatch)
+    assert "did not answer" in app.error[0].value
+    assert "spendscope serve" in app.info[0].value
+
+
+def test_auth_needs_the_token_and_an_empty_service_says_how_to_send_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"SPENDSCOPE_API_TOKENS": "dash-token"}
+    with ServerProcess(tmp_path / "auth", env=env) as server:
+        app = run_page("overview", server.http_url, monkeypatch)
+        assert "401" in app.error[0].value
+        assert "SPENDSCOPE_API_TOKEN" in app.info[0].value
+        for url in ("overview", "unit-economics", "sessions", "models"):
+            app = run_page(url, server.http_url, monkeypatch, token="dash-token")
+            assert not app.error, (url, [e.value for e in app.error])
+            if url != "models":
+                assert any("OTEL_EXPORTER_OTLP_ENDPOINT" in i.value for i in app.info), url
+            if url == "overview":  # the detectors' parts say what they watch, or how to start
+                assert any("No open anomalies" in m.value for m in app.success)
+                assert any("No budgets yet" in i.value for i in app.info)
+            if url == "sessions":
+                assert any("No runaway sessions found" in m.value for m in app.success)
+
+
+def test_unit_economics_of_one_tenant(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("unit-economics", stack.http_url, monkeypatch)
+    app.selectbox(key="tenant").select("acme").run()
+    assert not app.exception and not app.warning
+    api = stack.get("/api/v1/unit-economics", tenant="acme", **last_30_days()).json()
+    everyone = stack.get("/api/v1/unit-economics", **last_30_days()).json()
+    shown = {row["Feature"]: row for row in app.dataframe[0].value.to_dict("records")}
+    support = next(r for r in api["features"] if r["feature"] == "support-agent")
+    support_all = next(r for r in everyone["features"] if r["feature"] == "support-agent")
+    assert support["cost_usd"] != support_all["cost_usd"]
+    assert shown["support-agent"]["Cost"] == usd(support["cost_usd"])
+    assert shown["support-agent"]["Sessions"] == support["sessions"]
+    app.selectbox(key="environment").select("staging").run()
+    assert any("environment filter" in w.value for w in app.warning)
