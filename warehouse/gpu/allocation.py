@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 
 from warehouse.gpu import config as gpu_config
-from warehouse.pricing.job import KEY_MODEL, KEY_PROVIDER
+from warehouse.pricing.calls import KEY_MODEL, KEY_PROVIDER
 from warehouse.spans.attribution import NAME as ATTRIBUTION
 
 NAME = "gpu_allocation"
