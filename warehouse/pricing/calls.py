@@ -183,6 +183,24 @@ def price_targets(cursor: duckdb.DuckDBPyConnection, seq: int, now: dt.datetime)
     return int(row[0]) if row else 0
 
 
+def queue_reprice(
+    cursor: duckdb.DuckDBPyConnection,
+    provider: str,
+    model: str,
+    since: dt.datetime | None,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    """Ask the next pricing run to re-price the key's calls from `since` on (None: all)."""
+    cursor.execute(
+        """
+        INSERT INTO reprice_requests (provider, model, from_time, reason, requested_at)
+        VALUES (?, ?, ?, ?, ?)
+        """,
+        [provider, model, since, reason, now],
+    )
+
+
 def process_reprice_requests(
     cursor: duckdb.DuckDBPyConnection, seq: int, now: dt.datetime
 ) -> list[RepriceResult]:

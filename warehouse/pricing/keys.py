@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from warehouse.core.rows import fetch_dicts
+from warehouse.pricing.calls import queue_reprice
 from warehouse.pricing.periods import RATE_COLUMNS, Period, Rates, first_difference
 from warehouse.pricing.pricebook import PriceBook
 
@@ -134,13 +135,8 @@ def refresh_book(cursor: duckdb.DuckDBPyConnection, book: PriceBook, now: dt.dat
     for provider, model in stale:
         changed, since = resolve_key(cursor, book, provider, model, now, known=True)
         if changed:
-            cursor.execute(
-                """
-                INSERT INTO reprice_requests (provider, model, from_time, reason, requested_at)
-                VALUES (?, ?, ?, ?, ?)
-                """,
-                [provider, model, since, f"price book changed ({book.fingerprint[:12]})", now],
-            )
+            reason = f"price book changed ({book.fingerprint[:12]})"
+            queue_reprice(cursor, provider, model, since, reason, now)
             queued += 1
     if queued:
         log.info("price book %s: %d price keys to re-price", book.fingerprint[:12], queued)
