@@ -32,6 +32,7 @@ import orjson
 import pyarrow as pa
 
 from warehouse.core.clock import naive_utc
+from warehouse.store.staging import registered
 
 OUTCOME_EVENT = "spendscope.outcome"
 NAME_ATTRIBUTE = "spendscope.outcome.name"
@@ -275,11 +276,8 @@ def insert_outcomes(
     """
     if rows.num_rows == 0:
         return set()
-    cursor.register("incoming_outcomes", rows)
-    try:
+    with registered(cursor, "incoming_outcomes", rows):
         new = cursor.execute(INSERT_OUTCOMES, {"received_at": naive_utc(received_at)}).fetchall()
-    finally:
-        cursor.unregister("incoming_outcomes")
     return {row[0] for row in new}
 
 
