@@ -32,14 +32,8 @@ class Rates:
     requests_kcount: Decimal = Decimal(0)
 
     def values(self) -> tuple[Decimal, ...]:
-        return (
-            self.input_mtok,
-            self.cache_read_mtok,
-            self.cache_write_mtok,
-            self.output_mtok,
-            self.reasoning_mtok,
-            self.requests_kcount,
-        )
+        """The rates in `RATE_COLUMNS` order."""
+        return tuple(getattr(self, name) for name in RATE_COLUMNS)
 
     def key(self) -> tuple[Decimal, ...]:
         """Normalized, so '2.50' (as stored) and '2.5' (as published) are the same price."""
