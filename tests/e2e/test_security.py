@@ -301,9 +301,13 @@ REVIEWED: dict[str, set[str]] = {
         "scope.where('m.tenant_id')",
     },
     "warehouse.pricing.job": {
-        "', '.join(['?'] * (len(_PERIOD_COLUMNS) + 3))",
         "', '.join(_OVERRIDE_COLUMNS)",
+    },
+    "warehouse.pricing.keys": {
+        "', '.join(['?'] * (len(_PERIOD_COLUMNS) + 3))",
         "', '.join(_PERIOD_COLUMNS)",
+    },
+    "warehouse.pricing.calls": {
         "TARGET_COLUMNS",
     },
     "warehouse.rollups.job": {

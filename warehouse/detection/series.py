@@ -21,6 +21,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from warehouse.store.staging import registered
+
 NONE = "(none)"
 # The dimension sets watched: each is one GROUPING SET.
 DIMENSION_SETS: tuple[tuple[str, ...], ...] = (
@@ -145,8 +147,7 @@ def window_spend(
         },
         schema_overrides={"feature": pl.String, "model": pl.String, "tenant": pl.String},
     )
-    cursor.register("spend_windows", frame.to_arrow())
-    try:
+    with registered(cursor, "spend_windows", frame.to_arrow()):
         rows = cursor.execute(
             f"""
             WITH rows AS (
@@ -168,6 +169,4 @@ def window_spend(
             ORDER BY w.idx
             """
         ).fetchall()
-    finally:
-        cursor.unregister("spend_windows")
     return [Decimal(spent) for _, spent in rows]

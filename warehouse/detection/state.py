@@ -51,6 +51,7 @@ from warehouse.detection.baseline import (
     window_values,
 )
 from warehouse.detection.series import hourly_grid
+from warehouse.store.staging import registered
 
 HOUR = dt.timedelta(hours=1)
 GRAINS = (("hour", 1), ("day", 24))
@@ -330,31 +331,24 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
     if new.height:
         new = new.with_columns(series=(pl.int_range(pl.len()) + int(top) + 1).cast(pl.Int32))
         rows = pl.concat([rows.filter(pl.col("series") >= 0), new])
-        cursor.register(
-            "spend_state_new",
-            new.select(
-                "series", "key", "feature", "model", "tenant",
-                first_hour=pl.lit(hour), last_hour=pl.lit(hour),
-            ).to_arrow(),
+        new_series = new.select(
+            "series", "key", "feature", "model", "tenant",
+            first_hour=pl.lit(hour), last_hour=pl.lit(hour),
         )  # fmt: skip
-        cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
-        cursor.unregister("spend_state_new")
-    cursor.register(
-        "spend_state_rows",
-        rows.select(
-            "series", pl.lit(hour).alias("hour"), "actual", "value_hour", "residual_hour",
-            "deviation_hour", "value_day", "residual_day", "deviation_day",
-        ).to_arrow(),
+        with registered(cursor, "spend_state_new", new_series.to_arrow()):
+            cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
+    stored = rows.select(
+        "series", pl.lit(hour).alias("hour"), "actual", "value_hour", "residual_hour",
+        "deviation_hour", "value_day", "residual_day", "deviation_day",
     )  # fmt: skip
-    cursor.execute("INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows")
-    cursor.unregister("spend_state_rows")
-    cursor.register("spend_state_spent", spent.select("key").to_arrow())
-    cursor.execute(
-        "UPDATE spend_state_series SET last_hour = $hour "
-        "WHERE key IN (SELECT key FROM spend_state_spent)",
-        {"hour": hour},
-    )
-    cursor.unregister("spend_state_spent")
+    with registered(cursor, "spend_state_rows", stored.to_arrow()):
+        cursor.execute("INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows")
+    with registered(cursor, "spend_state_spent", spent.select("key").to_arrow()):
+        cursor.execute(
+            "UPDATE spend_state_series SET last_hour = $hour "
+            "WHERE key IN (SELECT key FROM spend_state_spent)",
+            {"hour": hour},
+        )
     cursor.execute(
         NEXT_SQL,
         {
@@ -382,36 +376,13 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     the hours the rolling statistics reach back and the values of the retained hours."""
     for table in ("spend_state", "spend_state_hours", "spend_state_series"):
         cursor.execute(f"DELETE FROM {table}")
-    b = settings.baseline
     start = current - (settings.history_hours() + 1) * HOUR
     series = hourly_grid(cursor, start, current + HOUR)
-    grid = series.grid
-    if grid.is_empty():
+    if series.grid.is_empty():
         return
     # The hour under way (the grid's last) only serves the statistics of the hour before.
     stats_tail = settings.reach() + 2
-    columns: dict[str, pl.DataFrame] = {}
-    for grain, window in GRAINS:
-        values = window_values(grid, window)
-        stats = statistics(
-            grid, window=window, thresholds=settings.thresholds(grain), baseline=b,
-            tail=stats_tail,
-        ).sort("series", "hour")  # fmt: skip
-        ahead = stats.select(
-            "series",
-            "hour",
-            pl.col("residual").alias(f"residual_{grain}"),
-            pl.col("deviation").alias(f"deviation_{grain}"),
-            # The statistics the next hour reads: its own rolling ones.
-            *(
-                pl.col(name).shift(-1).over("series").alias(f"next_{name}_{grain}")
-                for name in ("recent", "mad")
-            ),
-            pl.col("raw_level").shift(-1).over("series").alias(f"next_level_{grain}"),
-            pl.col("active").cast(pl.Float64).shift(-1).over("series").alias("next_active"),
-        )
-        columns[grain] = ahead
-        grid = grid.with_columns(values.alias(f"value_{grain}"))
+    grid, columns = _grid_statistics(series.grid, settings, stats_tail)
     first_stored = current - settings.retained_hours() * HOUR
     rows = (
         grid.filter(
@@ -432,17 +403,15 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
         .with_columns(pl.coalesce("last_hour", "first_hour"))
         .join(series.keys, on="series")
     )
-    cursor.register("spend_state_new", known.to_arrow())
-    cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
-    cursor.unregister("spend_state_new")
+    with registered(cursor, "spend_state_new", known.to_arrow()):
+        cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
     # In hour order, as the derivation appends: a run's reads of a few hours then skip
     # the rest of the table (DuckDB's min/max per row group).
-    cursor.register("spend_state_rows", rows.sort("hour", "series").to_arrow())
-    cursor.execute(
-        "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
-        "SEMI JOIN spend_state_series USING (series)"
-    )
-    cursor.unregister("spend_state_rows")
+    with registered(cursor, "spend_state_rows", rows.sort("hour", "series").to_arrow()):
+        cursor.execute(
+            "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
+            "SEMI JOIN spend_state_series USING (series)"
+        )
     cursor.execute(
         """
         INSERT INTO spend_state_hours
@@ -457,3 +426,32 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
             "config": settings.fingerprint(),
         },
     )
+
+
+def _grid_statistics(
+    grid: pl.DataFrame, settings: Settings, stats_tail: int
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """The grid with each grain's window value (`value_<grain>`), and per grain the residual,
+    deviation and the statistics the next hour reads, over the last `stats_tail` hours."""
+    columns: dict[str, pl.DataFrame] = {}
+    for grain, window in GRAINS:
+        values = window_values(grid, window)
+        stats = statistics(
+            grid, window=window, thresholds=settings.thresholds(grain),
+            baseline=settings.baseline, tail=stats_tail,
+        ).sort("series", "hour")  # fmt: skip
+        columns[grain] = stats.select(
+            "series",
+            "hour",
+            pl.col("residual").alias(f"residual_{grain}"),
+            pl.col("deviation").alias(f"deviation_{grain}"),
+            # The statistics the next hour reads: its own rolling ones.
+            *(
+                pl.col(name).shift(-1).over("series").alias(f"next_{name}_{grain}")
+                for name in ("recent", "mad")
+            ),
+            pl.col("raw_level").shift(-1).over("series").alias(f"next_level_{grain}"),
+            pl.col("active").cast(pl.Float64).shift(-1).over("series").alias("next_active"),
+        )
+        grid = grid.with_columns(values.alias(f"value_{grain}"))
+    return grid, columns

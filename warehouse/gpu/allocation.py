@@ -35,8 +35,9 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core.clock import naive_utc
 from warehouse.gpu import config as gpu_config
-from warehouse.pricing.job import KEY_MODEL, KEY_PROVIDER
+from warehouse.pricing.calls import KEY_MODEL, KEY_PROVIDER, queue_reprice
 from warehouse.spans.attribution import NAME as ATTRIBUTION
 
 NAME = "gpu_allocation"
@@ -218,13 +219,7 @@ def allocate(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
     )
     changed = 0
     for provider, model, since in cursor.execute(CHANGED_KEYS).fetchall():
-        cursor.execute(
-            """
-            INSERT INTO reprice_requests (provider, model, from_time, reason, requested_at)
-            VALUES (?, ?, ?, 'GPU allocation changed', ?)
-            """,
-            [provider, model, since, now.astimezone(dt.UTC).replace(tzinfo=None)],
-        )
+        queue_reprice(cursor, provider, model, since, "GPU allocation changed", naive_utc(now))
         changed += 1
     cursor.execute("DELETE FROM gpu_dirty_hours WHERE hour IN (SELECT hour FROM alloc_hours)")
     for table in TEMP_TABLES:

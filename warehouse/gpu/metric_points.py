@@ -13,6 +13,8 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from warehouse.store.staging import registered
+
 _PASSTHROUGH = (
     "stream_id", "time_unix_nano", "metric", "signal", "kind", "cumulative", "value", "count",
     "deployment", "gpu_id", "gpu_model", "node_pool", "served_model", "server_address",
@@ -44,12 +46,9 @@ def insert_metric_points(
 ) -> int:
     """Insert the points not already stored; returns how many were new. The caller owns
     the transaction."""
-    cursor.register("incoming_points", points)
-    try:
+    with registered(cursor, "incoming_points", points):
         row = cursor.execute(
             INSERT_POINTS,
             {"batch_id": batch_id, "received_at": received_at.replace(tzinfo=None)},
         ).fetchone()
-    finally:
-        cursor.unregister("incoming_points")
     return int(row[0]) if row else 0

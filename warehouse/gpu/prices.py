@@ -44,6 +44,8 @@ from warehouse.config.price_file import (
     parse_price,
     read_document,
 )
+from warehouse.core.clock import naive_utc
+from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.pricebook import SINCE_ALWAYS
 
 SCOPES = ("deployment", "node_pool", "gpu_model")  # precedence, highest first
@@ -166,7 +168,7 @@ def add_gpu_price(
     row = cursor.execute(
         f"INSERT INTO gpu_prices ({', '.join(_COLUMNS)}, source, created_at) "
         f"VALUES ({', '.join(['?'] * (len(_COLUMNS) + 2))}) RETURNING id",
-        [*price.identity(), source, now.astimezone(dt.UTC).replace(tzinfo=None)],
+        [*price.identity(), source, naive_utc(now)],
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -193,11 +195,9 @@ def sync_file_gpu_prices(
 
 
 def list_gpu_prices(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    result = cursor.execute(
-        f"SELECT id, {', '.join(_COLUMNS)}, source, created_at FROM gpu_prices ORDER BY id"
+    return fetch_dicts(
+        cursor, f"SELECT id, {', '.join(_COLUMNS)}, source, created_at FROM gpu_prices ORDER BY id"
     )
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
 def fingerprint(cursor: duckdb.DuckDBPyConnection) -> str:

@@ -31,6 +31,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from warehouse.core.clock import naive_utc
+from warehouse.store.staging import registered
+
 OUTCOME_EVENT = "spendscope.outcome"
 NAME_ATTRIBUTE = "spendscope.outcome.name"
 COUNT_ATTRIBUTE = "spendscope.outcome.count"
@@ -42,7 +45,6 @@ ID_ATTRIBUTE = "spendscope.outcome.id"
 # in this attribute.
 EVENT_NAME_ATTRIBUTE = "event.name"
 
-SOURCES = ("span_event", "span_attribute", "log", "api")
 MAX_NAME_CHARS = 200
 MAX_KEY_CHARS = 512
 MAX_COUNT = 1_000_000_000
@@ -80,11 +82,12 @@ def explicit_id(client_id: str) -> str:
 
 
 def span_event_id(trace_id: bytes, span_id: bytes, index: int) -> str:
-    """The id of the outcome in event `index` (0-based) of a span. Mirrors OUTCOME_IDS_SQL."""
+    """The id of the outcome in event `index` (0-based) of a span (`extraction.OUTCOME_ID`)."""
     return _digest(f"span_event:{trace_id.hex()}:{span_id.hex()}:{index}")
 
 
 def span_attribute_id(trace_id: bytes, span_id: bytes) -> str:
+    """The id of the outcome a span declared in its attributes (`extraction.OUTCOME_ID`)."""
     return _digest(f"span_attribute:{trace_id.hex()}:{span_id.hex()}")
 
 
@@ -93,7 +96,7 @@ def content_id(source: str, content: Any) -> str:
     return _digest(f"{source}:" + orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode())
 
 
-# --- validation (the SQL in outcome_extraction.py applies the same rules) --------------
+# --- validation (the SQL in extraction.py applies the same rules) --------------
 
 
 def _text(value: Any, what: str, limit: int, *, numbers: bool) -> str | None:
@@ -273,13 +276,8 @@ def insert_outcomes(
     """
     if rows.num_rows == 0:
         return set()
-    cursor.register("incoming_outcomes", rows)
-    try:
-        new = cursor.execute(
-            INSERT_OUTCOMES, {"received_at": received_at.astimezone(dt.UTC).replace(tzinfo=None)}
-        ).fetchall()
-    finally:
-        cursor.unregister("incoming_outcomes")
+    with registered(cursor, "incoming_outcomes", rows):
+        new = cursor.execute(INSERT_OUTCOMES, {"received_at": naive_utc(received_at)}).fetchall()
     return {row[0] for row in new}
 
 
@@ -289,10 +287,4 @@ def sequence_outcomes(cursor: duckdb.DuckDBPyConnection) -> int:
     The caller owns the transaction and must be the only sequencer (the `outcomes` job).
     """
     row = cursor.execute(SEQUENCE_OUTCOMES).fetchone()
-    return int(row[0]) if row else 0
-
-
-def last_sequence(cursor: duckdb.DuckDBPyConnection) -> int:
-    """The highest ingest sequence given: a `Job.source` for jobs that consume outcomes."""
-    row = cursor.execute("SELECT coalesce(max(seq), 0) FROM outcomes").fetchone()
     return int(row[0]) if row else 0

@@ -7,6 +7,8 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from warehouse.store.staging import registered
+
 # The Arrow batch carries nanosecond integers; the table keeps UTC timestamps and duration.
 _PASSTHROUGH = (
     "trace_id", "span_id", "parent_span_id", "name", "kind", "status_code", "status_message",
@@ -48,12 +50,9 @@ def insert_spans(
     The caller owns the transaction. Duplicates, within the batch or against stored spans,
     are skipped: a re-sent export adds nothing.
     """
-    cursor.register("incoming", spans)
-    try:
+    with registered(cursor, "incoming", spans):
         row = cursor.execute(
             INSERT_SPANS,
             {"batch_id": batch_id, "received_at": received_at.replace(tzinfo=None)},
         ).fetchone()
-    finally:
-        cursor.unregister("incoming")
     return int(row[0]) if row else 0

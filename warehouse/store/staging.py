@@ -1,6 +1,7 @@
 """Many rows into DuckDB in one statement: a pyarrow table registered under a name while the
-statement runs. Row-wise `executemany` manages only a few hundred rows a second here (see
-ENV-NOTES), a registered table hundreds of thousands."""
+statement runs (`registered`; `staged` builds the table from Python rows first). Row-wise
+`executemany` manages only a few hundred rows a second here (see ENV-NOTES), a registered
+table hundreds of thousands."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ def staged(
             for (column, kind), values in zip(types.items(), columns, strict=True)
         }
     )
+    with registered(cursor, name, table):
+        yield
+
+
+@contextmanager
+def registered(cursor: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """`table` readable as the table `name` within the block, and unregistered after it."""
     cursor.register(name, table)
     try:
         yield

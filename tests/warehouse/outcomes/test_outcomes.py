@@ -62,6 +62,7 @@ from warehouse.outcomes.records import (
     insert_outcomes,
     parse_attributes,
     sequence_outcomes,
+    span_attribute_id,
     span_event_id,
 )
 from warehouse.spans.insert import insert_spans
@@ -188,6 +189,9 @@ def test_outcomes_in_span_events_and_attributes_are_counted_once(served: ServerP
     assert draft["source"] == "span_attribute"
     assert (draft["count"], draft["success"]) == (1, False)
     assert draft["occurred_at"] == api_time(draft_span.end_time or 0)
+    assert draft["outcome_id"] == span_attribute_id(
+        bytes.fromhex(trace_id), draft_span.context.span_id.to_bytes(8, "big")
+    )
     for outcome in found:
         assert outcome["trace_id"] == trace_id
         assert outcome["session_from"] == "trace"

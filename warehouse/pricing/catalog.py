@@ -1,0 +1,229 @@
+"""The catalog: the `genai-prices` data bundled with the installed package (never fetched), its
+provider and model matching, and the flattening of a catalog model's prices into `Period`s.
+The rules are in `warehouse.pricing.pricebook`'s docstring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from genai_prices import data as catalog_data
+from genai_prices.data_snapshot import DataSnapshot
+from genai_prices.types import (
+    ConditionalPrice,
+    ModelInfo,
+    ModelPrice,
+    Provider,
+    StartDateConstraint,
+    TieredPrices,
+    TimeOfDateConstraint,
+)
+
+from warehouse.pricing.periods import Period, Rates, fallback, merge_adjacent
+
+# OpenTelemetry `gen_ai.provider.name` values (as normalized by the collector) -> genai-prices
+# provider ids. Names not listed are looked up by genai-prices itself (id, then alias).
+PROVIDER_IDS: Mapping[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "aws.bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "x_ai": "x-ai",
+    "mistral_ai": "mistral",
+    "moonshot_ai": "moonshotai",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
+}
+
+
+@dataclass(frozen=True)
+class CatalogMatch:
+    provider: Provider
+    model: ModelInfo
+
+
+class Catalog:
+    """The bundled genai-prices data, with genai-prices' own provider and model matching."""
+
+    def __init__(self, providers: list[Provider] | None = None) -> None:
+        self._snapshot = DataSnapshot(
+            providers=catalog_data.providers if providers is None else providers,
+            from_auto_update=False,
+        )
+
+    def find(self, provider: str, model: str) -> CatalogMatch | None:
+        """The catalog model for a provider (OTel name) and model as seen in spans."""
+        if not model:
+            return None
+        provider_id = PROVIDER_IDS.get(provider, provider) or None
+        for ref in _model_refs(model):
+            try:
+                found, info = self._snapshot.find_provider_model(ref, None, provider_id, None)
+            except LookupError:
+                continue
+            return CatalogMatch(found, info)
+        return None
+
+    def periods(self, match: CatalogMatch) -> list[Period]:
+        return catalog_periods(match)
+
+
+def _model_refs(model: str) -> list[str]:
+    """The model as sent, then without a routing prefix (`models/gemini-2.5-pro`)."""
+    refs = [model]
+    if "/" in model:
+        refs.append(model.rsplit("/", 1)[1])
+    return refs
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    return Catalog()
+
+
+# ---- catalog prices -> periods ----------------------------------------------------------
+
+_TIERED_KEYS = (
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "output_mtok",
+    "output_reasoning_mtok",
+    "requests_kcount",
+)
+
+
+def _conditional(model: ModelInfo) -> list[ConditionalPrice]:
+    if isinstance(model.prices, ModelPrice):
+        return [ConditionalPrice(prices=model.prices)]
+    return list(model.prices)
+
+
+def _utc_time(value: dt.time) -> dt.time:
+    if value.tzinfo is None:
+        return value
+    moment = dt.datetime.combine(dt.date(1970, 1, 1), value).astimezone(dt.UTC)
+    return moment.time()
+
+
+def _price_at(price: Decimal | TieredPrices | None, input_tokens: int) -> Decimal | None:
+    """genai-prices' `calc_unit_price` tier choice: the highest tier whose start the call's
+    total input tokens exceed."""
+    if price is None or not isinstance(price, TieredPrices):
+        return price
+    for tier in reversed(price.tiers):
+        if input_tokens > tier.start:
+            return tier.price
+    return price.base
+
+
+def _bands(model_price: ModelPrice) -> list[tuple[int, int | None, Rates | None]]:
+    """Input-token bands [min, max) with the rates that apply in each (None: no token price)."""
+    starts = sorted(
+        {
+            tier.start + 1
+            for key in _TIERED_KEYS
+            if isinstance(price := getattr(model_price, key), TieredPrices)
+            for tier in price.tiers
+        }
+    )
+    edges = [0, *starts]
+    bands: list[tuple[int, int | None, Rates | None]] = []
+    for index, low in enumerate(edges):
+        high = edges[index + 1] if index + 1 < len(edges) else None
+        bands.append((low, high, _rates(model_price, low)))
+    return bands
+
+
+def _rates(model_price: ModelPrice, input_tokens: int) -> Rates | None:
+    def at(key: str) -> Decimal | None:
+        return _price_at(getattr(model_price, key), input_tokens)
+
+    found = {key: at(key) for key in _TIERED_KEYS}
+    if all(value is None for value in found.values()):
+        return None  # priced by audio, images, searches...: not by tokens
+    zero = Decimal(0)
+    input_rate = fallback(found["input_mtok"], zero)
+    output_rate = fallback(found["output_mtok"], zero)
+    return Rates(
+        input_mtok=input_rate,
+        cache_read_mtok=fallback(found["cache_read_mtok"], input_rate),
+        cache_write_mtok=fallback(found["cache_write_mtok"], input_rate),
+        output_mtok=output_rate,
+        reasoning_mtok=fallback(found["output_reasoning_mtok"], output_rate),
+        requests_kcount=fallback(found["requests_kcount"], zero),
+    )
+
+
+def catalog_periods(match: CatalogMatch) -> list[Period]:
+    """Flatten a catalog model's prices by sampling genai-prices' own `get_prices` once per
+    cell (date segment x time-of-day window x tier band): constraints only change at the
+    cell edges, so the sample is the price of the whole cell."""
+    conditional = _conditional(match.model)
+    dates = sorted(
+        {
+            c.constraint.start_date
+            for c in conditional
+            if isinstance(c.constraint, StartDateConstraint)
+        }
+    )
+    times = sorted(
+        {
+            _utc_time(edge)
+            for c in conditional
+            if isinstance(c.constraint, TimeOfDateConstraint)
+            for edge in (c.constraint.start_time, c.constraint.end_time)
+        }
+        | {dt.time(0)}
+    )
+    boundaries = [dt.datetime.combine(day, dt.time(0)) for day in dates]
+    starts: list[dt.datetime | None] = [None, *boundaries]
+    periods: list[Period] = []
+    for index, start in enumerate(starts):
+        end = boundaries[index] if index < len(boundaries) else None
+        sample_day = (
+            start.date()
+            if start is not None
+            else (dates[0] - dt.timedelta(days=1) if dates else dt.date(2000, 1, 1))
+        )
+        windows: list[tuple[dt.time | None, dt.time | None, list[Any]]] = []
+        for t_index, t_start in enumerate(times):
+            t_end = times[t_index + 1] if t_index + 1 < len(times) else None
+            sample = dt.datetime.combine(sample_day, t_start, tzinfo=dt.UTC)
+            bands = _bands(match.model.get_prices(sample))
+            if windows and windows[-1][2] == bands:
+                windows[-1] = (windows[-1][0], t_end, bands)
+            else:
+                windows.append((t_start, t_end, bands))
+        whole_day = len(windows) == 1
+        for w_start, w_end, w_bands in windows:
+            for low, high, rates in w_bands:
+                if rates is None:
+                    continue
+                periods.append(
+                    Period(
+                        effective_from=start,
+                        effective_to=end,
+                        time_of_day_from=None if whole_day or w_start == dt.time(0) else w_start,
+                        time_of_day_to=None if whole_day else w_end,
+                        min_input_tokens=low,
+                        max_input_tokens=high,
+                        source="catalog",
+                        override_id=None,
+                        catalog_provider=match.provider.id,
+                        catalog_model=match.model.id,
+                        rates=rates,
+                    )
+                )
+    return merge_adjacent(periods)

@@ -1,0 +1,104 @@
+"""Spans as received, the model calls attributed across their trace, and the jobs' state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from warehouse.store.schema.base import Base, ReportedMoney
+
+
+class Span(Base):
+    """Every span received, normalized. Model calls carry provider, model and tokens.
+
+    Token rule (see docs/normalization.md): `input_tokens` counts all input tokens, cache
+    reads and writes included; `cache_read_tokens` and `cache_write_tokens` are parts of it.
+    `output_tokens` includes `reasoning_tokens`. So no token is ever counted twice.
+    """
+
+    __tablename__ = "spans"
+
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    span_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    parent_span_id: Mapped[bytes | None] = mapped_column(LargeBinary)
+    batch_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    start_time: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    end_time: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    duration_ms: Mapped[float] = mapped_column(Double, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    status_code: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    service: Mapped[str | None] = mapped_column(String)
+    scope_name: Mapped[str | None] = mapped_column(String)
+    is_model_call: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    is_usage_rollup: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    provider: Mapped[str | None] = mapped_column(String)
+    operation: Mapped[str | None] = mapped_column(String)
+    request_model: Mapped[str | None] = mapped_column(String)
+    response_model: Mapped[str | None] = mapped_column(String)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cache_read_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cache_write_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    reasoning_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    reported_cost_usd: Mapped[Decimal | None] = mapped_column(ReportedMoney)
+    feature: Mapped[str | None] = mapped_column(String)
+    feature_default: Mapped[str | None] = mapped_column(String)
+    session_id: Mapped[str | None] = mapped_column(String)
+    user_id: Mapped[str | None] = mapped_column(String)
+    tenant_id: Mapped[str | None] = mapped_column(String)
+    environment: Mapped[str | None] = mapped_column(String)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    attributes: Mapped[str | None] = mapped_column(Text)
+    resource_attributes: Mapped[str | None] = mapped_column(Text)
+    events: Mapped[str | None] = mapped_column(Text)
+    links: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelCall(Base):
+    """One priceable model call with the attribution dimensions it inherits from its trace.
+
+    Written by the attribution job; rebuilt for a whole trace whenever a span of the trace
+    arrives, so a root that arrives after its children still attributes them.
+    """
+
+    __tablename__ = "model_calls"
+
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    span_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    start_time: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    feature: Mapped[str | None] = mapped_column(String)
+    session_id: Mapped[str | None] = mapped_column(String)
+    user_id: Mapped[str | None] = mapped_column(String)
+    tenant_id: Mapped[str | None] = mapped_column(String)
+    environment: Mapped[str | None] = mapped_column(String)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    attributed_batch_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class JobState(Base):
+    """What each job has processed: its watermark (an ingest batch id) and when it last ran."""
+
+    __tablename__ = "job_state"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    watermark: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    runs: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
