@@ -1,8 +1,8 @@
 """What an alert channel is, and what every alert says.
 
 A channel (`collector.alerting.channels.slack`, `collector.alerting.channels.pagerduty`,
-`collector.alerting.channels.webhook`) turns an outbox item
-into one HTTP POST and judges the answer; the dispatcher (`collector.alerting.dispatcher`) does the
+`collector.alerting.channels.webhook`) turns an outbox item into one HTTP POST (body and
+headers) and judges the answer; the dispatcher (`collector.alerting.dispatcher`) does the
 sending, retrying and recording. The facts and the explanation below are shared so that a
 page, a Slack message and a webhook say the same thing.
 """
@@ -42,7 +42,18 @@ class Channel(Protocol):
         """Seconds between two messages (Slack: one per second per webhook)."""
         ...
 
+    @property
+    def max_unanswered(self) -> int:
+        """Attempts of one notice that may go unanswered (a timeout after the request was
+        sent) before it is given up: each may have been delivered, so this bounds the copies
+        a slow channel can get (and, for a channel without an idempotency key, shows)."""
+        ...
+
     def body(self, item: OutboxItem) -> dict[str, Any]: ...
+
+    def headers(self, item: OutboxItem) -> dict[str, str]:
+        """Request headers of the notice besides the JSON ones (an idempotency key)."""
+        ...
 
     def delivered(self, response: httpx.Response) -> bool:
         """Whether the answer means the channel took the message."""
@@ -56,10 +67,14 @@ class UrlChannel:
     webhook_url: str
     dashboard_url: str | None = None
     min_interval: float = 0.0
+    max_unanswered: int = 3
 
     @property
     def url(self) -> str:
         return self.webhook_url
+
+    def headers(self, item: OutboxItem) -> dict[str, str]:
+        return {}
 
     @property
     def secrets(self) -> tuple[str, ...]:

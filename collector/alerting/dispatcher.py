@@ -1,14 +1,19 @@
-"""The alert dispatcher: sends the outbox to Slack, PagerDuty and the webhook, in a thread of
-its own so that a slow or dead channel never holds ingest or the event loop.
+"""The alert dispatcher: sends the outbox to Slack, PagerDuty and the webhook, one thread per
+channel, so that a slow or dead channel holds neither ingest, the event loop, nor the other
+channels.
 
-Each pass takes the due outbox rows (for each incident and channel, the oldest pending one, so
+Each channel's pass takes its due outbox rows (for each incident, the oldest pending one, so
 a resolve never overtakes its trigger) and POSTs them with httpx. Retries follow the OTLP
 exporters' rule: only 429, 5xx and connection errors, after an exponential backoff with jitter
 or the server's Retry-After, whichever is longer; any other answer fails the row for good. A
 dead channel is retried (backoff capped) until it recovers; a row is marked sent once, so a
-recovered channel receives each notice once. Every attempt is stored in `alert_deliveries`,
-with secrets redacted. `stop` ends after the attempt under way, within its deadline; what is
-still pending stays in the outbox for the next start.
+recovered channel receives each notice once. A timeout after the request was sent is not a
+refusal (the channel may have taken it): the next attempt waits a backoff that starts at the
+timeout, and after the channel's `max_unanswered` such attempts the row is given up, which
+bounds the copies a slow channel gets; the webhook's repeats carry one `Idempotency-Key`,
+PagerDuty's one `dedup_key`. Every attempt is stored in `alert_deliveries`, with secrets
+redacted. `stop` ends after the attempts under way, within its deadline; what is still
+pending stays in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import datetime as dt
 import email.utils
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import httpx
@@ -27,7 +34,14 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from collector.alerting.channel import Channel, redact
-from warehouse.incidents.outbox import Attempt, OutboxItem, due, record_attempt
+from warehouse.incidents.outbox import (
+    UNANSWERED,
+    Attempt,
+    OutboxItem,
+    Outcome,
+    due,
+    record_attempt,
+)
 from warehouse.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -135,11 +149,17 @@ class AlertDispatcher:
         self._ceiling = max_backoff_seconds
         self._timeout = timeout_seconds
         self._transport = transport
-        self._client: httpx.Client | None = None  # made on first use: no channel, no client
-        self._rng = random.Random(seed)
+        # Per channel: its own HTTP client (made on first use), jitter, wake-up and thread.
+        self._clients: dict[str, httpx.Client] = {}
+        self._clients_lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        self._rngs = {
+            name: random.Random(None if seed is None else f"{seed}:{name}")
+            for name in self._channels
+        }
+        self._wakes = {name: threading.Event() for name in self._channels}
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._secrets = tuple(s for c in channels for s in c.secrets)
         self._log_filter = RedactingFilter(self._secrets)
         self._last_sent: dict[str, float] = {}  # channel -> monotonic time of its last send
@@ -154,74 +174,84 @@ class AlertDispatcher:
             return
         for name in RedactingFilter.LOGGERS:
             logging.getLogger(name).addFilter(self._log_filter)
-        self._thread = threading.Thread(target=self._loop, name="alert-dispatcher", daemon=True)
-        self._thread.start()
+        for name in self._channels:
+            thread = threading.Thread(
+                target=self._loop, args=(name,), name=f"alert-{name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
         log.info("alert delivery to %s", ", ".join(self._channels))
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     def stop(self, deadline: float) -> bool:
-        """Stop after the attempt under way; False if it was still running at the deadline."""
+        """Stop after the attempts under way; False if one was still running at the deadline."""
         self._stopping.set()
-        self._wake.set()
-        stopped = True
-        if self._thread is not None:
-            self._thread.join(deadline)
-            stopped = not self._thread.is_alive()
+        self.wake()
+        end = time.monotonic() + deadline
+        for thread in self._threads:
+            thread.join(max(0.0, end - time.monotonic()))
+        stopped = not any(thread.is_alive() for thread in self._threads)
         if stopped:
-            if self._client is not None:
-                self._client.close()
+            for client in self._clients.values():
+                client.close()
             for name in RedactingFilter.LOGGERS:
                 logging.getLogger(name).removeFilter(self._log_filter)
         return stopped
 
-    def _loop(self) -> None:
+    def _loop(self, channel: str) -> None:
+        wake = self._wakes[channel]
         while not self._stopping.is_set():
+            wake.clear()  # before the pass: a wake-up during it is not lost
             try:
-                self.deliver_due(dt.datetime.now(dt.UTC))
+                self.deliver_channel(channel, dt.datetime.now(dt.UTC))
             except duckdb.Error:
                 # The database is busy or closing; the rows stay pending for the next pass.
                 self._metrics.errors.inc()
-                log.exception("alert delivery pass failed")
-            self._wake.wait(self._poll)
-            self._wake.clear()
+                log.exception("alert delivery pass to %s failed", channel)
+            wake.wait(self._poll)
 
     def deliver_due(self, now: dt.datetime) -> int:
-        """One pass over the due outbox rows; returns the attempts made. A channel that asks
-        to back off is left alone for the rest of the pass."""
+        """One pass over every channel's due rows, the channels side by side (as their threads
+        do); returns the attempts made."""
+        names = list(self._channels)
+        if len(names) <= 1:
+            return sum(self.deliver_channel(name, now) for name in names)
+        with ThreadPoolExecutor(len(names), thread_name_prefix="alert-pass") as pool:
+            return sum(pool.map(lambda name: self.deliver_channel(name, now), names))
+
+    def deliver_channel(self, name: str, now: dt.datetime) -> int:
+        """One pass over one channel's due rows; returns the attempts made. The pass ends when
+        the channel must wait: its rate limit, a retry (it failed or asked to back off)."""
+        channel = self._channels[name]
         cursor = self._database.cursor()
         pass_started = time.monotonic()
         try:
             attempts = 0
-            resting: set[str] = set()
-            for item in due(cursor, now, self._channels):
-                if self._stopping.is_set():
+            for item in due(cursor, now, [name]):
+                if self._stopping.is_set() or not self._ready(channel):
                     break
-                if item.channel in resting:
-                    continue
-                if not self._ready(self._channels[item.channel]):
-                    resting.add(item.channel)  # its rate limit: the next pass
-                    continue
                 at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
-                attempt = self._send(self._channels[item.channel], item, at)
-                self._last_sent[item.channel] = time.monotonic()
+                attempt = self._send(channel, item, at)
+                self._last_sent[name] = time.monotonic()
                 record_attempt(cursor, item, attempt)
-                self._metrics.attempts.labels(item.channel, attempt.outcome).inc()
+                self._metrics.attempts.labels(name, attempt.outcome).inc()
                 attempts += 1
-                if attempt.outcome == "retry":
-                    resting.add(item.channel)
                 level = logging.INFO if attempt.outcome == "sent" else logging.WARNING
                 log.log(
                     level,
                     "alert %s of incident %d to %s: %s%s",
                     item.event,
                     item.incident_id,
-                    item.channel,
+                    name,
                     attempt.outcome,
                     f" ({attempt.error})" if attempt.error else "",
                 )
+                if attempt.outcome == "retry":
+                    break
             return attempts
         finally:
             cursor.close()
@@ -232,30 +262,60 @@ class AlertDispatcher:
         last = self._last_sent.get(channel.name)
         return last is None or time.monotonic() >= last + channel.min_interval
 
+    def _client(self, channel: Channel) -> httpx.Client:
+        """The channel's HTTP client; the clients share one TLS context (each costs ~0.1 s)."""
+        with self._clients_lock:
+            client = self._clients.get(channel.name)
+            if client is None:
+                if self._tls is None:
+                    self._tls = httpx.create_ssl_context()
+                client = httpx.Client(
+                    timeout=self._timeout, transport=self._transport, verify=self._tls
+                )
+                self._clients[channel.name] = client
+            return client
+
     def _send(self, channel: Channel, item: OutboxItem, now: dt.datetime) -> Attempt:
         started = time.monotonic()
 
-        def elapsed() -> float:
-            return round((time.monotonic() - started) * 1000, 1)
+        def attempt(
+            outcome: Outcome, status: int | None, error: str | None = None, wait: float = 0.0
+        ) -> Attempt:
+            retry_at = now + dt.timedelta(seconds=wait) if outcome == "retry" else None
+            clean = redact(error, self._secrets) if error else None
+            elapsed = round((time.monotonic() - started) * 1000, 1)
+            return Attempt(now, elapsed, outcome, status, clean, retry_at)
 
-        def retry(status: int | None, error: str, wait: float | None = None) -> Attempt:
-            delay = max(
-                wait or 0.0, backoff(item.attempts + 1, self._initial, self._ceiling, self._rng)
-            )
-            return Attempt(
-                now, elapsed(), "retry", status, redact(error, self._secrets),
-                now + dt.timedelta(seconds=delay),
-            )  # fmt: skip
-
+        rng = self._rngs[channel.name]
         try:
-            if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout, transport=self._transport)
-            response = self._client.post(channel.url, json=channel.body(item))
+            response = self._client(channel).post(
+                channel.url, json=channel.body(item), headers=channel.headers(item)
+            )
         except httpx.TransportError as exc:  # connection refused, reset, timeouts
-            return retry(None, f"{type(exc).__name__}: {exc}")
+            name = type(exc).__name__
+            if name not in UNANSWERED:  # refused, reset, connect timeout: not taken
+                wait = backoff(item.attempts + 1, self._initial, self._ceiling, rng)
+                return attempt("retry", None, f"{name}: {exc}", wait)
+            # Sent, no answer: it may have been taken. Wait at least the timeout; not forever.
+            unanswered = item.unanswered + 1
+            error = f"{name}: no answer within {self._timeout:g} s"
+            if unanswered >= channel.max_unanswered:
+                error += (
+                    f", {unanswered} times: given up ({channel.name} may have received it"
+                    f" up to {unanswered} times)"
+                )
+                return attempt("failed", None, error)
+            wait = backoff(unanswered, max(self._initial, self._timeout), self._ceiling, rng)
+            return attempt(
+                "retry", None, f"{error} ({unanswered} of {channel.max_unanswered})", wait
+            )
         if channel.delivered(response):
-            return Attempt(now, elapsed(), "sent", response.status_code)
+            return attempt("sent", response.status_code)
         error = f"HTTP {response.status_code}: {response.text[:ERROR_BODY]}"
         if response.status_code == 429 or response.status_code >= 500:
-            return retry(response.status_code, error, retry_after(response, now))
-        return Attempt(now, elapsed(), "failed", response.status_code, redact(error, self._secrets))
+            wait = max(
+                retry_after(response, now) or 0.0,
+                backoff(item.attempts + 1, self._initial, self._ceiling, rng),
+            )
+            return attempt("retry", response.status_code, error, wait)
+        return attempt("failed", response.status_code, error)

@@ -1,6 +1,7 @@
 """Real HTTP servers on loopback that answer like Slack incoming webhooks and the PagerDuty
 Events API v2, for the delivery tests: they record every request and answer from a script
-(success when the script is empty), and can go down and come back up on the same port."""
+(success when the script is empty), can answer late (`delay`: after the client's timeout, or
+never, like a hung service) and can go down and come back up on the same port."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def failure(flavour: Flavour, status: int, retry_after: str | None = None) -> An
 
 class Receiver:
     """One stand-in service. `script` answers the next requests in order; `echo_path` makes
-    an error answer quote the request path (as a proxy error page might)."""
+    an error answer quote the request path (as a proxy error page might); `delay` is how long
+    it takes to answer (the request is recorded when it arrives), cut short by `down()`."""
 
     def __init__(self, flavour: Flavour) -> None:
         self.flavour = flavour
@@ -55,6 +57,8 @@ class Receiver:
         self.requests: list[dict[str, Any]] = []
         self.script: deque[Answer] = deque()
         self.echo_path = False
+        self.delay = 0.0
+        self._released = threading.Event()  # set by down(): late answers stop waiting
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -69,8 +73,17 @@ class Receiver:
         with self._lock:
             return [r["json"] for r in self.requests]
 
+    def header(self, name: str) -> list[str | None]:
+        """The value of one request header in each request received, in order."""
+        with self._lock:
+            return [
+                next((v for k, v in r["headers"].items() if k.lower() == name.lower()), None)
+                for r in self.requests
+            ]
+
     def up(self) -> Receiver:
         receiver = self
+        self._released.clear()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -88,15 +101,20 @@ class Receiver:
                     )
                     scripted = receiver.script.popleft() if receiver.script else None
                 status, text, headers = scripted or success(receiver.flavour, body or {})
+                if receiver.delay and receiver._released.wait(receiver.delay):
+                    return  # gone down meanwhile: close without an answer
                 if receiver.echo_path and status >= 400:
                     text = f"{text} at {self.path}"
                 data = text.encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a late answer: the client stopped waiting
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -108,6 +126,7 @@ class Receiver:
 
     def down(self) -> None:
         """Stop listening: connections are refused until `up()`."""
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

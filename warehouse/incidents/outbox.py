@@ -4,7 +4,9 @@ The lifecycle job (`warehouse.incidents.lifecycle`) adds notices in the transact
 incident, so a crash never loses an alert decision nor makes it twice. The dispatcher
 (`collector.alerting.dispatcher`) takes the due rows, one per (incident, channel) at a time and in
 order, so a resolve never overtakes its trigger; it records each attempt (`record_attempt`)
-and a row leaves `pending` only when sent or refused for good.
+and a row leaves `pending` only when sent or refused for good. An attempt that timed out
+after its request was sent may have been delivered: `due` counts those per row (`unanswered`)
+from the delivery log, so their bound holds across restarts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from warehouse.store.transaction import transaction
 
 Event = Literal["trigger", "resolve", "acknowledge"]
 Outcome = Literal["sent", "retry", "failed"]
+# Errors (their first word, before ":") of attempts that sent the request and got no answer.
+UNANSWERED = ("ReadTimeout", "WriteTimeout")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class OutboxItem:
     severity: str
     snapshot: dict[str, Any]
     attempts: int
+    unanswered: int = 0  # attempts that timed out after sending: each may have been delivered
 
 
 def add_notices(
@@ -88,19 +93,22 @@ def due(
         return []
     rows = cursor.execute(
         """
-        SELECT id, incident_id, channel, event, severity, snapshot, attempts, next_attempt_at
-        FROM alert_outbox
+        SELECT id, incident_id, channel, event, severity, snapshot, attempts, next_attempt_at,
+            (SELECT count(*) FROM alert_deliveries d
+             WHERE d.outbox_id = o.id AND d.outcome = 'retry'
+                AND list_contains($unanswered, split_part(d.error, ':', 1)))
+        FROM alert_outbox o
         WHERE status = 'pending' AND list_contains($channels, channel)
         QUALIFY row_number() OVER (PARTITION BY incident_id, channel ORDER BY id) = 1
         ORDER BY id
         """,
-        {"channels": wanted},
+        {"channels": wanted, "unanswered": list(UNANSWERED)},
     ).fetchall()
     at = now.replace(tzinfo=None)
     return [
         OutboxItem(
             id=r[0], incident_id=r[1], channel=r[2], event=r[3], severity=r[4],
-            snapshot=json.loads(r[5]), attempts=r[6],
+            snapshot=json.loads(r[5]), attempts=r[6], unanswered=r[8],
         )
         for r in rows
         if r[6] == 0 or r[7] <= at  # a first attempt is due at once, whatever the clocks say

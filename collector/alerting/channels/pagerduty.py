@@ -28,6 +28,7 @@ class PagerDutyChannel:
     dashboard_url: str | None = None
     name: str = "pagerduty"
     min_interval: float = 0.0
+    max_unanswered: int = 8  # repeats carry the same dedup_key: PagerDuty folds them
 
     @property
     def url(self) -> str:
@@ -67,6 +68,9 @@ class PagerDutyChannel:
             event["client_url"] = self.dashboard_url
             event["links"] = [{"href": self.dashboard_url, "text": "Open in spendscope"}]
         return event
+
+    def headers(self, item: OutboxItem) -> dict[str, str]:
+        return {}  # the dedup_key, in the body, is PagerDuty's idempotency key
 
     def delivered(self, response: httpx.Response) -> bool:
         return response.status_code == 202

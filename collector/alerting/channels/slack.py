@@ -38,6 +38,7 @@ def _clip(text: str, limit: int) -> str:
 class SlackChannel(UrlChannel):
     name: str = "slack"
     min_interval: float = 1.0  # "1 per second; short bursts allowed, without guarantee"
+    max_unanswered: int = 3  # no idempotency key: a late answer may mean a message shown
 
     def body(self, item: OutboxItem) -> dict[str, Any]:
         return message(item.snapshot, self.dashboard_url)
