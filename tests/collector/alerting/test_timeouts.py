@@ -20,7 +20,7 @@ from collector.alerting.channels.slack import SlackChannel
 from collector.alerting.channels.webhook import WebhookChannel
 from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics
 from sample_data.harness.alert_receivers import Receiver, failure
-from tests.test_incidents import MINUTE, T0, Lifecycle, signal
+from tests.warehouse.incidents.test_incidents import MINUTE, T0, Lifecycle, signal
 from warehouse.incidents.policy import AlertPolicy
 from warehouse.store.database import Database
 

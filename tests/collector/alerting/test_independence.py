@@ -13,8 +13,8 @@ from collector.alerting.channels.slack import SlackChannel
 from collector.alerting.channels.webhook import WebhookChannel
 from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics
 from sample_data.harness.alert_receivers import Receiver
-from tests.test_alerts_e2e import wait_for
-from tests.test_incidents import T0, Lifecycle, signal
+from tests.e2e.test_alerts_e2e import wait_for
+from tests.warehouse.incidents.test_incidents import T0, Lifecycle, signal
 from warehouse.incidents.policy import AlertPolicy
 from warehouse.store.database import Database
 
