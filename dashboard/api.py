@@ -138,8 +138,10 @@ class ApiClient:
         }
         return self.get("/sessions", {**params, **(filters or {})})
 
-    def session(self, session_id: str) -> dict[str, Any]:
-        return self.get(f"/sessions/{quote(session_id, safe='')}")
+    def session(self, session_id: str, tenant: str | None) -> dict[str, Any]:
+        """One tenant's session (None: calls without a tenant): a session id is only unique
+        within its tenant."""
+        return self.get(f"/sessions/{quote(session_id, safe='')}", {"tenant": tenant or ""})
 
     def cache_savings(
         self,

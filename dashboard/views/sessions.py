@@ -1,6 +1,6 @@
 """Sessions: the runaway sessions the runaway detector found, the costliest sessions (with
 their cost against their feature's average), and one session's model calls on a
-timeline."""
+timeline. A session is a (tenant, session id): two tenants may use the same id."""
 
 from __future__ import annotations
 
@@ -56,15 +56,31 @@ def render(context: PageContext) -> None:
     )
 
     # The runaways first (the latest found first), then the costliest.
-    ids = list(dict.fromkeys([*runaways, *(s["session_id"] for s in sessions)]))
-    chosen = st.selectbox("Session", ids, key="session")
+    keys = [*runaways, *((s["tenant_id"], s["session_id"]) for s in sessions)]
+    choices = _labels(list(dict.fromkeys(keys)))
+    chosen = st.selectbox("Session", list(choices), key="session")
     if chosen:
-        _one_session(context, chosen)
+        _one_session(context, chosen, *choices[chosen])
 
 
-def _runaways(api: ApiClient, filters: Filters) -> list[str]:
+SessionKey = tuple[str | None, str]  # (tenant, session id)
+
+
+def _labels(keys: list[SessionKey]) -> dict[str, SessionKey]:
+    """Each session by its id, with its tenant where several tenants use that id."""
+    ids = [session_id for _, session_id in keys]
+    return {
+        f"{session_id} (tenant {tenant or 'none'})" if ids.count(session_id) > 1 else session_id: (
+            tenant,
+            session_id,
+        )
+        for tenant, session_id in keys
+    }
+
+
+def _runaways(api: ApiClient, filters: Filters) -> list[SessionKey]:
     """The runaway sessions the detector found in the window (under the tenant filter);
-    returns their ids, the latest found first."""
+    returns their (tenant, id), the latest found first."""
     st.subheader("Runaway sessions")
     found = api.anomalies(filters.start, filters.end, kind="runaway_session")["anomalies"]
     found = [a for a in found if filters.tenant in (None, a["details"].get("tenant_id"))]
@@ -95,13 +111,17 @@ def _runaways(api: ApiClient, filters: Filters) -> list[str]:
         hide_index=True,
     )
     st.caption("Found by the runaway detector; *Anomalies and budgets* has its alerts.")
-    return [str(a["details"]["session_id"]) for a in found if a["details"].get("session_id")]
+    return [
+        (a["details"].get("tenant_id"), str(a["details"]["session_id"]))
+        for a in found
+        if a["details"].get("session_id")
+    ]
 
 
-def _one_session(context: PageContext, session_id: str) -> None:
-    detail = context.api.session(session_id)
+def _one_session(context: PageContext, label: str, tenant: str | None, session_id: str) -> None:
+    detail = context.api.session(session_id, tenant)
     session, calls = detail["session"], detail["calls"]
-    st.subheader(f"Session {session_id}")
+    st.subheader(f"Session {label}")
     cols = st.columns(4)
     cols[0].metric("Cost", usd(session["cost_usd"]))
     cols[1].metric("Model calls", f"{session['calls']:,}")

@@ -59,6 +59,7 @@ MODEL = "gpt-4o"
 INPUT, OUTPUT = 20_000, 2_000
 PEERS = 24  # ordinary sessions: 2 calls each
 LOOP_CALLS = 30  # the runaway: the same call again and again
+RUNAWAY_SERIES = "session:tenant=acme:runaway-1"  # a session is its tenant's
 
 
 def call_cost(when: dt.datetime) -> Decimal:
@@ -117,7 +118,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 response = server.get("/api/v1/anomalies", kind="runaway_session")
                 assert response.status_code == 200, response.text
                 found = next(
-                    (a for a in response.json()["anomalies"] if a["series"] == "session:runaway-1"),
+                    (a for a in response.json()["anomalies"] if a["series"] == RUNAWAY_SERIES),
                     None,
                 )
                 delay = time.monotonic() - sent_at if found else None
@@ -165,7 +166,7 @@ def test_a_runaway_session_is_reported_within_60_seconds(served: dict[str, Any])
 def test_ordinary_sessions_are_not_runaways(served: dict[str, Any]) -> None:
     response = served["server"].get("/api/v1/anomalies", kind="runaway_session")
     series = {a["series"] for a in response.json()["anomalies"]}
-    assert series == {"session:runaway-1"}
+    assert series == {RUNAWAY_SERIES}
 
 
 def test_budgets_show_spend_and_forecast_and_fire(served: dict[str, Any]) -> None:
@@ -201,10 +202,10 @@ def test_tenant_tokens_see_only_their_tenant(served: dict[str, Any]) -> None:
 
     acme = seen(ACME, "/api/v1/anomalies", "anomalies")
     assert acme and all(a["tenant_id"] == "acme" for a in acme)
-    assert "session:runaway-1" in {a["series"] for a in acme}
+    assert RUNAWAY_SERIES in {a["series"] for a in acme}
     globex = seen(GLOBEX, "/api/v1/anomalies", "anomalies")
     assert all(a["tenant_id"] == "globex" for a in globex)
-    assert "session:runaway-1" not in {a["series"] for a in globex}
+    assert RUNAWAY_SERIES not in {a["series"] for a in globex}
     assert [b["name"] for b in seen(ACME, "/api/v1/budgets", "budgets")] == ["acme-month"]
     assert seen(GLOBEX, "/api/v1/budgets", "budgets") == []
     assert server.get("/api/v1/budgets", headers={}).status_code == 401

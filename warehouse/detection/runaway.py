@@ -8,15 +8,18 @@ rollups, so nothing waits for another job). A session fires when:
 
 - peers: its calls, spend or call rate (calls per minute) is at least `peer_factor` x the
   median of its feature's sessions of the last `peer_days` (from `rollup_sessions`, at
-  least `min_peers` of them) and `peer_score` robust z above it (log space, median / MAD),
-  with at least `min_spend_usd` spent;
+  least `min_peers` of them, of every tenant: a feature is the product's) and
+  `peer_score` robust z above it (log space, median / MAD), with at least `min_spend_usd`
+  spent;
 - loop: one call signature (model, span name, input and output tokens: the same request
   again) repeats at least `loop_repeats` times, with at least `loop_min_spend_usd` spent;
 - budget: its spend reaches its feature's per-session budget, else the global one.
 
-It keeps firing on every run while it stays active (series `session:<id>`), so the alert
-resolves once the session stops. impact_usd: the spend so far plus `impact_minutes` more
-at its current rate.
+A session is a (tenant, session id): two tenants that both use `sess-42` are two sessions,
+each measured, signalled and alerted as its tenant's (calls without a tenant are a tenant of
+their own, keyed as '' here). It keeps firing on every run while it stays active, as the
+series `session:tenant=<tenant>:<session id>` (`series_key`), so the alert resolves once the
+session stops. impact_usd: the spend so far plus `impact_minutes` more at its current rate.
 """
 
 from __future__ import annotations
@@ -35,39 +38,41 @@ MIN_LOG_SCALE = 0.1  # floor of the peers' log-space spread (about 10 %)
 
 SESSIONS = """
 WITH active AS (
-    SELECT DISTINCT session_id FROM model_calls
+    SELECT DISTINCT coalesce(tenant_id, '') AS tenant_key, session_id FROM model_calls
     WHERE start_time >= $active_since AND start_time <= $now AND session_id IS NOT NULL
 ),
 calls AS (
-    SELECT m.session_id, m.feature, m.user_id, m.tenant_id, m.start_time,
-           c.cost_usd, c.model, s.name, s.input_tokens, s.output_tokens
+    SELECT coalesce(m.tenant_id, '') AS tenant_key, m.session_id, m.feature, m.user_id,
+           m.tenant_id, m.start_time, c.cost_usd, c.model, s.name, s.input_tokens,
+           s.output_tokens
     FROM model_calls m
     JOIN call_costs c
         ON c.trace_id = m.trace_id AND c.span_id = m.span_id AND c.start_time = m.start_time
     JOIN spans s
         ON s.trace_id = m.trace_id AND s.span_id = m.span_id AND s.start_time = m.start_time
-    WHERE m.session_id IN (SELECT session_id FROM active)
+    WHERE (coalesce(m.tenant_id, ''), m.session_id)
+          IN (SELECT (tenant_key, session_id) FROM active)
       AND m.start_time >= $since AND m.start_time <= $now
       AND c.start_time >= $since AND s.start_time >= $since
 ),
 loops AS (
-    SELECT session_id, max(repeats) AS repeats,
+    SELECT tenant_key, session_id, max(repeats) AS repeats,
            arg_max(signature, repeats) AS signature
     FROM (
-        SELECT session_id, model || ' ' || name || ' in=' || coalesce(input_tokens, 0)
+        SELECT tenant_key, session_id, model || ' ' || name || ' in=' || coalesce(input_tokens, 0)
                    || ' out=' || coalesce(output_tokens, 0) AS signature,
                count(*) AS repeats
         FROM calls GROUP BY ALL
     )
-    GROUP BY session_id
+    GROUP BY tenant_key, session_id
 ),
 sessions AS (
-    SELECT session_id,
+    SELECT tenant_key, session_id,
            arg_min(feature, start_time) AS feature, arg_min(user_id, start_time) AS user_id,
-           arg_min(tenant_id, start_time) AS tenant_id,
+           any_value(tenant_id) AS tenant_id,
            count(*) AS calls, coalesce(sum(cost_usd), 0) AS spend,
            min(start_time) AS first_at, max(start_time) AS last_at
-    FROM calls GROUP BY session_id
+    FROM calls GROUP BY tenant_key, session_id
 ),
 measured AS (
     SELECT *,
@@ -107,12 +112,19 @@ SELECT s.session_id, s.feature, s.user_id, s.tenant_id, s.calls, s.spend, s.firs
        (ln(s.call_rate) - p.call_rate) / greatest(1.4826 * p.call_rate_mad, $min_scale)
            AS call_rate_z
 FROM measured s
-JOIN loops l USING (session_id)
+JOIN loops l USING (tenant_key, session_id)
 LEFT JOIN peers p ON p.feature IS NOT DISTINCT FROM s.feature
-ORDER BY s.session_id
+ORDER BY s.tenant_key, s.session_id
 """
 
 MEASURES = ("calls", "spend", "call_rate")
+
+
+def series_key(tenant_id: str | None, session_id: str) -> str:
+    """The alert series of a session: its tenant ('' for none) with `%` and `:` escaped, so
+    the tenant ends at the first `:` after `tenant=` and the session id is the rest."""
+    tenant = (tenant_id or "").replace("%", "%25").replace(":", "%3A")
+    return f"session:tenant={tenant}:{session_id}"
 
 
 def active_sessions(
@@ -184,12 +196,12 @@ def _signal(
             why.append(f"over its ${r['budget_usd']} budget")
     title = (
         f"Runaway session {session['session_id']} ({session['feature'] or 'no feature'}, "
-        f"user {session['user_id'] or 'unknown'}): ${spend:,.2f} so far at ${rate:,.4f}/min, "
-        f"{session['calls']} calls; " + ", ".join(why)
+        f"user {session['user_id'] or 'unknown'}, tenant {session['tenant_id'] or 'none'}): "
+        f"${spend:,.2f} so far at ${rate:,.4f}/min, {session['calls']} calls; " + ", ".join(why)
     )
     return Signal(
         kind="runaway_session",
-        series=f"session:{session['session_id']}",
+        series=series_key(session["tenant_id"], session["session_id"]),
         direction="up",
         detected_at=now.replace(tzinfo=None),
         window_start=session["first_at"],

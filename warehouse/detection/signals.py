@@ -7,8 +7,9 @@ incident per (kind, series, direction), opened by the first signal, updated by t
 resolved once no signal has arrived for a while.
 
 `series` is a stable key naming what is watched (for example
-`spend:hour:feature=search|model=gpt-4o`, `session:3f2a...`, `budget:tenant=acme:month`); it is
-what deduplicates incidents, so a detector must spell one series the same way on every run.
+`spend:hour:feature=search|model=gpt-4o`, `session:tenant=acme:3f2a...`,
+`budget:tenant=acme:month`); it is what deduplicates incidents, so a detector must spell one
+series the same way on every run.
 `impact_usd` is the projected dollar impact, from which the lifecycle derives the severity.
 `details` is JSON-serializable: the dimensions and the detector's explanation.
 """

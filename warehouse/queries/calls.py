@@ -42,9 +42,12 @@ def model_calls(
     *,
     trace_id: bytes | None = None,
     session_id: str | None = None,
+    tenant: str | None = None,
     limit: int = 1000,
     scope: TenantScope = ALL_TENANTS,
 ) -> list[dict[str, Any]]:
+    """Model calls, oldest first; `tenant` ('' for calls without one) narrows them to one
+    tenant's, as a session id is only unique within its tenant."""
     sql = MODEL_CALLS + f" AND {scope.where('coalesce(m.tenant_id, s.tenant_id)')}"
     params: dict[str, Any] = {"limit": limit, **scope.params()}
     if trace_id is not None:
@@ -53,6 +56,9 @@ def model_calls(
     if session_id is not None:
         sql += " AND coalesce(m.session_id, s.session_id) = $session_id"
         params["session_id"] = session_id
+    if tenant is not None:
+        sql += " AND coalesce(m.tenant_id, s.tenant_id, '') = $tenant"
+        params["tenant"] = tenant
     sql += " ORDER BY s.start_time, s.span_id LIMIT $limit"
     result = cursor.execute(sql, params)
     columns = [d[0] for d in result.description]

@@ -207,7 +207,9 @@ def _plan(query: CostQuery, scope: TenantScope) -> _Plan:
         period = "date_trunc('month', t)" if query.grain == "month" else "t"
         select.append(f"{period}::TIMESTAMP AS period")
         keys.append("period")
-    for name in query.group_by:
+    # A user id is one tenant's: grouped by user, the rows are per (user, tenant).
+    tenant = ["tenant"] if "user" in query.group_by and "tenant" not in query.group_by else []
+    for name in (*query.group_by, *tenant):
         select.append(f"{columns[name]} AS {name}")
         keys.append(name)
     params |= scope.params()
@@ -329,19 +331,25 @@ def top_sessions(
         params[f"filter{n}"] = value
     sql = f"""
         SELECT * FROM rollup_sessions WHERE {" AND ".join(where)}
-        ORDER BY cost_usd DESC, session_id LIMIT $limit
+        ORDER BY cost_usd DESC, session_id, tenant_id NULLS FIRST LIMIT $limit
     """
     return fetch_rows(cursor, sql, params)
 
 
 def session(
-    cursor: duckdb.DuckDBPyConnection, session_id: str, scope: TenantScope
-) -> dict[str, Any] | None:
-    """One session's rollup, or None (unknown, or another tenant's)."""
-    rows = fetch_rows(
+    cursor: duckdb.DuckDBPyConnection,
+    session_id: str,
+    scope: TenantScope,
+    tenant: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rollups of the sessions with this id that the scope may see, one per tenant
+    (none: unknown, or another tenant's); `tenant` picks one tenant's ('' for the session
+    of calls without a tenant)."""
+    condition = "TRUE" if tenant is None else "coalesce(tenant_id, '') = $tenant"
+    return fetch_rows(
         cursor,
         f"SELECT * FROM rollup_sessions WHERE session_id = $session_id "
-        f"AND {scope.where('tenant_id')}",
-        {"session_id": session_id, **scope.params()},
+        f"AND {scope.where('tenant_id')} AND {condition} ORDER BY tenant_id NULLS FIRST",
+        {"session_id": session_id, **scope.params()}
+        | ({} if tenant is None else {"tenant": tenant}),
     )
-    return rows[0] if rows else None

@@ -11,6 +11,15 @@ when read, so it is right whatever order spans and outcomes arrived in:
    together with a session or trace; then that link's trace, as in 1;
 3. for the feature and tenant, the resolved session's model calls.
 
+A session id and a business key mean something only within a tenant: two tenants may both
+use `sess-42` or `order-1`. An outcome that declares its tenant (a span's or log record's
+tenant attribute, the API's `tenant_id`) is resolved within that tenant only: its key's
+links of that tenant (a link's tenant is its own, else its trace's), its session's calls
+of that tenant. One that declares none takes its tenant from its trace; else a key or
+session id held by one tenant only is that tenant's, and one held by several is the one of
+calls without a tenant (a tenant of its own, keyed as '' here), if any: it is never
+credited to a tenant it cannot be shown to belong to.
+
 A declared value always wins. `RESOLVED_OUTCOMES` is the query for downstream jobs
 (rollups, unit economics); it takes `$since`/`$until` bounds on `occurred_at` (NULL: open).
 """
@@ -49,7 +58,7 @@ WITH
         WHERE ($since IS NULL OR occurred_at >= $since)
           AND ($until IS NULL OR occurred_at < $until)
     ),
-    links AS (
+    link_rows AS (
         SELECT business_key, trace_id, session_id, feature, tenant_id, linked_at
         FROM outcome_key_links SEMI JOIN o USING (business_key)
         UNION ALL
@@ -57,18 +66,26 @@ WITH
         FROM outcomes SEMI JOIN o USING (business_key)
         WHERE trace_id IS NOT NULL OR session_id IS NOT NULL OR feature IS NOT NULL
     ),
-    key_link AS (
-        SELECT business_key,
-            arg_min(trace_id, linked_at) FILTER (WHERE trace_id IS NOT NULL) AS trace_id,
+    link_traces AS (
+        SELECT trace_id, {_first("tenant_id")}
+        FROM ({_DIMENSION_ROWS}) d SEMI JOIN link_rows USING (trace_id)
+        GROUP BY trace_id
+    ),
+    key_links AS (
+        SELECT l.business_key, coalesce(l.tenant_id, t.tenant_id, '') AS tenant_key,
+            arg_min(l.trace_id, linked_at) FILTER (WHERE l.trace_id IS NOT NULL) AS trace_id,
             arg_min(session_id, linked_at) FILTER (WHERE session_id IS NOT NULL) AS session_id,
             arg_min(feature, linked_at) FILTER (WHERE feature IS NOT NULL) AS feature,
-            arg_min(tenant_id, linked_at) FILTER (WHERE tenant_id IS NOT NULL) AS tenant_id
-        FROM links GROUP BY business_key
+            count(*) OVER (PARTITION BY l.business_key) AS tenants
+        FROM link_rows l LEFT JOIN link_traces t ON t.trace_id = l.trace_id
+        GROUP BY l.business_key, tenant_key
     ),
     with_key AS (
         SELECT o.*, k.trace_id AS key_trace_id, k.session_id AS key_session_id,
-               k.feature AS key_feature, k.tenant_id AS key_tenant_id
-        FROM o LEFT JOIN key_link k USING (business_key)
+               k.feature AS key_feature, nullif(k.tenant_key, '') AS key_tenant_id
+        FROM o LEFT JOIN key_links k ON k.business_key = o.business_key
+            AND (k.tenant_key = coalesce(o.tenant_id, '')
+                 OR (o.tenant_id IS NULL AND k.tenants = 1))
     ),
     wanted_traces AS (
         SELECT trace_id FROM with_key WHERE trace_id IS NOT NULL
@@ -97,17 +114,28 @@ WITH
         LEFT JOIN trace_dims via_key ON via_key.trace_id = w.key_trace_id
     ),
     session_dims AS (
-        SELECT session_id, {_first("feature")}, {_first("tenant_id")}
+        SELECT session_id, coalesce(tenant_id, '') AS tenant_key, {_first("feature")}
         FROM ({_DIMENSION_ROWS}) d
         WHERE session_id IN (SELECT resolved_session_id FROM with_trace)
-        GROUP BY session_id
+        GROUP BY session_id, tenant_key, preference
+        QUALIFY preference = min(preference) OVER (PARTITION BY session_id)
+    ),
+    session_owners AS (
+        SELECT session_id, any_value(tenant_key) AS tenant_key
+        FROM session_dims GROUP BY session_id HAVING count(*) = 1
     )
 SELECT
     t.outcome_id, t.seq, t.source, t.name, t.count, t.success, t.occurred_at, t.received_at,
     t.resolved_trace_id AS trace_id, t.span_id, t.resolved_session_id AS session_id,
     t.session_from, t.business_key, coalesce(t.trace_feature, s.feature) AS feature,
-    coalesce(t.trace_tenant_id, s.tenant_id) AS tenant_id, t.client_id, t.attributes
-FROM with_trace t LEFT JOIN session_dims s ON s.session_id = t.resolved_session_id
+    coalesce(t.trace_tenant_id, nullif(s.tenant_key, '')) AS tenant_id, t.client_id,
+    t.attributes
+FROM with_trace t
+LEFT JOIN session_owners u
+    ON t.trace_tenant_id IS NULL AND u.session_id = t.resolved_session_id
+LEFT JOIN session_dims s
+    ON s.session_id = t.resolved_session_id
+    AND s.tenant_key = coalesce(t.trace_tenant_id, u.tenant_key, '')
 """
 
 
@@ -129,13 +157,18 @@ def list_outcomes(
     feature: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    tenant: str | None = None,
     limit: int = 1000,
     scope: TenantScope = ALL_TENANTS,
 ) -> list[dict[str, Any]]:
-    """Resolved outcomes matching every filter given, in the order they occurred."""
+    """Resolved outcomes matching every filter given, in the order they occurred. `tenant`
+    ('' for none) keeps one tenant's: with `session_id`, the outcomes of that session."""
     sql = f"SELECT * FROM ({RESOLVED_OUTCOMES}) r WHERE {scope.where('r.tenant_id')}"
     params: dict[str, Any] = {"since": _naive(since), "until": _naive(until), "limit": limit}
     params |= scope.params()
+    if tenant is not None:
+        sql += " AND coalesce(r.tenant_id, '') = $tenant"
+        params["tenant"] = tenant
     filters = {"session_id": session_id, "trace_id": trace_id, "business_key": key}
     filters |= {"name": name, "feature": feature}
     for column, value in filters.items():
@@ -153,7 +186,8 @@ SELECT r.feature,
        coalesce(sum(r.count) FILTER (WHERE r.success IS DISTINCT FROM false), 0) AS units,
        coalesce(sum(r.count) FILTER (WHERE r.success = false), 0) AS failed,
        count(*) AS outcomes,
-       count(DISTINCT r.session_id) AS sessions
+       count(DISTINCT (coalesce(r.tenant_id, ''), r.session_id))
+           FILTER (WHERE r.session_id IS NOT NULL) AS sessions
 FROM ({RESOLVED_OUTCOMES}) r
 JOIN ({{config}}) c (feature, outcome) ON c.feature = r.feature AND c.outcome = r.name
 WHERE {{scope}}

@@ -35,23 +35,25 @@ GROUP BY feature
 
 # Sessions whose first call is in the window, per feature (the session's first call's), and
 # those of them with a value-unit outcome of that feature not marked failed, whenever it
-# occurred: a session that succeeds after the window closes still succeeded.
+# occurred: a session that succeeds after the window closes still succeeded. A session is a
+# (tenant, session id), and an outcome counts for the session of its own tenant only.
 FEATURE_SESSIONS = f"""
 WITH
     cohort AS (
-        SELECT session_id, feature FROM rollup_sessions
+        SELECT coalesce(tenant_id, '') AS tenant_key, session_id, feature FROM rollup_sessions
         WHERE first_call_at >= $start AND first_call_at < $end AND {{scope}}
     ),
     config AS (SELECT unnest($features) AS feature, unnest($outcomes) AS outcome),
     succeeded AS (
-        SELECT DISTINCT r.session_id
+        SELECT DISTINCT c.tenant_key, c.session_id
         FROM ({RESOLVED_OUTCOMES}) r
-        JOIN cohort c ON c.session_id = r.session_id
+        JOIN cohort c
+            ON c.session_id = r.session_id AND c.tenant_key = coalesce(r.tenant_id, '')
         JOIN config g ON g.feature = c.feature AND g.outcome = r.name
         WHERE r.success IS DISTINCT FROM false
     )
 SELECT c.feature, count(*) AS sessions, count(s.session_id) AS successful_sessions
-FROM cohort c LEFT JOIN succeeded s USING (session_id)
+FROM cohort c LEFT JOIN succeeded s USING (tenant_key, session_id)
 GROUP BY c.feature
 """
 

@@ -2,6 +2,13 @@
 environment, agent), per day x feature, per session, per trace and per user and
 day.
 
+Identity is tenant-scoped: a session, trace and user-day row is per (tenant, id), so two
+tenants that both use `sess-42` get two sessions. Calls without a tenant are a tenant of
+their own (GROUP BY keeps NULL as one group; where keys are compared elsewhere, NULL is
+coalesced to '', which no stored tenant is: the normalizer drops empty values). The groups
+to rebuild are found by session id and by user-day alone, over every tenant: a superset of
+the changed (tenant, id) groups, each rebuilt whole, so still exact.
+
 Incremental on the pricing job's output. Every `call_costs` row carries `priced_seq`, raised
 whenever the call's cost or attribution changes (see `warehouse.pricing.job`). A run takes the
 rows with `priced_seq` in (low, high], finds the groups they fall in (their hours and days,
@@ -166,14 +173,16 @@ def daily_rows(source: str = "rollup_hourly", only: str = "") -> str:
 
 
 def session_rows(source: str = "rollup_traces", only: str = "") -> str:
+    """One row per (tenant, session): a session id means nothing without its tenant, and
+    calls without a tenant are a tenant of their own (GROUP BY keeps NULL as one group)."""
     return f"""
         SELECT session_id,
                arg_min(feature, first_call_at), arg_min(user_id, first_call_at),
-               arg_min(tenant_id, first_call_at), arg_min(environment, first_call_at),
+               tenant_id, arg_min(environment, first_call_at),
                count(DISTINCT trace_id), {RESUM}
         FROM {source} {only}
         WHERE session_id IS NOT NULL
-        GROUP BY session_id
+        GROUP BY tenant_id, session_id
     """
 
 

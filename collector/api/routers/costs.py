@@ -348,24 +348,47 @@ def costs_router(database: Database, tokens: TokenSet, value_units: Mapping[str,
         responses={
             **examples.ok(examples.SESSION_DETAIL),
             404: {"model": ErrorDetail, "description": "No such session (or not yet rolled up)."},
+            409: {"model": ErrorDetail, "description": "The id is in several tenants: give one."},
         },
     )
     def get_session(
         scope: Scope,
         session_id: Annotated[str, Path(min_length=1, max_length=512)],
         limit: Annotated[int, Query(ge=1, le=10_000, description="Most calls listed.")] = 1000,
+        tenant: Annotated[
+            str | None,
+            Query(
+                max_length=512,
+                description="The session's tenant (empty: calls without a tenant). Needed only "
+                "when the id is used in several tenants the token may see.",
+            ),
+        ] = None,
     ) -> SessionDetail:
         """The session's rollup, the value units it reached (its feature's value unit, see
-        SPENDSCOPE_VALUE_UNITS) and its model calls with their cost."""
+        SPENDSCOPE_VALUE_UNITS) and its model calls with their cost. A session is one
+        tenant's: a tenant token gets its own; an unscoped token gets 409 when the id is
+        in several tenants, then picks one with `tenant`."""
         cursor = database.cursor()
         try:
-            found = cost_queries.session(cursor, session_id, scope)
-            if found is None:
-                raise HTTPException(404, f"no session {session_id!r}")
-            calls = queries.model_calls(cursor, session_id=session_id, limit=limit + 1, scope=scope)
+            rows = cost_queries.session(cursor, session_id, scope, tenant)
+            if len(rows) != 1:
+                tenants = ", ".join(repr(r["tenant_id"] or "") for r in rows)
+                raise HTTPException(
+                    409 if rows else 404,
+                    f"session {session_id!r} is in tenants {tenants}: give `tenant`"
+                    if rows
+                    else f"no session {session_id!r}",
+                )
+            found = rows[0]
+            own = found["tenant_id"] or ""
+            calls = queries.model_calls(
+                cursor, session_id=session_id, tenant=own, limit=limit + 1, scope=scope
+            )
             unit = value_units.get(found["feature"] or "")
             outcomes = (
-                list_outcomes(cursor, session_id=session_id, name=unit, scope=scope) if unit else []
+                list_outcomes(cursor, session_id=session_id, tenant=own, name=unit, scope=scope)
+                if unit
+                else []
             )
         finally:
             cursor.close()

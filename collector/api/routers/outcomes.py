@@ -95,6 +95,11 @@ class OutcomeIn(BaseModel):
     feature: str | None = Field(
         None, min_length=1, max_length=MAX_NAME_CHARS, description="The product feature."
     )
+    tenant_id: Text | None = Field(
+        None,
+        description="The tenant (customer) it belongs to: its session and key are looked up "
+        "within that tenant, as two tenants may use the same session id.",
+    )
     occurred_at: ApiTime | None = Field(
         None,
         description="When it happened (with a time zone), possibly hours after the model calls."
@@ -243,7 +248,9 @@ def outcome_rows(outcomes: list[OutcomeIn], received: dt.datetime) -> tuple[Outc
         if outcome.id is not None:
             outcome_id = explicit_id(outcome.id)
         else:
-            content = outcome.model_dump(mode="json", exclude={"id", "attributes"})
+            content = outcome.model_dump(mode="json", exclude={"id", "attributes", "tenant_id"})
+            if outcome.tenant_id is not None:  # ids of outcomes without one stay as they were
+                content["tenant_id"] = outcome.tenant_id
             content["occurred_at"] = occurred.isoformat()
             content["trace_id"] = trace_id.hex() if trace_id else None
             content["span_id"] = span_id.hex() if span_id else None
@@ -264,6 +271,7 @@ def outcome_rows(outcomes: list[OutcomeIn], received: dt.datetime) -> tuple[Outc
             trace_id=trace_id,
             span_id=span_id,
             session_id=outcome.session_id,
+            tenant_id=outcome.tenant_id,
             attributes=orjson.dumps(outcome.attributes).decode() if outcome.attributes else None,
         )
         ids.append(outcome_id)
