@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from sample_data.harness.alert_receivers import Receiver
 from sample_data.harness.server import ServerProcess
-from tests.genai_spans import chat_call, nanos
+from tests.support.genai_spans import chat_call, nanos
 from warehouse.store import migrate
 
 ADMIN = {"authorization": "Bearer admin-token"}
