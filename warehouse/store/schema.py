@@ -135,6 +135,35 @@ class JobState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class JobAttempt(Base):
+    """The input range (low, high] a job is attempting and its failures there in a row,
+    counted before the step runs (a crash counts); `suspect_high` ends the range still under
+    suspicion while the job narrows a failing range down (warehouse.jobs.quarantine)."""
+
+    __tablename__ = "job_attempts"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    low: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    high: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    suspect_high: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobQuarantine(Base):
+    """An input range (low, high] a job set aside after failing on it repeatedly."""
+
+    __tablename__ = "job_quarantine"
+    __table_args__ = (CheckConstraint("high > low", name="range"),)
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    low: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    high: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    quarantined_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
 # Prices are per million tokens. The catalog has prices with 18 decimal places (float
 # artifacts such as 0.18000000000000002 kept as published), so 18 places hold any exactly.
 PricePerMTok = Numeric(38, 18)
