@@ -42,6 +42,7 @@ from collector.service_metrics import IngestMetrics, JobStateCollector
 from collector.settings import Settings
 from warehouse.detection import anomalies, budgets, runaway
 from warehouse.incidents.outbox import pending_counts
+from warehouse.jobs import quarantine
 from warehouse.jobs.incremental import job_states
 from warehouse.jobs.scheduler import JobScheduler
 from warehouse.store.database import Database
@@ -111,7 +112,10 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         runaway.NAME: settings.runaway_interval_seconds,
     }
     scheduler = JobScheduler(
-        database, settings.attribution_interval_seconds, intervals=detector_intervals
+        database,
+        settings.attribution_interval_seconds,
+        intervals=detector_intervals,
+        quarantine_after=settings.job_quarantine_after_failures,
     )
     channels = alert_channels(settings)
     dispatcher = AlertDispatcher(
@@ -154,7 +158,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             deadline = settings.shutdown_timeout_seconds
             if not dispatcher.stop(min(deadline, settings.alert_delivery_timeout_seconds + 1)):
                 log.warning("alert dispatcher still sending at shutdown")
-            scheduler.stop()
+            scheduler.stop(deadline_seconds=min(deadline, 5.0))  # interrupts a long job
             if grpc_receiver is not None:
                 await grpc_receiver.stop(grace=min(5.0, deadline))
             outcome_writer.stop(deadline)
@@ -241,6 +245,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             problems.append("ingest queue is full")
         # Not reasons to refuse spans: reported, still ready.
         warnings = [f"price file rejected: {error}" for error in price_file.errors]
+        warnings += quarantine.readiness_warnings(database)
         if problems:
             body: dict[str, Any] = {"status": "unavailable", "problems": problems}
             return JSONResponse(body | ({"warnings": warnings} if warnings else {}), 503)

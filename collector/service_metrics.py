@@ -74,6 +74,12 @@ class JobStateCollector:
         ("last_rows", "spendscope_job_last_rows", "Rows the job's last run wrote."),
         ("total_rows", "spendscope_job_rows", "Rows the job has written in all."),
         ("runs", "spendscope_job_runs", "Recorded runs of the job."),
+        ("failures", "spendscope_job_failures", "Failures in a row on the range it attempts."),
+        (
+            "quarantined_ranges",
+            "spendscope_job_quarantined_ranges",
+            "Input ranges the job quarantined after repeated failures (GET /api/v1/jobs).",
+        ),
     )
 
     def __init__(self, states: Callable[[], list[dict[str, Any]]]) -> None:

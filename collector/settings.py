@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ByteSize,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector.alerting.channels import pagerduty
@@ -22,6 +30,10 @@ from warehouse.gpu import config as gpu_config
 from warehouse.incidents import policy as alert_policy
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
+# The default memory limit: this share of the machine's memory (or cgroup's), at most the cap.
+DEFAULT_MEMORY_SHARE = 0.25
+DEFAULT_MEMORY_CAP = 4 * GIB
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -144,6 +156,18 @@ class Settings(BaseSettings):
     )
     shutdown_timeout_seconds: float = Field(
         15.0, ge=0, description="Deadline for flushing accepted spans at shutdown."
+    )
+    memory_limit: ByteSize | None = Field(
+        None,
+        ge=32 * MIB,
+        description="Most memory DuckDB holds for the whole process (`2GB`, `512MiB`, bytes); "
+        "unset: a quarter of the machine's memory, at most 4 GiB.",
+    )
+    job_quarantine_after_failures: int = Field(
+        3,
+        ge=1,
+        description="Failures in a row of a job on the same input range after which it is "
+        "narrowed down and the failing batch quarantined (skipped, listed in /api/v1/jobs).",
     )
     alert_warning_usd: Decimal = Field(
         Decimal(10),
@@ -335,6 +359,13 @@ class Settings(BaseSettings):
     def database_path(self) -> Path:
         return self.data_dir / "spendscope.duckdb"
 
+    @property
+    def memory_limit_bytes(self) -> int:
+        """`memory_limit`, or the default share of the memory this process may use."""
+        if self.memory_limit is not None:
+            return int(self.memory_limit)
+        return min(int(available_memory() * DEFAULT_MEMORY_SHARE), DEFAULT_MEMORY_CAP)
+
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without tokens unless explicitly told to."""
         if self.allow_unauthenticated_public or is_loopback(self.host):
@@ -360,6 +391,16 @@ def parse_pairs(text: str, what: str, shape: str) -> dict[str, str]:
             raise ValueError(f"{key!r} is given twice")
         pairs[key] = value
     return pairs
+
+
+def available_memory() -> int:
+    """The machine's physical memory, or the cgroup (v2) limit when it is lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
 
 
 def is_loopback(host: str) -> bool:

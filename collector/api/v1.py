@@ -70,6 +70,17 @@ class SpansResponse(BaseModel):
     spans: list[ModelCallRecord]
 
 
+class QuarantinedRange(BaseModel):
+    """Input the job set aside after failing on it repeatedly; it no longer holds the job
+    up. `spendscope jobs retry NAME LOW` runs it again."""
+
+    low: int = Field(description="The range is (low, high] of the job's input positions.")
+    high: int
+    failures: int = Field(description="Failures in a row that led to the quarantine.")
+    error: str | None = Field(description="The last error; null for a tenant-scoped token.")
+    quarantined_at: dt.datetime
+
+
 class JobStateRecord(BaseModel):
     name: str
     watermark: int = Field(
@@ -82,6 +93,12 @@ class JobStateRecord(BaseModel):
     total_rows: int | None = Field(description="Null for a tenant-scoped token.")
     runs: int
     last_error: str | None = Field(description="Null for a tenant-scoped token.")
+    failures: int = Field(
+        0, description="Failures in a row on the input range the job is attempting now."
+    )
+    quarantined: list[QuarantinedRange] = Field(
+        default_factory=list, description="Input ranges the job quarantined, oldest first."
+    )
 
 
 class JobsResponse(BaseModel):
@@ -91,6 +108,16 @@ class JobsResponse(BaseModel):
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC)
+
+
+def _job_record(state: dict[str, Any]) -> JobStateRecord:
+    last_run_at = state["last_run_at"]
+    quarantined = [q | {"quarantined_at": _utc(q["quarantined_at"])} for q in state["quarantined"]]
+    return JobStateRecord.model_validate(
+        state
+        | {"last_run_at": _utc(last_run_at) if last_run_at else None}
+        | {"quarantined": quarantined}
+    )
 
 
 def model_call_record(row: dict[str, Any]) -> ModelCallRecord:
@@ -156,15 +183,12 @@ def api_router(database: Database, tokens: TokenSet) -> APIRouter:
             cursor.close()
         if not scope.unscoped:
             hidden = {"last_rows": None, "total_rows": None, "last_error": None}
-            states = [state | hidden for state in states]
-        return JobsResponse(
-            latest_batch_id=latest,
-            jobs=[
-                JobStateRecord.model_validate(
-                    {**s, "last_run_at": _utc(s["last_run_at"]) if s["last_run_at"] else None}
-                )
-                for s in states
-            ],
-        )
+            states = [
+                state
+                | hidden
+                | {"quarantined": [q | {"error": None} for q in state["quarantined"]]}
+                for state in states
+            ]
+        return JobsResponse(latest_batch_id=latest, jobs=[_job_record(s) for s in states])
 
     return router

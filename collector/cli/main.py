@@ -76,7 +76,9 @@ def serve_app(settings: Settings) -> None:
         raise typer.Exit(2) from None
     # A bad price file does not stop the service: the lifespan reports it (PriceFileStatus).
     try:
-        database = Database.open(settings.database_path)
+        database = Database.open(
+            settings.database_path, memory_limit_bytes=settings.memory_limit_bytes
+        )
     except (DatabaseInUse, DataDirectoryUnusable) as exc:
         log.error("%s", exc)
         raise typer.Exit(2) from None
@@ -153,10 +155,36 @@ def jobs_run(
     if name is not None and name not in JOBS:
         typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
         raise typer.Exit(2)
+    database = open_stopped_database(settings)
+    try:
+        sync_price_file(database, settings.data_dir)
+        sync_alert_policy(database, settings)
+        sync_detection_file(database, settings.data_dir)
+        cursor = database.cursor()
+        for job_name in [name] if name else list(JOBS):
+            try:
+                rows = run_job(
+                    cursor,
+                    JOBS[job_name],
+                    dt.datetime.now(dt.UTC),
+                    quarantine_after=settings.job_quarantine_after_failures,
+                )
+            except JobError as exc:
+                typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
+                raise typer.Exit(1) from None
+            typer.echo(f"{job_name}: {rows} rows")
+        cursor.close()
+    finally:
+        database.close()
+
+
+def open_stopped_database(settings: Settings) -> Database:
+    """The database of a stopped service, its price and detection files checked; exits 2
+    with one line per problem."""
     try:
         check_price_file(settings.data_dir)
         load_detection_file(settings.data_dir)
-        database = Database.open(settings.database_path)
+        return Database.open(settings.database_path, memory_limit_bytes=settings.memory_limit_bytes)
     except (PriceFileError, DetectionFileError) as exc:
         for error in exc.errors:
             typer.echo(str(error), err=True)
@@ -167,19 +195,37 @@ def jobs_run(
     except DataDirectoryUnusable as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+
+
+@jobs_cli.command("retry")
+def jobs_retry(
+    name: Annotated[str, typer.Argument(help="The job (see GET /api/v1/jobs).")],
+    low: Annotated[int, typer.Argument(help="Where its quarantined range starts (`low`).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run a job again on an input range it quarantined, on a stopped service's database;
+    on success the range leaves the quarantine. Exit code 1 when it fails again."""
+    import datetime as dt
+
+    from warehouse.jobs.incremental import JOBS, JobError, retry_quarantined
+
+    settings = load_settings(data_dir=data_dir)
+    configure_logging("text", settings.log_level)
+    if name not in JOBS:
+        typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
+        raise typer.Exit(2)
+    database = open_stopped_database(settings)
     try:
-        sync_price_file(database, settings.data_dir)
-        sync_alert_policy(database, settings)
-        sync_detection_file(database, settings.data_dir)
         cursor = database.cursor()
-        for job_name in [name] if name else list(JOBS):
-            try:
-                rows = run_job(cursor, JOBS[job_name], dt.datetime.now(dt.UTC))
-            except JobError as exc:
-                typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
-                raise typer.Exit(1) from None
-            typer.echo(f"{job_name}: {rows} rows")
-        cursor.close()
+        try:
+            rows = retry_quarantined(cursor, JOBS[name], low, dt.datetime.now(dt.UTC))
+        except JobError as exc:
+            typer.echo(f"{exc} (it stays quarantined)", err=True)
+            raise typer.Exit(1) from None
+        if rows is None:
+            typer.echo(f"job {name} has no quarantined range starting at {low}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"{name}: {rows} rows; the range left the quarantine")
     finally:
         database.close()
 

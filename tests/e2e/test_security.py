@@ -269,6 +269,7 @@ REVIEWED: dict[str, set[str]] = {
         "OUTCOME_EVENT",
         "OUTCOME_ID",
         "SUCCESS_ATTRIBUTE",
+        "_MENTIONS_OUTCOMES",
         "_NUMBER",
         "_path(KEY_ATTRIBUTE)",
         "_path(NAME_ATTRIBUTE)",

@@ -19,6 +19,7 @@ from warehouse.detection import anomalies, budgets, runaway, signals
 from warehouse.gpu import allocation as gpu_allocation
 from warehouse.gpu import efficiency as gpu_efficiency
 from warehouse.incidents import lifecycle as incidents
+from warehouse.jobs import quarantine
 from warehouse.outcomes import extraction as outcome_extraction
 from warehouse.pricing import job as pricing
 from warehouse.rollups import job as rollups
@@ -107,6 +108,11 @@ class JobError(RuntimeError):
     transaction was rolled back and its watermark kept."""
 
 
+class JobInterrupted(JobError):
+    """The job's query was interrupted (at shutdown): its chunk was rolled back, and no
+    failure was recorded or counted."""
+
+
 def _watermark(cursor: duckdb.DuckDBPyConnection, name: str) -> int:
     row = cursor.execute("SELECT watermark FROM job_state WHERE name = ?", [name]).fetchone()
     return int(row[0]) if row else 0
@@ -142,19 +148,34 @@ def _record(
 
 
 def _failed(
-    cursor: duckdb.DuckDBPyConnection, name: str, watermark: int, now: dt.datetime, exc: Exception
+    cursor: duckdb.DuckDBPyConnection,
+    name: str,
+    watermark: int,
+    now: dt.datetime,
+    exc: Exception,
+    attempt: quarantine.Attempt | None = None,
 ) -> None:
     """After a failed step: roll back (a failed commit has already ended the transaction)
     and record the error with the watermark unchanged, when the database still takes a
-    write (on a full disk it may not: the error is then only logged by the caller)."""
+    write (on a full disk it may not: the error is then only logged by the caller). An
+    interrupt is not a failure: nothing is recorded."""
     try:
         cursor.rollback()
     except duckdb.Error:
         log.debug("no transaction to roll back after job %s failed", name)
     try:
-        _record(cursor, name, watermark, 0, now, f"{type(exc).__name__}: {exc}")
+        if attempt is not None:
+            quarantine.failed(cursor, name, attempt, exc)
+        if not isinstance(exc, duckdb.InterruptException):
+            _record(cursor, name, watermark, 0, now, f"{type(exc).__name__}: {exc}")
     except duckdb.Error:
         log.warning("job %s: could not record its failure", name, exc_info=True)
+
+
+def _error(message: str, exc: Exception) -> JobError:
+    if isinstance(exc, duckdb.InterruptException):
+        return JobInterrupted(f"{message}: interrupted")
+    return JobError(f"{message}: {exc}")
 
 
 def input_high(cursor: duckdb.DuckDBPyConnection, job: Job) -> int:
@@ -171,11 +192,14 @@ def run_job(
     now: dt.datetime,
     *,
     stopping: Callable[[], bool] = lambda: False,
+    quarantine_after: int = quarantine.QUARANTINE_AFTER_FAILURES,
 ) -> int:
     """Catch the job up with its input; returns the rows it wrote.
 
     `stopping` is asked before each chunk: at shutdown a long catch-up ends after the chunk
     under way (its work and watermark committed together) instead of holding the process.
+    A range that failed `quarantine_after` times in a row is narrowed down and quarantined
+    (`warehouse.jobs.quarantine`).
     """
     high = input_high(cursor, job)
     low = _watermark(cursor, job.name)
@@ -191,27 +215,84 @@ def run_job(
             cursor.commit()
         except Exception as exc:  # job boundary: roll back, record, report
             _failed(cursor, job.name, low, now, exc)
-            raise JobError(f"job {job.name} failed in housekeeping: {exc}") from exc
+            raise _error(f"job {job.name} failed in housekeeping", exc) from exc
     while low < high and not stopping():
-        upper = min(high, low + job.chunk)
-        cursor.begin()
-        try:
-            rows = job.step(cursor, low, upper)
-            _record(cursor, job.name, upper, rows, now, None)
-            cursor.commit()
-        except Exception as exc:  # job boundary: roll back, record, report
-            _failed(cursor, job.name, low, now, exc)
-            raise JobError(f"job {job.name} failed on batches ({low}, {upper}]: {exc}") from exc
+        rows, low = _run_chunk(cursor, job, low, min(high, low + job.chunk), now, quarantine_after)
         total += rows
-        low = upper
     return total
 
 
+def _run_chunk(
+    cursor: duckdb.DuckDBPyConnection,
+    job: Job,
+    low: int,
+    upper: int,
+    now: dt.datetime,
+    after: int,
+) -> tuple[int, int]:
+    """Run the step on the next range from `low` (up to `upper`), or quarantine that range;
+    returns the rows written and the new watermark."""
+    try:
+        attempt = quarantine.plan(cursor, job.name, low, upper, after)
+        if attempt.quarantine:
+            cursor.begin()
+            quarantine.quarantine(cursor, job.name, attempt, now)
+            _record(cursor, job.name, attempt.high, 0, now, None)
+            cursor.commit()
+            return 0, attempt.high
+        quarantine.begin(cursor, job.name, attempt)  # committed: a crash counts as a failure
+    except Exception as exc:  # job boundary: roll back, record, report
+        _failed(cursor, job.name, low, now, exc)
+        raise _error(f"job {job.name} could not start on batches ({low}, {upper}]", exc) from exc
+    cursor.begin()
+    try:
+        rows = job.step(cursor, low, attempt.high)
+        _record(cursor, job.name, attempt.high, rows, now, None)
+        quarantine.succeeded(cursor, job.name, attempt, after)
+        cursor.commit()
+    except Exception as exc:  # job boundary: roll back, record, report
+        _failed(cursor, job.name, low, now, exc, attempt)
+        raise _error(f"job {job.name} failed on batches ({low}, {attempt.high}]", exc) from exc
+    return rows, attempt.high
+
+
+def retry_quarantined(
+    cursor: duckdb.DuckDBPyConnection, job: Job, low: int, now: dt.datetime
+) -> int | None:
+    """Run the job's step again on its quarantined range starting at `low`; on success the
+    range leaves the quarantine (the watermark is already past it). Returns the rows
+    written, or None when no such range is quarantined; JobError when it fails again (it
+    stays quarantined, with the new error)."""
+    cursor.begin()
+    try:
+        taken = quarantine.take(cursor, job.name, low)
+        if taken is None:
+            cursor.rollback()
+            return None
+        rows = job.step(cursor, *taken)
+        cursor.commit()
+    except Exception as exc:  # job boundary: roll back, record, report
+        try:
+            cursor.rollback()
+        except duckdb.Error:
+            log.debug("no transaction to roll back after job %s failed", job.name)
+        quarantine.failed_again(cursor, job.name, low, exc)
+        raise _error(
+            f"job {job.name} failed again on its quarantined range from {low}", exc
+        ) from exc
+    log.info("job %s processed its quarantined range (%d, %d] again", job.name, *taken)
+    return rows
+
+
 def job_states(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Every registered job's progress; `input_high` is where its input stands now."""
+    """Every registered job's progress; `input_high` is where its input stands now,
+    `failures` its failures in a row on the range it is attempting, `quarantined` the
+    input ranges it set aside (warehouse.jobs.quarantine)."""
     columns = ("name", "watermark", "last_run_at", "last_rows", "total_rows", "runs", "last_error")
     rows = cursor.execute(f"SELECT {', '.join(columns)} FROM job_state").fetchall()
     stored = {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+    quarantined = quarantine.quarantined(cursor)
+    failures = quarantine.failures_in_a_row(cursor)
     states = []
     for name, job in JOBS.items():
         state = stored.get(name) or dict.fromkeys(columns, None) | {
@@ -221,5 +302,13 @@ def job_states(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             "total_rows": 0,
             "runs": 0,
         }
-        states.append(state | {"input_high": input_high(cursor, job)})
+        states.append(
+            state
+            | {
+                "input_high": input_high(cursor, job),
+                "failures": failures.get(name, 0),
+                "quarantined": quarantined.get(name, []),
+                "quarantined_ranges": len(quarantined.get(name, [])),
+            }
+        )
     return states

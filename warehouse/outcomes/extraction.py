@@ -2,7 +2,9 @@
 
 Incremental by ingest batch, like attribution: the spans of batches in (low, high] whose
 events or attributes mention `spendscope.outcome` are read with DuckDB's JSON functions,
-so the ingest hot path does nothing for outcomes. Each span event named
+so the ingest hot path does nothing for outcomes. They are unpacked a slice at a time
+(`SLICE_BYTES` of events and attributes, by row id), so the memory a run needs does not
+grow with the chunk. Each span event named
 `spendscope.outcome` (or carrying `spendscope.outcome.name`) is one outcome; a span whose
 own attributes carry `spendscope.outcome.name` is another. A span attribute
 `spendscope.outcome.key` also links that business key to the span's trace
@@ -59,6 +61,31 @@ def _text(attribute: str) -> str:
 
 
 _NUMBER = "('UBIGINT', 'BIGINT', 'DOUBLE', 'VARCHAR')"
+_MENTIONS_OUTCOMES = (
+    f"(contains(events, '{OUTCOME_EVENT}') OR contains(attributes, '{OUTCOME_EVENT}.'))"
+)
+
+# The spans of a chunk that mention outcomes are read a slice at a time: consecutive rows
+# holding about this many bytes of events and attributes (a larger span is a slice of its
+# own), so the JSON a run unpacks at once does not grow with the chunk.
+SLICE_BYTES = 4 * 1024 * 1024
+
+# The slices, as (first, last) row ids; the running total starts each slice anew at every
+# multiple of $slice_bytes.
+SLICES = f"""
+SELECT min(row_id), max(row_id)
+FROM (
+    SELECT row_id, (sum(size) OVER (ORDER BY row_id) - size) // $slice_bytes AS slice
+    FROM (
+        SELECT rowid AS row_id,
+               coalesce(strlen(events), 0) + coalesce(strlen(attributes), 0) AS size
+        FROM spans
+        WHERE batch_id > $low AND batch_id <= $high AND {_MENTIONS_OUTCOMES}
+    )
+)
+GROUP BY slice
+ORDER BY 1
+"""
 
 # One row per candidate outcome in the batches, typed, with `problem` NULL when valid.
 CANDIDATES = f"""
@@ -68,8 +95,8 @@ WITH
         SELECT trace_id, span_id, start_time, end_time, received_at, session_id, feature,
                tenant_id, events, attributes
         FROM spans
-        WHERE batch_id > $low AND batch_id <= $high
-          AND (contains(events, '{OUTCOME_EVENT}') OR contains(attributes, '{OUTCOME_EVENT}.'))
+        WHERE batch_id > $low AND batch_id <= $high AND rowid BETWEEN $first AND $last
+          AND {_MENTIONS_OUTCOMES}
     ),
     span_events AS (
         SELECT * EXCLUDE (events, attributes, evs),
@@ -193,22 +220,28 @@ def extract_outcomes(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> 
     if high <= low:
         return 0
     params = {"low": low, "high": high}
-    cursor.execute(CANDIDATES, params)
-    try:
-        row = cursor.execute(INSERT_OUTCOMES).fetchone()
-        inserted = int(row[0]) if row else 0
-        cursor.execute(INSERT_KEY_LINKS, params)
-        problems = cursor.execute(PROBLEMS).fetchone()
-    finally:
-        cursor.execute("DROP TABLE IF EXISTS outcome_candidates")
-    if problems and problems[0]:
+    slices = cursor.execute(SLICES, params | {"slice_bytes": SLICE_BYTES}).fetchall()
+    inserted = skipped = 0
+    example: tuple[str, str] | None = None
+    for first, last in slices:
+        cursor.execute(CANDIDATES, params | {"first": first, "last": last})
+        try:
+            row = cursor.execute(INSERT_OUTCOMES).fetchone()
+            inserted += int(row[0]) if row else 0
+            problems = cursor.execute(PROBLEMS).fetchone()
+        finally:
+            cursor.execute("DROP TABLE IF EXISTS outcome_candidates")
+        if problems and problems[0]:
+            skipped += problems[0]
+            example = example or (problems[2], problems[1])
+    cursor.execute(INSERT_KEY_LINKS, params)
+    if example is not None:
         log.warning(
             "skipped %d invalid outcomes in span batches (%d, %d], e.g. in trace %s: %s",
-            problems[0],
+            skipped,
             low,
             high,
-            problems[2],
-            problems[1],
+            *example,
         )
     return inserted
 

@@ -2,7 +2,9 @@
 
 DuckDB lets one process open a database file read-write; the serving process owns it.
 Jobs and API requests take their own cursors from `Database.cursor()`, which share the
-same database instance (and so see each other's commits).
+same database instance (and so see each other's commits), and its memory limit: DuckDB's
+own default is 80 % of the machine's memory, so one runaway query could take the machine;
+with a limit it fails with an out-of-memory error instead (and spills what it can to disk).
 """
 
 from __future__ import annotations
@@ -49,12 +51,19 @@ class Database:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, run_migrations: bool = True) -> Database:
+    def open(
+        cls, path: Path, *, run_migrations: bool = True, memory_limit_bytes: int | None = None
+    ) -> Database:
+        """Migrate and open `path`; `memory_limit_bytes` caps what DuckDB's buffer manager
+        holds for the whole process (None: DuckDB's default)."""
         check_writable(path.parent)
         try:
             if run_migrations:
                 migrate.upgrade(path)
-            connection = duckdb.connect(str(path))
+            config: dict[str, str | bool | int | float | list[str]] = {}
+            if memory_limit_bytes is not None:
+                config["memory_limit"] = f"{memory_limit_bytes}B"
+            connection = duckdb.connect(str(path), config=config)
         except (duckdb.IOException, OperationalError) as exc:
             if "lock" not in str(exc).lower():
                 raise

@@ -65,7 +65,7 @@ from warehouse.store.schema.rollups import (
     rollup_traces,
     rollup_users,
 )
-from warehouse.store.schema.spans import JobState, ModelCall, Span
+from warehouse.store.schema.spans import JobAttempt, JobQuarantine, JobState, ModelCall, Span
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -80,6 +80,8 @@ __all__ = [
     "Budget",
     "CallCost",
     "DetectorConfig",
+    "JobAttempt",
+    "JobQuarantine",
     "JobState",
     "ModelCall",
     "Money",

@@ -8,8 +8,10 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Double,
+    Integer,
     LargeBinary,
     SmallInteger,
     String,
@@ -102,3 +104,32 @@ class JobState(Base):
     total_rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
     runs: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobAttempt(Base):
+    """The input range (low, high] a job is attempting and its failures there in a row,
+    counted before the step runs (a crash counts); `suspect_high` ends the range still under
+    suspicion while the job narrows a failing range down (warehouse.jobs.quarantine)."""
+
+    __tablename__ = "job_attempts"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    low: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    high: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    suspect_high: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobQuarantine(Base):
+    """An input range (low, high] a job set aside after failing on it repeatedly."""
+
+    __tablename__ = "job_quarantine"
+    __table_args__ = (CheckConstraint("high > low", name="range"),)
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    low: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    high: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    quarantined_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
