@@ -10,7 +10,13 @@
     output_mtok = "8.5"
     reasoning_mtok = "8.5"         # optional: defaults to output_mtok
     effective_from = 2025-06-01    # optional date or datetime (UTC): all history if absent
+    effective_until = 2026-06-01   # optional end (exclusive): the catalog prices after it
     note = "negotiated 15% off"
+
+    [[prices.tiers]]               # optional: calls whose input tokens exceed `start`
+    start = 200000                 # (cache included) pay these rates on all their tokens
+    input_mtok = "4.25"
+    output_mtok = "12.75"
 
 Validation names the file, the entry (number, provider/model) and the field of every error;
 API overrides go through the same `parse_override`.
@@ -28,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from warehouse.pricing.pricebook import MATCH_KINDS, SINCE_ALWAYS, Override
+from warehouse.pricing.pricebook import MATCH_KINDS, SINCE_ALWAYS, Override, OverrideTier
 
 PRICE_FILES = ("prices.toml", "prices.yaml", "prices.yml")
 MAX_PRICE = Decimal("1e12")  # USD per million tokens; anything above is a typo
@@ -53,7 +59,17 @@ _FIELDS = {
     "output_mtok",
     "reasoning_mtok",
     "effective_from",
+    "effective_until",
+    "tiers",
     "note",
+}
+_TIER_FIELDS = {
+    "start",
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "output_mtok",
+    "reasoning_mtok",
 }
 _PRICE_FIELDS = (
     "input_mtok",
@@ -126,6 +142,63 @@ def effective_from_and_note(
     return effective_from, note
 
 
+def _prices(entry: Mapping[str, Any], where: str, errors: list[str]) -> dict[str, Decimal | None]:
+    """The price fields of an override or tier; input and output are required."""
+    prices: dict[str, Decimal | None] = {}
+    for name in _PRICE_FIELDS:
+        value = entry.get(name)
+        if value is None:
+            if name in ("input_mtok", "output_mtok"):
+                errors.append(f"{where}: {name}: required (USD per million tokens)")
+            prices[name] = None
+            continue
+        try:
+            prices[name] = parse_price(value)
+        except ValueError as exc:
+            errors.append(f"{where}: {name}: {exc}")
+    return prices
+
+
+def _tiers(value: object, where: str, errors: list[str]) -> tuple[OverrideTier, ...]:
+    """`tiers`: a list of tables, each a `start` (input tokens, increasing) and its prices."""
+    if not isinstance(value, list) or not value:
+        errors.append(f"{where}: tiers: must be a non-empty list of tiers")
+        return ()
+    tiers: list[OverrideTier] = []
+    previous = 0
+    for index, entry in enumerate(value, start=1):
+        at = f"{where}: tier #{index}"
+        try:
+            problems = check_fields(entry, at, _TIER_FIELDS)
+        except PriceFileError as exc:
+            errors.extend(exc.errors)
+            continue
+        start = entry.get("start")
+        if isinstance(start, bool) or not isinstance(start, int) or start <= previous:
+            problems.append(
+                f"{at}: start: must be a whole number of input tokens above "
+                f"{previous if tiers else 0} (tiers in increasing order), got {start!r}"
+            )
+        prices = _prices(entry, at, problems)
+        errors.extend(problems)
+        if problems:
+            continue
+        previous = start
+        input_mtok, output_mtok = prices["input_mtok"], prices["output_mtok"]
+        assert input_mtok is not None and output_mtok is not None
+        tiers.append(
+            OverrideTier(
+                start=start,
+                input_mtok=input_mtok,
+                output_mtok=output_mtok,
+                cache_read_mtok=prices["cache_read_mtok"],
+                cache_write_mtok=prices["cache_write_mtok"],
+                reasoning_mtok=prices["reasoning_mtok"],
+            )
+        )
+    return tuple(tiers)
+
+
 def parse_override(entry: Mapping[str, Any], where: str) -> Override:
     """Validate one override entry; errors name `where` (file and entry) and the field."""
     errors = check_fields(entry, where, _FIELDS)
@@ -144,19 +217,18 @@ def parse_override(entry: Mapping[str, Any], where: str) -> Override:
             re.compile(texts["model"])
         except re.error as exc:
             errors.append(f"{where}: model: invalid regular expression ({exc})")
-    prices: dict[str, Decimal | None] = {}
-    for name in _PRICE_FIELDS:
-        value = entry.get(name)
-        if value is None:
-            if name in ("input_mtok", "output_mtok"):
-                errors.append(f"{where}: {name}: required (USD per million tokens)")
-            prices[name] = None
-            continue
-        try:
-            prices[name] = parse_price(value)
-        except ValueError as exc:
-            errors.append(f"{where}: {name}: {exc}")
+    prices = _prices(entry, where, errors)
     effective_from, note = effective_from_and_note(entry, where, errors)
+    effective_until = None
+    if entry.get("effective_until") is not None:
+        try:
+            effective_until = parse_instant(entry["effective_until"])
+        except ValueError as exc:
+            errors.append(f"{where}: effective_until: {exc}")
+        else:
+            if effective_until <= effective_from:
+                errors.append(f"{where}: effective_until: must be after effective_from")
+    tiers = _tiers(entry["tiers"], where, errors) if entry.get("tiers") is not None else ()
     if errors:
         raise PriceFileError(errors)
     input_mtok, output_mtok = prices["input_mtok"], prices["output_mtok"]
@@ -172,6 +244,8 @@ def parse_override(entry: Mapping[str, Any], where: str) -> Override:
         cache_write_mtok=prices["cache_write_mtok"],
         reasoning_mtok=prices["reasoning_mtok"],
         effective_from=effective_from,
+        effective_until=effective_until,
+        tiers=tiers,
         note=note,
     )
 

@@ -1,6 +1,7 @@
-"""The catalog: the `genai-prices` data bundled with the installed package (never fetched), its
-provider and model matching, and the flattening of a catalog model's prices into `Period`s.
-The rules are in `warehouse.pricing.pricebook`'s docstring.
+"""The catalog: genai-prices data (bundled with the installed package, or a data file the user
+supplies: `warehouse.pricing.catalog_file`), its provider and model matching, and the
+flattening of a catalog model's prices into `Period`s. The rules are in
+`warehouse.pricing.pricebook`'s docstring.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import genai_prices
 from genai_prices import data as catalog_data
 from genai_prices.data_snapshot import DataSnapshot
 from genai_prices.types import (
@@ -53,14 +55,28 @@ class CatalogMatch:
     model: ModelInfo
 
 
-class Catalog:
-    """The bundled genai-prices data, with genai-prices' own provider and model matching."""
+BUNDLED = f"bundled:{genai_prices.__version__}"
 
-    def __init__(self, providers: list[Provider] | None = None) -> None:
+
+class Catalog:
+    """genai-prices data with genai-prices' own provider and model matching. `key` names the
+    data: `bundled:<version>` for the installed package's, else the data file's SHA-256."""
+
+    def __init__(self, providers: list[Provider] | None = None, key: str | None = None) -> None:
         self._snapshot = DataSnapshot(
             providers=catalog_data.providers if providers is None else providers,
             from_auto_update=False,
         )
+        self.key = key or (BUNDLED if providers is None else "custom")
+
+    @property
+    def providers(self) -> list[Provider]:
+        return self._snapshot.providers
+
+    def model_key(self, provider: str, model: str) -> object | None:
+        """The identity of the catalog model `model` resolves to (None: no model)."""
+        match = self.find(provider, model)
+        return None if match is None else id(match.model)
 
     def find(self, provider: str, model: str) -> CatalogMatch | None:
         """The catalog model for a provider (OTel name) and model as seen in spans."""
@@ -151,9 +167,13 @@ def _rates(model_price: ModelPrice, input_tokens: int) -> Rates | None:
         return _price_at(getattr(model_price, key), input_tokens)
 
     found = {key: at(key) for key in _TIERED_KEYS}
-    if all(value is None for value in found.values()):
-        return None  # priced by audio, images, searches...: not by tokens
     zero = Decimal(0)
+    if all(value is None for value in found.values()):
+        priced = {k: v for k, v in vars(model_price).items() if not k.startswith("_")}
+        if any(value is not None for value in priced.values()):
+            return None  # priced by audio, images, searches...: not by tokens
+        # No price at all (`:free` models, moderation): genai-prices charges $0.
+        return Rates(zero, zero, zero, zero, zero, zero)
     input_rate = fallback(found["input_mtok"], zero)
     output_rate = fallback(found["output_mtok"], zero)
     return Rates(

@@ -49,7 +49,10 @@ keys into stored periods and `warehouse.pricing.calls` holds the SQL that prices
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
 
 import duckdb
 
@@ -57,9 +60,10 @@ from warehouse.config.file_rows import sync_file_rows
 from warehouse.core.clock import naive_utc
 from warehouse.core.rows import fetch_dicts
 from warehouse.pricing import calls
-from warehouse.pricing.catalog import Catalog, default_catalog
+from warehouse.pricing.catalog import Catalog
+from warehouse.pricing.catalog_store import catalog_in_force
 from warehouse.pricing.keys import refresh_book, resolve_key
-from warehouse.pricing.pricebook import Override, PriceBook
+from warehouse.pricing.pricebook import Override, OverrideTier, PriceBook
 
 NAME = "pricing"
 
@@ -75,21 +79,65 @@ _OVERRIDE_COLUMNS = (
     "reasoning_mtok",
     "effective_from",
     "note",
+    "effective_until",
+    "tiers",
+)
+_TIER_PRICES = (
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "reasoning_mtok",
 )
 
 
 # ---- the price book in the database -----------------------------------------------------
 
 
+def tiers_json(tiers: tuple[OverrideTier, ...]) -> str | None:
+    """An override's tiers as stored (`price_overrides.tiers`): JSON, prices as strings."""
+    if not tiers:
+        return None
+    return json.dumps(
+        [
+            {"start": tier.start}
+            | {key: str(value) for key in _TIER_PRICES if (value := getattr(tier, key)) is not None}
+            for tier in tiers
+        ]
+    )
+
+
+def _tiers(text: str | None) -> tuple[OverrideTier, ...]:
+    def price(tier: dict[str, str], key: str) -> Decimal | None:
+        return Decimal(tier[key]) if key in tier else None
+
+    return tuple(
+        OverrideTier(
+            start=int(tier["start"]),
+            input_mtok=Decimal(tier["input_mtok"]),
+            output_mtok=Decimal(tier["output_mtok"]),
+            cache_read_mtok=price(tier, "cache_read_mtok"),
+            cache_write_mtok=price(tier, "cache_write_mtok"),
+            reasoning_mtok=price(tier, "reasoning_mtok"),
+        )
+        for tier in (json.loads(text) if text else [])
+    )
+
+
+def _override(row: dict[str, Any]) -> Override:
+    return Override(**{**row, "tiers": _tiers(row["tiers"])})
+
+
 def load_overrides(cursor: duckdb.DuckDBPyConnection) -> tuple[Override, ...]:
     rows = fetch_dicts(
         cursor, f"SELECT {', '.join(_OVERRIDE_COLUMNS)} FROM price_overrides ORDER BY id"
     )
-    return tuple(Override(**row) for row in rows)
+    return tuple(_override(row) for row in rows)
 
 
 def current_book(cursor: duckdb.DuckDBPyConnection, catalog: Catalog | None = None) -> PriceBook:
-    return PriceBook(catalog or default_catalog(), load_overrides(cursor))
+    """The overrides and the catalog in force (`warehouse.pricing.catalog_store`)."""
+    return PriceBook(catalog or catalog_in_force(cursor), load_overrides(cursor))
 
 
 # ---- the job ----------------------------------------------------------------------------
@@ -142,8 +190,8 @@ def add_override(
         """
         INSERT INTO price_overrides (provider, model_pattern, match_kind, input_mtok,
             cache_read_mtok, cache_write_mtok, output_mtok, reasoning_mtok, effective_from,
-            source, note, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            source, note, created_at, effective_until, tiers)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         RETURNING id
         """,
         [
@@ -159,6 +207,8 @@ def add_override(
             source,
             override.note,
             naive_utc(now),
+            override.effective_until,
+            tiers_json(override.tiers),
         ],
     ).fetchone()
     assert row is not None
@@ -180,7 +230,7 @@ def sync_file_overrides(
     stored = {
         o.identity(): o.id
         for o in (
-            Override(**row)
+            _override(row)
             for row in fetch_dicts(
                 cursor,
                 f"SELECT {', '.join(_OVERRIDE_COLUMNS)} FROM price_overrides WHERE source = 'file'",

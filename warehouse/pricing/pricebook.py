@@ -13,11 +13,14 @@ Two sources, resolved here into flat, effective-dated `Period`s that SQL can joi
   price the model does not have falls back to the input rate, and a reasoning price to the
   output rate, exactly as genai-prices' usage decomposition does. Request-context price
   variants (batch, flex, priority) are not applied: they are what overrides are for.
-- overrides: the user's prices, from `<data_dir>/prices.toml` (or `.yaml`) and the API.
-  Precedence at a call's start time: among the overrides that match the call and are in
-  effect, an exact model name beats a pattern, then the later `effective_from` wins (from
-  its date on), then the later-created override. An override in effect beats the catalog;
-  before the first matching override takes effect, the catalog prices.
+- overrides: the user's prices, from `<data_dir>/prices.toml` (or `.yaml`) and the API. An
+  exact override also covers its family's snapshots and aliases (`warehouse.pricing.coverage`).
+  Each is in effect over [effective_from, effective_until) and may carry tiers (input-token
+  bands, the catalog's cliff rule). Precedence at a call's start time: among the overrides
+  that cover the call and are in effect, an exact name beats a family, a family beats a
+  pattern, then the later `effective_from` wins (from its date on), then the later-created
+  override. An override in effect beats the catalog; where none is in effect (before the
+  first, after the last one ends), the catalog prices.
 
 Everything here is pure: `warehouse.pricing.job` stores the periods and prices calls with them.
 The value types are in `warehouse.pricing.periods`, the catalog side in `warehouse.pricing.catalog`;
@@ -39,7 +42,8 @@ from typing import Literal
 import genai_prices
 
 from warehouse.pricing.catalog import Catalog, CatalogMatch
-from warehouse.pricing.periods import Period, Rates, fallback
+from warehouse.pricing.coverage import RANKS, Coverage, family_covers
+from warehouse.pricing.periods import Period, Rates, fallback, merge_adjacent
 
 # The price book's surface, with the value and catalog types its signatures use.
 __all__ = [
@@ -50,8 +54,10 @@ __all__ = [
     "SINCE_ALWAYS",
     "Catalog",
     "CatalogMatch",
+    "Coverage",
     "MatchKind",
     "Override",
+    "OverrideTier",
     "Period",
     "PriceBook",
     "Rates",
@@ -62,17 +68,34 @@ MatchKind = Literal["exact", "glob", "regex"]
 MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "glob", "regex")
 
 CATALOG_VERSION = genai_prices.__version__
-# Bump when the catalog flattening (`warehouse.pricing.catalog`) changes, so stored periods
-# are rebuilt on upgrade.
-RESOLVER_VERSION = 1
+# Bump when the catalog flattening (`warehouse.pricing.catalog`) or override matching
+# changes, so stored periods are rebuilt on upgrade (2: $0 catalog models, family overrides).
+RESOLVER_VERSION = 2
 # An override without an effective date applies to all history.
 SINCE_ALWAYS = dt.datetime(1970, 1, 1)
 ANY_PROVIDER = "*"
 
 
 @dataclass(frozen=True)
+class OverrideTier:
+    """An override's price for calls whose total input tokens (cache included) exceed
+    `start`: as the catalog's tiers, it applies to all of the call's tokens."""
+
+    start: int
+    input_mtok: Decimal
+    output_mtok: Decimal
+    cache_read_mtok: Decimal | None = None
+    cache_write_mtok: Decimal | None = None
+    reasoning_mtok: Decimal | None = None
+
+    def rates(self) -> Rates:
+        return _rates(self)
+
+
+@dataclass(frozen=True)
 class Override:
-    """A user's price. `id` is None until stored; prices are per million tokens."""
+    """A user's price. `id` is None until stored; prices are per million tokens. In effect
+    over [effective_from, effective_until) (None: no end)."""
 
     provider: str
     model_pattern: str
@@ -85,20 +108,40 @@ class Override:
     effective_from: dt.datetime = SINCE_ALWAYS
     note: str | None = None
     id: int | None = None
+    effective_until: dt.datetime | None = None
+    tiers: tuple[OverrideTier, ...] = ()
 
     def matches(self, provider: str, model: str) -> bool:
+        """Whether the override's provider and name or pattern match, families aside."""
         if self.provider != ANY_PROVIDER and self.provider != provider.lower():
             return False
         return _model_matcher(self.match_kind, self.model_pattern)(model.lower())
 
+    def coverage(self, provider: str, model: str, catalog: Catalog | None) -> Coverage | None:
+        """How the override covers a span's (provider, model), if it does."""
+        if self.provider != ANY_PROVIDER and self.provider != provider.lower():
+            return None
+        if self.match_kind != "exact":
+            return "pattern" if self.matches(provider, model) else None
+        if model.lower() == self.model_pattern.lower():
+            return "exact"
+        return "family" if family_covers(self.model_pattern, provider, model, catalog) else None
+
+    def in_effect(self, instant: dt.datetime) -> bool:
+        ends = self.effective_until
+        return self.effective_from <= instant and (ends is None or instant < ends)
+
     def rates(self) -> Rates:
-        return Rates(
-            input_mtok=self.input_mtok,
-            cache_read_mtok=fallback(self.cache_read_mtok, self.input_mtok),
-            cache_write_mtok=fallback(self.cache_write_mtok, self.input_mtok),
-            output_mtok=self.output_mtok,
-            reasoning_mtok=fallback(self.reasoning_mtok, self.output_mtok),
-        )
+        return _rates(self)
+
+    def bands(self) -> list[tuple[int, int | None, Rates]]:
+        """Input-token bands [min, max) and their rates: the base, then each tier."""
+        edges = [0, *(tier.start + 1 for tier in self.tiers)]
+        rates = [self.rates(), *(tier.rates() for tier in self.tiers)]
+        return [
+            (low, edges[index + 1] if index + 1 < len(edges) else None, rates[index])
+            for index, low in enumerate(edges)
+        ]
 
     def identity(self) -> tuple[object, ...]:
         """Everything but the id: two overrides with the same identity are the same price."""
@@ -113,7 +156,19 @@ class Override:
             self.reasoning_mtok,
             self.effective_from,
             self.note,
+            self.effective_until,
+            self.tiers,
         )
+
+
+def _rates(price: Override | OverrideTier) -> Rates:
+    return Rates(
+        input_mtok=price.input_mtok,
+        cache_read_mtok=fallback(price.cache_read_mtok, price.input_mtok),
+        cache_write_mtok=fallback(price.cache_write_mtok, price.input_mtok),
+        output_mtok=price.output_mtok,
+        reasoning_mtok=fallback(price.reasoning_mtok, price.output_mtok),
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -130,11 +185,35 @@ def _model_matcher(kind: MatchKind, pattern: str) -> Callable[[str], bool]:
 # ---- overrides on top of the catalog ----------------------------------------------------
 
 
-def _precedence(override: Override) -> tuple[bool, dt.datetime, int]:
-    return (override.match_kind == "exact", override.effective_from, override.id or 0)
+Covered = tuple[Override, Coverage]
 
 
-def _clip(periods: Iterable[Period], end: dt.datetime) -> list[Period]:
+def _precedence(covered: Covered) -> tuple[int, dt.datetime, int]:
+    override, how = covered
+    return (RANKS[how], override.effective_from, override.id or 0)
+
+
+def _window(periods: Iterable[Period], start: dt.datetime, end: dt.datetime | None) -> list[Period]:
+    """The periods' parts inside [start, end) (end None: open)."""
+    inside = []
+    for period in periods:
+        if end is not None and period.effective_from is not None and period.effective_from >= end:
+            continue
+        if period.effective_to is not None and period.effective_to <= start:
+            continue
+        begins = period.effective_from
+        ends = period.effective_to
+        inside.append(
+            replace(
+                period,
+                effective_from=start if begins is None or begins < start else begins,
+                effective_to=end if ends is None or (end is not None and ends > end) else ends,
+            )
+        )
+    return inside
+
+
+def _before(periods: Iterable[Period], end: dt.datetime) -> list[Period]:
     clipped = []
     for period in periods:
         if period.effective_from is not None and period.effective_from >= end:
@@ -145,37 +224,45 @@ def _clip(periods: Iterable[Period], end: dt.datetime) -> list[Period]:
     return clipped
 
 
-def resolve(catalog: list[Period], overrides: Sequence[Override]) -> list[Period]:
-    """The periods of one price key: the catalog's, overridden from the first matching
-    override's date on (`overrides` are the ones that match the key)."""
-    if not overrides:
-        return catalog
-    starts = sorted({o.effective_from for o in overrides})
-    periods = _clip(catalog, starts[0])
-    previous: Override | None = None
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else None
-        winner = max((o for o in overrides if o.effective_from <= start), key=_precedence)
-        if previous is winner:
-            periods[-1] = replace(periods[-1], effective_to=end)
-            continue
-        previous = winner
-        periods.append(
-            Period(
-                effective_from=start,
-                effective_to=end,
-                time_of_day_from=None,
-                time_of_day_to=None,
-                min_input_tokens=0,
-                max_input_tokens=None,
-                source="override",
-                override_id=winner.id,
-                catalog_provider=None,
-                catalog_model=None,
-                rates=winner.rates(),
-            )
+def _override_periods(
+    override: Override, start: dt.datetime, end: dt.datetime | None
+) -> list[Period]:
+    return [
+        Period(
+            effective_from=start,
+            effective_to=end,
+            time_of_day_from=None,
+            time_of_day_to=None,
+            min_input_tokens=low,
+            max_input_tokens=high,
+            source="override",
+            override_id=override.id,
+            catalog_provider=None,
+            catalog_model=None,
+            rates=rates,
         )
-    return periods
+        for low, high, rates in override.bands()
+    ]
+
+
+def resolve(catalog: list[Period], covering: Sequence[Covered]) -> list[Period]:
+    """The periods of one price key: the catalog's, overridden wherever an override that
+    covers the key (`covering`, with how it covers it) is in effect."""
+    if not covering:
+        return catalog
+    edges = sorted(
+        {o.effective_from for o, _ in covering}
+        | {o.effective_until for o, _ in covering if o.effective_until is not None}
+    )
+    periods = _before(catalog, edges[0])
+    for index, start in enumerate(edges):
+        end = edges[index + 1] if index + 1 < len(edges) else None
+        in_effect = [c for c in covering if c[0].in_effect(start)]
+        if in_effect:
+            periods.extend(_override_periods(max(in_effect, key=_precedence)[0], start, end))
+        else:
+            periods.extend(_window(catalog, start, end))
+    return merge_adjacent(periods)
 
 
 @dataclass(frozen=True)
@@ -187,7 +274,7 @@ class PriceBook:
 
     @property
     def fingerprint(self) -> str:
-        digest = hashlib.sha256(f"{CATALOG_VERSION}|{RESOLVER_VERSION}".encode())
+        digest = hashlib.sha256(f"{self.catalog.key}|{RESOLVER_VERSION}".encode())
         for override in sorted(self.overrides, key=lambda o: o.id or 0):
             digest.update(repr((override.id, override.identity())).encode())
         return digest.hexdigest()[:32]
@@ -195,5 +282,7 @@ class PriceBook:
     def resolve(self, provider: str, model: str) -> tuple[CatalogMatch | None, list[Period]]:
         match = self.catalog.find(provider, model)
         catalog = self.catalog.periods(match) if match is not None else []
-        overrides = [o for o in self.overrides if o.matches(provider, model)]
-        return match, resolve(catalog, overrides)
+        covering = [
+            (o, how) for o in self.overrides if (how := o.coverage(provider, model, self.catalog))
+        ]
+        return match, resolve(catalog, covering)

@@ -45,6 +45,31 @@ class PriceOverride(Base):
     source: Mapped[str] = mapped_column(String, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    # Added by migration 0014: an end (exclusive; NULL: none) and input-token tiers (JSON).
+    effective_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    tiers: Mapped[str | None] = mapped_column(Text)
+
+
+class PriceCatalog(Base):
+    """A genai-prices data file the user supplied (a path or a URL): accepted (its text, in
+    force while `retired_at` is NULL) or rejected (`error`). No accepted row in force: the
+    catalog bundled with genai-prices prices. See `warehouse.pricing.catalog_store`."""
+
+    __tablename__ = "price_catalogs"
+    __table_args__ = (CheckConstraint("source IN ('file', 'url')", name="source"),)
+
+    id: Mapped[int] = id_key("price_catalogs")
+    source: Mapped[str] = mapped_column(String, nullable=False)
+    location: Mapped[str] = mapped_column(Text, nullable=False)
+    accepted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    sha256: Mapped[str | None] = mapped_column(String)
+    modified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    providers: Mapped[int | None] = mapped_column(BigInteger)
+    models: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class PriceKey(Base):
