@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics, PendingCollector
 from collector.alerting.wiring import alert_channels, sync_alert_policy
+from collector.api.price_catalog import CatalogSource
 from collector.api.price_file_status import PriceFileStatus
 from collector.api.routers.alerts import alerts_router
 from collector.api.routers.costs import costs_router
@@ -137,6 +138,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
 
     metrics.registry.register(PendingCollector(read_pending, dispatcher.channels))
     price_file = PriceFileStatus()
+    catalog = CatalogSource.from_settings(database, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -146,6 +148,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         if grpc_receiver is not None:
             await grpc_receiver.start()
         load_price_file_reporting(database, settings.data_dir, price_file)
+        catalog.start()  # the catalog file or URL, if set (docs/pricing.md)
         sync_alert_policy(database, settings)
         store_gpu_config(database, settings)
         sync_detection_file(database, settings.data_dir)  # likewise
@@ -159,6 +162,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
             if not dispatcher.stop(min(deadline, settings.alert_delivery_timeout_seconds + 1)):
                 log.warning("alert dispatcher still sending at shutdown")
             scheduler.stop(deadline_seconds=min(deadline, 5.0))  # interrupts a long job
+            catalog.stop()
             if grpc_receiver is not None:
                 await grpc_receiver.stop(grace=min(5.0, deadline))
             outcome_writer.stop(deadline)

@@ -141,6 +141,26 @@ class Settings(BaseSettings):
         description="Longest gap between two GPU utilization samples that still counts as "
         "GPU time; longer gaps are time the GPU was not there.",
     )
+    catalog_file: Path | None = Field(
+        None,
+        description="A genai-prices data file (data.json as genai-prices publishes it) that "
+        "prices instead of the catalog bundled with the package; checked before use, re-read "
+        "when it changes. See docs/pricing.md.",
+    )
+    catalog_url: str | None = Field(
+        None,
+        description="Opt-in network access: fetch the genai-prices data file from this http(s) "
+        "URL at start and every catalog_refresh_seconds. Not with catalog_file.",
+    )
+    catalog_refresh_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the catalog file is checked for changes, or the catalog URL "
+        "fetched again.",
+    )
+    catalog_fetch_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one catalog fetch (connect, send and answer)."
+    )
     attribution_interval_seconds: float = Field(
         1.0, gt=0, description="How often the attribution job resolves newly ingested traces."
     )
@@ -325,6 +345,8 @@ class Settings(BaseSettings):
             raise ValueError("a token is both an API token and a tenant token")
         if self.alert_warning_usd > self.alert_critical_usd:
             raise ValueError("alert_warning_usd is above alert_critical_usd")
+        if self.catalog_file is not None and self.catalog_url is not None:
+            raise ValueError("catalog_file and catalog_url are both set: use one")
         return self
 
     @field_validator("feature_span_name_pattern")
@@ -335,6 +357,13 @@ class Settings(BaseSettings):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value
 
     @field_validator("gpu_match")

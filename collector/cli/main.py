@@ -146,6 +146,7 @@ def jobs_run(
     import datetime as dt
 
     from collector.alerting.wiring import sync_alert_policy
+    from collector.api.price_catalog import CatalogSource
     from collector.api.routers.detection import sync_detection_file
     from collector.api.routers.prices import sync_price_file
     from warehouse.jobs.incremental import JOBS, JobError, run_job
@@ -158,6 +159,7 @@ def jobs_run(
     database = open_stopped_database(settings)
     try:
         sync_price_file(database, settings.data_dir)
+        CatalogSource.from_settings(database, settings).load()
         sync_alert_policy(database, settings)
         sync_detection_file(database, settings.data_dir)
         cursor = database.cursor()

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from warehouse.core.clock import naive_utc
+from warehouse.core.clock import naive_utc, utc
 from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.catalog import BUNDLED, Catalog, default_catalog
 from warehouse.pricing.catalog_file import CatalogData, CatalogFileError, parse_catalog
@@ -182,6 +182,7 @@ def catalog_status(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     if rows:
         row = rows[0]
         del row["id"]
+        row["modified_at"], row["loaded_at"] = utc(row["modified_at"]), utc(row["loaded_at"])
         status |= row | {"key": f"sha256:{row['sha256']}"}
     rejected = cursor.execute(
         "SELECT error FROM price_catalogs WHERE NOT accepted AND retired_at IS NULL "
