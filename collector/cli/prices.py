@@ -2,7 +2,8 @@
 file checked before it is loaded.
 
 `list` reads through the HTTP API (the serving process owns the database file); `check`
-only reads the price file, so it works with or without a running service.
+reads the price file (and the catalog file, if one is set), then, when no service holds the
+database, opens it read-only to show which models and calls each entry would cover.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import httpx
 import typer
 from rich.console import Console
@@ -20,6 +22,10 @@ from rich.table import Table
 from collector.settings import Settings
 from warehouse.config.price_file import PriceFileError, find_price_file, load_price_file
 from warehouse.gpu.prices import load_gpu_prices
+from warehouse.pricing.catalog_file import CatalogFileError, parse_catalog
+from warehouse.pricing.job import current_book
+from warehouse.pricing.pricebook import Override
+from warehouse.queries.prices import override_coverage
 
 prices_cli = typer.Typer(help="The price book: list what priced what, check the price file.")
 
@@ -52,21 +58,73 @@ def check(
         Path | None, typer.Option(help="A price file to check instead.", show_default=False)
     ] = None,
 ) -> None:
-    """Validate the price file (prices.toml or prices.yaml in the data directory)."""
+    """Validate the price file (prices.toml or prices.yaml in the data directory) and the
+    catalog file, and show what each price covers in the stored spans."""
+    settings = _settings(data_dir=data_dir)
     try:
         if file is not None:
             path: Path | None = file
             count = _entries(file)
         else:
-            path, count = check_price_file(_settings(data_dir=data_dir).data_dir)
-    except PriceFileError as exc:
+            path, count = check_price_file(settings.data_dir)
+        if settings.catalog_file is not None:
+            raw = settings.catalog_file.read_bytes()
+            catalog = parse_catalog(raw, str(settings.catalog_file))
+    except (PriceFileError, CatalogFileError) as exc:
         for error in exc.errors:
             typer.echo(error, err=True)
         raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"{settings.catalog_file}: cannot read ({exc.strerror or exc})", err=True)
+        raise typer.Exit(1) from None
+    if settings.catalog_file is not None:
+        typer.echo(
+            f"{settings.catalog_file}: catalog OK, {len(catalog.providers)} providers, "
+            f"{catalog.models} models (sha256 {catalog.sha256[:12]})"
+        )
     if path is None:
         typer.echo("no price file (prices.toml or prices.yaml): catalog prices only")
-    else:
-        typer.echo(f"{path}: {count} price(s) OK")
+        return
+    typer.echo(f"{path}: {count} price(s) OK")
+    for line in coverage_lines(settings.database_path, load_price_file(path)):
+        typer.echo(line)
+
+
+def coverage_lines(database: Path, overrides: list[Override], shown: int = 8) -> list[str]:
+    """What each of the price file's overrides would cover in the stored spans."""
+    if not overrides:
+        return []
+    if not database.exists():
+        return [f"{database}: no database yet, so nothing to cover"]
+    try:
+        connection = duckdb.connect(str(database), read_only=True)
+    except duckdb.IOException:
+        return [
+            f"{database} is in use by the service: `spendscope prices list` shows what the "
+            "loaded prices cover"
+        ]
+    try:
+        coverage = override_coverage(connection, current_book(connection), overrides)
+    except duckdb.CatalogException:
+        return [f"{database}: an older schema (run `spendscope migrate`): coverage not shown"]
+    finally:
+        connection.close()
+    lines = []
+    for index, (override, covered) in enumerate(zip(overrides, coverage, strict=True), start=1):
+        label = f"price #{index} ({override.provider}/{override.model_pattern})"
+        models = covered["covers"]
+        listed = ", ".join(
+            f"{c['provider']}/{c['model']} ({c['match']}, {c['calls']} calls)"
+            for c in models[:shown]
+        )
+        more = f" and {len(models) - shown} more" if len(models) > shown else ""
+        lines.append(
+            f"{label}: covers {len(models)} model(s), {covered['covered_calls']} call(s)"
+            + (f": {listed}{more}" if models else "")
+        )
+        if covered["warning"]:
+            lines.append(f"warning: {label}: {covered['warning']}")
+    return lines
 
 
 def _current(periods: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -113,7 +171,13 @@ def list_prices(
         typer.echo(json.dumps(report, indent=2))
         return
     console = Console()
-    models = Table(title=f"Models in use (catalog: genai-prices {report['catalog']['version']})")
+    catalog = report["catalog"]
+    in_force = (
+        f"genai-prices {catalog['version']}"
+        if catalog.get("source", "bundled") == "bundled"
+        else f"{catalog['location']}, sha256 {catalog['sha256'][:12]}"
+    )
+    models = Table(title=f"Models in use (catalog: {in_force})")
     for column in ("provider", "model", "matched", "calls", "cost USD", "in/out per MTok", "by"):
         models.add_column(column)
     for m in report["models"]:
@@ -130,7 +194,8 @@ def list_prices(
         )
     console.print(models)
     overrides = Table(title="Overrides")
-    for column in ("id", "provider", "model", "match", "in", "out", "from", "source", "note"):
+    columns = ("id", "provider", "model", "match", "in", "out", "from", "source", "covers", "note")
+    for column in columns:
         overrides.add_column(column)
     for o in report["overrides"]:
         overrides.add_row(
@@ -142,9 +207,17 @@ def list_prices(
             o["output_mtok"],
             "always" if o["effective_from"].startswith("1970-01-01") else o["effective_from"][:19],
             o["source"],
+            f"{len(o.get('covers', []))} models, {o.get('covered_calls', 0)} calls",
             o["note"] or "",
         )
     console.print(overrides)
+    for o in report["overrides"]:
+        if o.get("warning"):
+            console.print(
+                f"warning: override {o['id']} ({o['provider']}/{o['model']}): {o['warning']}"
+            )
+    for error in catalog.get("rejected", []):
+        console.print(f"catalog refused: {error}")
     unpriced = Table(title="Unpriced (never counted as $0)")
     for column in ("provider", "model", "reason", "calls", "input tokens", "output tokens"):
         unpriced.add_column(column)

@@ -1,13 +1,17 @@
-"""What the price book holds and what it priced: the data behind `GET /api/v1/prices`."""
+"""What the price book holds and what it priced: the data behind `GET /api/v1/prices` (and
+`spendscope prices check`, which shows what a price file's overrides would cover)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
-from warehouse.pricing.job import current_book
-from warehouse.pricing.pricebook import CATALOG_VERSION
+from warehouse.pricing.catalog_store import catalog_status
+from warehouse.pricing.job import current_book, load_overrides
+from warehouse.pricing.pricebook import CATALOG_VERSION, Override, PriceBook
 from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 MODELS = """
@@ -40,8 +44,19 @@ ORDER BY provider, model, effective_from NULLS FIRST, time_of_day_from NULLS FIR
 OVERRIDES = """
 SELECT id, provider, model_pattern AS model, match_kind AS match, input_mtok,
        cache_read_mtok, cache_write_mtok, output_mtok, reasoning_mtok, effective_from,
-       source, note, created_at
+       effective_until, tiers, source, note, created_at
 FROM price_overrides ORDER BY id
+"""
+
+# The calls of the given keys inside an override's dates, and those it priced.
+COVERED_CALLS = """
+SELECT c.provider, c.model, count(*) AS calls,
+       count(*) FILTER (WHERE c.override_id = $id) AS priced_calls
+FROM {costs} c
+JOIN (SELECT unnest($providers) AS provider, unnest($models) AS model) k
+    ON k.provider = c.provider AND k.model = c.model
+WHERE c.start_time >= $from AND ($until IS NULL OR c.start_time < $until)
+GROUP BY ALL
 """
 
 UNPRICED = """
@@ -80,6 +95,74 @@ def _scoped(sql: str, scope: TenantScope) -> str:
     return sql.replace("{costs}", costs).replace("{having}", "count(c.span_id) > 0")
 
 
+def override_coverage(
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    overrides: Sequence[Override],
+    scope: TenantScope = ALL_TENANTS,
+) -> list[dict[str, Any]]:
+    """For each override (stored or not): the models seen in spans it covers (how, calls in
+    its dates, calls it priced), their calls, and a warning when it covers none."""
+    keys = cursor.execute("SELECT provider, model FROM price_keys ORDER BY 1, 2").fetchall()
+    found = []
+    for override in overrides:
+        how = {
+            (provider, model): match
+            for provider, model in keys
+            if (match := override.coverage(provider, model, book.catalog))
+        }
+        counts: dict[tuple[str, str], dict[str, Any]] = {}
+        if how:
+            params = {
+                "id": override.id,
+                "providers": [provider for provider, _ in how],
+                "models": [model for _, model in how],
+                "from": override.effective_from,
+                "until": override.effective_until,
+                **scope.params(),
+            }
+            for row in _rows(cursor, _scoped(COVERED_CALLS, scope), params):
+                counts[(row.pop("provider"), row.pop("model"))] = row
+        covers = [
+            {"provider": provider, "model": model, "match": match}
+            | counts.get((provider, model), {"calls": 0, "priced_calls": 0})
+            for (provider, model), match in how.items()
+            if scope.unscoped or (provider, model) in counts
+        ]
+        for covered in covers if override.id is None else []:
+            covered["priced_calls"] = None  # not stored: it priced nothing yet
+        calls = sum(covered["calls"] for covered in covers)
+        found.append(
+            {"covers": covers, "covered_calls": calls, "warning": _warning(override, covers)}
+        )
+    return found
+
+
+def _warning(override: Override, covers: list[dict[str, Any]]) -> str | None:
+    if not covers:
+        return "covers no model seen in spans"
+    if not any(covered["calls"] for covered in covers):
+        return (
+            f"covers {len(covers)} model(s) seen in spans, but none of their calls is in its dates"
+        )
+    if override.id is not None and not any(covered["priced_calls"] for covered in covers):
+        return "every call it covers is priced by a more specific override"
+    return None
+
+
+def _overrides(
+    cursor: duckdb.DuckDBPyConnection, book: PriceBook, scope: TenantScope
+) -> list[dict[str, Any]]:
+    rows = _rows(cursor, OVERRIDES)
+    stored = load_overrides(cursor)
+    by_id = {override.id: override for override in stored}
+    ordered = [by_id[row["id"]] for row in rows]
+    for row, coverage in zip(rows, override_coverage(cursor, book, ordered, scope), strict=True):
+        row["tiers"] = json.loads(row["tiers"]) if row["tiers"] else []
+        row.update(coverage)
+    return rows
+
+
 def price_report(
     cursor: duckdb.DuckDBPyConnection, reprices: int = 20, scope: TenantScope = ALL_TENANTS
 ) -> dict[str, Any]:
@@ -87,7 +170,8 @@ def price_report(
 
     For a tenant scope: the models, calls and costs of that tenant only, and no re-pricing
     history (its counts cover every tenant)."""
-    fingerprint = current_book(cursor).fingerprint
+    book = current_book(cursor)
+    fingerprint = book.fingerprint
     periods: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for period in _rows(cursor, PERIODS):
         key = (period.pop("provider"), period.pop("model"))
@@ -99,11 +183,11 @@ def price_report(
         "n"
     ]
     return {
-        "catalog": {"name": "genai-prices", "version": CATALOG_VERSION},
+        "catalog": {"name": "genai-prices", "version": CATALOG_VERSION, **catalog_status(cursor)},
         "book_fingerprint": fingerprint,
         "up_to_date": pending == 0 and all(m["up_to_date"] for m in models),
         "models": models,
-        "overrides": _rows(cursor, OVERRIDES),
+        "overrides": _overrides(cursor, book, scope),
         "unpriced": _rows(cursor, _scoped(UNPRICED, scope), scope.params()),
         "reprices": _rows(cursor, REPRICES, {"limit": reprices if scope.unscoped else 0}),
     }

@@ -91,6 +91,23 @@ class ModelInUse(BaseModel):
     periods: list[PeriodRecord]
 
 
+class TierRecord(BaseModel):
+    start: int = Field(description="Calls with more input tokens (cache included) pay these.")
+    input_mtok: PerMTok
+    output_mtok: PerMTok
+    cache_read_mtok: PerMTok | None = None
+    cache_write_mtok: PerMTok | None = None
+    reasoning_mtok: PerMTok | None = None
+
+
+class CoveredModel(BaseModel):
+    provider: str
+    model: str
+    match: str = Field(description="exact, family (a snapshot or alias of it) or pattern.")
+    calls: int = Field(description="Its calls in the override's dates.")
+    priced_calls: int | None = Field(description="Those this override priced.")
+
+
 class OverrideRecord(BaseModel):
     id: int
     provider: str
@@ -105,6 +122,13 @@ class OverrideRecord(BaseModel):
     source: str = Field(description="file (the price file) or api.")
     note: str | None
     created_at: dt.datetime
+    effective_until: dt.datetime | None = Field(None, description="Exclusive; null: no end.")
+    tiers: list[TierRecord] = Field(default_factory=list)
+    covers: list[CoveredModel] = Field(
+        default_factory=list, description="The models seen in spans this override covers."
+    )
+    covered_calls: int = Field(0, description="Their calls in the override's dates.")
+    warning: str | None = Field(None, description="Set when it covers no call, say why.")
 
 
 class UnpricedModel(BaseModel):
@@ -133,7 +157,18 @@ class RepriceRecord(BaseModel):
 
 class Catalog(BaseModel):
     name: str
-    version: str
+    version: str = Field(description="The installed genai-prices package's version.")
+    source: str = Field("bundled", description="bundled (the package's data), file or url.")
+    location: str | None = Field(None, description="The file's path or the URL.")
+    sha256: str | None = Field(None, description="The data file's SHA-256.")
+    modified_at: dt.datetime | None = Field(None, description="File time or Last-Modified.")
+    loaded_at: dt.datetime | None = None
+    models: int | None = None
+    rejected: list[str] = Field(
+        default_factory=list,
+        description="Why the latest catalog file or fetch was refused, while it is; the "
+        "catalog in force stays.",
+    )
 
 
 class PricesResponse(BaseModel):
@@ -185,6 +220,10 @@ class OverrideIn(BaseModel):
     effective_from: str | None = Field(
         None, description="ISO date or datetime (UTC when no offset); absent: all history."
     )
+    effective_until: str | None = Field(None, description="Exclusive end; absent: none.")
+    tiers: list[dict[str, PriceValue]] | None = Field(
+        None, description="Each `start` (input tokens) with its prices, as in the price file."
+    )
     note: str | None = None
 
 
@@ -215,6 +254,7 @@ def _override(row: dict[str, Any]) -> OverrideRecord:
         row[key] = decimal_text(row[key])
     row["reasoning_mtok"] = decimal_text(row["reasoning_mtok"])
     row["effective_from"] = _utc(row["effective_from"])
+    row["effective_until"] = _utc(row.get("effective_until"))
     row["created_at"] = _utc(row["created_at"])
     return OverrideRecord(**row)
 

@@ -10,7 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from collector.api.price_file_status import PriceFileStatus
+from collector.api.routers.prices import prices_router
+from collector.auth import TokenSet
+from collector.cli.main import cli
 from tests.warehouse.pricing.test_pricing import MTOK, Call, Warehouse, expected
 from warehouse.config.price_file import PriceFileError, load_price_file
 from warehouse.pricing.coverage import family_covers, is_family_name, stripped_names
@@ -230,3 +237,96 @@ tiers = [{ start = 100, input_mtok = 2, output_mtok = 2 }, { start = 50, input_m
     assert "price #1 (openai/gpt-4o): effective_until: must be after effective_from" in errors
     assert "tier #2: start: must be a whole number of input tokens above 100" in errors
     assert "tier #2: output_mtok: required" in errors
+
+
+def test_the_api_shows_what_each_override_covers(
+    wh: Warehouse, database: Database, tmp_path: Path
+) -> None:
+    app = FastAPI()
+    app.include_router(prices_router(database, TokenSet([]), tmp_path, PriceFileStatus()))
+    client = TestClient(app)
+    wh.ingest(
+        [
+            Call("openai", "gpt-4o-2024-08-06", DAY),
+            Call("openai", "gpt-4o-2024-08-06", DAY),
+            Call("openai", "gpt-4o", DAY - dt.timedelta(days=40)),
+            Call("anthropic", "claude-sonnet-4-5-20250929", DAY, 300_000, 10),
+        ]
+    )
+    wh.run()
+    created = client.post(
+        "/api/v1/prices",
+        json={
+            "provider": "anthropic",
+            "model": "claude-sonnet-4-5",
+            "input_mtok": "2.4",
+            "output_mtok": "12",
+            "effective_from": "2025-09-01",
+            "effective_until": "2026-09-01",
+            "tiers": [{"start": 200000, "input_mtok": "4.8", "output_mtok": "18"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["tiers"] == [
+        {
+            "start": 200000,
+            "input_mtok": "4.8",
+            "output_mtok": "18",
+            "cache_read_mtok": None,
+            "cache_write_mtok": None,
+            "reasoning_mtok": None,
+        }
+    ]
+    assert created.json()["effective_until"].startswith("2026-09-01T00:00:00")
+    for body in (
+        {"provider": "openai", "model": "gpt-4o", "effective_from": "2025-09-01"},
+        {"provider": "openai", "model": "gpt-4o-2024-08-06", "effective_from": "2025-09-01"},
+        {"provider": "openai", "model": "gpt-40"},  # a typo: covers nothing
+    ):
+        response = client.post("/api/v1/prices", json=body | {"input_mtok": 1, "output_mtok": 1})
+        assert response.status_code == 201, response.text
+    wh.run()
+    overrides = {o["model"]: o for o in client.get("/api/v1/prices").json()["overrides"]}
+    sonnet = overrides["claude-sonnet-4-5"]
+    assert sonnet["covers"] == [
+        {
+            "provider": "anthropic",
+            "model": "claude-sonnet-4-5-20250929",
+            "match": "family",
+            "calls": 1,
+            "priced_calls": 1,
+        }
+    ]
+    assert sonnet["warning"] is None
+    assert wh.cost(4) == (300_000 * Decimal("4.8") + 10 * 18) * MTOK  # the tier
+    family = overrides["gpt-4o"]
+    assert {(c["model"], c["match"], c["calls"], c["priced_calls"]) for c in family["covers"]} == {
+        ("gpt-4o-2024-08-06", "family", 2, 0),
+        ("gpt-4o", "exact", 0, 0),  # its one call is before the override's date
+    }
+    assert family["covered_calls"] == 2
+    assert family["warning"] == "every call it covers is priced by a more specific override"
+    assert overrides["gpt-4o-2024-08-06"]["covers"][0]["priced_calls"] == 2
+    assert overrides["gpt-40"]["covers"] == [] and overrides["gpt-40"]["covered_calls"] == 0
+    assert overrides["gpt-40"]["warning"] == "covers no model seen in spans"
+
+
+def test_prices_check_shows_what_the_file_would_cover(
+    wh: Warehouse, database: Database, tmp_path: Path
+) -> None:
+    wh.ingest([Call("openai", "gpt-4o-2024-08-06", DAY), Call("openai", "gpt-4o-2024-11-20", DAY)])
+    wh.run()
+    wh.cursor.close()
+    database.close()  # as when the service is stopped
+    (tmp_path / "prices.toml").write_text(
+        '[[prices]]\nprovider = "openai"\nmodel = "gpt-4o"\ninput_mtok = 2\noutput_mtok = 8\n\n'
+        '[[prices]]\nprovider = "openai"\nmodel = "gpt-40"\ninput_mtok = 2\noutput_mtok = 8\n'
+    )
+    result = CliRunner().invoke(cli, ["prices", "check", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 price(s) OK" in result.output
+    assert (
+        "price #1 (openai/gpt-4o): covers 2 model(s), 2 call(s): "
+        "openai/gpt-4o-2024-08-06 (family, 1 calls), openai/gpt-4o-2024-11-20 (family, 1 calls)"
+    ) in result.output
+    assert "warning: price #2 (openai/gpt-40): covers no model seen in spans" in result.output
