@@ -184,19 +184,14 @@ def _tiers(value: object, where: str, errors: list[str]) -> tuple[OverrideTier, 
         if problems:
             continue
         previous = start
-        input_mtok, output_mtok = prices["input_mtok"], prices["output_mtok"]
-        assert input_mtok is not None and output_mtok is not None
-        tiers.append(
-            OverrideTier(
-                start=start,
-                input_mtok=input_mtok,
-                output_mtok=output_mtok,
-                cache_read_mtok=prices["cache_read_mtok"],
-                cache_write_mtok=prices["cache_write_mtok"],
-                reasoning_mtok=prices["reasoning_mtok"],
-            )
-        )
+        tiers.append(OverrideTier(start=start, **_checked(prices)))
     return tuple(tiers)
+
+
+def _checked(prices: dict[str, Decimal | None]) -> dict[str, Any]:
+    """The price fields of an entry `_prices` found no error in (input and output set)."""
+    assert prices["input_mtok"] is not None and prices["output_mtok"] is not None
+    return dict(prices)
 
 
 def parse_override(entry: Mapping[str, Any], where: str) -> Override:
@@ -231,18 +226,11 @@ def parse_override(entry: Mapping[str, Any], where: str) -> Override:
     tiers = _tiers(entry["tiers"], where, errors) if entry.get("tiers") is not None else ()
     if errors:
         raise PriceFileError(errors)
-    input_mtok, output_mtok = prices["input_mtok"], prices["output_mtok"]
-    assert input_mtok is not None and output_mtok is not None
-    provider = texts["provider"].lower()
     return Override(
-        provider=provider,
+        provider=texts["provider"].lower(),
         model_pattern=texts["model"],
         match_kind=match,
-        input_mtok=input_mtok,
-        output_mtok=output_mtok,
-        cache_read_mtok=prices["cache_read_mtok"],
-        cache_write_mtok=prices["cache_write_mtok"],
-        reasoning_mtok=prices["reasoning_mtok"],
+        **_checked(prices),
         effective_from=effective_from,
         effective_until=effective_until,
         tiers=tiers,
