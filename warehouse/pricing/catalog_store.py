@@ -12,6 +12,7 @@ re-prices exactly the price keys whose prices it changes (`warehouse.pricing.key
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import OrderedDict
 from typing import Any, Literal
@@ -23,6 +24,8 @@ from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.catalog import BUNDLED, Catalog, default_catalog
 from warehouse.pricing.catalog_file import CatalogData, CatalogFileError, parse_catalog
 from warehouse.store.transaction import transaction
+
+log = logging.getLogger(__name__)
 
 Source = Literal["file", "url"]
 
@@ -68,7 +71,13 @@ def catalog_in_force(cursor: duckdb.DuckDBPyConnection) -> Catalog:
             "SELECT data FROM price_catalogs WHERE id = ?", [catalog_id]
         ).fetchone()
         assert text is not None
-        catalog = parse_catalog(text[0].encode("utf-8"), f"stored catalog #{catalog_id}").catalog()
+        try:
+            data = parse_catalog(text[0].encode("utf-8"), f"stored catalog #{catalog_id}")
+        except CatalogFileError as exc:
+            # e.g. a genai-prices upgrade that reads the stored file differently
+            log.error("the stored catalog is unusable, the bundled one prices: %s", exc)
+            return default_catalog()
+        catalog = data.catalog()
         _PARSED.put(sha256, catalog)
     return catalog
 
