@@ -45,7 +45,7 @@ class PriceOverride(Base):
     source: Mapped[str] = mapped_column(String, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    # Added by migration 0014: an end (exclusive; NULL: none) and input-token tiers (JSON).
+    # Added by migration 0016: an end (exclusive; NULL: none) and input-token tiers (JSON).
     effective_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     tiers: Mapped[str | None] = mapped_column(Text)
 

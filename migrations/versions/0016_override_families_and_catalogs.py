@@ -5,8 +5,8 @@ tier's `start` in input tokens and its prices). `price_catalogs` keeps the genai
 files supplied by path or URL (the one in force, and the rejected ones with their errors).
 Existing overrides keep their meaning (no end, no tiers). Downgrading drops both.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-24
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
