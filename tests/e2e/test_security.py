@@ -191,6 +191,7 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.queries.costs": {
         "' AND '.join(where)",
+        "condition",  # one of two fixed fragments; the tenant is a parameter
         "', '.join((f'sum({m})' for m in MEASURES))",
         "', '.join([*select, _SUMS])",
         "daily",
