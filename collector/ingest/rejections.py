@@ -6,6 +6,10 @@ from __future__ import annotations
 MAX_REJECTION_MESSAGES = 5
 
 
+class SpanRejected(ValueError):
+    """A span that cannot be stored as sent; the message says why (OTLP partial success)."""
+
+
 class Rejections:
     def __init__(self) -> None:
         self.rejected = 0

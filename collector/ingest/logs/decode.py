@@ -7,7 +7,7 @@ acknowledged and counted, never stored. An outcome record that breaks the rules 
 rejected and reported through OTLP partial success; a body that cannot be decoded at all
 raises `DecodeError` (400 / INVALID_ARGUMENT), as for traces.
 
-The AnyValue and OTLP/JSON helpers are the trace decoder's (`collector.ingest.traces.decode`).
+The AnyValue and OTLP/JSON helpers are shared with the other signals (`collector.ingest.anyvalue`).
 """
 
 from __future__ import annotations
@@ -22,22 +22,20 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from collector.ingest.anyvalue import (
+    json_attributes,
+    json_field,
+    json_id,
+    json_int,
+    json_list,
+    json_object,
+    json_request,
+    proto_attributes,
+)
+from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
 from collector.ingest.columns import MAX_UNIX_NANO, to_json
 from collector.ingest.normalize import FEATURE, SESSION, TENANT, Normalizer, SpanRejected, _text
 from collector.ingest.rejections import Rejections
-from collector.ingest.traces.decode import (
-    JSON,
-    PROTOBUF,
-    DecodeError,
-    _field,
-    _json_attributes,
-    _json_id,
-    _json_int,
-    _json_request,
-    _list,
-    _object,
-    _proto_attributes,
-)
 from warehouse.outcomes.records import (
     EVENT_NAME_ATTRIBUTE,
     MAX_KEY_CHARS,
@@ -193,9 +191,9 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
                 try:
                     if resource is None:
                         resource = records.normalizer.resource_context(
-                            _proto_attributes(resource_logs.resource.attributes)
+                            proto_attributes(resource_logs.resource.attributes)
                         )
-                    attributes = _proto_attributes(record.attributes)
+                    attributes = proto_attributes(record.attributes)
                 except SpanRejected as exc:
                     records.reject(f"log record: {exc}")
                     continue
@@ -214,21 +212,23 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
 
 
 def _add_json(body: bytes, records: _Records) -> None:
-    resource_logs_list = _json_request(body, "resourceLogs", "resource_logs")
+    resource_logs_list = json_request(body, "resourceLogs", "resource_logs")
     for resource_logs in resource_logs_list:
         try:
-            resource_logs = _object(resource_logs, "resourceLogs item")
-            resource_obj = _object(_field(resource_logs, "resource", "resource", {}), "resource")
-            resource = records.normalizer.resource_context(
-                _json_attributes(_list(resource_obj, "attributes", "attributes"))
+            resource_logs = json_object(resource_logs, "resourceLogs item")
+            resource_obj = json_object(
+                json_field(resource_logs, "resource", "resource", {}), "resource"
             )
-            scope_logs_list = _list(resource_logs, "scopeLogs", "scope_logs")
+            resource = records.normalizer.resource_context(
+                json_attributes(json_list(resource_obj, "attributes", "attributes"))
+            )
+            scope_logs_list = json_list(resource_logs, "scopeLogs", "scope_logs")
         except SpanRejected as exc:
             raise DecodeError(f"invalid resourceLogs: {exc}") from None
         for scope_logs in scope_logs_list:
             try:
-                scope_logs = _object(scope_logs, "scopeLogs item")
-                log_records = _list(scope_logs, "logRecords", "log_records")
+                scope_logs = json_object(scope_logs, "scopeLogs item")
+                log_records = json_list(scope_logs, "logRecords", "log_records")
             except SpanRejected as exc:
                 raise DecodeError(f"invalid scopeLogs: {exc}") from None
             for record in log_records:
@@ -246,7 +246,7 @@ def _json_mentions_outcome(items: list[Any]) -> bool:
         if (
             key == EVENT_NAME_ATTRIBUTE
             and isinstance(value, dict)
-            and _field(value, "stringValue", "string_value") == OUTCOME_EVENT
+            and json_field(value, "stringValue", "string_value") == OUTCOME_EVENT
         ):
             return True
     return False
@@ -254,18 +254,18 @@ def _json_mentions_outcome(items: list[Any]) -> bool:
 
 def _add_json_record(record: Any, resource: Mapping[int, Any], records: _Records) -> None:
     try:
-        record = _object(record, "logRecord")
-        raw_attributes = _list(record, "attributes", "attributes")
-        event_name = _field(record, "eventName", "event_name", "")
+        record = json_object(record, "logRecord")
+        raw_attributes = json_list(record, "attributes", "attributes")
+        event_name = json_field(record, "eventName", "event_name", "")
         if event_name != OUTCOME_EVENT and not _json_mentions_outcome(raw_attributes):
             records.ignored += 1
             return
-        attributes = _json_attributes(raw_attributes)
-        trace_id = _json_id(_field(record, "traceId", "trace_id"), 16, "traceId")
-        span_id = _json_id(_field(record, "spanId", "span_id"), 8, "spanId")
-        time_ns = _json_int(_field(record, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano")
-        observed_ns = _json_int(
-            _field(record, "observedTimeUnixNano", "observed_time_unix_nano", 0),
+        attributes = json_attributes(raw_attributes)
+        trace_id = json_id(json_field(record, "traceId", "trace_id"), 16, "traceId")
+        span_id = json_id(json_field(record, "spanId", "span_id"), 8, "spanId")
+        time_ns = json_int(json_field(record, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano")
+        observed_ns = json_int(
+            json_field(record, "observedTimeUnixNano", "observed_time_unix_nano", 0),
             "observedTimeUnixNano",
         )
     except SpanRejected as exc:

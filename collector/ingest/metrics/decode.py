@@ -34,10 +34,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
 from collector.ingest.columns import MAX_UNIX_NANO
 from collector.ingest.metrics import signals
 from collector.ingest.rejections import Rejections
-from collector.ingest.traces.decode import JSON, PROTOBUF, DecodeError
 
 # DataPointFlags.FLAG_NO_RECORDED_VALUE
 NO_RECORDED_VALUE = 1

@@ -13,7 +13,7 @@ the same bytes with schemas that let upb do that work for a whole request at onc
   (the oneof's field numbers become repeated fields), in order within each kind.
 
 The decoder checks that every `KeyValue` had exactly one key and one value and every
-`AnyValue` exactly one known field before trusting the lists (`collector.ingest.traces.decode`), and
+`AnyValue` exactly one known field before trusting the lists (`collector.ingest.traces.bulk`), and
 falls back to the generated classes otherwise, so the result is the same for every body.
 """
 
