@@ -90,10 +90,33 @@ def json_int(value: Any, what: str, low: int = 0, high: int = UINT64_MAX) -> int
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     if number is None:
-        raise SpanRejected(f"{what} must be an integer, got {str(value)[:40]!r}")
+        raise SpanRejected(f"{what} must be an integer, got {preview(value)!r}")
     if not low <= number <= high:
         raise SpanRejected(f"{what} {number} is outside the 64-bit range")
     return number
+
+
+def json_text(value: Any, what: str) -> str:
+    """A JSON string field; a number or a boolean is taken as its text (as sent), anything
+    else (an array or object, which may be nested a thousand levels deep) is rejected."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return preview(value, 1000)
+    raise SpanRejected(f"{what} must be a string, not {type(value).__name__}")
+
+
+def preview(value: Any, limit: int = 40) -> str:
+    """The start of a JSON value's text, for messages: never the whole of a huge or deeply
+    nested value (whose `str` alone would exhaust the recursion limit)."""
+    if isinstance(value, list | dict):
+        return type(value).__name__
+    try:
+        return str(value)[:limit]
+    except ValueError:  # an integer beyond str()'s digit limit
+        return "a number too long to show"
 
 
 def json_id(value: Any, size: int, what: str) -> bytes:
@@ -123,7 +146,7 @@ def json_value(value: Any, depth: int = 0) -> Any:
         return None
     for key, raw in value.items():
         if key in ("stringValue", "string_value"):
-            return raw if isinstance(raw, str) else str(raw)
+            return raw if isinstance(raw, str) else json_text(raw, "stringValue")
         if key in ("intValue", "int_value"):
             return json_int(raw, "intValue", INT64_MIN, INT64_MAX)
         if key in ("doubleValue", "double_value"):
@@ -134,7 +157,9 @@ def json_value(value: Any, depth: int = 0) -> Any:
             except (TypeError, ValueError):
                 raise SpanRejected("doubleValue must be a number") from None
         if key in ("boolValue", "bool_value"):
-            return bool(raw)
+            if not isinstance(raw, bool):
+                raise SpanRejected(f"boolValue must be true or false, not {preview(raw)!r}")
+            return raw
         if depth >= MAX_ATTRIBUTE_DEPTH:
             raise SpanRejected(f"attribute value nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
         if key in ("arrayValue", "array_value"):

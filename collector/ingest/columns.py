@@ -120,6 +120,33 @@ def _check_key_lengths(n: Normalized) -> None:
             raise SpanRejected(f"{field} is {len(value)} characters long (limit {MAX_KEY_CHARS})")
 
 
+def _check_span(
+    trace_id: bytes,
+    span_id: bytes,
+    parent_span_id: bytes,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    status_code: int,
+) -> None:
+    """Raise SpanRejected when a span's own fields cannot be stored."""
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+        raise SpanRejected("trace_id must be 16 bytes and not all zero")
+    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+        raise SpanRejected("span_id must be 8 bytes and not all zero")
+    if parent_span_id and len(parent_span_id) != 8:
+        raise SpanRejected("parent_span_id must be 8 bytes or empty")
+    if not 0 < start_ns <= MAX_UNIX_NANO:
+        raise SpanRejected(f"start time {start_ns} is not a Unix time in ns before 2200")
+    if not 0 <= end_ns <= MAX_UNIX_NANO:
+        raise SpanRejected(f"end time {end_ns} is not a Unix time in ns before 2200")
+    if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
+        raise SpanRejected("span kind or status code out of range")
+    if len(name) > MAX_KEY_CHARS:
+        raise SpanRejected(f"name is {len(name)} characters long (limit {MAX_KEY_CHARS})")
+
+
 class SpanColumns(Rejections):
     """Accumulates validated, normalized spans; one tuple per span, in `SCHEMA` order,
     turned into columns once per request (`to_arrow`)."""
@@ -150,28 +177,11 @@ class SpanColumns(Rejections):
     ) -> None:
         """Validate and append one span; a span that cannot be stored is counted as rejected."""
         try:
-            if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
-                raise SpanRejected("trace_id must be 16 bytes and not all zero")
-            if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
-                raise SpanRejected("span_id must be 8 bytes and not all zero")
-            if parent_span_id and len(parent_span_id) != 8:
-                raise SpanRejected("parent_span_id must be 8 bytes or empty")
-            if not 0 < start_ns <= MAX_UNIX_NANO:
-                raise SpanRejected(f"start time {start_ns} is not a Unix time in ns before 2200")
-            if not 0 <= end_ns <= MAX_UNIX_NANO:
-                raise SpanRejected(f"end time {end_ns} is not a Unix time in ns before 2200")
-            if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
-                raise SpanRejected("span kind or status code out of range")
-            if len(name) > MAX_KEY_CHARS:
-                raise SpanRejected(f"name is {len(name)} characters long (limit {MAX_KEY_CHARS})")
+            _check_span(trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,
+                        status_code)  # fmt: skip
             n = self.normalizer.normalize(name, attributes, resource)
             _check_key_lengths(n)
-        except SpanRejected as exc:
-            self.reject(f"span {span_id.hex()}: {exc}")
-            return
-        remainder = n.remainder
-        self.rows.append(
-            (
+            row = (
                 trace_id,
                 span_id,
                 parent_span_id or None,
@@ -202,12 +212,18 @@ class SpanColumns(Rejections):
                 n.tenant_id,
                 n.environment,
                 n.agent_name,
-                to_json(remainder),
+                to_json(n.remainder),
                 resource_json,
                 to_json(events),
                 to_json(links),
             )
-        )
+        except SpanRejected as exc:
+            self.reject(f"span {span_id.hex()}: {exc}")
+            return
+        except Exception as exc:  # one span's bug never fails its request
+            self.unexpected(f"span {span_id.hex()}", exc)
+            return
+        self.rows.append(row)
         self.accepted += 1
 
     def to_arrow(self) -> pa.Table:

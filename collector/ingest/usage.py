@@ -182,7 +182,10 @@ def reported_cost(found: Found) -> float | None:
     if not details:
         return None
     # Langfuse: without a total, the total is the sum of the cost types.
-    total = sum(_decimal(value, f"cost_details.{key}") for key, value in details.items())
+    try:
+        total = sum(_decimal(value, f"cost_details.{key}") for key, value in details.items())
+    except ArithmeticError:  # decimal.Overflow: parts beyond the exponent range (1e1000000)
+        raise SpanRejected("cost_details out of range (the sum overflows)") from None
     return _cost(total, "cost_details")
 
 

@@ -30,6 +30,7 @@ from collector.ingest.anyvalue import (
     json_list,
     json_object,
     json_request,
+    json_text,
     proto_attributes,
 )
 from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
@@ -87,7 +88,24 @@ class _Records(Rejections):
         time_ns: int,
         observed_ns: int,
     ) -> None:
-        """Store one outcome record (already known to be one)."""
+        """Store one outcome record (already known to be one), or count it rejected."""
+        try:
+            self._add(attributes, resource, event_name, trace_id, span_id, time_ns, observed_ns)
+        except SpanRejected as exc:
+            self.reject(f"log record: {exc}")
+        except Exception as exc:  # one record's bug never fails its request
+            self.unexpected("log record", exc)
+
+    def _add(
+        self,
+        attributes: Mapping[str, Any],
+        resource: Mapping[int, Any],
+        event_name: str,
+        trace_id: bytes,
+        span_id: bytes,
+        time_ns: int,
+        observed_ns: int,
+    ) -> None:
         try:
             fields = parse_attributes(attributes)
             if trace_id and len(trace_id) != 16:
@@ -197,6 +215,9 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
                 except SpanRejected as exc:
                     records.reject(f"log record: {exc}")
                     continue
+                except Exception as exc:  # one record's bug never fails its request
+                    records.unexpected("log record", exc)
+                    continue
                 records.add(
                     attributes,
                     resource,
@@ -260,6 +281,7 @@ def _add_json_record(record: Any, resource: Mapping[int, Any], records: _Records
         if event_name != OUTCOME_EVENT and not _json_mentions_outcome(raw_attributes):
             records.ignored += 1
             return
+        event_name = json_text(event_name, "eventName")
         attributes = json_attributes(raw_attributes)
         trace_id = json_id(json_field(record, "traceId", "trace_id"), 16, "traceId")
         span_id = json_id(json_field(record, "spanId", "span_id"), 8, "spanId")
@@ -271,10 +293,13 @@ def _add_json_record(record: Any, resource: Mapping[int, Any], records: _Records
     except SpanRejected as exc:
         records.reject(f"log record: {exc}")
         return
+    except Exception as exc:  # one record's bug never fails its request
+        records.unexpected("log record", exc)
+        return
     records.add(
         attributes,
         resource,
-        event_name=event_name if isinstance(event_name, str) else str(event_name),
+        event_name=event_name,
         trace_id=trace_id,
         span_id=span_id,
         time_ns=time_ns,

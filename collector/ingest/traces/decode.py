@@ -25,6 +25,8 @@ from collector.ingest.anyvalue import (
     json_list,
     json_object,
     json_request,
+    json_text,
+    preview,
     proto_attributes,
 )
 from collector.ingest.bodies import JSON, PROTOBUF, BodyTooLarge, DecodeError, decompress, gunzip
@@ -129,6 +131,9 @@ def _add_protobuf_view(request: Any, columns: SpanColumns) -> bool:
                     except SpanRejected as exc:
                         columns.reject(f"span {span.span_id.hex()}: {exc}")
                         continue
+                    except Exception as exc:  # one span's bug never fails its request
+                        columns.unexpected(f"span {span.span_id.hex()}", exc)
+                        continue
                 status = span.status
                 add_span(
                     span.trace_id,
@@ -196,6 +201,9 @@ def _add_protobuf_generic(body: bytes, columns: SpanColumns) -> None:
                     events, links = _events_and_links(span)
                 except SpanRejected as exc:
                     columns.reject(f"span {span.span_id.hex()}: {exc}")
+                    continue
+                except Exception as exc:  # one span's bug never fails its request
+                    columns.unexpected(f"span {span.span_id.hex()}", exc)
                     continue
                 status = span.status
                 columns.add(
@@ -269,7 +277,7 @@ def _add_json_span(
             event = json_object(event, "event")
             events.append(
                 {
-                    "name": event.get("name") or "",
+                    "name": json_text(event.get("name"), "event name"),
                     "time_unix_nano": json_int(
                         json_field(event, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano"
                     ),
@@ -297,12 +305,16 @@ def _add_json_span(
             json_int(json_field(span, "startTimeUnixNano", "start_time_unix_nano", 0), "start"),
             json_int(json_field(span, "endTimeUnixNano", "end_time_unix_nano", 0), "end"),
             json_int(json_field(status, "code", "code", 0), "status code"),
-            status_message if isinstance(status_message, str) else str(status_message),
+            json_text(status_message, "status message"),
             json_attributes(json_list(span, "attributes", "attributes")),
         )
     except SpanRejected as exc:
         span_id = span.get("spanId") if isinstance(span, dict) else None
-        columns.reject(f"span {str(span_id)[:16]}: {exc}")
+        columns.reject(f"span {preview(span_id, 16)}: {exc}")
+        return
+    except Exception as exc:  # one span's bug never fails its request
+        span_id = span.get("spanId") if isinstance(span, dict) else None
+        columns.unexpected(f"span {preview(span_id, 16)}", exc)
         return
     columns.add(
         *args,
