@@ -12,9 +12,10 @@ the same bytes with schemas that let upb do that work for a whole request at onc
 - `Values` parses the concatenation of `AnyValue` contents: one list per kind of value
   (the oneof's field numbers become repeated fields), in order within each kind.
 
-The decoder checks that every `KeyValue` had exactly one key and one value and every
-`AnyValue` exactly one known field before trusting the lists (`collector.ingest.traces.bulk`), and
-falls back to the generated classes otherwise, so the result is the same for every body.
+The decoder (`collector.ingest.traces.bulk`) proves that every `KeyValue` held exactly its
+key then its value and every `AnyValue` exactly one known field, each within its own bytes,
+before trusting the lists, and falls back to the generated classes otherwise, so the result
+is the same for every body, the invalid ones included.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ VALUE_TAGS = frozenset(
     {TAG_STRING, TAG_BOOL, TAG_INT, TAG_DOUBLE, TAG_ARRAY, TAG_KVLIST, TAG_BYTES}
 )
 KEY_TAG = 0x0A  # KeyValue.key, field 1, length-delimited
+VALUE_TAG = 0x12  # KeyValue.value, field 2, length-delimited
 
 
 def _file() -> descriptor_pb2.FileDescriptorProto:
