@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector.alerting.channels import pagerduty
+from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.normalize import DEFAULT_RULES
 from warehouse.gpu import config as gpu_config
 from warehouse.incidents import policy as alert_policy
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
         gt=0,
         description="OTLP metric data points waiting for the writer before ingest answers "
         "503 with Retry-After.",
+    )
+    max_item_attribute_chars: int = Field(
+        DEFAULT_ITEM_CHARS,
+        ge=1024,
+        description="Characters of JSON one span stores for its attributes, events and links "
+        "together (a log record or metric data point: for its attributes); past them the "
+        "rest is dropped and counted in spendscope.dropped_attributes_count (_events_, "
+        "_links_). See docs/ingest.md.",
     )
     max_commit_spans: int = Field(
         100_000, gt=0, description="Most spans the writer puts in one group commit."

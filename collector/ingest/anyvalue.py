@@ -2,7 +2,8 @@
 field helpers, shared by the decoders of every signal.
 
 A value nested deeper than `MAX_ATTRIBUTE_DEPTH` levels, or a JSON field of the wrong shape,
-raises `SpanRejected`: the item that holds it is rejected, not the request.
+raises `SpanRejected`: the item that holds it is rejected, not the request. Attribute keys
+come out cut at `limits.MAX_KEY_CHARS`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from collector.ingest.bodies import DecodeError
+from collector.ingest.limits import cut_key
 from collector.ingest.rejections import SpanRejected
 
 MAX_ATTRIBUTE_DEPTH = 16
@@ -39,14 +41,16 @@ def proto_value(value: Any, depth: int = 0) -> Any:
     if kind == "array_value":
         return [proto_value(v, depth + 1) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: proto_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+        return {
+            cut_key(kv.key): proto_value(kv.value, depth + 1) for kv in value.kvlist_value.values
+        }
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     return None
 
 
 def proto_attributes(attributes: Iterable[Any]) -> dict[str, Any]:
-    return {kv.key: proto_value(kv.value) for kv in attributes}
+    return {cut_key(kv.key): proto_value(kv.value) for kv in attributes}
 
 
 # --- JSON -----------------------------------------------------------------------------
@@ -186,7 +190,7 @@ def json_attributes(items: list[Any], depth: int = 0) -> dict[str, Any]:
         key = item.get("key", "")  # proto3 JSON leaves out the default, an empty key
         if not isinstance(key, str):
             raise SpanRejected("attribute key must be a string")
-        attributes[key] = json_value(item.get("value"), depth)
+        attributes[cut_key(key)] = json_value(item.get("value"), depth)
     return attributes
 
 

@@ -9,23 +9,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
+from collector.ingest.limits import (
+    DEFAULT_ITEM_CHARS,
+    MAX_KEY_CHARS,
+    MAX_VALUE_CHARS,
+    TRUNCATED,
+    bounded_text,
+    cut_key,
+    span_json,
+    to_json,
+)
 from collector.ingest.normalize import Normalized, Normalizer, SpanRejected
 from collector.ingest.rejections import Rejections
+
+# The limits live in `collector.ingest.limits`; tests and tools still take them from here.
+__all__ = [
+    "COLUMN_NAMES",
+    "MAX_KEY_CHARS",
+    "MAX_UNIX_NANO",
+    "MAX_VALUE_CHARS",
+    "SCHEMA",
+    "TRUNCATED",
+    "SpanColumns",
+    "bounded_text",
+    "to_json",
+]
 
 # Times at or after 2200-01-01 are rejected: no clock is that far off, and a span there
 # would stretch every time series (TIMESTAMP_NS itself ends in 2262).
 MAX_UNIX_NANO = 7_258_118_400 * 10**9 - 1
-# Longest string value kept in the stored JSON (attributes, resource attributes, events,
-# links) and in a status message; the rest is cut and replaced with `TRUNCATED`.
-MAX_VALUE_CHARS = 16_384
-TRUNCATED = "...[truncated {} chars]"
-# Longest model, provider or dimension value accepted: cutting one would merge distinct
-# sessions, users or tenants, so a span with a longer one is rejected instead.
-MAX_KEY_CHARS = 1024
-
 SCHEMA = pa.schema(
     [
         ("trace_id", pa.binary()),
@@ -65,34 +79,6 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMN_NAMES = tuple(SCHEMA.names)
-
-
-def to_json(value: Mapping[str, Any] | list[Any]) -> str | None:
-    """Compact JSON for the kept attributes, events and links, every string value cut at
-    `MAX_VALUE_CHARS` (with the `TRUNCATED` marker); None when empty."""
-    if not value:
-        return None
-    text = orjson.dumps(value).decode()
-    if len(text) <= MAX_VALUE_CHARS:
-        return text  # no string inside can be longer: the common case costs nothing more
-    return orjson.dumps(_bounded(value)).decode()
-
-
-def bounded_text(text: str) -> str:
-    """`text`, or its first `MAX_VALUE_CHARS` characters and the `TRUNCATED` marker."""
-    if len(text) <= MAX_VALUE_CHARS:
-        return text
-    return text[:MAX_VALUE_CHARS] + TRUNCATED.format(len(text) - MAX_VALUE_CHARS)
-
-
-def _bounded(value: Any) -> Any:
-    if isinstance(value, str):
-        return bounded_text(value)
-    if isinstance(value, dict):
-        return {key: _bounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_bounded(item) for item in value]
-    return value
 
 
 _ZERO_TRACE_ID = bytes(16)
@@ -151,9 +137,10 @@ class SpanColumns(Rejections):
     """Accumulates validated, normalized spans; one tuple per span, in `SCHEMA` order,
     turned into columns once per request (`to_arrow`)."""
 
-    def __init__(self, normalizer: Normalizer) -> None:
+    def __init__(self, normalizer: Normalizer, item_chars: int = DEFAULT_ITEM_CHARS) -> None:
         super().__init__()
         self.normalizer = normalizer
+        self.item_chars = item_chars  # the budget of a span's attributes, events and links
         self.rows: list[tuple[Any, ...]] = []
         self.accepted = 0
 
@@ -181,6 +168,9 @@ class SpanColumns(Rejections):
                         status_code)  # fmt: skip
             n = self.normalizer.normalize(name, attributes, resource)
             _check_key_lengths(n)
+            attributes_json, events_json, links_json = span_json(
+                n.remainder, events, links, self.item_chars
+            )
             row = (
                 trace_id,
                 span_id,
@@ -192,7 +182,7 @@ class SpanColumns(Rejections):
                 status_code,
                 bounded_text(status_message) or None,
                 n.service,
-                scope_name or None,
+                cut_key(scope_name) if scope_name else None,
                 n.is_model_call,
                 n.is_usage_rollup,
                 n.provider,
@@ -212,10 +202,10 @@ class SpanColumns(Rejections):
                 n.tenant_id,
                 n.environment,
                 n.agent_name,
-                to_json(n.remainder),
+                attributes_json,
                 resource_json,
-                to_json(events),
-                to_json(links),
+                events_json,
+                links_json,
             )
         except SpanRejected as exc:
             self.reject(f"span {span_id.hex()}: {exc}")

@@ -34,7 +34,8 @@ from collector.ingest.anyvalue import (
     proto_attributes,
 )
 from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
-from collector.ingest.columns import MAX_UNIX_NANO, to_json
+from collector.ingest.columns import MAX_UNIX_NANO
+from collector.ingest.limits import DEFAULT_ITEM_CHARS, attributes_json
 from collector.ingest.normalize import FEATURE, SESSION, TENANT, Normalizer, SpanRejected, _text
 from collector.ingest.rejections import Rejections
 from warehouse.outcomes.records import (
@@ -69,9 +70,10 @@ class DecodedLogs:
 class _Records(Rejections):
     """Turns log records into outcome rows, counting what it keeps, ignores and rejects."""
 
-    def __init__(self, normalizer: Normalizer, received_ns: int) -> None:
+    def __init__(self, normalizer: Normalizer, received_ns: int, item_chars: int) -> None:
         super().__init__()
         self.normalizer = normalizer
+        self.item_chars = item_chars
         self.received_ns = received_ns
         self.rows = OutcomeRows()
         self.outcomes = 0
@@ -154,7 +156,7 @@ class _Records(Rejections):
             span_id=span_id,
             session_id=session_id,
             tenant_id=tenant_id,
-            attributes=to_json(dict(attributes)),
+            attributes=attributes_json(attributes, self.item_chars),
         )
         self.outcomes += 1
 
@@ -168,8 +170,11 @@ class _Records(Rejections):
         )
 
 
-def decode_logs(body: bytes, content_type: str, normalizer: Normalizer) -> DecodedLogs:
-    records = _Records(normalizer, time.time_ns())
+def decode_logs(
+    body: bytes, content_type: str, normalizer: Normalizer, item_chars: int = DEFAULT_ITEM_CHARS
+) -> DecodedLogs:
+    """The outcomes of one export; `item_chars` bounds a record's stored attributes."""
+    records = _Records(normalizer, time.time_ns(), item_chars)
     if content_type == PROTOBUF:
         _add_protobuf(body, records)
     elif content_type == JSON:

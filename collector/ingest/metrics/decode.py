@@ -36,6 +36,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
 from collector.ingest.columns import MAX_UNIX_NANO
+from collector.ingest.limits import DEFAULT_ITEM_CHARS, MAX_KEY_CHARS, attributes_json, cut_key
 from collector.ingest.metrics import signals
 from collector.ingest.rejections import Rejections
 
@@ -72,9 +73,11 @@ SCHEMA = pa.schema(
 
 @dataclass(frozen=True, slots=True)
 class MetricRules:
-    """Which attributes name a deployment (configurable: `SPENDSCOPE_GPU_DEPLOYMENT_ATTRIBUTES`)."""
+    """Which attributes name a deployment (`SPENDSCOPE_GPU_DEPLOYMENT_ATTRIBUTES`), and how
+    many characters of its attributes a point stores (`SPENDSCOPE_MAX_ITEM_ATTRIBUTE_CHARS`)."""
 
     deployment_keys: tuple[str, ...] = signals.DEFAULT_DEPLOYMENT_KEYS
+    item_chars: int = DEFAULT_ITEM_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def _value(value: Any) -> Any:
 
 
 def _attributes(items: Iterable[Any]) -> dict[str, Any]:
-    return {item.key: _value(item.value) for item in items}
+    return {cut_key(item.key): _value(item.value) for item in items}
 
 
 def _first(keys: Iterable[str], *sources: dict[str, Any]) -> str | None:
@@ -231,6 +234,20 @@ def _append(
         index = _first(signals.GPU_INDEX_KEYS, attributes, resource)
         host = _first(signals.HOST_KEYS, attributes, resource)
         gpu_id = f"{host or ''}/{index}" if index is not None else None
+    dimensions = {
+        "deployment": _first(points.rules.deployment_keys, attributes, resource),
+        "gpu_id": gpu_id,
+        "gpu_model": _first(signals.GPU_MODEL_KEYS, attributes, resource),
+        "node_pool": _first(signals.NODE_POOL_KEYS, attributes, resource),
+        "served_model": _first(signals.SERVED_MODEL_KEYS, attributes, resource),
+        "server_address": _first(signals.SERVER_ADDRESS_KEYS, attributes, resource),
+        "token_type": _first(signals.TOKEN_TYPE_KEYS, attributes, resource),
+    }
+    for what, text in dimensions.items():
+        if text is not None and len(text) > MAX_KEY_CHARS:
+            # Cutting would merge distinct deployments or GPUs: the point is rejected.
+            points.reject(f"{name}: {what} is {len(text)} characters long (limit {MAX_KEY_CHARS})")
+            return
     row = (
         stream_id,
         point.time_unix_nano,
@@ -241,14 +258,8 @@ def _append(
         cumulative,
         value,
         count,
-        _first(points.rules.deployment_keys, attributes, resource),
-        gpu_id,
-        _first(signals.GPU_MODEL_KEYS, attributes, resource),
-        _first(signals.NODE_POOL_KEYS, attributes, resource),
-        _first(signals.SERVED_MODEL_KEYS, attributes, resource),
-        _first(signals.SERVER_ADDRESS_KEYS, attributes, resource),
-        _first(signals.TOKEN_TYPE_KEYS, attributes, resource),
-        orjson.dumps(attributes, default=str).decode(),
+        *dimensions.values(),
+        attributes_json(attributes, points.rules.item_chars) or "{}",
     )
     # Appended once the whole row is known: a failure above leaves the columns aligned.
     for column, cell in zip(points.columns.values(), row, strict=True):

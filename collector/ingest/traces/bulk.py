@@ -30,6 +30,7 @@ from typing import Any
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from collector.ingest.anyvalue import proto_value
+from collector.ingest.limits import cut_key, cut_keys
 from collector.ingest.rejections import SpanRejected
 from collector.ingest.traces import otlp_views
 
@@ -54,7 +55,7 @@ def bulk_attributes(raw: list[bytes]) -> tuple[list[str], list[Any]] | None:
     if not _key_values_aligned(raw, keys, values):
         return None
     decoded = _values(values)
-    return None if decoded is None else (keys, decoded)
+    return None if decoded is None else (cut_keys(keys), decoded)
 
 
 def _field_sizes(payload_sizes: list[int]) -> Iterator[int]:
@@ -116,7 +117,8 @@ def _values(values: list[bytes]) -> list[Any] | None:
     try:
         nested_arrays = [[proto_value(v, 1) for v in array.values] for array in arrays]
         nested_kvlists = [
-            {kv.key: proto_value(kv.value, 1) for kv in kvlist.values} for kvlist in kvlists
+            {cut_key(kv.key): proto_value(kv.value, 1) for kv in kvlist.values}
+            for kvlist in kvlists
         ]
     except SpanRejected:
         return None  # the reference path says which span, with its message

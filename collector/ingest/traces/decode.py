@@ -30,7 +30,8 @@ from collector.ingest.anyvalue import (
     proto_attributes,
 )
 from collector.ingest.bodies import JSON, PROTOBUF, BodyTooLarge, DecodeError, decompress, gunzip
-from collector.ingest.columns import SpanColumns, to_json
+from collector.ingest.columns import SpanColumns
+from collector.ingest.limits import DEFAULT_ITEM_CHARS, attributes_json
 from collector.ingest.normalize import Normalizer, SpanRejected
 from collector.ingest.traces import otlp_views
 from collector.ingest.traces.bulk import bulk_attributes
@@ -56,8 +57,11 @@ class DecodedSpans:
     rejection_message: str
 
 
-def decode_traces(body: bytes, content_type: str, normalizer: Normalizer) -> DecodedSpans:
-    columns = SpanColumns(normalizer)
+def decode_traces(
+    body: bytes, content_type: str, normalizer: Normalizer, item_chars: int = DEFAULT_ITEM_CHARS
+) -> DecodedSpans:
+    """The spans of one export; `item_chars` bounds what one span stores (`limits`)."""
+    columns = SpanColumns(normalizer, item_chars)
     if content_type == PROTOBUF:
         _add_protobuf(body, columns)
     elif content_type == JSON:
@@ -119,7 +123,7 @@ def _add_protobuf_view(request: Any, columns: SpanColumns) -> bool:
                     columns.reject(f"resource: {rejection}")
             continue
         resource = normalizer.resource_context(kept_resource_attributes)
-        resource_json = to_json(kept_resource_attributes)
+        resource_json = attributes_json(kept_resource_attributes, columns.item_chars)
         for scope_name, spans in scopes:
             for span in spans:
                 attributes = dict(islice(pairs, next(counts)))
@@ -192,7 +196,7 @@ def _add_protobuf_generic(body: bytes, columns: SpanColumns) -> None:
                     columns.reject(f"resource: {exc}")
             continue
         resource = normalizer.resource_context(resource_attributes)
-        resource_json = to_json(resource_attributes)
+        resource_json = attributes_json(resource_attributes, columns.item_chars)
         for scope_spans in resource_spans.scope_spans:
             scope_name = scope_spans.scope.name
             for span in scope_spans.spans:
@@ -246,7 +250,7 @@ def _add_json(body: bytes, columns: SpanColumns) -> None:
         except SpanRejected as exc:
             raise DecodeError(f"invalid resourceSpans: {exc}") from None
         resource = normalizer.resource_context(resource_attributes)
-        resource_json = to_json(resource_attributes)
+        resource_json = attributes_json(resource_attributes, columns.item_chars)
         for scope_spans in scope_spans_list:
             try:
                 scope_spans = json_object(scope_spans, "scopeSpans item")
