@@ -2,10 +2,13 @@
 
 Both decoders (protobuf and JSON) feed `SpanColumns.add`, which validates a span, normalizes
 its attributes and appends one value to each column: no object per span survives decoding.
+A span whose (trace_id, span_id) came earlier in the same request with other content is
+rejected (partial success) and logged; one sent twice alike is kept, and stored once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +26,8 @@ from collector.ingest.limits import (
 )
 from collector.ingest.normalize import Normalized, Normalizer, SpanRejected
 from collector.ingest.rejections import Rejections
+
+log = logging.getLogger(__name__)
 
 # The limits live in `collector.ingest.limits`; tests and tools still take them from here.
 __all__ = [
@@ -143,6 +148,8 @@ class SpanColumns(Rejections):
         self.item_chars = item_chars  # the budget of a span's attributes, events and links
         self.rows: list[tuple[Any, ...]] = []
         self.accepted = 0
+        self._seen: dict[bytes, int] = {}  # trace id + span id -> index of its first row
+        self.conflicts = 0
 
     def add(
         self,
@@ -213,10 +220,33 @@ class SpanColumns(Rejections):
         except Exception as exc:  # one span's bug never fails its request
             self.unexpected(f"span {span_id.hex()}", exc)
             return
+        first = self._seen.setdefault(trace_id + span_id, len(self.rows))
+        if first != len(self.rows) and self.rows[first] != row:
+            self._conflict(row, self.rows[first])
+            return
+        # A span sent twice alike is kept twice: the insert stores it once (idempotent).
         self.rows.append(row)
         self.accepted += 1
 
+    def _conflict(self, row: tuple[Any, ...], first: tuple[Any, ...]) -> None:
+        """A span whose (trace_id, span_id) came earlier in the request with other content:
+        the first is kept (as the insert would), this one rejected, saying what differs."""
+        differ = [name for name, a, b in zip(COLUMN_NAMES, first, row, strict=True) if a != b]
+        self.conflicts += 1
+        self.reject(
+            f"span {row[1].hex()}: conflicts with a span of the same trace and span id earlier "
+            f"in this request (different {', '.join(differ[:4])}{', ...' if differ[4:] else ''}"
+            "); the first is kept"
+        )
+
     def to_arrow(self) -> pa.Table:
+        if self.conflicts:
+            log.warning(
+                "%d spans conflict with a span of the same trace and span id earlier in their "
+                "request; rejected, the first kept (%s)",
+                self.conflicts,
+                self.rejection_message,
+            )
         if not self.rows:
             return SCHEMA.empty_table()
         columns = zip(*self.rows, strict=True)
