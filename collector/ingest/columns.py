@@ -25,7 +25,7 @@ from collector.ingest.limits import (
     to_json,
 )
 from collector.ingest.normalize import Normalized, Normalizer, SpanRejected
-from collector.ingest.rejections import Rejections
+from collector.ingest.rejections import Rejections, item_label
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +215,10 @@ class SpanColumns(Rejections):
                 links_json,
             )
         except SpanRejected as exc:
-            self.reject(f"span {span_id.hex()}: {exc}")
+            self.reject(f"{item_label('span', span_id)}: {exc}")
             return
         except Exception as exc:  # one span's bug never fails its request
-            self.unexpected(f"span {span_id.hex()}", exc)
+            self.unexpected(item_label("span", span_id), exc)
             return
         first = self._seen.setdefault(trace_id + span_id, len(self.rows))
         if first != len(self.rows) and self.rows[first] != row:

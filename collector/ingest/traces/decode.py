@@ -33,6 +33,7 @@ from collector.ingest.bodies import JSON, PROTOBUF, BodyTooLarge, DecodeError, d
 from collector.ingest.columns import SpanColumns
 from collector.ingest.limits import DEFAULT_ITEM_CHARS, attributes_json
 from collector.ingest.normalize import Normalizer, SpanRejected
+from collector.ingest.rejections import item_label
 from collector.ingest.traces import otlp_views
 from collector.ingest.traces.bulk import bulk_attributes
 
@@ -133,10 +134,10 @@ def _add_protobuf_view(request: Any, columns: SpanColumns) -> bool:
                     try:
                         events, links = _events_and_links(span)
                     except SpanRejected as exc:
-                        columns.reject(f"span {span.span_id.hex()}: {exc}")
+                        columns.reject(f"{item_label('span', span.span_id)}: {exc}")
                         continue
                     except Exception as exc:  # one span's bug never fails its request
-                        columns.unexpected(f"span {span.span_id.hex()}", exc)
+                        columns.unexpected(item_label("span", span.span_id), exc)
                         continue
                 status = span.status
                 add_span(
@@ -204,10 +205,10 @@ def _add_protobuf_generic(body: bytes, columns: SpanColumns) -> None:
                     attributes = proto_attributes(span.attributes)
                     events, links = _events_and_links(span)
                 except SpanRejected as exc:
-                    columns.reject(f"span {span.span_id.hex()}: {exc}")
+                    columns.reject(f"{item_label('span', span.span_id)}: {exc}")
                     continue
                 except Exception as exc:  # one span's bug never fails its request
-                    columns.unexpected(f"span {span.span_id.hex()}", exc)
+                    columns.unexpected(item_label("span", span.span_id), exc)
                     continue
                 status = span.status
                 columns.add(
