@@ -75,9 +75,11 @@ class Settings(BaseSettings):
         description="Largest OTLP request body accepted, after gzip decompression (413 above).",
     )
     max_queued_spans: int = Field(
-        200_000,
+        10_000,
         gt=0,
-        description="Spans waiting for the writer before ingest answers 503 with Retry-After.",
+        description="Spans waiting for the writer before ingest answers 503 with Retry-After. "
+        "A full queue makes a request wait about this many spans / the server's rate: keep "
+        "it under the exporters' 10 s timeout (docs/reliability.md, Overload).",
     )
     max_queued_metric_points: int = Field(
         1_000_000,
