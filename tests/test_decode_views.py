@@ -21,6 +21,7 @@ from collector.ingest.normalize import Normalizer
 from collector.ingest.traces import decode
 from collector.ingest.traces.decode import decode_traces
 from sample_data.harness.payloads import make_template
+from tests.fuzzing import field
 
 NORMALIZER = Normalizer()
 KEYS = [
@@ -132,29 +133,14 @@ def test_realistic_bodies_take_the_bulk_path() -> None:
     _assert_same(body)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes, claimed: int | None = None) -> bytes:
-    """A length-delimited field; `claimed` is the length it says it has, when that lies."""
-    size = len(payload) if claimed is None else claimed
-    return _varint(number << 3 | 2) + _varint(size) + payload
-
-
 def _span_with_raw_attributes(raw_key_values: list[bytes], trace: int = 1) -> bytes:
     """A body whose one span has hand-encoded KeyValue contents (field 9)."""
     span = Span(
         trace_id=bytes([trace]) * 16, span_id=b"\x02" * 8, name="s", start_time_unix_nano=10**18
     )
     # The span re-encoded with the hand-made attribute fields appended.
-    span_bytes = span.SerializeToString() + b"".join(_field(9, kv) for kv in raw_key_values)
-    return _field(1, _field(2, _field(2, span_bytes)))
+    span_bytes = span.SerializeToString() + b"".join(field(9, kv) for kv in raw_key_values)
+    return field(1, field(2, field(2, span_bytes)))
 
 
 def test_oddly_encoded_key_values_fall_back_to_the_reference() -> None:
@@ -190,23 +176,23 @@ def _value_swallowing_next(key_1: str, key_2: str, text: str, stolen: AnyValue) 
     stolen_field = stolen.SerializeToString()
     own = AnyValue(string_value="globex").SerializeToString()
     payload = text.encode()
-    value_1 = _field(1, payload, claimed=len(payload) + len(stolen_field))
+    value_1 = field(1, payload, claimed=len(payload) + len(stolen_field))
     return [
-        _field(1, key_1.encode()) + _field(2, value_1),
-        _field(1, key_2.encode()) + _field(2, stolen_field + own),
+        field(1, key_1.encode()) + field(2, value_1),
+        field(1, key_2.encode()) + field(2, stolen_field + own),
     ]
 
 
 def _key_swallowing_next(key_1: str, key_2: str, stolen_key: str, text: str) -> list[bytes]:
     """KeyValue 1 holds a key and a second key field that claims KeyValue 2's first field (a
     whole key); KeyValue 2 then holds two values: sizes that add up pair by pair."""
-    stolen = _field(1, stolen_key.encode())
+    stolen = field(1, stolen_key.encode())
     value_x = AnyValue(string_value=text).SerializeToString()
     second = key_2.encode()[: len(value_x)].ljust(len(value_x), b"k")
     value_z = AnyValue(string_value="globex").SerializeToString()
     return [
-        _field(1, key_1.encode()) + _field(1, second, claimed=len(second) + len(stolen)),
-        stolen + _field(2, value_x) + _field(2, value_z),
+        field(1, key_1.encode()) + field(1, second, claimed=len(second) + len(stolen)),
+        stolen + field(2, value_x) + field(2, value_z),
     ]
 
 

@@ -40,7 +40,16 @@ from collector.ingest.traces.decode import (
 from collector.ingest.traces.decode import decode_traces as _decode_traces
 from sample_data.harness import otlp
 from sample_data.harness.server import ServerProcess
-from tests.fuzzing import EDGE_TIMES, FLOATS, FUZZ, NORMALIZER, U64, scalar_values, warehouse_cursor
+from tests.fuzzing import (
+    EDGE_TIMES,
+    FLOATS,
+    FUZZ,
+    NORMALIZER,
+    U64,
+    field,
+    scalar_values,
+    warehouse_cursor,
+)
 from warehouse.spans.insert import insert_spans
 
 
@@ -463,20 +472,6 @@ def test_invalid_utf8_and_deep_nesting_in_protobuf_are_decode_errors() -> None:
     body = field(1, field(2, field(2, span)))  # resource_spans / scope_spans / spans
     with pytest.raises(DecodeError):
         _decode_traces(body, PROTOBUF, NORMALIZER)
-
-
-def field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field."""
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 @pytest.mark.parametrize(

@@ -92,23 +92,6 @@ class _Records(Rejections):
     ) -> None:
         """Store one outcome record (already known to be one), or count it rejected."""
         try:
-            self._add(attributes, resource, event_name, trace_id, span_id, time_ns, observed_ns)
-        except SpanRejected as exc:
-            self.reject(f"log record: {exc}")
-        except Exception as exc:  # one record's bug never fails its request
-            self.unexpected("log record", exc)
-
-    def _add(
-        self,
-        attributes: Mapping[str, Any],
-        resource: Mapping[int, Any],
-        event_name: str,
-        trace_id: bytes,
-        span_id: bytes,
-        time_ns: int,
-        observed_ns: int,
-    ) -> None:
-        try:
             fields = parse_attributes(attributes)
             if trace_id and len(trace_id) != 16:
                 raise OutcomeInvalid("trace_id must be 16 bytes")
@@ -117,48 +100,48 @@ class _Records(Rejections):
             occurred_ns = time_ns or observed_ns or self.received_ns
             if not 0 < occurred_ns <= MAX_UNIX_NANO:
                 raise OutcomeInvalid(f"time {occurred_ns} is not a Unix time in ns before 2200")
-        except OutcomeInvalid as exc:
-            self.reject(f"log record: {exc}")
-            return
-        trace_id = trace_id if any(trace_id) else b""
-        span_id = span_id if any(span_id) else b""
-        found = self.normalizer.find(attributes)
+            trace_id = trace_id if any(trace_id) else b""
+            span_id = span_id if any(span_id) else b""
+            found = self.normalizer.find(attributes)
 
-        def dimension(concept: int) -> str | None:
-            hit = found.get(concept)
-            return _text(hit[2] if hit is not None else resource.get(concept))
+            def dimension(concept: int) -> str | None:
+                hit = found.get(concept)
+                return _text(hit[2] if hit is not None else resource.get(concept))
 
-        if fields.client_id is not None:
-            outcome_id = explicit_id(fields.client_id)
-        else:
-            outcome_id = content_id(
+            if fields.client_id is not None:
+                outcome_id = explicit_id(fields.client_id)
+            else:
+                outcome_id = content_id(
+                    SOURCE,
+                    [trace_id.hex(), span_id.hex(), time_ns, observed_ns, event_name, attributes],
+                )
+            if fields.feature is None and (feature := dimension(FEATURE)) is not None:
+                fields = dataclasses.replace(fields, feature=feature)
+            session_id, tenant_id = dimension(SESSION), dimension(TENANT)
+            # The limits of the outcomes API: longer values would merge distinct ones if cut.
+            for what, value, limit in (
+                ("feature", fields.feature, MAX_NAME_CHARS),
+                ("session_id", session_id, MAX_KEY_CHARS),
+                ("tenant_id", tenant_id, MAX_KEY_CHARS),
+            ):
+                if value is not None and len(value) > limit:
+                    raise OutcomeInvalid(f"{what} is {len(value)} characters long (limit {limit})")
+            self.rows.add(
+                outcome_id,
                 SOURCE,
-                [trace_id.hex(), span_id.hex(), time_ns, observed_ns, event_name, attributes],
+                fields,
+                occurred_ns,
+                trace_id=trace_id,
+                span_id=span_id,
+                session_id=session_id,
+                tenant_id=tenant_id,
+                attributes=attributes_json(attributes, self.item_chars),
             )
-        if fields.feature is None and (feature := dimension(FEATURE)) is not None:
-            fields = dataclasses.replace(fields, feature=feature)
-        session_id, tenant_id = dimension(SESSION), dimension(TENANT)
-        # The limits of the outcomes API: longer values would merge distinct ones if cut.
-        for what, value, limit in (
-            ("feature", fields.feature, MAX_NAME_CHARS),
-            ("session_id", session_id, MAX_KEY_CHARS),
-            ("tenant_id", tenant_id, MAX_KEY_CHARS),
-        ):
-            if value is not None and len(value) > limit:
-                self.reject(f"log record: {what} is {len(value)} characters long (limit {limit})")
-                return
-        self.rows.add(
-            outcome_id,
-            SOURCE,
-            fields,
-            occurred_ns,
-            trace_id=trace_id,
-            span_id=span_id,
-            session_id=session_id,
-            tenant_id=tenant_id,
-            attributes=attributes_json(attributes, self.item_chars),
-        )
-        self.outcomes += 1
+            self.outcomes += 1
+        except (OutcomeInvalid, SpanRejected) as exc:
+            self.reject(f"log record: {exc}")
+        except Exception as exc:  # one record's bug never fails its request
+            self.unexpected("log record", exc)
 
     def result(self) -> DecodedLogs:
         return DecodedLogs(
