@@ -189,7 +189,9 @@ class SpanColumns(Rejections):
                 status_code,
                 bounded_text(status_message) or None,
                 n.service,
-                cut_key(scope_name) if scope_name else None,
+                (scope_name if len(scope_name) <= MAX_KEY_CHARS else cut_key(scope_name))
+                if scope_name
+                else None,
                 n.is_model_call,
                 n.is_usage_rollup,
                 n.provider,

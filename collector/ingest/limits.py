@@ -91,8 +91,12 @@ def span_json(
     """A span's attributes, events and links as stored: the JSON of each, all three within
     `budget` characters (attributes first, then events, then links; the counts of what was
     dropped go into the attributes)."""
-    texts = to_json(attributes), to_json(events), to_json(links)
-    if sum(len(text) for text in texts if text) <= budget:
+    texts = (
+        to_json(attributes),
+        to_json(events) if events else None,
+        to_json(links) if links else None,
+    )
+    if len(texts[0] or "") + len(texts[1] or "") + len(texts[2] or "") <= budget:
         return texts
     kept, dropped_attributes, room = _fit_attributes(attributes, budget - _COUNTS_CHARS)
     kept_events, dropped_events, room = _fit_items(events, room)
