@@ -4,6 +4,7 @@ OTel HTTP exporter, and print what happens to memory, to the answers and to the 
 
     .venv/bin/python -m bench.overload [--factor 4] [--burst 15] [--capacity-seconds 8]
                                        [--batch 500] [--workers 16] [--json]
+                                       [--max-queued-spans N]
 
 The measurement (capacity, burst, drain, the figures) is `sample_data.harness.overload.run`,
 which tests/collector/ingest/test_overload.py also runs, with smaller numbers.
@@ -31,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--exporter-timeout", type=float, default=120.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--max-queued-spans", type=int, help="the server's SPENDSCOPE_MAX_QUEUED_SPANS"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("opentelemetry").setLevel(logging.ERROR)  # the exporters' retry notes
     with tempfile.TemporaryDirectory(prefix="spendscope-overload-") as tmp:
@@ -42,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch=args.batch,
             workers=args.workers,
             exporter_timeout=args.exporter_timeout,
+            env=(
+                {"SPENDSCOPE_MAX_QUEUED_SPANS": str(args.max_queued_spans)}
+                if args.max_queued_spans
+                else None
+            ),
         )
     if args.json:
         print(json.dumps(asdict(figures)))

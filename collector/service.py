@@ -78,17 +78,22 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         max_queued_spans=settings.max_queued_spans,
         max_commit_spans=settings.max_commit_spans,
     )
-    service = IngestService(Normalizer(dimension_rules(settings)), writer, metrics)
+    item_chars = settings.max_item_attribute_chars
+    service = IngestService(
+        Normalizer(dimension_rules(settings)), writer, metrics, item_chars=item_chars
+    )
     ingest_tokens = TokenSet(settings.ingest_tokens)
     outcome_metrics = OutcomeMetrics(metrics.registry)
     outcome_writer = OutcomeWriter(database, outcome_metrics)
-    logs_receiver = LogsReceiver(service.normalizer, outcome_writer, outcome_metrics)
+    logs_receiver = LogsReceiver(
+        service.normalizer, outcome_writer, outcome_metrics, item_chars=item_chars
+    )
     metric_ingest_metrics = MetricIngestMetrics(metrics.registry)
     metric_writer = MetricWriter(
         database, metric_ingest_metrics, max_queued=settings.max_queued_metric_points
     )
     metrics_receiver = MetricsReceiver(
-        MetricRules(tuple(settings.gpu_deployment_attributes)),
+        MetricRules(tuple(settings.gpu_deployment_attributes), item_chars),
         metric_writer,
         metric_ingest_metrics,
     )

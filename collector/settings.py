@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector.alerting.channels import pagerduty
+from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.normalize import DEFAULT_RULES
 from warehouse.gpu import config as gpu_config
 from warehouse.incidents import policy as alert_policy
@@ -86,15 +87,25 @@ class Settings(BaseSettings):
         description="Largest OTLP request body accepted, after gzip decompression (413 above).",
     )
     max_queued_spans: int = Field(
-        200_000,
+        10_000,
         gt=0,
-        description="Spans waiting for the writer before ingest answers 503 with Retry-After.",
+        description="Spans waiting for the writer before ingest answers 503 with Retry-After. "
+        "A full queue makes a request wait about this many spans / the server's rate: keep "
+        "it under the exporters' 10 s timeout (docs/reliability.md, Overload).",
     )
     max_queued_metric_points: int = Field(
         1_000_000,
         gt=0,
         description="OTLP metric data points waiting for the writer before ingest answers "
         "503 with Retry-After.",
+    )
+    max_item_attribute_chars: int = Field(
+        DEFAULT_ITEM_CHARS,
+        ge=1024,
+        description="Characters of JSON one span stores for its attributes, events and links "
+        "together (a log record or metric data point: for its attributes); past them the "
+        "rest is dropped and counted in spendscope.dropped_attributes_count (_events_, "
+        "_links_). See docs/ingest.md.",
     )
     max_commit_spans: int = Field(
         100_000, gt=0, description="Most spans the writer puts in one group commit."

@@ -5,7 +5,10 @@ enqueue and await the commit (200 means durable).
   status codes, Retry-After); `partial_success`, `rejections`: what a response says was
   rejected.
 - `traces`, `logs`, `metrics`: one subpackage per signal (decode, receiver, writer).
-- `normalize`: attribute names of the GenAI conventions and instrumentations -> one record.
+- `bodies`: content types, undecodable and oversized bodies, gzip / deflate within a limit.
+- `anyvalue`: OTLP attribute values and OTLP/JSON fields as Python values (every signal).
+- `normalize`: attribute names of the GenAI conventions and instrumentations -> one record,
+  with the key tables of `conventions` and the token and cost arithmetic of `usage`.
 - `columns`: decoded items as column lists -> one Arrow table per request.
 - `group_commit`: one writer thread per kind of row, concurrent requests in one transaction.
 - `pipeline`: the one ingest path shared by the HTTP and gRPC trace receivers.

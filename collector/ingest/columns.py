@@ -2,30 +2,49 @@
 
 Both decoders (protobuf and JSON) feed `SpanColumns.add`, which validates a span, normalizes
 its attributes and appends one value to each column: no object per span survives decoding.
+A span whose (trace_id, span_id) came earlier in the same request with other content is
+rejected (partial success) and logged; one sent twice alike is kept, and stored once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
+from collector.ingest.limits import (
+    DEFAULT_ITEM_CHARS,
+    MAX_KEY_CHARS,
+    MAX_VALUE_CHARS,
+    TRUNCATED,
+    bounded_text,
+    cut_key,
+    span_json,
+    to_json,
+)
 from collector.ingest.normalize import Normalized, Normalizer, SpanRejected
-from collector.ingest.rejections import Rejections
+from collector.ingest.rejections import Rejections, item_label
+
+log = logging.getLogger(__name__)
+
+# The limits live in `collector.ingest.limits`; tests and tools still take them from here.
+__all__ = [
+    "COLUMN_NAMES",
+    "MAX_KEY_CHARS",
+    "MAX_UNIX_NANO",
+    "MAX_VALUE_CHARS",
+    "SCHEMA",
+    "TRUNCATED",
+    "SpanColumns",
+    "bounded_text",
+    "to_json",
+]
 
 # Times at or after 2200-01-01 are rejected: no clock is that far off, and a span there
 # would stretch every time series (TIMESTAMP_NS itself ends in 2262).
 MAX_UNIX_NANO = 7_258_118_400 * 10**9 - 1
-# Longest string value kept in the stored JSON (attributes, resource attributes, events,
-# links) and in a status message; the rest is cut and replaced with `TRUNCATED`.
-MAX_VALUE_CHARS = 16_384
-TRUNCATED = "...[truncated {} chars]"
-# Longest model, provider or dimension value accepted: cutting one would merge distinct
-# sessions, users or tenants, so a span with a longer one is rejected instead.
-MAX_KEY_CHARS = 1024
-
 SCHEMA = pa.schema(
     [
         ("trace_id", pa.binary()),
@@ -67,34 +86,6 @@ SCHEMA = pa.schema(
 COLUMN_NAMES = tuple(SCHEMA.names)
 
 
-def to_json(value: Mapping[str, Any] | list[Any]) -> str | None:
-    """Compact JSON for the kept attributes, events and links, every string value cut at
-    `MAX_VALUE_CHARS` (with the `TRUNCATED` marker); None when empty."""
-    if not value:
-        return None
-    text = orjson.dumps(value).decode()
-    if len(text) <= MAX_VALUE_CHARS:
-        return text  # no string inside can be longer: the common case costs nothing more
-    return orjson.dumps(_bounded(value)).decode()
-
-
-def bounded_text(text: str) -> str:
-    """`text`, or its first `MAX_VALUE_CHARS` characters and the `TRUNCATED` marker."""
-    if len(text) <= MAX_VALUE_CHARS:
-        return text
-    return text[:MAX_VALUE_CHARS] + TRUNCATED.format(len(text) - MAX_VALUE_CHARS)
-
-
-def _bounded(value: Any) -> Any:
-    if isinstance(value, str):
-        return bounded_text(value)
-    if isinstance(value, dict):
-        return {key: _bounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_bounded(item) for item in value]
-    return value
-
-
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 
@@ -120,15 +111,45 @@ def _check_key_lengths(n: Normalized) -> None:
             raise SpanRejected(f"{field} is {len(value)} characters long (limit {MAX_KEY_CHARS})")
 
 
+def _check_span(
+    trace_id: bytes,
+    span_id: bytes,
+    parent_span_id: bytes,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    status_code: int,
+) -> None:
+    """Raise SpanRejected when a span's own fields cannot be stored."""
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+        raise SpanRejected("trace_id must be 16 bytes and not all zero")
+    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+        raise SpanRejected("span_id must be 8 bytes and not all zero")
+    if parent_span_id and len(parent_span_id) != 8:
+        raise SpanRejected("parent_span_id must be 8 bytes or empty")
+    if not 0 < start_ns <= MAX_UNIX_NANO:
+        raise SpanRejected(f"start time {start_ns} is not a Unix time in ns before 2200")
+    if not 0 <= end_ns <= MAX_UNIX_NANO:
+        raise SpanRejected(f"end time {end_ns} is not a Unix time in ns before 2200")
+    if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
+        raise SpanRejected("span kind or status code out of range")
+    if len(name) > MAX_KEY_CHARS:
+        raise SpanRejected(f"name is {len(name)} characters long (limit {MAX_KEY_CHARS})")
+
+
 class SpanColumns(Rejections):
     """Accumulates validated, normalized spans; one tuple per span, in `SCHEMA` order,
     turned into columns once per request (`to_arrow`)."""
 
-    def __init__(self, normalizer: Normalizer) -> None:
+    def __init__(self, normalizer: Normalizer, item_chars: int = DEFAULT_ITEM_CHARS) -> None:
         super().__init__()
         self.normalizer = normalizer
+        self.item_chars = item_chars  # the budget of a span's attributes, events and links
         self.rows: list[tuple[Any, ...]] = []
         self.accepted = 0
+        self._seen: dict[bytes, int] = {}  # trace id + span id -> index of its first row
+        self.conflicts = 0
 
     def add(
         self,
@@ -150,28 +171,14 @@ class SpanColumns(Rejections):
     ) -> None:
         """Validate and append one span; a span that cannot be stored is counted as rejected."""
         try:
-            if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
-                raise SpanRejected("trace_id must be 16 bytes and not all zero")
-            if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
-                raise SpanRejected("span_id must be 8 bytes and not all zero")
-            if parent_span_id and len(parent_span_id) != 8:
-                raise SpanRejected("parent_span_id must be 8 bytes or empty")
-            if not 0 < start_ns <= MAX_UNIX_NANO:
-                raise SpanRejected(f"start time {start_ns} is not a Unix time in ns before 2200")
-            if not 0 <= end_ns <= MAX_UNIX_NANO:
-                raise SpanRejected(f"end time {end_ns} is not a Unix time in ns before 2200")
-            if not 0 <= kind <= 5 or not 0 <= status_code <= 2:
-                raise SpanRejected("span kind or status code out of range")
-            if len(name) > MAX_KEY_CHARS:
-                raise SpanRejected(f"name is {len(name)} characters long (limit {MAX_KEY_CHARS})")
+            _check_span(trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,
+                        status_code)  # fmt: skip
             n = self.normalizer.normalize(name, attributes, resource)
             _check_key_lengths(n)
-        except SpanRejected as exc:
-            self.reject(f"span {span_id.hex()}: {exc}")
-            return
-        remainder = n.remainder
-        self.rows.append(
-            (
+            attributes_json, events_json, links_json = span_json(
+                n.remainder, events, links, self.item_chars
+            )
+            row = (
                 trace_id,
                 span_id,
                 parent_span_id or None,
@@ -182,7 +189,9 @@ class SpanColumns(Rejections):
                 status_code,
                 bounded_text(status_message) or None,
                 n.service,
-                scope_name or None,
+                (scope_name if len(scope_name) <= MAX_KEY_CHARS else cut_key(scope_name))
+                if scope_name
+                else None,
                 n.is_model_call,
                 n.is_usage_rollup,
                 n.provider,
@@ -202,15 +211,44 @@ class SpanColumns(Rejections):
                 n.tenant_id,
                 n.environment,
                 n.agent_name,
-                to_json(remainder),
+                attributes_json,
                 resource_json,
-                to_json(events),
-                to_json(links),
+                events_json,
+                links_json,
             )
-        )
+        except SpanRejected as exc:
+            self.reject(f"{item_label('span', span_id)}: {exc}")
+            return
+        except Exception as exc:  # one span's bug never fails its request
+            self.unexpected(item_label("span", span_id), exc)
+            return
+        first = self._seen.setdefault(trace_id + span_id, len(self.rows))
+        if first != len(self.rows) and self.rows[first] != row:
+            self._conflict(row, self.rows[first])
+            return
+        # A span sent twice alike is kept twice: the insert stores it once (idempotent).
+        self.rows.append(row)
         self.accepted += 1
 
+    def _conflict(self, row: tuple[Any, ...], first: tuple[Any, ...]) -> None:
+        """A span whose (trace_id, span_id) came earlier in the request with other content:
+        the first is kept (as the insert would), this one rejected, saying what differs."""
+        differ = [name for name, a, b in zip(COLUMN_NAMES, first, row, strict=True) if a != b]
+        self.conflicts += 1
+        self.reject(
+            f"span {row[1].hex()}: conflicts with a span of the same trace and span id earlier "
+            f"in this request (different {', '.join(differ[:4])}{', ...' if differ[4:] else ''}"
+            "); the first is kept"
+        )
+
     def to_arrow(self) -> pa.Table:
+        if self.conflicts:
+            log.warning(
+                "%d spans conflict with a span of the same trace and span id earlier in their "
+                "request; rejected, the first kept (%s)",
+                self.conflicts,
+                self.rejection_message,
+            )
         if not self.rows:
             return SCHEMA.empty_table()
         columns = zip(*self.rows, strict=True)

@@ -5,7 +5,8 @@ produce that); the output is the model-call fields, the attribution dimensions, 
 attributes that were not mapped. One pass over the attributes, one dict lookup per key:
 this runs for every span on the ingest hot path.
 
-The rules (documented in docs/normalization.md):
+The rules (documented in docs/normalization.md; the key tables are in
+`collector.ingest.conventions`, the token and cost arithmetic in `collector.ingest.usage`):
 - Each concept has a priority-ordered list of keys; the first present wins. A key may serve
   several concepts (a configured feature or tenant key can also be, say, the agent name).
 - Input tokens are stored inclusive of cache reads and writes; when the cache counts exceed
@@ -21,324 +22,109 @@ The rules (documented in docs/normalization.md):
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
-# Largest token count accepted for one call. Above it the span is rejected (partial success):
-# no model has a context near it, so it can only be a bug in the client.
-MAX_TOKENS = 1_000_000_000
-# Largest reported cost accepted for one call, in USD.
-MAX_REPORTED_COST = Decimal(1_000_000)
+from collector.ingest.conventions import (
+    AGENT,
+    AGGREGATED_USAGE,
+    CACHE_READ,
+    CACHE_WRITE,
+    CONCEPT_KEYS,
+    COST,
+    DEFAULT_RULES,
+    ENVIRONMENT,
+    FEATURE,
+    INPUT,
+    LANGFUSE_MODEL_TYPES,
+    LANGFUSE_ROLLUP_TYPES,
+    LF_COST,
+    LF_TYPE,
+    LF_USAGE,
+    MODEL_CALL_OPERATIONS,
+    NO_CACHE_INPUT,
+    OI_KIND,
+    OPENINFERENCE_MODEL_KINDS,
+    OPENINFERENCE_ROLLUP_KINDS,
+    OPERATION,
+    OUTPUT,
+    PROVIDER,
+    PROVIDER_ALIASES,
+    REASONING,
+    REQUEST_MODEL,
+    RESOURCE_CONCEPTS,
+    RESPONSE_MODEL,
+    ROLLUP_OPERATIONS,
+    SERVER_ADDRESS,
+    SERVER_PROVIDERS,
+    SERVICE,
+    SESSION,
+    STORED_CONCEPTS,
+    STORED_WITHOUT_TOKENS,
+    TENANT,
+    TL_ENTITY,
+    TL_KIND,
+    TRACELOOP_ROLLUP_KINDS,
+    USER,
+    VERCEL_CALL_SUFFIXES,
+    VERCEL_NON_ROLLUPS,
+    DimensionRules,
+    Found,
+)
+from collector.ingest.rejections import SpanRejected
+from collector.ingest.usage import (
+    MAX_REPORTED_COST,
+    MAX_TOKENS,
+    inclusive_tokens,
+    langfuse_usage,
+    reported_cost,
+    tokens,
+)
+
+# What other modules and the tests take from here: the concepts and the rules.
+__all__ = [
+    "AGENT",
+    "AGGREGATED_USAGE",
+    "CACHE_READ",
+    "CACHE_WRITE",
+    "CONCEPT_KEYS",
+    "COST",
+    "DEFAULT_RULES",
+    "ENVIRONMENT",
+    "FEATURE",
+    "INPUT",
+    "LF_COST",
+    "LF_TYPE",
+    "LF_USAGE",
+    "MAX_REPORTED_COST",
+    "MAX_TOKENS",
+    "NO_CACHE_INPUT",
+    "OI_KIND",
+    "OPERATION",
+    "OUTPUT",
+    "PROVIDER",
+    "REASONING",
+    "REQUEST_MODEL",
+    "RESPONSE_MODEL",
+    "SERVER_ADDRESS",
+    "SERVICE",
+    "SESSION",
+    "TENANT",
+    "TL_ENTITY",
+    "TL_KIND",
+    "USER",
+    "DimensionRules",
+    "Normalized",
+    "Normalizer",
+    "SpanRejected",
+    "canonical_provider",
+]
+
 # Distinct raw provider strings remembered with their canonical form (bounded memo).
 MAX_PROVIDER_MEMO = 1024
-
-
-class SpanRejected(ValueError):
-    """A span that cannot be stored as sent; the message says why (OTLP partial success)."""
-
-
-# Concepts (indexes into the per-span `found` table).
-PROVIDER, OPERATION, RESPONSE_MODEL, REQUEST_MODEL = 0, 1, 2, 3
-INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, REASONING, NO_CACHE_INPUT = 4, 5, 6, 7, 8, 9
-COST, SESSION, USER, TENANT, FEATURE, AGENT, ENVIRONMENT = 10, 11, 12, 13, 14, 15, 16
-OI_KIND, TL_KIND, TL_ENTITY, LF_TYPE, SERVER_ADDRESS = 17, 18, 19, 20, 21
-LF_USAGE, LF_COST, SERVICE, AGGREGATED_USAGE = 22, 23, 24, 25
-
-# Priority-ordered attribute keys per concept (standards.md section 2.2). FEATURE and
-# TENANT come from the configured `DimensionRules`.
-CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
-    PROVIDER: (
-        "gen_ai.provider.name",
-        "gen_ai.system",
-        "llm.provider",
-        "llm.system",
-        "ai.model.provider",
-    ),
-    OPERATION: ("gen_ai.operation.name", "llm.request.type", "ai.operationId"),
-    RESPONSE_MODEL: (
-        "langfuse.observation.model.name",
-        "gen_ai.response.model",
-        "llm.response.model_name",
-        "ai.response.model",
-        "llm.response.model",
-    ),
-    REQUEST_MODEL: (
-        "gen_ai.request.model",
-        "llm.request.model_name",
-        "llm.model_name",
-        "ai.model.id",
-        "llm.request.model",
-        "embedding.model_name",  # OpenInference EMBEDDING spans
-    ),
-    INPUT: (
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "llm.token_count.prompt",
-        "ai.usage.inputTokens",
-        "ai.usage.promptTokens",
-        "ai.usage.tokens",
-        "llm.usage.prompt_tokens",
-    ),
-    OUTPUT: (
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-        "ai.usage.outputTokens",
-        "ai.usage.completionTokens",
-        "llm.usage.completion_tokens",
-    ),
-    CACHE_READ: (
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_read_input_tokens",
-        "llm.token_count.prompt_details.cache_read",
-        "ai.usage.inputTokenDetails.cacheReadTokens",
-        "ai.usage.cachedInputTokens",
-        "gen_ai.usage.prompt_tokens_details.cached_tokens",
-        "gen_ai.usage.details.cache_read_tokens",
-    ),
-    CACHE_WRITE: (
-        "gen_ai.usage.cache_write.input_tokens",
-        "gen_ai.usage.cache_creation.input_tokens",
-        "gen_ai.usage.cache_creation_input_tokens",
-        "llm.token_count.prompt_details.cache_write",
-        "ai.usage.inputTokenDetails.cacheWriteTokens",
-        "gen_ai.usage.prompt_tokens_details.cache_creation_tokens",
-        "gen_ai.usage.details.cache_write_tokens",
-    ),
-    REASONING: (
-        "gen_ai.usage.reasoning.output_tokens",
-        "gen_ai.usage.reasoning_tokens",
-        "llm.usage.reasoning_tokens",
-        "llm.token_count.completion_details.reasoning",
-        "ai.usage.outputTokenDetails.reasoningTokens",
-        "ai.usage.reasoningTokens",
-        "gen_ai.usage.completion_tokens_details.reasoning_tokens",
-        "gen_ai.usage.details.reasoning_tokens",
-    ),
-    NO_CACHE_INPUT: ("ai.usage.inputTokenDetails.noCacheTokens",),
-    COST: (
-        "gen_ai.usage.cost",
-        "llm.cost.total",
-        "gen_ai.cost.total_cost",
-        "operation.cost",
-    ),
-    SESSION: (
-        "gen_ai.conversation.id",
-        "session.id",
-        "traceloop.association.properties.session_id",
-        "langfuse.session.id",
-        "ai.telemetry.metadata.sessionId",
-    ),
-    USER: (
-        "user.id",
-        "enduser.id",
-        "traceloop.association.properties.user_id",
-        "langfuse.user.id",
-        "gen_ai.user",
-        "llm.user",
-        "ai.telemetry.metadata.userId",
-        "metadata.user_api_key_user_id",
-    ),
-    AGENT: ("gen_ai.agent.name", "agent.name", "agent_name"),
-    ENVIRONMENT: (
-        "deployment.environment.name",
-        "deployment.environment",
-        "langfuse.environment",
-        "gen_ai.environment",
-    ),
-    OI_KIND: ("openinference.span.kind",),
-    TL_KIND: ("traceloop.span.kind",),
-    TL_ENTITY: ("traceloop.entity.name",),
-    LF_TYPE: ("langfuse.observation.type",),
-    SERVER_ADDRESS: ("server.address",),
-    LF_USAGE: ("langfuse.observation.usage_details",),
-    LF_COST: ("langfuse.observation.cost_details",),
-    SERVICE: ("service.name", "gen_ai.application_name"),
-    # Pydantic AI agent-run spans (`use_aggregated_usage_attribute_names`): a marker only.
-    AGGREGATED_USAGE: (
-        "gen_ai.aggregated_usage.input_tokens",
-        "gen_ai.aggregated_usage.output_tokens",
-        "gen_ai.aggregated_usage.cache_read.input_tokens",
-        "gen_ai.aggregated_usage.cache_write.input_tokens",
-        "gen_ai.aggregated_usage.cache_creation.input_tokens",
-    ),
-}
-
-# Concepts whose winning attribute is stored in a column, so it leaves the JSON remainder.
-# The others (provider as sent, span kinds, server address, ...) stay in the remainder.
-DIMENSION_CONCEPTS = frozenset({SESSION, USER, TENANT, FEATURE, AGENT, ENVIRONMENT})
-TOKEN_CONCEPTS = frozenset({INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, REASONING, NO_CACHE_INPUT})
-STORED_CONCEPTS = (
-    frozenset({OPERATION, RESPONSE_MODEL, REQUEST_MODEL, COST})
-    | TOKEN_CONCEPTS
-    | DIMENSION_CONCEPTS
-)
-# When Langfuse's usage_details supplied the tokens, the token attributes stay as sent.
-STORED_WITHOUT_TOKENS = STORED_CONCEPTS - TOKEN_CONCEPTS
-# The resource lends a span its dimensions, never what the span is (kind, model, tokens).
-RESOURCE_CONCEPTS = DIMENSION_CONCEPTS | {PROVIDER, SERVICE}
-
-MODEL_CALL_OPERATIONS = frozenset(
-    {
-        "chat",
-        "text_completion",
-        "generate_content",
-        "completion",
-        "generate",
-        "embeddings",
-        "embedding",
-        "response",
-        "responses",
-        "rerank",
-    }
-)
-# `agent_step`: Vercel AI SDK (@ai-sdk/otel) step spans repeat their model call's usage.
-ROLLUP_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow", "create_agent", "agent_step"})
-OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
-OPENINFERENCE_ROLLUP_KINDS = frozenset({"AGENT", "CHAIN"})
-TRACELOOP_ROLLUP_KINDS = frozenset({"workflow", "task", "agent"})
-LANGFUSE_MODEL_TYPES = frozenset({"generation", "embedding", "GENERATION", "EMBEDDING"})
-LANGFUSE_ROLLUP_TYPES = frozenset({"agent", "chain", "AGENT", "CHAIN"})
-VERCEL_CALL_SUFFIXES = (".doGenerate", ".doStream", ".doEmbed")
-VERCEL_NON_ROLLUPS = frozenset({"ai.toolCall"})
-
-# Canonical `gen_ai.provider.name` values (standards.md section 1.2) and self-hosted servers.
-CANONICAL_PROVIDERS = frozenset(
-    {
-        "openai",
-        "anthropic",
-        "aws.bedrock",
-        "azure.ai.openai",
-        "azure.ai.inference",
-        "gcp.gemini",
-        "gcp.vertex_ai",
-        "gcp.gen_ai",
-        "cohere",
-        "deepseek",
-        "groq",
-        "ibm.watsonx.ai",
-        "mistral_ai",
-        "perplexity",
-        "x_ai",
-        "moonshot_ai",
-        "vllm",
-        "ollama",
-    }
-)
-# Lower-cased values seen in the wild -> canonical (standards.md section 2.4).
-PROVIDER_ALIASES = {
-    **{name: name for name in CANONICAL_PROVIDERS},
-    "az.ai.openai": "azure.ai.openai",
-    "azure": "azure.ai.openai",
-    "azure_openai": "azure.ai.openai",
-    "azure-openai": "azure.ai.openai",
-    "az.ai.inference": "azure.ai.inference",
-    "azure_ai": "azure.ai.inference",
-    "aws": "aws.bedrock",
-    "bedrock": "aws.bedrock",
-    "amazon-bedrock": "aws.bedrock",
-    "vertex_ai": "gcp.vertex_ai",
-    "vertexai": "gcp.vertex_ai",
-    "vertex": "gcp.vertex_ai",
-    "google.vertex": "gcp.vertex_ai",
-    "google-vertex": "gcp.vertex_ai",
-    "gemini": "gcp.gemini",
-    "google": "gcp.gemini",
-    "google-generative-ai": "gcp.gemini",
-    "xai": "x_ai",
-    "mistralai": "mistral_ai",
-    "mistral": "mistral_ai",
-    "cohere_chat": "cohere",
-    "ibm.watson.ai": "ibm.watsonx.ai",
-    "watsonx": "ibm.watsonx.ai",
-    "hosted_vllm": "vllm",
-    "ollama_chat": "ollama",
-    "text-completion-openai": "openai",
-}
-# Suffix of `server.address` -> provider, for spans that name no provider.
-SERVER_PROVIDERS = (
-    ("api.openai.com", "openai"),
-    ("openai.azure.com", "azure.ai.openai"),
-    ("api.anthropic.com", "anthropic"),
-    ("generativelanguage.googleapis.com", "gcp.gemini"),
-    ("aiplatform.googleapis.com", "gcp.vertex_ai"),
-    ("amazonaws.com", "aws.bedrock"),
-    ("api.mistral.ai", "mistral_ai"),
-    ("api.groq.com", "groq"),
-    ("api.deepseek.com", "deepseek"),
-    ("api.x.ai", "x_ai"),
-    ("api.cohere.com", "cohere"),
-    ("api.cohere.ai", "cohere"),
-    ("api.perplexity.ai", "perplexity"),
-)
-
-# Langfuse `usage_details` keys (Langfuse usage types are disjoint: total = their sum).
-LANGFUSE_CACHE_READ = frozenset(
-    {"input_cached_tokens", "cache_read_input_tokens", "input_cache_read", "cache_read"}
-)
-LANGFUSE_CACHE_WRITE = frozenset(
-    {
-        "cache_creation_input_tokens",
-        "input_cache_creation",
-        "cache_write_input_tokens",
-        "input_cache_write",
-        "cache_write",
-    }
-)
-LANGFUSE_REASONING = frozenset(
-    {"output_reasoning_tokens", "output_reasoning", "reasoning_tokens", "reasoning"}
-)
-# Keys that mark an OpenAI usage object passed as is (inclusive counts, nested details).
-OPENAI_USAGE_KEYS = (
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "prompt_tokens_details",
-    "input_tokens_details",
-    "completion_tokens_details",
-    "output_tokens_details",
-)
-
-
-@dataclass(frozen=True)
-class DimensionRules:
-    """Which attributes name the feature and the tenant, and the fallbacks for feature."""
-
-    feature_keys: tuple[str, ...]
-    tenant_keys: tuple[str, ...]
-    feature_span_name_pattern: re.Pattern[str] | None = None
-    feature_from_service: bool = False
-
-
-# The defaults of `Settings.feature_attributes` / `tenant_attributes` (docs/configuration.md).
-DEFAULT_RULES = DimensionRules(
-    feature_keys=(
-        "spendscope.feature",
-        "app.feature",
-        "feature",
-        "traceloop.association.properties.feature",
-        "ai.telemetry.metadata.feature",
-        "gen_ai.workflow.name",
-        "traceloop.workflow.name",
-        "ai.telemetry.functionId",
-        "langfuse.trace.name",
-    ),
-    tenant_keys=(
-        "spendscope.tenant",
-        "tenant.id",
-        "traceloop.association.properties.customer_id",
-        "traceloop.association.properties.tenant_id",
-        "ai.telemetry.metadata.tenantId",
-        "metadata.user_api_key_team_id",
-        "metadata.user_api_key_org_id",
-    ),
-)
 
 
 @dataclass(slots=True)
@@ -366,9 +152,6 @@ class Normalized:
     agent_name: str | None
     service: str | None
     remainder: dict[str, Any]
-
-
-Found = dict[int, tuple[int, str, Any]]
 
 
 class Normalizer:
@@ -425,20 +208,20 @@ class Normalizer:
         request_model = _text(_own(found, REQUEST_MODEL))
         response_model = _text(_own(found, RESPONSE_MODEL))
 
-        usage = _langfuse_usage(found[LF_USAGE][2]) if LF_USAGE in found else None
+        usage = langfuse_usage(found[LF_USAGE][2]) if LF_USAGE in found else None
         if usage is not None:
             input_tokens, output_tokens, cache_read, cache_write, reasoning = usage
             no_cache = None
             stored = STORED_WITHOUT_TOKENS
         else:
-            input_tokens = _tokens(found, INPUT)
-            output_tokens = _tokens(found, OUTPUT)
-            cache_read = _tokens(found, CACHE_READ)
-            cache_write = _tokens(found, CACHE_WRITE)
-            reasoning = _tokens(found, REASONING)
-            no_cache = _tokens(found, NO_CACHE_INPUT)
+            input_tokens = tokens(found, INPUT)
+            output_tokens = tokens(found, OUTPUT)
+            cache_read = tokens(found, CACHE_READ)
+            cache_write = tokens(found, CACHE_WRITE)
+            reasoning = tokens(found, REASONING)
+            no_cache = tokens(found, NO_CACHE_INPUT)
             stored = STORED_CONCEPTS
-        input_tokens, output_tokens = _inclusive(
+        input_tokens, output_tokens = inclusive_tokens(
             input_tokens, output_tokens, cache_read, cache_write, reasoning, no_cache
         )
 
@@ -497,7 +280,7 @@ class Normalizer:
             cache_read_tokens=cache_read,
             cache_write_tokens=cache_write,
             reasoning_tokens=reasoning,
-            reported_cost_usd=_reported_cost(found),
+            reported_cost_usd=reported_cost(found),
             feature=_text(_dimension(found, resource, FEATURE)),
             feature_default=feature_default,
             session_id=_text(_dimension(found, resource, SESSION)),
@@ -555,33 +338,6 @@ def _dimension(found: Found, resource: Mapping[int, Any], concept: int) -> Any:
     return resource.get(concept) if hit is None else hit[2]
 
 
-def _inclusive(
-    input_tokens: int | None,
-    output_tokens: int | None,
-    cache_read: int | None,
-    cache_write: int | None,
-    reasoning: int | None,
-    no_cache: int | None,
-) -> tuple[int | None, int | None]:
-    """Input inclusive of cache reads and writes, output inclusive of reasoning; checked."""
-    cached = (cache_read or 0) + (cache_write or 0)
-    if no_cache is not None:  # Vercel: the uncached part, so input = it + the cached parts
-        input_tokens = max(no_cache + cached, input_tokens or 0)
-    elif input_tokens is None:
-        input_tokens = cached if cached else None
-    elif cached > input_tokens:
-        input_tokens += cached  # reported exclusive of the cache
-    if reasoning is not None:
-        if output_tokens is None:
-            output_tokens = reasoning
-        elif reasoning > output_tokens:
-            output_tokens += reasoning  # reported exclusive of reasoning
-    for count in (input_tokens, output_tokens, cache_read, cache_write, reasoning):
-        if count is not None and count > MAX_TOKENS:
-            raise SpanRejected(f"token count {count} exceeds the limit of {MAX_TOKENS}")
-    return input_tokens, output_tokens
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -595,159 +351,6 @@ def _text(value: Any) -> str | None:
         return orjson.dumps(value).decode()
     except TypeError as exc:  # orjson.JSONEncodeError: integers beyond 64 bits, odd types
         raise SpanRejected(f"attribute value cannot be stored: {exc}") from None
-
-
-def _to_int(value: Any, key: str) -> int:
-    if isinstance(value, bool):
-        raise SpanRejected(f"{key} must be a number, got a boolean")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise SpanRejected(f"{key} must be a whole number, got {value!r}")
-        number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            raise SpanRejected(f"{key} must be a whole number, got {value[:40]!r}") from None
-    else:
-        raise SpanRejected(f"{key} must be a number")
-    if number < 0:
-        raise SpanRejected(f"{key} is negative ({number})")
-    if number > MAX_TOKENS:
-        raise SpanRejected(f"{key} ({number}) exceeds the limit of {MAX_TOKENS}")
-    return number
-
-
-def _tokens(found: Found, concept: int) -> int | None:
-    hit = found.get(concept)
-    if hit is None:
-        return None
-    return _to_int(hit[2], hit[1])
-
-
-TokenCounts = tuple[int | None, int | None, int | None, int | None, int | None]
-
-
-def _langfuse_usage(raw: Any) -> TokenCounts | None:
-    """Tokens from Langfuse's `usage_details` JSON; None when it names no input or output.
-
-    Langfuse usage types are disjoint and priced separately (`input` excludes cached input,
-    `output` excludes reasoning; the total is their sum), so every input-side type adds to
-    the input and every output-side type to the output. An OpenAI usage object passed as is
-    (`prompt_tokens`, `*_tokens_details`) is inclusive and read as such.
-    """
-    details = _json_object(raw, "langfuse.observation.usage_details")
-    if any(key in details for key in OPENAI_USAGE_KEYS):
-        return _openai_usage(details)
-    input_tokens = output_tokens = cache_read = cache_write = reasoning = None
-    for key, value in details.items():
-        if key in LANGFUSE_CACHE_READ:
-            count = _to_int(value, f"usage_details.{key}")
-            cache_read = (cache_read or 0) + count
-            input_tokens = (input_tokens or 0) + count
-        elif key in LANGFUSE_CACHE_WRITE:
-            count = _to_int(value, f"usage_details.{key}")
-            cache_write = (cache_write or 0) + count
-            input_tokens = (input_tokens or 0) + count
-        elif key in LANGFUSE_REASONING:
-            count = _to_int(value, f"usage_details.{key}")
-            reasoning = (reasoning or 0) + count
-            output_tokens = (output_tokens or 0) + count
-        elif "input" in key:
-            input_tokens = (input_tokens or 0) + _to_int(value, f"usage_details.{key}")
-        elif "output" in key:
-            output_tokens = (output_tokens or 0) + _to_int(value, f"usage_details.{key}")
-    if input_tokens is None and output_tokens is None:
-        return None
-    return input_tokens, output_tokens, cache_read, cache_write, reasoning
-
-
-def _openai_usage(details: Mapping[str, Any]) -> TokenCounts | None:
-    def count(*path: str) -> int | None:
-        node: Any = details
-        for step in path:
-            if not isinstance(node, Mapping) or node.get(step) is None:
-                return None
-            node = node[step]
-        return _to_int(node, "usage_details." + ".".join(path))
-
-    input_tokens = count("prompt_tokens")
-    if input_tokens is None:
-        input_tokens = count("input_tokens")
-    output_tokens = count("completion_tokens")
-    if output_tokens is None:
-        output_tokens = count("output_tokens")
-    cache_read = count("prompt_tokens_details", "cached_tokens")
-    if cache_read is None:
-        cache_read = count("input_tokens_details", "cached_tokens")
-    if cache_read is None:
-        cache_read = count("cache_read_input_tokens")
-    cache_write = count("cache_creation_input_tokens")
-    reasoning = count("completion_tokens_details", "reasoning_tokens")
-    if reasoning is None:
-        reasoning = count("output_tokens_details", "reasoning_tokens")
-    if input_tokens is None and output_tokens is None:
-        return None
-    return input_tokens, output_tokens, cache_read, cache_write, reasoning
-
-
-def _json_object(raw: Any, key: str) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    if isinstance(raw, str | bytes):
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise SpanRejected(f"{key} is not valid JSON") from None
-        if isinstance(parsed, dict):
-            return parsed
-    raise SpanRejected(f"{key} must be a JSON object")
-
-
-def _reported_cost(found: Found) -> float | None:
-    hit = found.get(COST)
-    if hit is not None:
-        return _cost(hit[2], hit[1])
-    if LF_COST not in found:
-        return None
-    details = _json_object(found[LF_COST][2], "langfuse.observation.cost_details")
-    if "total" in details:
-        return _cost(details["total"], "cost_details.total")
-    if not details:
-        return None
-    # Langfuse: without a total, the total is the sum of the cost types.
-    total = sum(_decimal(value, f"cost_details.{key}") for key, value in details.items())
-    return _cost(total, "cost_details")
-
-
-def _cost(raw: Any, key: str) -> float | None:
-    if raw is None:
-        return None
-    cost = _decimal(raw, key)
-    if cost < 0 or cost > MAX_REPORTED_COST:
-        raise SpanRejected(f"{key} out of range ({_preview(raw)})")
-    return float(cost)
-
-
-def _decimal(raw: Any, key: str) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
-        raise SpanRejected(f"{key} must be a number")
-    try:
-        cost = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise SpanRejected(f"{key} must be a number, got {_preview(raw)}") from None
-    if not cost.is_finite():
-        raise SpanRejected(f"{key} must be a finite number, got {_preview(raw)}")
-    return cost
-
-
-def _preview(raw: Any) -> str:
-    try:
-        return repr(str(raw)[:40])
-    except ValueError:  # an integer too long to print
-        return "a number too long to show"
 
 
 def _is_vercel_root(name: str) -> bool:

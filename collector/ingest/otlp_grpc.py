@@ -15,9 +15,9 @@ from typing import Any, NoReturn
 import grpc
 
 from collector.auth import TokenSet
+from collector.ingest.bodies import PROTOBUF, DecodeError
 from collector.ingest.group_commit import QueueFull, WriterStopped
 from collector.ingest.otlp_http import Result
-from collector.ingest.traces.decode import PROTOBUF, DecodeError
 
 
 def _authorization(context: grpc.aio.ServicerContext) -> str | None:

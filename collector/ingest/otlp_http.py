@@ -20,8 +20,8 @@ from google.rpc import code_pb2, status_pb2
 from starlette.requests import ClientDisconnect
 
 from collector.auth import TokenSet
+from collector.ingest.bodies import JSON, PROTOBUF, BodyTooLarge, DecodeError, decompress
 from collector.ingest.group_commit import QueueFull, WriterStopped
-from collector.ingest.traces.decode import JSON, PROTOBUF, BodyTooLarge, DecodeError, decompress
 
 log = logging.getLogger(__name__)
 

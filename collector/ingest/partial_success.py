@@ -14,8 +14,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from collector.ingest.bodies import JSON, PROTOBUF
 from collector.ingest.otlp_http import ExportResult
-from collector.ingest.traces.decode import JSON, PROTOBUF
 
 
 @dataclass(frozen=True)

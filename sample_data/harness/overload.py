@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
@@ -49,6 +50,14 @@ class Figures:
     refused_503: int = 0
     probes_refused: int = 0
     probes_with_retry_after: int = 0
+    # Time to the answer (200 after the commit, or 503) of the raw probes during the burst.
+    probe_latency_p50_ms: float = 0.0
+    probe_latency_max_ms: float = 0.0
+    probes_timed_out: int = 0
+    # Each burst batch's export call (what the exporter's timeout applies to).
+    export_latency_p50_ms: float = 0.0
+    export_latency_p99_ms: float = 0.0
+    probe_latencies_ms: list[float] = field(default_factory=list, repr=False)
     rss_idle_mb: float = 0.0
     rss_capacity_peak_mb: float = 0.0
     rss_burst_peak_mb: float = 0.0
@@ -123,6 +132,7 @@ class Exporters:
         self.acked = 0
         self.given_up = 0
         self.backlog_peak = 0
+        self.export_seconds: list[float] = []  # each export call, retries included
         self._queued_spans = 0
         self._lock = threading.Lock()
         self._threads = [
@@ -146,8 +156,11 @@ class Exporters:
         while (batch := self.batches.get()) is not None:
             with self._lock:
                 self._queued_spans -= len(batch)
+            started = time.monotonic()
             result = exporter.export(batch)
+            elapsed = time.monotonic() - started
             with self._lock:
+                self.export_seconds.append(elapsed)
                 if result is SpanExportResult.SUCCESS:
                     self.acked += len(batch)
                     self.acked_traces += [s.context.trace_id for s in batch if s.context]
@@ -178,10 +191,18 @@ def refused_count(server: ServerProcess) -> int:
 
 
 def probe(server: ServerProcess, body: bytes, figures: Figures) -> None:
-    """A raw request during the burst: a refusal must be a 503 with Retry-After."""
-    response = server.client.post(
-        f"{server.http_url}/v1/traces", content=body, headers={"content-type": PROTOBUF}
-    )
+    """A raw request during the burst: a refusal must be a 503 with Retry-After. Its time
+    to the answer is what a client waits for a commit (or a refusal) under the burst."""
+    started = time.monotonic()
+    try:
+        response = server.client.post(
+            f"{server.http_url}/v1/traces", content=body, headers={"content-type": PROTOBUF}
+        )
+    except httpx.TimeoutException:  # the client's 10 s, like the OTel exporters' default
+        figures.probe_latencies_ms.append(round((time.monotonic() - started) * 1000, 1))
+        figures.probes_timed_out += 1
+        return
+    figures.probe_latencies_ms.append(round((time.monotonic() - started) * 1000, 1))
     if response.status_code != 200:
         figures.probes_refused += 1
         if response.status_code == 503 and response.headers.get("retry-after"):
@@ -259,6 +280,9 @@ def run(
             burst_end = time.monotonic()
             probing.set()
             prober.join(60)
+            latencies = sorted(figures.probe_latencies_ms) or [0.0]
+            figures.probe_latency_p50_ms = latencies[len(latencies) // 2]
+            figures.probe_latency_max_ms = latencies[-1]
             figures.offered_actual_spans_per_s = round(len(burst) * batch / (burst_end - started))
             acked_in_burst = exporters.acked
             exporters.drain()
@@ -266,6 +290,9 @@ def run(
         figures.burst_accepted_spans_per_s = round(acked_in_burst / (burst_end - started))
         figures.rss_burst_peak_mb = round(sampler.peak, 1)
         figures.client_backlog_peak_spans = exporters.backlog_peak
+        exports = sorted(exporters.export_seconds) or [0.0]
+        figures.export_latency_p50_ms = round(exports[len(exports) // 2] * 1000, 1)
+        figures.export_latency_p99_ms = round(exports[int(len(exports) * 0.99)] * 1000, 1)
         figures.refused_503 = refused_count(server) - refused_before
         exporters.close()
         figures.spans_offered += len(burst) * batch

@@ -46,6 +46,7 @@ from tests.support.fuzzing import (
     FUZZ,
     NORMALIZER,
     U64,
+    field,
     scalar_values,
     warehouse_cursor,
 )
@@ -471,20 +472,6 @@ def test_invalid_utf8_and_deep_nesting_in_protobuf_are_decode_errors() -> None:
     body = field(1, field(2, field(2, span)))  # resource_spans / scope_spans / spans
     with pytest.raises(DecodeError):
         _decode_traces(body, PROTOBUF, NORMALIZER)
-
-
-def field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field."""
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 @pytest.mark.parametrize(

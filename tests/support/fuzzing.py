@@ -1,6 +1,7 @@
 """What the decoder fuzz tests share: hypothesis settings that replay the same examples on
 every run (a CI failure reproduces locally), the normalizer, the edge times, the scalar
-OTLP attribute values, and a migrated warehouse to insert what was decoded."""
+OTLP attribute values, hand-written protobuf fields, and a migrated warehouse to insert what
+was decoded."""
 
 from __future__ import annotations
 
@@ -41,6 +42,23 @@ def scalar_values(texts: st.SearchStrategy[str]) -> st.SearchStrategy[AnyValue]:
         st.binary(max_size=8).map(lambda v: AnyValue(bytes_value=v)),
         st.just(AnyValue()),
     )
+
+
+def varint(value: int) -> bytes:
+    """A protobuf varint, for bodies written by hand."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def field(number: int, payload: bytes, claimed: int | None = None) -> bytes:
+    """A length-delimited protobuf field; `claimed` is the length it says it has, when that
+    lies."""
+    size = len(payload) if claimed is None else claimed
+    return varint(number << 3 | 2) + varint(size) + payload
 
 
 @contextmanager

@@ -7,7 +7,7 @@ acknowledged and counted, never stored. An outcome record that breaks the rules 
 rejected and reported through OTLP partial success; a body that cannot be decoded at all
 raises `DecodeError` (400 / INVALID_ARGUMENT), as for traces.
 
-The AnyValue and OTLP/JSON helpers are the trace decoder's (`collector.ingest.traces.decode`).
+The AnyValue and OTLP/JSON helpers are shared with the other signals (`collector.ingest.anyvalue`).
 """
 
 from __future__ import annotations
@@ -22,22 +22,22 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from collector.ingest.columns import MAX_UNIX_NANO, to_json
+from collector.ingest.anyvalue import (
+    json_attributes,
+    json_field,
+    json_id,
+    json_int,
+    json_list,
+    json_object,
+    json_request,
+    json_text,
+    proto_attributes,
+)
+from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
+from collector.ingest.columns import MAX_UNIX_NANO
+from collector.ingest.limits import DEFAULT_ITEM_CHARS, attributes_json
 from collector.ingest.normalize import FEATURE, SESSION, TENANT, Normalizer, SpanRejected, _text
 from collector.ingest.rejections import Rejections
-from collector.ingest.traces.decode import (
-    JSON,
-    PROTOBUF,
-    DecodeError,
-    _field,
-    _json_attributes,
-    _json_id,
-    _json_int,
-    _json_request,
-    _list,
-    _object,
-    _proto_attributes,
-)
 from warehouse.outcomes.records import (
     EVENT_NAME_ATTRIBUTE,
     MAX_KEY_CHARS,
@@ -70,9 +70,10 @@ class DecodedLogs:
 class _Records(Rejections):
     """Turns log records into outcome rows, counting what it keeps, ignores and rejects."""
 
-    def __init__(self, normalizer: Normalizer, received_ns: int) -> None:
+    def __init__(self, normalizer: Normalizer, received_ns: int, item_chars: int) -> None:
         super().__init__()
         self.normalizer = normalizer
+        self.item_chars = item_chars
         self.received_ns = received_ns
         self.rows = OutcomeRows()
         self.outcomes = 0
@@ -89,7 +90,7 @@ class _Records(Rejections):
         time_ns: int,
         observed_ns: int,
     ) -> None:
-        """Store one outcome record (already known to be one)."""
+        """Store one outcome record (already known to be one), or count it rejected."""
         try:
             fields = parse_attributes(attributes)
             if trace_id and len(trace_id) != 16:
@@ -99,48 +100,48 @@ class _Records(Rejections):
             occurred_ns = time_ns or observed_ns or self.received_ns
             if not 0 < occurred_ns <= MAX_UNIX_NANO:
                 raise OutcomeInvalid(f"time {occurred_ns} is not a Unix time in ns before 2200")
-        except OutcomeInvalid as exc:
-            self.reject(f"log record: {exc}")
-            return
-        trace_id = trace_id if any(trace_id) else b""
-        span_id = span_id if any(span_id) else b""
-        found = self.normalizer.find(attributes)
+            trace_id = trace_id if any(trace_id) else b""
+            span_id = span_id if any(span_id) else b""
+            found = self.normalizer.find(attributes)
 
-        def dimension(concept: int) -> str | None:
-            hit = found.get(concept)
-            return _text(hit[2] if hit is not None else resource.get(concept))
+            def dimension(concept: int) -> str | None:
+                hit = found.get(concept)
+                return _text(hit[2] if hit is not None else resource.get(concept))
 
-        if fields.client_id is not None:
-            outcome_id = explicit_id(fields.client_id)
-        else:
-            outcome_id = content_id(
+            if fields.client_id is not None:
+                outcome_id = explicit_id(fields.client_id)
+            else:
+                outcome_id = content_id(
+                    SOURCE,
+                    [trace_id.hex(), span_id.hex(), time_ns, observed_ns, event_name, attributes],
+                )
+            if fields.feature is None and (feature := dimension(FEATURE)) is not None:
+                fields = dataclasses.replace(fields, feature=feature)
+            session_id, tenant_id = dimension(SESSION), dimension(TENANT)
+            # The limits of the outcomes API: longer values would merge distinct ones if cut.
+            for what, value, limit in (
+                ("feature", fields.feature, MAX_NAME_CHARS),
+                ("session_id", session_id, MAX_KEY_CHARS),
+                ("tenant_id", tenant_id, MAX_KEY_CHARS),
+            ):
+                if value is not None and len(value) > limit:
+                    raise OutcomeInvalid(f"{what} is {len(value)} characters long (limit {limit})")
+            self.rows.add(
+                outcome_id,
                 SOURCE,
-                [trace_id.hex(), span_id.hex(), time_ns, observed_ns, event_name, attributes],
+                fields,
+                occurred_ns,
+                trace_id=trace_id,
+                span_id=span_id,
+                session_id=session_id,
+                tenant_id=tenant_id,
+                attributes=attributes_json(attributes, self.item_chars),
             )
-        if fields.feature is None and (feature := dimension(FEATURE)) is not None:
-            fields = dataclasses.replace(fields, feature=feature)
-        session_id, tenant_id = dimension(SESSION), dimension(TENANT)
-        # The limits of the outcomes API: longer values would merge distinct ones if cut.
-        for what, value, limit in (
-            ("feature", fields.feature, MAX_NAME_CHARS),
-            ("session_id", session_id, MAX_KEY_CHARS),
-            ("tenant_id", tenant_id, MAX_KEY_CHARS),
-        ):
-            if value is not None and len(value) > limit:
-                self.reject(f"log record: {what} is {len(value)} characters long (limit {limit})")
-                return
-        self.rows.add(
-            outcome_id,
-            SOURCE,
-            fields,
-            occurred_ns,
-            trace_id=trace_id,
-            span_id=span_id,
-            session_id=session_id,
-            tenant_id=tenant_id,
-            attributes=to_json(dict(attributes)),
-        )
-        self.outcomes += 1
+            self.outcomes += 1
+        except (OutcomeInvalid, SpanRejected) as exc:
+            self.reject(f"log record: {exc}")
+        except Exception as exc:  # one record's bug never fails its request
+            self.unexpected("log record", exc)
 
     def result(self) -> DecodedLogs:
         return DecodedLogs(
@@ -152,8 +153,11 @@ class _Records(Rejections):
         )
 
 
-def decode_logs(body: bytes, content_type: str, normalizer: Normalizer) -> DecodedLogs:
-    records = _Records(normalizer, time.time_ns())
+def decode_logs(
+    body: bytes, content_type: str, normalizer: Normalizer, item_chars: int = DEFAULT_ITEM_CHARS
+) -> DecodedLogs:
+    """The outcomes of one export; `item_chars` bounds a record's stored attributes."""
+    records = _Records(normalizer, time.time_ns(), item_chars)
     if content_type == PROTOBUF:
         _add_protobuf(body, records)
     elif content_type == JSON:
@@ -193,11 +197,14 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
                 try:
                     if resource is None:
                         resource = records.normalizer.resource_context(
-                            _proto_attributes(resource_logs.resource.attributes)
+                            proto_attributes(resource_logs.resource.attributes)
                         )
-                    attributes = _proto_attributes(record.attributes)
+                    attributes = proto_attributes(record.attributes)
                 except SpanRejected as exc:
                     records.reject(f"log record: {exc}")
+                    continue
+                except Exception as exc:  # one record's bug never fails its request
+                    records.unexpected("log record", exc)
                     continue
                 records.add(
                     attributes,
@@ -214,21 +221,23 @@ def _add_protobuf(body: bytes, records: _Records) -> None:
 
 
 def _add_json(body: bytes, records: _Records) -> None:
-    resource_logs_list = _json_request(body, "resourceLogs", "resource_logs")
+    resource_logs_list = json_request(body, "resourceLogs", "resource_logs")
     for resource_logs in resource_logs_list:
         try:
-            resource_logs = _object(resource_logs, "resourceLogs item")
-            resource_obj = _object(_field(resource_logs, "resource", "resource", {}), "resource")
-            resource = records.normalizer.resource_context(
-                _json_attributes(_list(resource_obj, "attributes", "attributes"))
+            resource_logs = json_object(resource_logs, "resourceLogs item")
+            resource_obj = json_object(
+                json_field(resource_logs, "resource", "resource", {}), "resource"
             )
-            scope_logs_list = _list(resource_logs, "scopeLogs", "scope_logs")
+            resource = records.normalizer.resource_context(
+                json_attributes(json_list(resource_obj, "attributes", "attributes"))
+            )
+            scope_logs_list = json_list(resource_logs, "scopeLogs", "scope_logs")
         except SpanRejected as exc:
             raise DecodeError(f"invalid resourceLogs: {exc}") from None
         for scope_logs in scope_logs_list:
             try:
-                scope_logs = _object(scope_logs, "scopeLogs item")
-                log_records = _list(scope_logs, "logRecords", "log_records")
+                scope_logs = json_object(scope_logs, "scopeLogs item")
+                log_records = json_list(scope_logs, "logRecords", "log_records")
             except SpanRejected as exc:
                 raise DecodeError(f"invalid scopeLogs: {exc}") from None
             for record in log_records:
@@ -246,7 +255,7 @@ def _json_mentions_outcome(items: list[Any]) -> bool:
         if (
             key == EVENT_NAME_ATTRIBUTE
             and isinstance(value, dict)
-            and _field(value, "stringValue", "string_value") == OUTCOME_EVENT
+            and json_field(value, "stringValue", "string_value") == OUTCOME_EVENT
         ):
             return True
     return False
@@ -254,27 +263,31 @@ def _json_mentions_outcome(items: list[Any]) -> bool:
 
 def _add_json_record(record: Any, resource: Mapping[int, Any], records: _Records) -> None:
     try:
-        record = _object(record, "logRecord")
-        raw_attributes = _list(record, "attributes", "attributes")
-        event_name = _field(record, "eventName", "event_name", "")
+        record = json_object(record, "logRecord")
+        raw_attributes = json_list(record, "attributes", "attributes")
+        event_name = json_field(record, "eventName", "event_name", "")
         if event_name != OUTCOME_EVENT and not _json_mentions_outcome(raw_attributes):
             records.ignored += 1
             return
-        attributes = _json_attributes(raw_attributes)
-        trace_id = _json_id(_field(record, "traceId", "trace_id"), 16, "traceId")
-        span_id = _json_id(_field(record, "spanId", "span_id"), 8, "spanId")
-        time_ns = _json_int(_field(record, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano")
-        observed_ns = _json_int(
-            _field(record, "observedTimeUnixNano", "observed_time_unix_nano", 0),
+        event_name = json_text(event_name, "eventName")
+        attributes = json_attributes(raw_attributes)
+        trace_id = json_id(json_field(record, "traceId", "trace_id"), 16, "traceId")
+        span_id = json_id(json_field(record, "spanId", "span_id"), 8, "spanId")
+        time_ns = json_int(json_field(record, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano")
+        observed_ns = json_int(
+            json_field(record, "observedTimeUnixNano", "observed_time_unix_nano", 0),
             "observedTimeUnixNano",
         )
     except SpanRejected as exc:
         records.reject(f"log record: {exc}")
         return
+    except Exception as exc:  # one record's bug never fails its request
+        records.unexpected("log record", exc)
+        return
     records.add(
         attributes,
         resource,
-        event_name=event_name if isinstance(event_name, str) else str(event_name),
+        event_name=event_name,
         trace_id=trace_id,
         span_id=span_id,
         time_ns=time_ns,

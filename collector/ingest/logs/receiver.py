@@ -20,6 +20,7 @@ import grpc
 from fastapi import APIRouter
 
 from collector.auth import TokenSet
+from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.logs.decode import DecodedLogs, decode_logs
 from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.ingest.normalize import Normalizer
@@ -37,18 +38,27 @@ class LogsReceiver:
     outcomes to the outcome writer, await the commit."""
 
     def __init__(
-        self, normalizer: Normalizer, writer: OutcomeWriter, metrics: OutcomeMetrics
+        self,
+        normalizer: Normalizer,
+        writer: OutcomeWriter,
+        metrics: OutcomeMetrics,
+        *,
+        item_chars: int = DEFAULT_ITEM_CHARS,
     ) -> None:
+        """`item_chars`: what one log record stores of its attributes (`limits`)."""
         self.normalizer = normalizer
         self.writer = writer
         self.metrics = metrics
+        self.item_chars = item_chars
 
     async def export_logs(self, body: bytes, content_type: str) -> DecodedLogs:
         """Store the outcomes of one export; returns once they are committed.
 
         Raises DecodeError (bad body), QueueFull or WriterStopped (retry later).
         """
-        decoded = await anyio.to_thread.run_sync(decode_logs, body, content_type, self.normalizer)
+        decoded = await anyio.to_thread.run_sync(
+            decode_logs, body, content_type, self.normalizer, self.item_chars
+        )
         self.metrics.rejected.labels("log").inc(decoded.rejected)
         self.metrics.log_records_ignored.inc(decoded.ignored)
         if decoded.rows.num_rows:

@@ -34,10 +34,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from collector.ingest.bodies import JSON, PROTOBUF, DecodeError
 from collector.ingest.columns import MAX_UNIX_NANO
+from collector.ingest.limits import DEFAULT_ITEM_CHARS, MAX_KEY_CHARS, attributes_json, cut_key
 from collector.ingest.metrics import signals
 from collector.ingest.rejections import Rejections
-from collector.ingest.traces.decode import JSON, PROTOBUF, DecodeError
 
 # DataPointFlags.FLAG_NO_RECORDED_VALUE
 NO_RECORDED_VALUE = 1
@@ -72,9 +73,11 @@ SCHEMA = pa.schema(
 
 @dataclass(frozen=True, slots=True)
 class MetricRules:
-    """Which attributes name a deployment (configurable: `SPENDSCOPE_GPU_DEPLOYMENT_ATTRIBUTES`)."""
+    """Which attributes name a deployment (`SPENDSCOPE_GPU_DEPLOYMENT_ATTRIBUTES`), and how
+    many characters of its attributes a point stores (`SPENDSCOPE_MAX_ITEM_ATTRIBUTE_CHARS`)."""
 
     deployment_keys: tuple[str, ...] = signals.DEFAULT_DEPLOYMENT_KEYS
+    item_chars: int = DEFAULT_ITEM_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def _value(value: Any) -> Any:
 
 
 def _attributes(items: Iterable[Any]) -> dict[str, Any]:
-    return {item.key: _value(item.value) for item in items}
+    return {cut_key(item.key): _value(item.value) for item in items}
 
 
 def _first(keys: Iterable[str], *sources: dict[str, Any]) -> str | None:
@@ -158,38 +161,53 @@ def _add_metric(metric: Any, scope: str, resource: dict[str, Any], points: _Poin
         return
     cumulative = kind != "gauge" and data.aggregation_temporality == CUMULATIVE
     for point in data.data_points:
-        if point.flags & NO_RECORDED_VALUE:
-            points.ignored += 1
-            continue
-        attributes = _attributes(point.attributes)
-        task = str(attributes.get("hw.gpu.task", ""))
-        if signal.family == "hw.gpu" and task not in signals.GENERAL_TASKS:
-            points.ignored += 1  # encoder / decoder utilization is not compute
-            continue
-        if kind == "histogram":
-            value, number = float(point.sum), int(point.count)
-        else:
-            value = float(
-                point.as_int if point.WhichOneof("value") == "as_int" else point.as_double
-            )
-            number = None
-        if not point.time_unix_nano:
-            points.reject(f"{metric.name}: data point without time_unix_nano")
-            continue
-        if point.time_unix_nano > MAX_UNIX_NANO or point.start_time_unix_nano > MAX_UNIX_NANO:
-            points.reject(f"{metric.name}: data point time is not a Unix time in ns before 2200")
-            continue
-        if number is not None and number > MAX_COUNT:
-            points.reject(f"{metric.name}: histogram count {number} is out of range")
-            continue
-        if not math.isfinite(value):
-            points.reject(f"{metric.name}: value {value} is not finite")
-            continue
-        if abs(value) > MAX_VALUE:
-            points.reject(f"{metric.name}: value {value} is beyond +-2^53")
-            continue
-        _append(points, metric.name, signal, kind, cumulative, value * signal.scale, number,
-                point, attributes, scope, resource)  # fmt: skip
+        try:
+            _add_point(points, metric.name, signal, kind, cumulative, point, scope, resource)
+        except Exception as exc:  # one point's bug never fails its request
+            points.unexpected(metric.name, exc)
+
+
+def _add_point(
+    points: _Points,
+    name: str,
+    signal: signals.Signal,
+    kind: str,
+    cumulative: bool,
+    point: Any,
+    scope: str,
+    resource: dict[str, Any],
+) -> None:
+    """One data point of a recognized metric: stored, ignored or rejected."""
+    if point.flags & NO_RECORDED_VALUE:
+        points.ignored += 1
+        return
+    attributes = _attributes(point.attributes)
+    task = str(attributes.get("hw.gpu.task", ""))
+    if signal.family == "hw.gpu" and task not in signals.GENERAL_TASKS:
+        points.ignored += 1  # encoder / decoder utilization is not compute
+        return
+    if kind == "histogram":
+        value, number = float(point.sum), int(point.count)
+    else:
+        value = float(point.as_int if point.WhichOneof("value") == "as_int" else point.as_double)
+        number = None
+    if not point.time_unix_nano:
+        points.reject(f"{name}: data point without time_unix_nano")
+        return
+    if point.time_unix_nano > MAX_UNIX_NANO or point.start_time_unix_nano > MAX_UNIX_NANO:
+        points.reject(f"{name}: data point time is not a Unix time in ns before 2200")
+        return
+    if number is not None and number > MAX_COUNT:
+        points.reject(f"{name}: histogram count {number} is out of range")
+        return
+    if not math.isfinite(value):
+        points.reject(f"{name}: value {value} is not finite")
+        return
+    if abs(value) > MAX_VALUE:
+        points.reject(f"{name}: value {value} is beyond +-2^53")
+        return
+    _append(points, name, signal, kind, cumulative, value * signal.scale, number, point,
+            attributes, scope, resource)  # fmt: skip
 
 
 def _append(
@@ -216,21 +234,33 @@ def _append(
         index = _first(signals.GPU_INDEX_KEYS, attributes, resource)
         host = _first(signals.HOST_KEYS, attributes, resource)
         gpu_id = f"{host or ''}/{index}" if index is not None else None
-    columns = points.columns
-    columns["stream_id"].append(stream_id)
-    columns["time_unix_nano"].append(point.time_unix_nano)
-    columns["start_unix_nano"].append(point.start_time_unix_nano or None)
-    columns["metric"].append(name)
-    columns["signal"].append(signal.name)
-    columns["kind"].append(kind)
-    columns["cumulative"].append(cumulative)
-    columns["value"].append(value)
-    columns["count"].append(count)
-    columns["deployment"].append(_first(points.rules.deployment_keys, attributes, resource))
-    columns["gpu_id"].append(gpu_id)
-    columns["gpu_model"].append(_first(signals.GPU_MODEL_KEYS, attributes, resource))
-    columns["node_pool"].append(_first(signals.NODE_POOL_KEYS, attributes, resource))
-    columns["served_model"].append(_first(signals.SERVED_MODEL_KEYS, attributes, resource))
-    columns["server_address"].append(_first(signals.SERVER_ADDRESS_KEYS, attributes, resource))
-    columns["token_type"].append(_first(signals.TOKEN_TYPE_KEYS, attributes, resource))
-    columns["attributes"].append(orjson.dumps(attributes, default=str).decode())
+    dimensions = {
+        "deployment": _first(points.rules.deployment_keys, attributes, resource),
+        "gpu_id": gpu_id,
+        "gpu_model": _first(signals.GPU_MODEL_KEYS, attributes, resource),
+        "node_pool": _first(signals.NODE_POOL_KEYS, attributes, resource),
+        "served_model": _first(signals.SERVED_MODEL_KEYS, attributes, resource),
+        "server_address": _first(signals.SERVER_ADDRESS_KEYS, attributes, resource),
+        "token_type": _first(signals.TOKEN_TYPE_KEYS, attributes, resource),
+    }
+    for what, text in dimensions.items():
+        if text is not None and len(text) > MAX_KEY_CHARS:
+            # Cutting would merge distinct deployments or GPUs: the point is rejected.
+            points.reject(f"{name}: {what} is {len(text)} characters long (limit {MAX_KEY_CHARS})")
+            return
+    row = (
+        stream_id,
+        point.time_unix_nano,
+        point.start_time_unix_nano or None,
+        name,
+        signal.name,
+        kind,
+        cumulative,
+        value,
+        count,
+        *dimensions.values(),
+        attributes_json(attributes, points.rules.item_chars) or "{}",
+    )
+    # Appended once the whole row is known: a failure above leaves the columns aligned.
+    for column, cell in zip(points.columns.values(), row, strict=True):
+        column.append(cell)

@@ -9,12 +9,16 @@ the same bytes with schemas that let upb do that work for a whole request at onc
   element is the content of one `KeyValue`.
 - `KeyValues` parses the concatenation of those contents: `keys` (field 1) and `values`
   (field 2, the content of each `AnyValue`) come out as two lists, in order.
-- `Values` parses the concatenation of `AnyValue` contents: one list per kind of value
-  (the oneof's field numbers become repeated fields), in order within each kind.
+- `Values` is an `AnyValue` whose oneof's field numbers became repeated fields; `MergedValues`
+  parses the same concatenation as `KeyValues` with each value as a `Values` message: a
+  singular message field that occurs again is merged into the first, so all the values of a
+  request come out as one list per kind, in order within each kind, each value parsed
+  within its own bytes.
 
-The decoder checks that every `KeyValue` had exactly one key and one value and every
-`AnyValue` exactly one known field before trusting the lists (`collector.ingest.traces.decode`), and
-falls back to the generated classes otherwise, so the result is the same for every body.
+The decoder (`collector.ingest.traces.bulk`) proves that every `KeyValue` held exactly its
+key then its value and every `AnyValue` exactly one known field, each within its own bytes,
+before trusting the lists, and falls back to the generated classes otherwise, so the result
+is the same for every body, the invalid ones included.
 """
 
 from __future__ import annotations
@@ -70,6 +74,12 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
         ("keys", 1, _F.TYPE_STRING, _REPEATED, None),
         ("values", 2, _F.TYPE_BYTES, _REPEATED, None),
     ],
+    # The same concatenation, each value parsed as a `Values` message within its own field:
+    # the occurrences of a singular message field merge, so the lists come out in order.
+    "MergedValues": [
+        ("keys", 1, _F.TYPE_STRING, _REPEATED, None),
+        ("values", 2, _F.TYPE_MESSAGE, _OPTIONAL, ".Values"),
+    ],
     "Values": [
         ("string_values", 1, _F.TYPE_STRING, _REPEATED, None),
         ("bool_values", 2, _F.TYPE_BOOL, _REPEATED, None),
@@ -88,6 +98,7 @@ VALUE_TAGS = frozenset(
     {TAG_STRING, TAG_BOOL, TAG_INT, TAG_DOUBLE, TAG_ARRAY, TAG_KVLIST, TAG_BYTES}
 )
 KEY_TAG = 0x0A  # KeyValue.key, field 1, length-delimited
+VALUE_TAG = 0x12  # KeyValue.value, field 2, length-delimited
 
 
 def _file() -> descriptor_pb2.FileDescriptorProto:
@@ -127,3 +138,4 @@ def _message(name: str) -> Any:
 Request = _message(f"{_PACKAGE}.Request")
 KeyValues = _message(f"{_PACKAGE}.KeyValues")
 Values = _message(f"{_PACKAGE}.Values")
+MergedValues = _message(f"{_PACKAGE}.MergedValues")
