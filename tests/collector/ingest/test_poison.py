@@ -32,7 +32,7 @@ from collector.ingest.metrics.decode import MetricRules, decode_metrics
 from collector.ingest.traces.decode import JSON, PROTOBUF, DecodeError, decode_traces
 from sample_data.harness import otlp
 from sample_data.harness.server import ServerProcess
-from tests import fuzzing
+from tests.support import fuzzing
 from tests.support.fuzzing import NORMALIZER
 
 FUZZ = settings(fuzzing.FUZZ, max_examples=120)
