@@ -46,6 +46,7 @@ from warehouse.incidents.outbox import pending_counts
 from warehouse.jobs import quarantine
 from warehouse.jobs.incremental import job_states
 from warehouse.jobs.scheduler import JobScheduler
+from warehouse.reconciliation import detector as reconciliation
 from warehouse.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     detector_intervals = {
         anomalies.NAME: settings.detection_interval_seconds,
         budgets.NAME: settings.detection_interval_seconds,
+        reconciliation.NAME: settings.detection_interval_seconds,
         runaway.NAME: settings.runaway_interval_seconds,
     }
     scheduler = JobScheduler(

@@ -28,9 +28,7 @@ class BillImport(Base):
     """One import of a bill: a file, or the pages of an admin API pulled together."""
 
     __tablename__ = "bill_imports"
-    __table_args__ = (
-        CheckConstraint("source IN ('openai', 'anthropic', 'focus')", name="source"),
-    )
+    __table_args__ = (CheckConstraint("source IN ('openai', 'anthropic', 'focus')", name="source"),)
 
     id: Mapped[int] = id_key("bill_imports")
     source: Mapped[str] = mapped_column(String, nullable=False)
