@@ -29,7 +29,7 @@ class ReconciliationConfig:
     # (traffic), not a difference in counting.
     uniform_tolerance: Decimal = Decimal("0.02")
     # A row is `matched` below either of these.
-    matched_usd: Decimal = Decimal("0.01")
+    matched_usd: Decimal = Decimal("0.000001")
     matched_share: Decimal = Decimal("0.001")
 
 
