@@ -6,7 +6,6 @@ reconciliation's span side) in seconds."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -61,19 +60,26 @@ def span(number: int, call: BilledCall) -> dict[str, Any]:
     }
 
 
+def otlp_json(calls: Iterable[BilledCall], first_id: int = 1) -> bytes:
+    """An OTLP/JSON export request of `calls`, one chat span each."""
+    spans = [span(number, call) for number, call in enumerate(calls, first_id)]
+    body = {"resourceSpans": [{"scopeSpans": [{"scope": {"name": "s"}, "spans": spans}]}]}
+    return json.dumps(body).encode()
+
+
 class SpanWarehouse:
     def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
         self.cursor = cursor
         self.normalizer = Normalizer()
-        self.ids = itertools.count(1)
+        self.next_id = 1
 
     def ingest(self, calls: Iterable[BilledCall], now: dt.datetime) -> int:
         """Store `calls` as spans (batches of BATCH), then price and roll them up."""
         pending = list(calls)
         for start in range(0, len(pending), BATCH):
-            spans = [span(next(self.ids), c) for c in pending[start : start + BATCH]]
-            body = {"resourceSpans": [{"scopeSpans": [{"scope": {"name": "s"}, "spans": spans}]}]}
-            decoded = decode_traces(json.dumps(body).encode(), JSON, self.normalizer)
+            chunk = pending[start : start + BATCH]
+            decoded = decode_traces(otlp_json(chunk, self.next_id), JSON, self.normalizer)
+            self.next_id += len(chunk)
             if decoded.rejected:
                 raise ValueError(decoded.rejection_message)
             self.cursor.begin()
