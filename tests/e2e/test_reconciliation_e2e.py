@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.cli.main import cli
+from dashboard.filters import DEFAULT_RANGE, window
+from dashboard.money import usd
 from sample_data.harness.bill_scenario import Scenario, build
 from sample_data.harness.server import ServerProcess
 from sample_data.harness.span_warehouse import otlp_json
+from tests.dashboard.test_dashboard import metric, run_page
 from tests.support.admin_api_stub import AdminApiStub, openai_error
 from warehouse.reconciliation.formats import parse_bill
 
@@ -133,3 +137,25 @@ def test_bills_pulled_and_imported_then_reconciled(
 
     scoped = served.get("/api/v1/reconciliation", headers={"authorization": f"Bearer {ACME}"})
     assert scoped.status_code == 403
+
+
+def test_the_dashboard_page_shows_the_apis_figures(
+    served: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the bills of the test above: the page's figures are the API's."""
+    start, end = window(DEFAULT_RANGE, dt.datetime.now(dt.UTC))
+    last = max(end.date(), start.date() + dt.timedelta(days=1))
+    report = served.get("/api/v1/reconciliation", start=start.date(), end=last).json()
+    assert report["rows"], "the bills of the previous test are imported"
+    app = run_page("reconciliation", served.http_url, monkeypatch, token=ADMIN)
+    billed = sum(Decimal(m["billed_usd"]) for m in report["models"] if m["billed_usd"])
+    assert metric(app, "Billed") == usd(billed)
+    gap = sum(Decimal(m["gap_usd"]) for m in report["models"])
+    assert metric(app, "Gap") == usd(gap)
+    assert metric(app, "Over the alert threshold") == str(
+        sum(1 for m in report["models"] if m["firing"])
+    )
+    shown = next(frame.value for frame in app.dataframe if "likely cause" in frame.value.columns)
+    assert "price differs" in set(shown["likely cause"])
+    scoped = run_page("reconciliation", served.http_url, monkeypatch, token=ACME)
+    assert any("may not read them" in w.value for w in scoped.warning)
