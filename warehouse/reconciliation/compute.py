@@ -72,7 +72,8 @@ class BillSide:
     has_usage: bool = False
     has_cost: bool = False  # the source reported dollars for this provider and day
     models: set[str] = field(default_factory=set)
-    breakdown: list[dict[str, Any]] = field(default_factory=list)  # project / key / tier
+    # (project, API key, tier) -> {"tokens": int, "cost_usd": Decimal | None}
+    breakdown: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def cost_usd(self) -> Decimal:
@@ -191,7 +192,7 @@ def reconcile_row(
         for c, rate in rates.items()
         if c in bill.cost and bill.tokens[c] and rate
     }
-    tiers = tuple(sorted({t["tier"] for t in bill.breakdown if t["tier"]}))
+    tiers = tuple(sorted({tier for _, _, tier in bill.breakdown if tier}))
     cause = _cause(parts, gap, share, config)
     return Row(
         day, provider, model, spans, bill, billed, gap, share, parts, cause,
@@ -209,7 +210,8 @@ def _cause(
 
 
 def _usd(value: Decimal) -> str:
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.4f}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}" if abs(value) >= 1 else f"{sign}${abs(value):.4f}"
 
 
 def explain(

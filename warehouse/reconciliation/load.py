@@ -124,13 +124,12 @@ def bill_sides(
         if cost is not None:
             side.has_cost = True
             side.cost[row["token_class"]] = side.cost.get(row["token_class"], Decimal(0)) + cost
-        side.breakdown.append(
-            {
-                "project": row["project"], "api_key": row["api_key"], "tier": row["tier"],
-                "token_class": row["token_class"] or None, "tokens": sum(tokens.values()),
-                "cost_usd": cost,
-            }
-        )  # fmt: skip
+        part = side.breakdown.setdefault(
+            (row["project"], row["api_key"], row["tier"]), {"tokens": 0, "cost_usd": None}
+        )
+        part["tokens"] += sum(tokens.values())
+        if cost is not None:
+            part["cost_usd"] = (part["cost_usd"] or Decimal(0)) + cost
     return sides
 
 

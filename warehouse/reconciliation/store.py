@@ -45,17 +45,20 @@ class ImportResult:
     skipped_rows: int
     first_day: dt.date | None
     last_day: dt.date | None
+    imported_at: dt.datetime  # naive UTC: of the first import of this content
 
 
 def _known(cursor: duckdb.DuckDBPyConnection, sha: str) -> ImportResult | None:
     row = cursor.execute(
-        "SELECT id, source, format, lines, skipped_rows, first_day, last_day"
+        "SELECT id, source, format, lines, skipped_rows, first_day, last_day, imported_at"
         " FROM bill_imports WHERE sha256 = ?",
         [sha],
     ).fetchone()
     if row is None:
         return None
-    return ImportResult(row[0], "unchanged", row[1], row[2], row[3], 0, row[4], row[5], row[6])
+    return ImportResult(
+        row[0], "unchanged", row[1], row[2], row[3], 0, row[4], row[5], row[6], row[7]
+    )
 
 
 def _stage_rows(bill: ParsedBill) -> list[tuple[Any, ...]]:
@@ -125,7 +128,7 @@ def import_bill(
         )
     return ImportResult(
         import_id, "imported", bill.source, bill.format, len(bill.lines), changed_lines,
-        bill.skipped_rows, first, last,
+        bill.skipped_rows, first, last, now.replace(tzinfo=None),
     )  # fmt: skip
 
 

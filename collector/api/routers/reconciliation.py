@@ -41,9 +41,8 @@ class BillPart(BaseModel):
     project: str = Field(description="OpenAI project, Anthropic workspace, FOCUS sub-account.")
     api_key: str
     tier: str = Field(description="'' standard; batch, priority, long_context, ... as billed.")
-    token_class: str | None = Field(description="What a cost line charged; null: usage.")
-    tokens: int
-    cost_usd: Money | None
+    tokens: int = Field(description="Tokens the bill reports (0: a cost report only).")
+    cost_usd: Money | None = Field(description="Null: the bill reports no dollars for it.")
 
 
 class ReconciliationRow(BaseModel):
@@ -134,8 +133,11 @@ def row_record(row: Row) -> ReconciliationRow:
         rate_ratio=None if row.rate_ratio is None else float(row.rate_ratio),
         tiers=list(row.tiers),
         bill_breakdown=[
-            BillPart(**{**part, "cost_usd": decimal_text(part["cost_usd"])})
-            for part in row.bill.breakdown
+            BillPart(
+                project=project, api_key=key, tier=tier, tokens=part["tokens"],
+                cost_usd=decimal_text(part["cost_usd"]),
+            )
+            for (project, key, tier), part in sorted(row.bill.breakdown.items())
         ],
     )  # fmt: skip
 
@@ -206,7 +208,18 @@ def reconciliation_router(database: Database, tokens: TokenSet) -> APIRouter:
             rows = list_imports(cursor)
         finally:
             cursor.close()
-        return ImportsResponse(imports=[BillImport(status="imported", **r) for r in rows])
+        return ImportsResponse(
+            imports=[
+                BillImport(
+                    **{
+                        **r,
+                        "status": "imported",
+                        "imported_at": r["imported_at"].replace(tzinfo=dt.UTC),
+                    }
+                )
+                for r in rows
+            ]
+        )
 
     @router.post(
         "/bills",
@@ -260,4 +273,5 @@ def _import(
     finally:
         cursor.close()
     record: dict[str, Any] = vars(result) | {"id": result.import_id, "name": name}
+    record["imported_at"] = result.imported_at.replace(tzinfo=dt.UTC)
     return BillImport(**{k: v for k, v in record.items() if k != "import_id"})
