@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.billing.admin_api import BASE_URLS, PullError, Source, pull
-from collector.settings import Settings
+from collector.cli.client import service_client
 
 bills_cli = typer.Typer(help="Provider bills: import, pull from admin APIs, reconcile.")
 
@@ -37,17 +37,6 @@ Token = Annotated[
     ),
 ]
 Day = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
-
-
-def service(url: str | None, token: str | None) -> httpx.Client:
-    """A client of the running service's API, from the flags or the settings."""
-    settings = Settings()
-    if url is None:
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        url = f"http://{host}:{settings.http_port}"
-    token = token or (settings.api_tokens[0] if settings.api_tokens else None)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=120)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -109,7 +98,7 @@ def import_command(
         params["format"] = bill_format
     if provider:
         params["provider"] = provider
-    with service(url, token) as client:
+    with service_client(url, token, timeout=120) as client:
         for path in files:
             try:
                 content = path.read_bytes()
@@ -166,7 +155,7 @@ def pull_command(
         typer.echo(f"saved to {save}")
     if not no_import:
         name = f"{source}-{first}-{last}.json"
-        with service(url, token) as client:
+        with service_client(url, token, timeout=120) as client:
             typer.echo(_report(post_bill(client, content, name, {"format": source})))
 
 
@@ -187,7 +176,7 @@ def reconcile_command(
     params = {k: v.date().isoformat() for k, v in (("start", start), ("end", end)) if v}
     if provider:
         params["provider"] = provider
-    with service(url, token) as client:
+    with service_client(url, token, timeout=120) as client:
         try:
             response = client.get("/api/v1/reconciliation", params=params)
             response.raise_for_status()
@@ -196,6 +185,12 @@ def reconcile_command(
     report = response.json()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
+        return
+    if not report["rows"]:
+        typer.echo(
+            f"no imported bill covers {report['start']} to {report['end']}: "
+            "spendscope bills pull|import first"
+        )
         return
     console = Console(width=200)
     models = Table(title=f"Bill vs spans, {report['start']} to {report['end']} (USD)")

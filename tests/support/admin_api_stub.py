@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sample_data.bills import dumps
+from sample_data.harness.alert_receivers import reply
 from sample_data.harness.server import free_port
 
 PATHS = {
@@ -90,13 +91,7 @@ class AdminApiStub:
                         {"path": parts.path, "query": query, "headers": dict(self.headers)}
                     )
                 status, headers, text = stub._answer(parts.path, query, self.headers)
-                data = text.encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, text, headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
