@@ -199,7 +199,9 @@ def reconciliation_router(database: Database, tokens: TokenSet) -> APIRouter:
             start=start, end=end, rows=[row_record(r) for r in rows], models=totals
         )
 
-    @router.get("/bills", response_model=ImportsResponse, summary="Imported bills")
+    @router.get(
+        "/bills", response_model=ImportsResponse, summary="Imported bills", responses=errors(403)
+    )
     def imports(scope: Scope) -> ImportsResponse:
         """The latest 100 imports, newest first."""
         _unscoped(scope)
