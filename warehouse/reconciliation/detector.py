@@ -21,13 +21,13 @@ from decimal import Decimal
 
 import duckdb
 
-from warehouse.detection.signals import Signal, record_signals
+from warehouse.detection.signals import Kind, Signal, record_signals
 from warehouse.reconciliation.compute import PARTS, ZERO, Row
 from warehouse.reconciliation.config import ReconciliationConfig, load_reconciliation_config
 from warehouse.reconciliation.load import reconciliation
 
 NAME = "reconciliation"
-KIND = "reconciliation_gap"
+KIND: Kind = "reconciliation_gap"
 
 
 @dataclass
@@ -97,7 +97,7 @@ def signal(gap: ModelGap, now: dt.datetime) -> Signal:
         if value and gap.gap_usd
     }
     return Signal(
-        kind=KIND,  # type: ignore[arg-type]
+        kind=KIND,
         series=f"reconciliation:provider={gap.provider}|model={gap.model}",
         direction="up" if gap.gap_usd >= 0 else "down",
         detected_at=now.replace(tzinfo=None),

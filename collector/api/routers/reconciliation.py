@@ -147,6 +147,58 @@ def _unscoped(scope: Scope) -> None:
         raise HTTPException(403, "bills cover the whole organisation: use an unscoped token")
 
 
+def reconciliation_report(
+    database: Database, start: dt.date | None, end: dt.date | None, provider: str | None
+) -> ReconciliationResponse:
+    end = end or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    start = start or end - dt.timedelta(days=DEFAULT_DAYS)
+    if end <= start or (end - start).days > 366:
+        raise HTTPException(400, "need start < end, at most 366 days apart")
+    cursor = database.cursor()
+    try:
+        config = load_reconciliation_config(cursor)
+        rows = reconciliation(cursor, start, end, config, provider)
+    finally:
+        cursor.close()
+    totals = [
+        ModelTotal(
+            provider=g.provider,
+            model=g.model,
+            days=len(g.days),
+            billed_usd=decimal_text(g.billed_usd),
+            span_usd=_text(g.span_usd),
+            gap_usd=_text(g.gap_usd),
+            gap_share=None if g.share is None else float(g.share),
+            cause=g.cause if g.gap_usd else "matched",
+            firing=g.firing(config),
+        )
+        for g in model_gaps(rows)
+    ]
+    return ReconciliationResponse(
+        start=start, end=end, rows=[row_record(r) for r in rows], models=totals
+    )
+
+
+def imports_report(database: Database) -> ImportsResponse:
+    cursor = database.cursor()
+    try:
+        rows = list_imports(cursor)
+    finally:
+        cursor.close()
+    return ImportsResponse(
+        imports=[
+            BillImport(
+                **{
+                    **r,
+                    "status": "imported",
+                    "imported_at": r["imported_at"].replace(tzinfo=dt.UTC),
+                }
+            )
+            for r in rows
+        ]
+    )
+
+
 def reconciliation_router(database: Database, tokens: TokenSet) -> APIRouter:
     router = APIRouter(
         prefix="/api/v1/reconciliation",
@@ -171,33 +223,7 @@ def reconciliation_router(database: Database, tokens: TokenSet) -> APIRouter:
         tokens and dollars against spendscope's, the gap, its share of the bill, and the
         gap split into causes (docs/reconciliation.md). Default: the last 30 days."""
         _unscoped(scope)
-        end = end or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-        start = start or end - dt.timedelta(days=DEFAULT_DAYS)
-        if end <= start or (end - start).days > 366:
-            raise HTTPException(400, "need start < end, at most 366 days apart")
-        cursor = database.cursor()
-        try:
-            config = load_reconciliation_config(cursor)
-            rows = reconciliation(cursor, start, end, config, provider)
-        finally:
-            cursor.close()
-        totals = [
-            ModelTotal(
-                provider=g.provider,
-                model=g.model,
-                days=len(g.days),
-                billed_usd=decimal_text(g.billed_usd),
-                span_usd=_text(g.span_usd),
-                gap_usd=_text(g.gap_usd),
-                gap_share=None if g.share is None else float(g.share),
-                cause=g.cause if g.gap_usd else "matched",
-                firing=g.firing(config),
-            )
-            for g in model_gaps(rows)
-        ]
-        return ReconciliationResponse(
-            start=start, end=end, rows=[row_record(r) for r in rows], models=totals
-        )
+        return reconciliation_report(database, start, end, provider)
 
     @router.get(
         "/bills", response_model=ImportsResponse, summary="Imported bills", responses=errors(403)
@@ -205,23 +231,7 @@ def reconciliation_router(database: Database, tokens: TokenSet) -> APIRouter:
     def imports(scope: Scope) -> ImportsResponse:
         """The latest 100 imports, newest first."""
         _unscoped(scope)
-        cursor = database.cursor()
-        try:
-            rows = list_imports(cursor)
-        finally:
-            cursor.close()
-        return ImportsResponse(
-            imports=[
-                BillImport(
-                    **{
-                        **r,
-                        "status": "imported",
-                        "imported_at": r["imported_at"].replace(tzinfo=dt.UTC),
-                    }
-                )
-                for r in rows
-            ]
-        )
+        return imports_report(database)
 
     @router.post(
         "/bills",
