@@ -147,6 +147,10 @@ def reconciliation(
         for row in fetch_dicts(cursor, COVERED, {"first": first, "last": last})
         if provider is None or row["provider"] == provider
     ]
+    if not covered:
+        return []  # no bill covers these days: the spans are not even read
+    first = max(first, min(day for _, day, _, _ in covered))
+    last = min(last, max(day for _, day, _, _ in covered) + dt.timedelta(days=1))
     return reconcile(
         span_sides(cursor, first, last, names), bill_sides(cursor, first, last, names),
         covered, config,
