@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from warehouse.reconciliation.pages import Result, buckets, page_list
+from warehouse.reconciliation.pages import Result, add_results
 from warehouse.reconciliation.records import (
     BillLine,
     ParsedBill,
@@ -113,19 +113,14 @@ def cost_line(result: Result) -> BillLine:
     )
 
 
+def line(result: Result) -> BillLine:
+    if "uncached_input_tokens" in result.data:
+        return usage_line(result)
+    if "amount" in result.data:
+        return cost_line(result)
+    raise RowError("neither a usage result (uncached_input_tokens) nor a cost (amount)")
+
+
 def parse(document: Any, bill: ParsedBill, errors: list[str]) -> None:
     """Add the lines of a saved Anthropic usage and/or cost report to `bill`."""
-
-    def covered(start: Any) -> None:
-        bill.days.add((PROVIDER, start.date()))
-
-    for result in buckets(page_list(document), "starting_at", errors, covered):
-        try:
-            if "uncached_input_tokens" in result.data:
-                bill.add(usage_line(result))
-            elif "amount" in result.data:
-                bill.add(cost_line(result))
-            else:
-                raise RowError("neither a usage result (uncached_input_tokens) nor a cost (amount)")
-        except RowError as exc:
-            errors.append(f"{result.where}: {exc}")
+    add_results(document, bill, errors, provider=PROVIDER, start_key="starting_at", line=line)

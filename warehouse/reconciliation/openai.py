@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from warehouse.reconciliation.pages import Result, buckets, page_list
+from warehouse.reconciliation.pages import Result, add_results
 from warehouse.reconciliation.records import (
     BillLine,
     ParsedBill,
@@ -106,20 +106,15 @@ def cost_line(result: Result) -> BillLine:
     )
 
 
+def line(result: Result) -> BillLine:
+    kind = result.data.get("object")
+    if kind == USAGE_OBJECT:
+        return usage_line(result)
+    if kind == COSTS_OBJECT:
+        return cost_line(result)
+    raise RowError(f"object: expected {USAGE_OBJECT} or {COSTS_OBJECT}, got {kind!r}")
+
+
 def parse(document: Any, bill: ParsedBill, errors: list[str]) -> None:
     """Add the lines of a saved OpenAI usage and/or costs document to `bill`."""
-
-    def covered(start: Any) -> None:
-        bill.days.add((PROVIDER, start.date()))
-
-    for result in buckets(page_list(document), "start_time", errors, covered):
-        kind = result.data.get("object")
-        try:
-            if kind == USAGE_OBJECT:
-                bill.add(usage_line(result))
-            elif kind == COSTS_OBJECT:
-                bill.add(cost_line(result))
-            else:
-                raise RowError(f"object: expected {USAGE_OBJECT} or {COSTS_OBJECT}, got {kind!r}")
-        except RowError as exc:
-            errors.append(f"{result.where}: {exc}")
+    add_results(document, bill, errors, provider=PROVIDER, start_key="start_time", line=line)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from warehouse.reconciliation.records import RowError, timestamp
+from warehouse.reconciliation.records import BillLine, ParsedBill, RowError, timestamp
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,25 @@ def buckets(
                     errors.append(f"{where}, result {r}: not an object")
                     continue
                 yield Result(f"{where} ({start:%Y-%m-%d}), result {r}", start, result)
+
+
+def add_results(
+    document: Any,
+    bill: ParsedBill,
+    errors: list[str],
+    *,
+    provider: str,
+    start_key: str,
+    line: Callable[[Result], BillLine],
+) -> None:
+    """Add the line of every result of a saved report to `bill` (a bucket, even an empty
+    one, covers its day for `provider`); a bad result is recorded in `errors`."""
+
+    def covered(start: dt.datetime) -> None:
+        bill.days.add((provider, start.date()))
+
+    for result in buckets(page_list(document), start_key, errors, covered):
+        try:
+            bill.add(line(result))
+        except RowError as exc:
+            errors.append(f"{result.where}: {exc}")
