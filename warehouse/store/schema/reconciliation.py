@@ -1,4 +1,4 @@
-"""Reconciliation with the bill: what the providers billed, as imported (migration 0014).
+"""Reconciliation with the bill: what the providers billed, as imported (migration 0017).
 
 `bill_imports` records each import (a file or a pull from an admin API) with its content's
 SHA-256, so the same bill imported twice is recognised and changes nothing. `bill_lines` holds

@@ -11,8 +11,8 @@ untouched. Downgrading deletes the `reconciliation_gap` signals (and the inciden
 opened keep their rows: `alert_incidents.kind` has no CHECK) before rebuilding the table
 with the old constraint.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-24
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
