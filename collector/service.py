@@ -23,6 +23,7 @@ from collector.api.routers.detection import detection_router, sync_detection_fil
 from collector.api.routers.gpu import gpu_router, store_gpu_config
 from collector.api.routers.outcomes import outcomes_api_router
 from collector.api.routers.prices import load_price_file_reporting, prices_router
+from collector.api.routers.reconciliation import reconciliation_router
 from collector.api.v1 import api_router
 from collector.auth import TokenSet
 from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
@@ -46,6 +47,7 @@ from warehouse.incidents.outbox import pending_counts
 from warehouse.jobs import quarantine
 from warehouse.jobs.incremental import job_states
 from warehouse.jobs.scheduler import JobScheduler
+from warehouse.reconciliation import detector as reconciliation
 from warehouse.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     detector_intervals = {
         anomalies.NAME: settings.detection_interval_seconds,
         budgets.NAME: settings.detection_interval_seconds,
+        reconciliation.NAME: settings.detection_interval_seconds,
         runaway.NAME: settings.runaway_interval_seconds,
     }
     scheduler = JobScheduler(
@@ -219,6 +222,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         )
     )
     app.include_router(gpu_router(database, api_tokens))
+    app.include_router(reconciliation_router(database, api_tokens))
     app.include_router(
         outcomes_api_router(
             database,

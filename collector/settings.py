@@ -178,7 +178,8 @@ class Settings(BaseSettings):
     detection_interval_seconds: float = Field(
         60.0,
         gt=0,
-        description="How often the spend-anomaly and budget detectors run (docs/anomalies.md).",
+        description="How often the spend-anomaly, budget and bill-reconciliation detectors run "
+        "(docs/anomalies.md, docs/reconciliation.md).",
     )
     runaway_interval_seconds: float = Field(
         10.0,

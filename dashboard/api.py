@@ -197,6 +197,13 @@ class ApiClient:
     def budgets(self) -> dict[str, Any]:
         return self.get("/budgets")
 
+    def reconciliation(self, start: dt.date, end: dt.date) -> dict[str, Any]:
+        """The organisation's bills against spans: a tenant token gets `ApiForbidden`."""
+        return self.get("/reconciliation", {"start": start.isoformat(), "end": end.isoformat()})
+
+    def bill_imports(self) -> dict[str, Any]:
+        return self.get("/reconciliation/bills")
+
     def alerts(
         self, since: dt.datetime | None = None, status: str | None = None, limit: int = 100
     ) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collector.settings import Settings
 from sample_data.alert_sink import AlertSink
+from sample_data.demo_bill import import_demo_bills
 from sample_data.product import NEGOTIATED_PRICE, VALUE_UNITS, VLLM_GPU_PRICE
 from sample_data.sender import SampleSender
 from sample_data.stack import Child, ChildFailed
@@ -166,6 +167,10 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
             )
         else:
             _backfill(console, sender, http, options)
+            lines = import_demo_bills(http, settings.data_dir, options.days)
+            console.print(
+                f"imported a sample provider bill ({lines} lines; docs/reconciliation.md)"
+            )
         sender.inject_incidents()
         grpc = f"{host}:{settings.grpc_port}" if settings.grpc_port else None
         _ready(console, base_url, grpc, dashboard_url, api_token, dashboard, sink)

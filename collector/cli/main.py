@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from collector.cli.bills import bills_cli
 from collector.cli.prices import check_price_file, prices_cli
 from collector.logging_setup import configure_logging
 from collector.service import create_app
@@ -322,6 +323,7 @@ def dashboard_command(
 
 
 cli.add_typer(prices_cli, name="prices")
+cli.add_typer(bills_cli, name="bills")
 
 
 def main() -> None:

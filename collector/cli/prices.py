@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from collector.cli.client import service_client
 from collector.settings import Settings
 from warehouse.config.price_file import PriceFileError, find_price_file, load_price_file
 from warehouse.gpu.prices import load_gpu_prices
@@ -154,17 +155,13 @@ def list_prices(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Models in use and their prices, overrides and unpriced models, from the service."""
-    settings = _settings()
-    if url is None:
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        url = f"http://{host}:{settings.http_port}"
-    token = token or (settings.api_tokens[0] if settings.api_tokens else None)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    client = service_client(url, token)
     try:
-        response = httpx.get(f"{url.rstrip('/')}/api/v1/prices", headers=headers, timeout=30)
-        response.raise_for_status()
+        with client:
+            response = client.get("/api/v1/prices")
+            response.raise_for_status()
     except httpx.HTTPError as exc:
-        typer.echo(f"cannot read prices from {url}: {exc}", err=True)
+        typer.echo(f"cannot read prices from {client.base_url}: {exc}", err=True)
         raise typer.Exit(1) from None
     report = response.json()
     if as_json:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from dashboard.page import Page
-from dashboard.views import alerts, anomalies, gpu, models, overview, sessions, unit_economics
+from dashboard.views import (
+    alerts,
+    anomalies,
+    gpu,
+    models,
+    overview,
+    reconciliation,
+    sessions,
+    unit_economics,
+)
 
 PAGES: list[Page] = [
     overview.PAGE,
@@ -13,4 +22,5 @@ PAGES: list[Page] = [
     gpu.PAGE,
     anomalies.PAGE,
     alerts.PAGE,
+    reconciliation.PAGE,
 ]

@@ -5,6 +5,7 @@ never, like a hung service) and can go down and come back up on the same port.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -44,6 +45,17 @@ def failure(flavour: Flavour, status: int, retry_after: str | None = None) -> An
         status, "rollup_error"
     )
     return status, text, {"Content-Type": "text/html", **headers}
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, text: str, headers: dict[str, str]) -> None:
+    """Answer the request `handler` holds: status, headers, the body with its length."""
+    data = text.encode()
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class Receiver:
@@ -105,16 +117,9 @@ class Receiver:
                     return  # gone down meanwhile: close without an answer
                 if receiver.echo_path and status >= 400:
                     text = f"{text} at {self.path}"
-                data = text.encode()
-                try:
-                    self.send_response(status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a late answer: the client stopped waiting
+                # A late answer may find the client gone: it stopped waiting.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    reply(self, status, text, headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

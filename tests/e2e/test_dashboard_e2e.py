@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from dashboard.breakeven import break_even
-from dashboard.filters import window
+from dashboard.filters import DEFAULT_RANGE, window
 from dashboard.money import share, usd
 from sample_data.product import NEGOTIATED_PRICE, VLLM_GPU_PRICE
 from sample_data.schedule import LIVE_RUNAWAY_PREFIX, RUNAWAY_DAYS_AGO, RUNAWAY_SESSION
@@ -50,6 +50,7 @@ PAGES = {
     "gpu": "GPU",
     "anomalies": "Anomalies and budgets",
     "alerts": "Alerts",
+    "reconciliation": "Bill reconciliation",
 }
 
 if not CHROMIUM.exists():
@@ -255,6 +256,20 @@ def test_alerts(browser: Browser, demo: DemoProcess) -> None:
     tables = page.locator('[data-testid="stDataFrame"]').count()
     assert any("sent at" in table_text(page, index) for index in range(tables))
     screenshot(page, "alerts")
+
+
+def test_bill_reconciliation(browser: Browser, demo: DemoProcess) -> None:
+    """The sample bill the demo imported, against the spans: the page's figures are the
+    API's for the dashboard's default window."""
+    start, end = window(DEFAULT_RANGE, dt.datetime.now(dt.UTC))
+    last = max(end.date(), start.date() + dt.timedelta(days=1))
+    report = api(demo, "/api/v1/reconciliation", start=start.date(), end=last)
+    billed = sum(Decimal(m["billed_usd"]) for m in report["models"] if m["billed_usd"])
+    assert billed > 0
+    page = open_page(browser, demo, "reconciliation")
+    assert metric(page, "Billed") == usd(billed)
+    assert "price differs" in table_text(page, 0)
+    screenshot(page, "reconciliation")
 
 
 def test_ctrl_c_stops_the_whole_stack(demo: DemoProcess) -> None:

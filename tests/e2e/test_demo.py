@@ -35,6 +35,12 @@ def test_demo_trickles_stops_on_sigterm_and_keeps_its_history(tmp_path: Path) ->
         assert f"Dashboard  {demo.dashboard_url}" in demo.text()
         first = calls(demo)
         assert first > 200
+        # The sample bill of the backfilled day, with its gpt-4o-mini discount unknown to
+        # the price book: the reconciliation page has something to show.
+        assert "imported a sample provider bill" in demo.text()
+        report = demo.get("/api/v1/reconciliation").json()
+        causes = {(m["model"], m["cause"]) for m in report["models"]}
+        assert ("gpt-4o-mini", "price_differs") in causes, report["models"]
         deadline = time.monotonic() + 60
         while calls(demo) <= first:  # the live trickle keeps adding calls
             if time.monotonic() > deadline:

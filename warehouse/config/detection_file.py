@@ -7,6 +7,8 @@
     [runaway]                     # runaway sessions
     session_budget_usd = "20"
     feature_session_budgets = { support-agent = "5" }
+    [reconciliation]              # bill against spans (see docs/reconciliation.md)
+    min_gap_share = 0.05
 
     [[budgets]]
     name = "acme-monthly"         # unique
@@ -36,6 +38,7 @@ import duckdb
 from warehouse.detection import config as detection_config
 from warehouse.detection.budgets import Budget, BudgetScope, Period, store_budgets
 from warehouse.detection.config import ANOMALIES, RUNAWAY, ConfigError
+from warehouse.reconciliation.config import RECONCILIATION, reconciliation_config
 
 FILE_NAME = "detection.toml"
 _BUDGET_FIELDS = {"name", "scope", "value", "period", "amount_usd", "thresholds", "forecast"}
@@ -55,6 +58,7 @@ class DetectionFile:
     anomalies: Mapping[str, Any] = field(default_factory=dict)
     runaway: Mapping[str, Any] = field(default_factory=dict)
     budgets: tuple[Budget, ...] = ()
+    reconciliation: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _budget(entry: Any, where: str) -> Budget:
@@ -108,7 +112,7 @@ def _budget(entry: Any, where: str) -> Budget:
 
 def parse(data: Mapping[str, Any], source: str) -> DetectionFile:
     errors: list[str] = []
-    unknown = sorted(set(data) - {ANOMALIES, RUNAWAY, "budgets"})
+    unknown = sorted(set(data) - {ANOMALIES, RUNAWAY, RECONCILIATION, "budgets"})
     if unknown:
         errors.append(f"{source}: unknown section(s) {', '.join(unknown)}")
     anomalies, runaway = data.get(ANOMALIES, {}), data.get(RUNAWAY, {})
@@ -118,6 +122,11 @@ def parse(data: Mapping[str, Any], source: str) -> DetectionFile:
         errors.append(f"{source}: {exc}")
     try:
         detection_config.runaway_config(runaway)
+    except ConfigError as exc:
+        errors.append(f"{source}: {exc}")
+    reconciliation = data.get(RECONCILIATION, {})
+    try:
+        reconciliation_config(reconciliation)
     except ConfigError as exc:
         errors.append(f"{source}: {exc}")
     budgets: list[Budget] = []
@@ -138,7 +147,7 @@ def parse(data: Mapping[str, Any], source: str) -> DetectionFile:
         errors.append(f"{source}: two budgets watch the same {key!r}")
     if errors:
         raise DetectionFileError(errors)
-    return DetectionFile(None, anomalies, runaway, tuple(budgets))
+    return DetectionFile(None, anomalies, runaway, tuple(budgets), reconciliation)
 
 
 def load(data_dir: Path) -> DetectionFile:
@@ -151,7 +160,9 @@ def load(data_dir: Path) -> DetectionFile:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DetectionFileError([f"{path}: {exc}"]) from None
     parsed = parse(data, str(path))
-    return DetectionFile(path, parsed.anomalies, parsed.runaway, parsed.budgets)
+    return DetectionFile(
+        path, parsed.anomalies, parsed.runaway, parsed.budgets, parsed.reconciliation
+    )
 
 
 def store(cursor: duckdb.DuckDBPyConnection, loaded: DetectionFile, now: dt.datetime) -> None:
@@ -159,3 +170,4 @@ def store(cursor: duckdb.DuckDBPyConnection, loaded: DetectionFile, now: dt.date
     store_budgets(cursor, loaded.budgets, now)
     detection_config.store(cursor, ANOMALIES, loaded.anomalies, now)
     detection_config.store(cursor, RUNAWAY, loaded.runaway, now)
+    detection_config.store(cursor, RECONCILIATION, loaded.reconciliation, now)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from warehouse.store.staging import MONEY_TEXT, staged
 
-Kind = Literal["spend_anomaly", "runaway_session", "budget"]
+Kind = Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"]
 Direction = Literal["up", "down"]
 
 # The recorded columns, as staged for one INSERT; money travels as decimal text.

@@ -20,12 +20,17 @@ import duckdb
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 CHANNELS = ("slack", "pagerduty", "webhook")
-KINDS = ("spend_anomaly", "runaway_session", "budget")
+KINDS = ("spend_anomaly", "runaway_session", "budget", "reconciliation_gap")
 
 # A spend series is evaluated hourly: an hour without a signal says little, so it resolves
-# only after a few quiet hours. A runaway session is evaluated every minute.
-DEFAULT_QUIET_MINUTES = {"spend_anomaly": 180, "runaway_session": 10, "budget": 180}
-DEFAULT_COOLDOWN_MINUTES = {"spend_anomaly": 360, "runaway_session": 30, "budget": 1440}
+# only after a few quiet hours. A runaway session is evaluated every minute. A bill gap
+# holds until the bill or the prices change.
+DEFAULT_QUIET_MINUTES = {
+    "spend_anomaly": 180, "runaway_session": 10, "budget": 180, "reconciliation_gap": 180,
+}  # fmt: skip
+DEFAULT_COOLDOWN_MINUTES = {
+    "spend_anomaly": 360, "runaway_session": 30, "budget": 1440, "reconciliation_gap": 1440,
+}  # fmt: skip
 DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
     "info": (),
     "warning": ("slack", "webhook"),

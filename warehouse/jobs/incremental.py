@@ -22,6 +22,7 @@ from warehouse.incidents import lifecycle as incidents
 from warehouse.jobs import quarantine
 from warehouse.outcomes import extraction as outcome_extraction
 from warehouse.pricing import job as pricing
+from warehouse.reconciliation import detector as reconciliation
 from warehouse.rollups import job as rollups
 from warehouse.spans import attribution
 from warehouse.spans.insert import last_batch_id
@@ -92,6 +93,9 @@ JOBS: dict[str, Job] = {
     anomalies.NAME: Job(anomalies.NAME, no_step, housekeeping=anomalies.run, source=evaluates_now),
     runaway.NAME: Job(runaway.NAME, no_step, housekeeping=runaway.run, source=evaluates_now),
     budgets.NAME: Job(budgets.NAME, no_step, housekeeping=budgets.run, source=evaluates_now),
+    reconciliation.NAME: Job(
+        reconciliation.NAME, no_step, housekeeping=reconciliation.run, source=evaluates_now
+    ),
     # Signals -> incidents -> outbox; housekeeping resolves the quiet ones.
     incidents.NAME: Job(
         incidents.NAME,

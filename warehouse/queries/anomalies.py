@@ -16,7 +16,7 @@ import duckdb
 
 from warehouse.store.scope import TenantScope
 
-KINDS = ("spend_anomaly", "runaway_session", "budget")
+KINDS = ("spend_anomaly", "runaway_session", "budget", "reconciliation_gap")
 
 LIST = """
 WITH found AS (

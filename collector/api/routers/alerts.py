@@ -161,7 +161,8 @@ def alerts_router(
     def alerts(
         scope: Scope,
         status: Literal["open", "resolved"] | None = None,
-        kind: Literal["spend_anomaly", "runaway_session", "budget"] | None = None,
+        kind: Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"]
+        | None = None,
         since: Annotated[
             UtcTime | None,
             Query(description="Last signal at or after (without an offset: UTC)."),

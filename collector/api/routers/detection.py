@@ -29,7 +29,7 @@ from warehouse.store.transaction import transaction
 log = logging.getLogger(__name__)
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
-Kind = Literal["spend_anomaly", "runaway_session", "budget"]
+Kind = Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"]
 DEFAULT_WINDOW = dt.timedelta(hours=24)
 
 

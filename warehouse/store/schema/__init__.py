@@ -8,7 +8,8 @@ Conventions: times are UTC (`TIMESTAMP` holds UTC wall time); token counts are B
 money is DECIMAL, never float. A span's identity is (trace_id, span_id), both raw bytes.
 
 One module per concern: `base` (the declarative base, naming convention, money types),
-`spans`, `pricing`, `outcomes`, `rollups`, `detection`, `alerts` and `gpu`. Every model and
+`spans`, `pricing`, `outcomes`, `rollups`, `detection`, `alerts`, `gpu` and
+`reconciliation`. Every model and
 table is importable from here, and `Base.metadata` holds them all once this package is imported.
 """
 
@@ -56,6 +57,7 @@ from warehouse.store.schema.pricing import (
     PricePeriod,
     RepriceRequest,
 )
+from warehouse.store.schema.reconciliation import BillDay, BillImport, BillLine
 from warehouse.store.schema.rollups import (
     rollup_daily,
     rollup_feature_daily,
@@ -77,6 +79,9 @@ __all__ = [
     "AlertPolicyRow",
     "AlertSignal",
     "Base",
+    "BillDay",
+    "BillImport",
+    "BillLine",
     "Budget",
     "CallCost",
     "DetectorConfig",

@@ -68,7 +68,10 @@ class AlertSignal(Base):
 
     __tablename__ = "alert_signals"
     __table_args__ = (
-        CheckConstraint("kind IN ('spend_anomaly', 'runaway_session', 'budget')", name="kind"),
+        CheckConstraint(
+            "kind IN ('spend_anomaly', 'runaway_session', 'budget', 'reconciliation_gap')",
+            name="kind",
+        ),
         CheckConstraint("direction IN ('up', 'down')", name="direction"),
     )
 

@@ -1,0 +1,19 @@
+"""The running service's API, for the CLI commands that read or change through it."""
+
+from __future__ import annotations
+
+import httpx
+
+from collector.settings import Settings
+
+
+def service_client(url: str | None, token: str | None, timeout: float = 30.0) -> httpx.Client:
+    """A client of the service at `url` (default: SPENDSCOPE_HOST / _HTTP_PORT) sending
+    `token` (default: the first of SPENDSCOPE_API_TOKENS)."""
+    settings = Settings()
+    if url is None:
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        url = f"http://{host}:{settings.http_port}"
+    token = token or (settings.api_tokens[0] if settings.api_tokens else None)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
