@@ -22,6 +22,8 @@ from warehouse.gpu import config as gpu_config
 from warehouse.incidents import policy as alert_policy
 
 MIB = 1024 * 1024
+# The response header naming the serving process (`instance_id`).
+INSTANCE_HEADER = "X-Spendscope-Instance"
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     )
     grpc_port: int = Field(
         4317, ge=0, le=65535, description="OTLP/gRPC receiver port; 0 disables it."
+    )
+    instance_id: str | None = Field(
+        None,
+        description=f"Id of this process, sent in the `{INSTANCE_HEADER}` header of every HTTP "
+        "response; unset: a new random one at each start.",
     )
     ingest_tokens: CommaList = Field(
         default_factory=list,

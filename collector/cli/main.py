@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import uuid
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from collector.cli.ports import Port, bind, busy
 from collector.cli.prices import check_price_file, prices_cli
 from collector.logging_setup import configure_logging
 from collector.service import create_app
-from collector.settings import Settings, SettingsError
+from collector.settings import INSTANCE_HEADER, Settings, SettingsError
 from dashboard.settings import DashboardSettings
 from warehouse.config.detection_file import DetectionFileError
 from warehouse.config.detection_file import load as load_detection_file
@@ -96,6 +97,8 @@ def serve_app(settings: Settings) -> None:
         raise typer.Exit(2) from None
     try:
         app = create_app(settings, database)
+        instance = settings.instance_id or uuid.uuid4().hex
+        log.info("instance id %s (the %s header of every response)", instance, INSTANCE_HEADER)
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -104,6 +107,8 @@ def serve_app(settings: Settings) -> None:
             access_log=False,
             lifespan="on",
             loop="asyncio",
+            # `spendscope demo` checks that the service on its port is the one it started.
+            headers=[(INSTANCE_HEADER, instance)],
         )
         # uvicorn captures SIGINT/SIGTERM, shuts down gracefully (our lifespan flushes), then
         # re-raises the signal to the handler that was installed before it. Installing a
