@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -29,7 +30,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collector.cli.ports import Port, busy
 from collector.settings import INSTANCE_HEADER, Settings
+from sample_data import backfill_state
 from sample_data.alert_sink import AlertSink
+from sample_data.backfill_state import BackfillState
 from sample_data.product import NEGOTIATED_PRICE, VALUE_UNITS, VLLM_GPU_PRICE
 from sample_data.sender import SampleSender
 from sample_data.stack import Child, ChildFailed, NotOurs, check_identity
@@ -223,15 +226,27 @@ class Demo:
             timeout=30,
             event_hooks={"response": [ours]},
         )
-        self.sender = SampleSender(self.base_url, token=self.ingest_token, seed=self.options.seed)
+        data_dir = self.settings.data_dir
         history = http.get("/api/v1/costs").raise_for_status().json()["totals"]["calls"]
-        if history:
+        state = backfill_state.load(data_dir)
+        if state is not None and not state.complete:
             self.console.print(
-                f"[yellow]{self.settings.data_dir} already holds {history:,} model calls: no "
+                f"[yellow]The backfill of an earlier start was interrupted after "
+                f"{state.describe()}: sending it again (what was stored already is not "
+                "stored twice).[/yellow]"
+            )
+        elif history:
+            state = None
+            self.console.print(
+                f"[yellow]{data_dir} already holds {history:,} model calls: no "
                 "backfill (delete that directory for a fresh history).[/yellow]"
             )
         else:
-            _backfill(self.console, self.sender, http, self.options)
+            state = BackfillState.new(self.options.days, self.options.seed)
+        seed = state.seed if state else self.options.seed
+        self.sender = SampleSender(self.base_url, token=self.ingest_token, seed=seed)
+        if state is not None:
+            _backfill(self.console, self.sender, http, state, data_dir)
         self.sender.inject_incidents()
         grpc = f"{self.host}:{self.settings.grpc_port}" if self.settings.grpc_port else None
         _ready(
@@ -262,16 +277,30 @@ class Demo:
 def configure_prices(http: httpx.Client, start: dt.datetime) -> None:
     """The sample product's own prices, from the day `start` falls in: the negotiated rate
     (an override) and the GPU-hour price of the vLLM deployment, the self-hosted calls'
-    only price (GPU allocation charges them their share; docs/gpu.md)."""
+    only price (GPU allocation charges them their share; docs/gpu.md). A price added by an
+    earlier (interrupted) start is not added again."""
     since = start.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
-    for path, price in (("/prices", NEGOTIATED_PRICE), ("/gpu/prices", VLLM_GPU_PRICE)):
-        http.post(f"/api/v1{path}", json={**price, "effective_from": since}).raise_for_status()
+    overrides = http.get("/api/v1/prices").raise_for_status().json()["overrides"]
+    gpu_prices = http.get("/api/v1/gpu/prices").raise_for_status().json()
+    for path, price, present in (
+        ("/prices", NEGOTIATED_PRICE, overrides),
+        ("/gpu/prices", VLLM_GPU_PRICE, gpu_prices),
+    ):
+        if not any(row["source"] == "api" and row["note"] == price["note"] for row in present):
+            body = {**price, "effective_from": since}
+            http.post(f"/api/v1{path}", json=body).raise_for_status()
 
 
 def _backfill(
-    console: Console, sender: SampleSender, http: httpx.Client, options: DemoOptions
+    console: Console,
+    sender: SampleSender,
+    http: httpx.Client,
+    state: BackfillState,
+    data_dir: Path,
 ) -> None:
-    configure_prices(http, dt.datetime.now(dt.UTC) - dt.timedelta(days=options.days))
+    """Sends the backfill of `state`, recording its progress in the data directory."""
+    backfill_state.save(data_dir, state)
+    configure_prices(http, state.start_at)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -281,20 +310,29 @@ def _backfill(
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(
-            f"backfilling {options.days:g} days", total=None, unit="sessions, 0 spans"
+            f"backfilling {state.days:g} days", total=None, unit="sessions, 0 spans"
         )
         gpu = progress.add_task("GPU metrics", total=None, unit="scrapes", visible=False)
 
+        plan = {"sessions": 0}
+
         def advance(done: int, total: int) -> None:
+            plan["sessions"] = total
             if done % 50 == 0 or done == total:
                 unit = f"sessions, {sender.processor.exported:,} spans"
                 progress.update(task, completed=done, total=total, unit=unit)
+            if done % 500 == 0:  # generated; the last few may still wait for their export
+                backfill_state.save(data_dir, state.progressed(done, total))
 
         def advance_gpu(done: int, total: int) -> None:
             progress.update(gpu, completed=done, total=total, visible=True)
 
-        summary = sender.backfill(options.days, progress=advance, gpu_progress=advance_gpu)
+        summary = sender.backfill(
+            state.days, end=state.end_at, progress=advance, gpu_progress=advance_gpu
+        )
         progress.update(task, unit=f"sessions, {sender.processor.exported:,} spans")
+    sessions = plan["sessions"]
+    backfill_state.save(data_dir, state.progressed(sessions, sessions, complete=True))
     console.print(
         f"sent {summary.traces:,} traces with {summary.model_calls:,} model calls, "
         f"{summary.outcomes:,} outcomes in the spans and {sender.posted_outcomes:,} reported "

@@ -6,11 +6,18 @@ with exactly the history of an uninterrupted one."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
+from sample_data.harness.child_process import clean_environment
 from sample_data.schedule import LIVE_RUNAWAY_PREFIX, LIVE_SPIKE_SESSIONS
 from tests.support.demo_process import DemoProcess
 
@@ -67,3 +74,55 @@ def test_a_restart_sends_new_ids_and_attributes_them_to_new_sessions(tmp_path: P
         minutes=15
     )  # the restart's, not weeks old
     assert after[next(iter(before))] == before[next(iter(before))]  # the old one untouched
+
+
+def gpu_cost(demo: DemoProcess) -> float:
+    response = demo.get("/api/v1/gpu/efficiency")
+    response.raise_for_status()
+    return float(response.json()["totals"]["cost_usd"] or 0)
+
+
+def test_an_interrupted_first_backfill_is_sent_again_and_ends_whole(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    days = 10
+    first = DemoProcess(data, "--days", str(days), "--rate", "0")
+    data.mkdir(parents=True)
+    ports = [f"--http-port={first.http_port}", f"--grpc-port={first.grpc_port}"]
+    args = [f"--data-dir={data}", *ports, f"--dashboard-port={first.dashboard_port}"]
+    with first.output.open("wb") as out:  # started as DemoProcess does, without waiting
+        first.process = subprocess.Popen(
+            [sys.executable, "-m", "collector", "demo", *args, f"--days={days}", "--rate=0"],
+            env={**clean_environment(), "COLUMNS": "200"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        eventually(lambda: calls_or_zero(first), lambda n: n > 0, timeout=180)
+    finally:
+        assert first.stop(signal.SIGINT) == 0  # Ctrl-C in the middle of the backfill
+    assert "spendscope demo stopped." in first.text()
+    assert "model calls," not in first.text(), "the backfill finished before the Ctrl-C"
+    with DemoProcess(data, "--days", "3", "--rate", "0") as second:
+        text = second.text()
+        assert "was interrupted after" in text
+        assert f"of {days} days" in text  # the first start's window, not --days 3
+        assert "already holds" not in text
+        sent = re.search(r"sent [\d,]+ traces with ([\d,]+) model calls", text)
+        assert sent, text
+        # Exactly the history of an uninterrupted backfill plus this start's incidents:
+        # what the first start stored was not stored twice, and nothing is missing.
+        expected = int(sent.group(1).replace(",", "")) + INCIDENT_CALLS
+        eventually(lambda: calls(second), lambda n: n == expected)
+        # The GPU metrics came after the spans: the first start sent none of them.
+        hours = days * 24
+        eventually(lambda: gpu_cost(second), lambda usd: usd >= 0.71 * hours * 0.95)
+    with DemoProcess(data, "--days", "3", "--rate", "0") as third:
+        assert "already holds" in third.text()  # complete now: not sent a third time
+        assert "was interrupted after" not in third.text()
+
+
+def calls_or_zero(demo: DemoProcess) -> int:
+    try:
+        return calls(demo)
+    except httpx.HTTPError:
+        return 0
