@@ -248,16 +248,32 @@ class Demo:
         if state is not None:
             _backfill(self.console, self.sender, http, state, data_dir)
         self.sender.inject_incidents()
-        grpc = f"{self.host}:{self.settings.grpc_port}" if self.settings.grpc_port else None
-        _ready(
-            self.console,
-            self.base_url,
-            grpc,
-            self.dashboard_url,
-            self.api_token,
-            self.dashboard,
-            self.sink,
-        )
+        self._ready()
+
+    def _ready(self) -> None:
+        """Once the dashboard answers: where to look, and the tokens to use with --auth."""
+        try:
+            self.dashboard.wait_answering(f"{self.dashboard_url}/_stcore/health", timeout=60)
+        except ChildFailed as exc:
+            self.console.print(f"[red]{escape(str(exc))}[/red]")
+        base_url, port = self.base_url, self.settings.grpc_port
+        grpc = f", {self.host}:{port} (gRPC)" if port else ""
+        lines = [
+            f"Dashboard  {self.dashboard_url}",
+            f"API        {base_url}/api/v1/costs  (OpenAPI: {base_url}/docs)",
+            f"OTLP       {base_url} (HTTP){grpc}",
+            f"Alerts     webhook {self.sink.url}, kept in {self.sink.path}",
+        ]
+        if self.api_token:
+            lines.append(f"API token  {self.api_token}  (the API: Authorization: Bearer <token>)")
+        if self.ingest_token:
+            lines.append(
+                f"Ingest token  {self.ingest_token}  (OTLP spans and metrics: "
+                "OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer <token>')"
+            )
+        lines.append("Ctrl-C stops everything.")
+        text = escape("\n".join(lines))
+        self.console.print(Panel(text, title="spendscope demo is ready"))
 
     def _stop(self) -> None:
         if self.sender is not None:
@@ -340,28 +356,3 @@ def _backfill(
     )
     with console.status("pricing and rolling up..."):
         wait_jobs(http)
-
-
-def _ready(
-    console: Console,
-    base_url: str,
-    grpc: str | None,
-    dashboard_url: str,
-    token: str | None,
-    dashboard: Child,
-    sink: AlertSink,
-) -> None:
-    try:
-        dashboard.wait_answering(f"{dashboard_url}/_stcore/health", timeout=60)
-    except ChildFailed as exc:
-        console.print(f"[red]{exc}[/red]")
-    lines = [
-        f"Dashboard  {dashboard_url}",
-        f"API        {base_url}/api/v1/costs  (OpenAPI: {base_url}/docs)",
-        f"OTLP       {base_url} (HTTP)" + (f", {grpc} (gRPC)" if grpc else ""),
-        f"Alerts     webhook {sink.url}, kept in {sink.path}",
-    ]
-    if token:
-        lines.append(f"API token  {token}  (send: Authorization: Bearer <token>)")
-    lines.append("Ctrl-C stops everything.")
-    console.print(Panel("\n".join(lines), title="spendscope demo is ready"))
