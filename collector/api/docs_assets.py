@@ -9,8 +9,11 @@ stays as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -28,42 +31,51 @@ def assets_directory() -> Path:
 def serve_docs_offline(app: FastAPI) -> None:
     """Replaces the app's CDN-loading docs pages with pages whose assets it serves itself
     under `ASSETS_URL` (the OAuth2 redirect page has no assets and stays)."""
-    pages = {url for url in (app.docs_url, app.redoc_url) if url}
-    app.router.routes[:] = [route for route in app.router.routes if not _is_page(route, pages)]
+    swagger = {
+        "oauth2_redirect_url": app.swagger_ui_oauth2_redirect_url,
+        "swagger_ui_parameters": app.swagger_ui_parameters,
+    }
+    pages = {
+        app.docs_url: Page(get_swagger_ui_html, "Swagger UI", SWAGGER_ASSETS, swagger),
+        app.redoc_url: Page(get_redoc_html, "ReDoc", REDOC_ASSETS, {"with_google_fonts": False}),
+    }
+    served = {url: page for url, page in pages.items() if url}
+    app.router.routes[:] = [route for route in app.router.routes if not _is_page(route, served)]
     app.mount(ASSETS_URL, StaticFiles(directory=assets_directory()), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
+    for url, page in served.items():
+        endpoint = page.endpoint(f"{app.title} - {page.name}", openapi_url)
+        app.add_api_route(url, endpoint, include_in_schema=False, response_class=HTMLResponse)
 
-    def assets(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{ASSETS_URL}"
 
-    if app.docs_url:
+# Each page's asset arguments and the file of the package's static folder they name.
+SWAGGER_ASSETS = {
+    "swagger_js_url": "swagger-ui-bundle.js",
+    "swagger_css_url": "swagger-ui.css",
+    "swagger_favicon_url": "favicon.png",
+}
+REDOC_ASSETS = {"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"}
 
-        @app.get(app.docs_url, include_in_schema=False)
-        def swagger_ui(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "")
-            return get_swagger_ui_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - Swagger UI",
-                oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
-                swagger_js_url=f"{assets(request)}/swagger-ui-bundle.js",
-                swagger_css_url=f"{assets(request)}/swagger-ui.css",
-                swagger_favicon_url=f"{assets(request)}/favicon.png",
-                swagger_ui_parameters=app.swagger_ui_parameters,
+
+@dataclass(frozen=True)
+class Page:
+    """A docs page: FastAPI's function that writes it, and what it is given."""
+
+    html: Callable[..., HTMLResponse]
+    name: str
+    assets: Mapping[str, str]
+    options: Mapping[str, Any]
+
+    def endpoint(self, title: str, openapi_url: str) -> Callable[[Request], HTMLResponse]:
+        def page(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "")  # behind a proxy's path prefix
+            files = {key: f"{root}{ASSETS_URL}/{name}" for key, name in self.assets.items()}
+            return self.html(
+                openapi_url=f"{root}{openapi_url}", title=title, **files, **self.options
             )
 
-    if app.redoc_url:
-
-        @app.get(app.redoc_url, include_in_schema=False)
-        def redoc(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "")
-            return get_redoc_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - ReDoc",
-                redoc_js_url=f"{assets(request)}/redoc.standalone.js",
-                redoc_favicon_url=f"{assets(request)}/favicon.png",
-                with_google_fonts=False,
-            )
+        return page
 
 
-def _is_page(route: BaseRoute, pages: set[str]) -> bool:
+def _is_page(route: BaseRoute, pages: Mapping[str, Page]) -> bool:
     return isinstance(route, Route) and route.path in pages
