@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics, PendingCollector
 from collector.alerting.wiring import alert_channels, sync_alert_policy
+from collector.api.docs_assets import serve_docs_offline
 from collector.api.price_catalog import CatalogSource
 from collector.api.price_file_status import PriceFileStatus
 from collector.api.routers.alerts import alerts_router
@@ -184,6 +185,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    serve_docs_offline(app)  # /docs and /redoc without a CDN (collector.api.docs_assets)
     app.state.writer = writer
     app.state.grpc_receiver = grpc_receiver
     app.state.scheduler = scheduler

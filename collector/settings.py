@@ -35,6 +35,8 @@ GIB = 1024 * MIB
 # The default memory limit: this share of the machine's memory (or cgroup's), at most the cap.
 DEFAULT_MEMORY_SHARE = 0.25
 DEFAULT_MEMORY_CAP = 4 * GIB
+# The response header naming the serving process (`instance_id`).
+INSTANCE_HEADER = "X-Spendscope-Instance"
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -62,6 +64,11 @@ class Settings(BaseSettings):
     )
     grpc_port: int = Field(
         4317, ge=0, le=65535, description="OTLP/gRPC receiver port; 0 disables it."
+    )
+    instance_id: str | None = Field(
+        None,
+        description=f"Id of this process, sent in the `{INSTANCE_HEADER}` header of every HTTP "
+        "response; unset: a new random one at each start.",
     )
     ingest_tokens: CommaList = Field(
         default_factory=list,

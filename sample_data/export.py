@@ -25,10 +25,19 @@ class ExportFailed(RuntimeError):
 
 
 class SeededIds(IdGenerator):
-    """Trace and span ids from a seeded generator: the same seed, the same ids."""
+    """Trace and span ids from a seeded generator: the same seed, the same ids.
+
+    The collector stores a (trace_id, span_id) once, so ids must be reused only on purpose:
+    `reseed` with a key that names what is sent (a backfill's window, re-sent when it was
+    interrupted) or that is new each run (live traffic)."""
 
     def __init__(self, seed: int | str) -> None:
+        self._seed = seed
         self._random = random.Random(f"ids-{seed}")
+
+    def reseed(self, key: str) -> None:
+        """From now on, the ids of (the constructor's seed, `key`)."""
+        self._random = random.Random(f"ids-{self._seed}-{key}")
 
     def generate_span_id(self) -> int:
         return self._random.getrandbits(64) or 1

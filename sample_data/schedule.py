@@ -91,17 +91,18 @@ def history(
     return sessions
 
 
-def live_incidents(now: dt.datetime, seed: int = 7) -> list[Session]:
+def live_incidents(now: dt.datetime, seed: int = 7, run: str = "") -> list[Session]:
     """The live demo's incidents, in time order: the spike's sessions over the hour before
     `now` (so whatever the minute, at least half of them fall in the last complete hour
-    or in the hour under way) and the runaway, whose 90 turns end about `now`."""
-    rng = random.Random(f"incidents-{seed}-{now:%Y%m%d%H%M}")
+    or in the hour under way) and the runaway, whose 90 turns end about `now`. `run` makes
+    the session ids its own (a demo restarted within the minute sends new sessions)."""
+    rng = random.Random(f"incidents-{seed}-{run}-{now:%Y%m%d%H%M}")
     sessions = []
     for _ in range(LIVE_SPIKE_SESSIONS):
         at = now - LIVE_SPIKE * rng.uniform(0.0, 1.0)
         session_id = f"sess-{at:%m%d%H%M}-{rng.getrandbits(24):06x}"
         sessions.append(Session(SEARCH, session_id, to_ns(at), spike=True))
-    runaway_id = f"{LIVE_RUNAWAY_PREFIX}{now:%m%d%H%M}"
+    runaway_id = f"{LIVE_RUNAWAY_PREFIX}{now:%m%d%H%M}" + (f"-{run}" if run else "")
     sessions.append(Session(SUPPORT, runaway_id, to_ns(now - LIVE_RUNAWAY), runaway=True))
     sessions.sort(key=lambda s: s.start_ns)
     return sessions

@@ -9,6 +9,7 @@ import datetime as dt
 import heapq
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.metrics.export import MetricExportResult
 from opentelemetry.sdk.trace import TracerProvider
 
-from sample_data.export import ExportFailed, InlineBatchProcessor, inline_provider
+from sample_data.export import ExportFailed, InlineBatchProcessor, SeededIds, inline_provider
 from sample_data.gpu import SCRAPE_NS, VllmDeployment
 from sample_data.product import (
     CLASSIFICATION,
@@ -39,10 +40,18 @@ GPU_EXPORT_NS = 6 * 3600 * 1_000_000_000  # six hours of scrapes per metrics req
 
 
 class SampleSender:
-    """One sample product, sending to the spendscope at `base_url`."""
+    """One sample product, sending to the spendscope at `base_url`.
 
-    def __init__(self, base_url: str, token: str | None = None, seed: int = 7) -> None:
+    Its live traffic (sessions, incidents) has ids of its own `run`, new for each sender
+    unless given: a restarted demo never reuses an id stored before, which the collector
+    would take for a duplicate. A backfill's ids are those of its window instead, so that
+    re-sending an interrupted one stores only what was missing."""
+
+    def __init__(
+        self, base_url: str, token: str | None = None, seed: int = 7, run: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.run = run or secrets.token_hex(4)
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self.processor = InlineBatchProcessor(
             OTLPSpanExporter(endpoint=f"{self.base_url}/v1/traces", headers=headers, timeout=30)
@@ -51,6 +60,8 @@ class SampleSender:
             env: inline_provider(self.processor, SERVICE, env, seed)
             for env in (PRODUCTION, STAGING)
         }
+        self._live_epoch = 0
+        self._use_live_ids()
         tracers = {env: p.get_tracer("sample_data") for env, p in self.providers.items()}
         self.traffic = SampleTraffic(tracers[PRODUCTION], seed=seed, environments=tracers)
         self.metric_exporter = OTLPMetricExporter(
@@ -60,7 +71,18 @@ class SampleSender:
         self.http = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=30)
         self.pending: list[tuple[int, int, LateOutcome]] = []  # a heap by due time
         self.posted_outcomes = 0
-        self.random = random.Random(f"live-{seed}")
+        self.random = random.Random(f"live-{seed}-{self.run}")
+
+    def _use_live_ids(self) -> None:
+        """Ids of this run, never used before by it (nor by any other run)."""
+        self._live_epoch += 1
+        self._use_ids(f"live-{self.run}-{self._live_epoch}")
+
+    def _use_ids(self, key: str) -> None:
+        for provider in self.providers.values():
+            ids = provider.id_generator
+            assert isinstance(ids, SeededIds)
+            ids.reseed(key)
 
     def backfill(
         self,
@@ -77,8 +99,14 @@ class SampleSender:
         end = end or dt.datetime.now(dt.UTC)
         start = end - dt.timedelta(days=days)
         plan = history(start, end, self.traffic.seed, shape)
+        # The same window, the same spans: ids and attributes from the window alone.
+        self._use_ids(f"backfill-{to_ns(start)}-{to_ns(end)}")
+        self.traffic.random.seed(self.traffic.seed)
         self.gpu = self.gpu or VllmDeployment(to_ns(start))
-        self.send(plan, progress)
+        try:
+            self.send(plan, progress)
+        finally:
+            self._use_live_ids()
         self.send_gpu_metrics(to_ns(end), gpu_progress)
         self.post_due_outcomes(time.time_ns())
         return self.traffic.summary()
@@ -87,7 +115,7 @@ class SampleSender:
         """The live demo's incidents (`schedule.live_incidents`): a spend spike over the
         last hour and a runaway agent session over the last minutes, for the detectors
         to find on their next runs."""
-        self.send(live_incidents(now or dt.datetime.now(dt.UTC), self.traffic.seed))
+        self.send(live_incidents(now or dt.datetime.now(dt.UTC), self.traffic.seed, self.run))
 
     def send_gpu_metrics(
         self, until_ns: int, progress: Callable[[int, int], None] | None = None
@@ -142,7 +170,7 @@ class SampleSender:
             feature = self.random.choices(list(SESSION_MIX), weights=list(SESSION_MIX.values()))[0]
             environment = STAGING if self.random.random() < STAGING_SHARE else PRODUCTION
             self.traffic.emit(
-                Session(feature, f"live-{now:%m%d%H%M}-{number:05d}", to_ns(now), environment)
+                Session(feature, f"live-{self.run}-{number:05d}", to_ns(now), environment)
             )
             if now >= batch_hour + dt.timedelta(hours=1):
                 batch_hour = now.replace(minute=0, second=0, microsecond=0)

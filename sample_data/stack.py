@@ -47,6 +47,21 @@ class ChildFailed(RuntimeError):
     """A child process exited, or did not answer in time; the message says which."""
 
 
+class NotOurs(ChildFailed):
+    """Another process answers where a child of the demo should."""
+
+
+def check_identity(response: httpx.Response, identity: tuple[str, str], whom: str) -> None:
+    """NotOurs unless `response` carries the header `identity` (name, value)."""
+    name, expected = identity
+    if response.headers.get(name) != expected:
+        url = response.request.url.copy_with(path="/", query=None)
+        raise NotOurs(
+            f"{url} is answered by another process, not by {whom} "
+            f"({name}: {response.headers.get(name, 'none')}, expected {expected})"
+        )
+
+
 class Child:
     """One child process, its output in a log file."""
 
@@ -81,18 +96,24 @@ class Child:
         except FileNotFoundError:
             return "(no output)"
 
-    def wait_answering(self, url: str, timeout: float) -> None:
+    def wait_answering(
+        self, url: str, timeout: float, identity: tuple[str, str] | None = None
+    ) -> None:
         """Until `url` answers 200 (a health check); ChildFailed if the child exits first or
-        the time is up."""
+        the time is up, or at once when the answer lacks the `identity` header (name, value)
+        this child sends: then another process holds its port."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running:
                 raise ChildFailed(f"the {self.name} exited:\n{self.log_tail()}")
             try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return
+                response = httpx.get(url, timeout=2)
             except httpx.HTTPError:
-                pass
+                response = None
+            if response is not None and identity is not None:
+                check_identity(response, identity, f"the {self.name} this demo started")
+            if response is not None and response.status_code == 200:
+                return
             time.sleep(0.2)
         raise ChildFailed(f"the {self.name} did not answer at {url} within {timeout:.0f} s")
 

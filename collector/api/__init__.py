@@ -4,5 +4,6 @@
 - `routers/`: one module per resource (costs, prices, alerts, detection, gpu, outcomes).
 - `errors`: the error answers declared once for the OpenAPI document.
 - `timestamps`, `window`: the times and time windows requests accept.
+- `docs_assets`: `/docs` and `/redoc` with their assets served from the package (no CDN).
 - `price_file_status`: the price file's last load, shown in `/readyz` and `/api/v1/prices`.
 """

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
+import uuid
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from pydantic import ValidationError
 
 from collector.cli.bills import bills_cli
+from collector.cli.options import print_version, setting_option
+from collector.cli.ports import Port, bind, busy
 from collector.cli.prices import check_price_file, prices_cli
 from collector.logging_setup import configure_logging
 from collector.service import create_app
-from collector.settings import Settings, SettingsError
+from collector.settings import INSTANCE_HEADER, Settings, SettingsError
+from dashboard.settings import DashboardSettings
 from warehouse.config.detection_file import DetectionFileError
 from warehouse.config.detection_file import load as load_detection_file
 from warehouse.config.price_file import PriceFileError
@@ -25,29 +32,35 @@ from warehouse.store.database import Database, DatabaseInUse, DataDirectoryUnusa
 
 log = logging.getLogger(__name__)
 
+DEMO_DATA = Path("data/demo")
+
 cli = typer.Typer(
     help="Cost observability and attribution for AI inference, fed by OpenTelemetry.",
     no_args_is_help=True,
     add_completion=False,
 )
 
-DataDir = Annotated[
-    Path | None, typer.Option(help="Data directory [env SPENDSCOPE_DATA_DIR].", show_default=False)
-]
-Host = Annotated[
-    str | None, typer.Option(help="Bind address [env SPENDSCOPE_HOST].", show_default=False)
-]
+DataDir = Annotated[Path | None, setting_option(Settings, "data_dir", text="Data directory.")]
+Host = Annotated[str | None, setting_option(Settings, "host", text="Bind address.")]
 HttpPort = Annotated[
-    int | None,
-    typer.Option(help="OTLP/HTTP and API port [env SPENDSCOPE_HTTP_PORT].", show_default=False),
+    int | None, setting_option(Settings, "http_port", text="OTLP/HTTP and API port.")
 ]
 GrpcPort = Annotated[
-    int | None,
-    typer.Option(help="OTLP/gRPC port, 0 disables [env SPENDSCOPE_GRPC_PORT].", show_default=False),
+    int | None, setting_option(Settings, "grpc_port", text="OTLP/gRPC port, 0 disables.")
 ]
-LogFormat = Annotated[
-    str | None, typer.Option(help="json or text [env SPENDSCOPE_LOG_FORMAT].", show_default=False)
-]
+LogFormat = Annotated[str | None, setting_option(Settings, "log_format", text="json or text.")]
+
+
+@cli.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=print_version
+        ),
+    ] = False,
+) -> None:
+    """Cost observability and attribution for AI inference, fed by OpenTelemetry."""
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -75,16 +88,20 @@ def serve_app(settings: Settings) -> None:
         for error in exc.errors:
             log.error("%s", error)
         raise typer.Exit(2) from None
+    http_socket = _listen_or_exit(settings)
     # A bad price file does not stop the service: the lifespan reports it (PriceFileStatus).
     try:
         database = Database.open(
             settings.database_path, memory_limit_bytes=settings.memory_limit_bytes
         )
     except (DatabaseInUse, DataDirectoryUnusable) as exc:
+        http_socket.close()
         log.error("%s", exc)
         raise typer.Exit(2) from None
     try:
         app = create_app(settings, database)
+        instance = settings.instance_id or uuid.uuid4().hex
+        log.info("instance id %s (the %s header of every response)", instance, INSTANCE_HEADER)
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -93,15 +110,36 @@ def serve_app(settings: Settings) -> None:
             access_log=False,
             lifespan="on",
             loop="asyncio",
+            # `spendscope demo` checks that the service on its port is the one it started.
+            headers=[(INSTANCE_HEADER, instance)],
         )
         # uvicorn captures SIGINT/SIGTERM, shuts down gracefully (our lifespan flushes), then
         # re-raises the signal to the handler that was installed before it. Installing a
         # no-op one here lets the process finish normally: close the database, exit 0.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _already_handled)
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[http_socket])
     finally:
+        http_socket.close()
         database.close()
+
+
+def _listen_or_exit(settings: Settings) -> socket.socket:
+    """The HTTP port, bound now (so it cannot be taken while the service starts), after
+    checking the gRPC port; one line each and exit 2 when either is taken."""
+    host, env = settings.host, "SPENDSCOPE_"
+    http = Port("OTLP/HTTP and API", host, settings.http_port, "--http-port", f"{env}HTTP_PORT")
+    grpc = Port("OTLP/gRPC", host, settings.grpc_port, "--grpc-port", f"{env}GRPC_PORT")
+    messages = busy([grpc])
+    try:
+        http_socket = bind(host, settings.http_port)
+    except OSError as exc:
+        messages.insert(0, http.busy_message(exc))
+    if messages:
+        for message in messages:
+            log.error("%s", message)
+        raise typer.Exit(2)
+    return http_socket
 
 
 def _already_handled(signum: int, frame: FrameType | None) -> None:
@@ -236,26 +274,42 @@ def jobs_retry(
 @cli.command("migrate")
 def migrate_command(
     data_dir: DataDir = None,
-    revision: Annotated[str, typer.Option(help="Target revision; 'base' empties.")] = "head",
+    revision: Annotated[
+        str, typer.Option(help="Target revision (0001, 0002, ...); 'base' empties.")
+    ] = "head",
 ) -> None:
     """Upgrade (or downgrade) the warehouse schema."""
     settings = load_settings(data_dir=data_dir)
+    scripts = ScriptDirectory.from_config(migrate.alembic_config(settings.database_path))
+    try:
+        scripts.get_revisions(revision)
+    except CommandError as exc:
+        known = ", ".join(["base", *reversed([s.revision for s in scripts.walk_revisions()])])
+        typer.echo(f"spendscope migrate: {exc}; revisions: {known}, head", err=True)
+        raise typer.Exit(2) from None
     configure_logging("text", settings.log_level)
-    if revision == "head":
-        migrate.upgrade(settings.database_path)
-    else:
-        migrate.downgrade(settings.database_path, revision)
+    try:
+        if revision == "head":
+            migrate.upgrade(settings.database_path)
+        else:
+            migrate.downgrade(settings.database_path, revision)
+    except CommandError as exc:  # e.g. a downgrade to a revision above the database's
+        typer.echo(f"spendscope migrate: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"{settings.database_path}: at revision {revision}")
 
 
 @cli.command()
 def demo(
-    data_dir: DataDir = None,
+    data_dir: Annotated[
+        Path | None,
+        setting_option(Settings, "data_dir", text="Data directory.", default=str(DEMO_DATA)),
+    ] = None,
     http_port: HttpPort = None,
     grpc_port: GrpcPort = None,
     dashboard_port: Annotated[
         int | None,
-        typer.Option(help="Dashboard port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+        setting_option(DashboardSettings, "dashboard_port", text="Dashboard port."),
     ] = None,
     days: Annotated[float, typer.Option(help="Days of sample history to backfill.")] = 28.0,
     seed: Annotated[int, typer.Option(help="Seed of the sample traffic.")] = 7,
@@ -268,11 +322,10 @@ def demo(
 ) -> None:
     """The service, weeks of sample history, a live trickle and the dashboard; Ctrl-C stops
     them all."""
-    from dashboard.settings import DashboardSettings
     from sample_data.demo import DemoOptions, run_demo
 
     settings = load_settings(
-        data_dir=data_dir or Path("data/demo"),
+        data_dir=data_dir or DEMO_DATA,
         http_port=http_port,
         grpc_port=grpc_port,
         log_format="text",
@@ -288,18 +341,14 @@ def demo(
 @cli.command("dashboard")
 def dashboard_command(
     api_url: Annotated[
-        str | None,
-        typer.Option(help="The API to read [env SPENDSCOPE_API_URL].", show_default=False),
+        str | None, setting_option(DashboardSettings, "api_url", text="The API to read.")
     ] = None,
     dashboard_host: Annotated[
         str | None,
-        typer.Option(
-            "--host", help="Bind address [env SPENDSCOPE_DASHBOARD_HOST].", show_default=False
-        ),
+        setting_option(DashboardSettings, "dashboard_host", "--host", text="Bind address."),
     ] = None,
     dashboard_port: Annotated[
-        int | None,
-        typer.Option("--port", help="Port [env SPENDSCOPE_DASHBOARD_PORT].", show_default=False),
+        int | None, setting_option(DashboardSettings, "dashboard_port", "--port", text="Port.")
     ] = None,
 ) -> None:
     """Serve the dashboard (Streamlit), which reads the API of a running `spendscope serve`.
@@ -309,7 +358,6 @@ def dashboard_command(
     import os
 
     from dashboard.launch import streamlit_command
-    from dashboard.settings import DashboardSettings
 
     given: dict[str, Any] = {
         "api_url": api_url,

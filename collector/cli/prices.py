@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.cli.client import service_client
+from collector.cli.options import option_help, setting_option
 from collector.settings import Settings
 from warehouse.config.price_file import PriceFileError, find_price_file, load_price_file
 from warehouse.gpu.prices import load_gpu_prices
@@ -30,9 +31,7 @@ from warehouse.queries.prices import override_coverage
 
 prices_cli = typer.Typer(help="The price book: list what priced what, check the price file.")
 
-DataDir = Annotated[
-    Path | None, typer.Option(help="Data directory [env SPENDSCOPE_DATA_DIR].", show_default=False)
-]
+DataDir = Annotated[Path | None, setting_option(Settings, "data_dir", text="Data directory.")]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -56,7 +55,11 @@ def _entries(path: Path) -> int:
 def check(
     data_dir: DataDir = None,
     file: Annotated[
-        Path | None, typer.Option(help="A price file to check instead.", show_default=False)
+        Path | None,
+        typer.Option(
+            help=option_help("A price file to check instead.", "the data directory's"),
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Validate the price file (prices.toml or prices.yaml in the data directory) and the
@@ -143,16 +146,20 @@ def list_prices(
     url: Annotated[
         str | None,
         typer.Option(
-            help="Service URL (default: from SPENDSCOPE_HOST / _HTTP_PORT).", show_default=False
+            help=option_help("Service URL.", "from SPENDSCOPE_HOST and SPENDSCOPE_HTTP_PORT"),
+            show_default=False,
         ),
     ] = None,
     token: Annotated[
         str | None,
         typer.Option(
-            help="API token (default: the first of SPENDSCOPE_API_TOKENS).", show_default=False
+            help=option_help("API token.", "the first of SPENDSCOPE_API_TOKENS"),
+            show_default=False,
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help=option_help("Print the raw JSON.", "false"))
+    ] = False,
 ) -> None:
     """Models in use and their prices, overrides and unpriced models, from the service."""
     client = service_client(url, token)
