@@ -21,22 +21,32 @@ from rich.table import Table
 
 from collector.billing.admin_api import BASE_URLS, PullError, Source, pull
 from collector.cli.client import service_client
+from collector.cli.options import option_help
 
 bills_cli = typer.Typer(help="Provider bills: import, pull from admin APIs, reconcile.")
 
 Url = Annotated[
     str | None,
     typer.Option(
-        help="Service URL (default: from SPENDSCOPE_HOST / _HTTP_PORT).", show_default=False
+        help=option_help("Service URL.", "from SPENDSCOPE_HOST and SPENDSCOPE_HTTP_PORT"),
+        show_default=False,
     ),
 ]
 Token = Annotated[
     str | None,
     typer.Option(
-        help="API token (default: the first of SPENDSCOPE_API_TOKENS).", show_default=False
+        help=option_help("API token.", "the first of SPENDSCOPE_API_TOKENS"),
+        show_default=False,
     ),
 ]
-Day = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
+Day = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"],
+        help=option_help("A UTC day, YYYY-MM-DD.", "see the command"),
+        show_default=False,
+    ),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -83,10 +93,19 @@ def _report(result: dict[str, Any]) -> str:
 def import_command(
     files: Annotated[list[Path], typer.Argument(help="Bill files (JSON pages or FOCUS CSV).")],
     bill_format: Annotated[
-        str | None, typer.Option("--format", help="openai, anthropic or focus (default: seen).")
+        str | None,
+        typer.Option(
+            "--format",
+            help=option_help("openai, anthropic or focus.", "recognized from the file"),
+            show_default=False,
+        ),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option(help="FOCUS: the span provider of every row.")
+        str | None,
+        typer.Option(
+            help=option_help("FOCUS: the span provider of every row.", "from ServiceName"),
+            show_default=False,
+        ),
     ] = None,
     cost_column: Annotated[str, typer.Option(help="FOCUS: the cost column.")] = "BilledCost",
     url: Url = None,
@@ -114,7 +133,9 @@ def pull_command(
         str,
         typer.Option(
             envvar=["SPENDSCOPE_BILLS_ADMIN_KEY"],
-            help="The organization's admin key [env SPENDSCOPE_BILLS_ADMIN_KEY].",
+            help=option_help(
+                "The organization's admin key.", "none", env="SPENDSCOPE_BILLS_ADMIN_KEY"
+            ),
             show_default=False,
         ),
     ],
@@ -124,14 +145,23 @@ def pull_command(
         str | None,
         typer.Option(
             envvar="SPENDSCOPE_BILLS_BASE_URL",
-            help="The admin API's base URL (default: the provider's).",
+            help=option_help(
+                "The admin API's base URL.", "the provider's", env="SPENDSCOPE_BILLS_BASE_URL"
+            ),
             show_default=False,
         ),
     ] = None,
     save: Annotated[
-        Path | None, typer.Option(help="Also save the pulled pages here (JSON).")
+        Path | None,
+        typer.Option(
+            help=option_help("Also save the pulled pages here (JSON).", "not saved"),
+            show_default=False,
+        ),
     ] = None,
-    no_import: Annotated[bool, typer.Option("--no-import", help="Only save them.")] = False,
+    no_import: Annotated[
+        bool,
+        typer.Option("--no-import", help=option_help("Only save them.", "false")),
+    ] = False,
     deadline: Annotated[float, typer.Option(help="Seconds to keep retrying.")] = 300.0,
     url: Url = None,
     token: Token = None,
@@ -167,8 +197,13 @@ def _usd(text: str | None) -> str:
 def reconcile_command(
     start: Day = None,
     end: Day = None,
-    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+    provider: Annotated[
+        str | None,
+        typer.Option(help=option_help("Only this provider.", "all"), show_default=False),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help=option_help("Print the raw JSON.", "false"))
+    ] = False,
     url: Url = None,
     token: Token = None,
 ) -> None:
