@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
@@ -242,17 +243,24 @@ async def _start(service: Service) -> None:
 
 
 async def _stop(service: Service) -> None:
+    """Stop in reverse, all within `shutdown_timeout_seconds`: one monotonic deadline, each
+    part given what is left of it, so that a part slow to stop shortens the time of those
+    after it instead of adding its own."""
     settings = service.settings
-    deadline = settings.shutdown_timeout_seconds
-    if not service.dispatcher.stop(min(deadline, settings.alert_delivery_timeout_seconds + 1)):
+    deadline = time.monotonic() + settings.shutdown_timeout_seconds
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    if not service.dispatcher.stop(min(left(), settings.alert_delivery_timeout_seconds + 1)):
         log.warning("alert dispatcher still sending at shutdown")
-    service.scheduler.stop(deadline_seconds=min(deadline, 5.0))  # interrupts a long job
-    service.catalog.stop()
+    service.scheduler.stop(deadline_seconds=min(left(), 5.0))  # interrupts a long job
+    service.catalog.stop(min(left(), 5.0))
     if service.grpc_receiver is not None:
-        await service.grpc_receiver.stop(grace=min(5.0, deadline))
-    service.outcome_writer.stop(deadline)
-    service.metric_writer.stop(deadline)
-    flushed = service.writer.stop(deadline)
+        await service.grpc_receiver.stop(grace=min(5.0, left()))
+    service.outcome_writer.stop(left())
+    service.metric_writer.stop(left())
+    flushed = service.writer.stop(left())
     log.info("spendscope stopped (%s)", "all spans flushed" if flushed else "NOT flushed")
 
 
