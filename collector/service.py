@@ -9,6 +9,7 @@ started in order and stopped in reverse, flushing accepted spans within a deadli
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -49,8 +50,10 @@ from collector.service_metrics import IngestMetrics, JobStateCollector
 from collector.settings import Settings
 from warehouse.config import sync as config_sync
 from warehouse.detection import anomalies, budgets, runaway
-from warehouse.gpu.config import GpuConfig
+from warehouse.gpu import prices as gpu_prices
+from warehouse.gpu.config import GpuConfig, store_config
 from warehouse.incidents.outbox import pending_counts
+from warehouse.incidents.policy import store_policy
 from warehouse.jobs import quarantine
 from warehouse.jobs.incremental import job_states
 from warehouse.jobs.scheduler import JobScheduler
@@ -231,10 +234,12 @@ async def _start(service: Service) -> None:
     if service.grpc_receiver is not None:
         await service.grpc_receiver.start()
     with closing(service.database.cursor()) as cursor:
-        config_sync.load_price_file_reporting(cursor, settings.data_dir, service.price_file)
-        service.catalog.start()
-        config_sync.store_alert_policy(cursor, alert_policy(settings))
-        config_sync.store_gpu_config(cursor, gpu_settings(settings))
+        config_sync.load_price_file_reporting(
+            cursor, settings.data_dir, gpu_prices, service.price_file
+        )
+        service.catalog.start()  # the catalog file or URL, if set (docs/pricing.md)
+        store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
+        store_config(cursor, gpu_settings(settings))
         # Valid: `serve` checked the detection file before it started the service.
         config_sync.sync_detection_file(cursor, settings.data_dir)
     service.scheduler.start()

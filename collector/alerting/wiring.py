@@ -1,5 +1,5 @@
 """Alerting from the settings: the policy the lifecycle job applies (stored in the database,
-without secrets, by `warehouse.config.sync.store_alert_policy`) and the channels the
+without secrets, by `warehouse.incidents.policy.store_policy`) and the channels the
 dispatcher sends to (with their secrets, in memory)."""
 
 from __future__ import annotations

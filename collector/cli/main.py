@@ -148,6 +148,8 @@ def jobs_run(
     from collector.alerting.wiring import alert_policy
     from collector.api.price_catalog import CatalogSource
     from warehouse.config import sync as config_sync
+    from warehouse.gpu import prices as gpu_prices
+    from warehouse.incidents.policy import store_policy
     from warehouse.jobs.incremental import JOBS, JobError, run_job
 
     settings = load_settings(data_dir=data_dir)
@@ -158,9 +160,9 @@ def jobs_run(
     database = open_stopped_database(settings)
     try:
         cursor = database.cursor()
-        config_sync.sync_price_file(cursor, settings.data_dir)
+        config_sync.sync_price_file(cursor, settings.data_dir, gpu_prices)
         CatalogSource.from_settings(database, settings).load()
-        config_sync.store_alert_policy(cursor, alert_policy(settings))
+        store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
         config_sync.sync_detection_file(cursor, settings.data_dir)
         for job_name in [name] if name else list(JOBS):
             try:

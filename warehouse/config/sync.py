@@ -1,18 +1,23 @@
-"""The warehouse brought in line with the user's configuration, and the changes the API makes
-to it: the price file, the detection file, the GPU settings, the alert policy, price
-overrides and GPU prices.
+"""The warehouse brought in line with the user's configuration files, and the price changes
+the API makes: the price file, the detection file, price overrides added and deleted.
 
 Each operation owns its transaction and returns what it did (a dataclass, or the id of what it
 added); input that cannot be used raises the domain's errors (`PriceFileError`,
 `DetectionFileError`, `NotFound`, `Conflict`), changing nothing. The API and the CLI only
 translate: `collector.api.deps` maps the errors to HTTP once.
+
+The price file's `gpu_prices` belong to `warehouse.gpu`, a layer above this package (it
+imports the price file's parsing): the caller passes that module in, as a `GpuPriceFile`, so
+that one transaction syncs both halves of the file. The GPU settings and the alert policy are
+single upserts their own packages already offer (`gpu.config.store_config`,
+`incidents.policy.store_policy`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,9 +32,6 @@ from warehouse.config.price_file import (
     parse_override,
 )
 from warehouse.core.errors import Conflict, NotFound
-from warehouse.gpu import config as gpu_config
-from warehouse.gpu import prices as gpu_prices
-from warehouse.incidents.policy import AlertPolicy, store_policy
 from warehouse.pricing import job as pricing
 from warehouse.store.transaction import transaction
 
@@ -62,9 +64,26 @@ class PriceFileListener(Protocol):
     def rejected(self, path: Path | None, errors: list[str]) -> None: ...
 
 
-def sync_price_file(cursor: duckdb.DuckDBPyConnection, data_dir: Path) -> PriceFileSync:
-    """Load `<data_dir>/prices.toml|yaml` into the price book (file overrides become exactly
-    the file's entries). Raises PriceFileError, changing nothing, when the file is invalid."""
+class GpuPriceFile(Protocol):
+    """The `gpu_prices` half of the price file: the module `warehouse.gpu.prices`."""
+
+    def load_gpu_prices(self, path: Path) -> Sequence[Any]:
+        """The file's GPU price entries, validated (PriceFileError naming every bad one)."""
+        ...
+
+    def sync_file_gpu_prices(
+        self, cursor: duckdb.DuckDBPyConnection, prices: Iterable[Any], now: dt.datetime
+    ) -> tuple[int, int]:
+        """Make the stored file GPU prices the file's (in the caller's transaction)."""
+        ...
+
+
+def sync_price_file(
+    cursor: duckdb.DuckDBPyConnection, data_dir: Path, gpu_prices: GpuPriceFile
+) -> PriceFileSync:
+    """Load `<data_dir>/prices.toml|yaml` into the price book (file overrides and file GPU
+    prices become exactly the file's entries). Raises PriceFileError, changing nothing, when
+    the file is invalid."""
     path = find_price_file(data_dir)
     overrides = load_price_file(path) if path is not None else []
     gpu = gpu_prices.load_gpu_prices(path) if path is not None else []
@@ -80,12 +99,15 @@ def sync_price_file(cursor: duckdb.DuckDBPyConnection, data_dir: Path) -> PriceF
 
 
 def reload_price_file(
-    cursor: duckdb.DuckDBPyConnection, data_dir: Path, listener: PriceFileListener
+    cursor: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    gpu_prices: GpuPriceFile,
+    listener: PriceFileListener,
 ) -> PriceFileSync:
     """`sync_price_file`, telling `listener` whether the file was loaded or rejected; a
     rejected file still raises its PriceFileError."""
     try:
-        synced = sync_price_file(cursor, data_dir)
+        synced = sync_price_file(cursor, data_dir, gpu_prices)
     except PriceFileError as exc:
         listener.rejected(find_price_file(data_dir), exc.errors)
         raise
@@ -94,17 +116,20 @@ def reload_price_file(
 
 
 def load_price_file_reporting(
-    cursor: duckdb.DuckDBPyConnection, data_dir: Path, listener: PriceFileListener
+    cursor: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    gpu_prices: GpuPriceFile,
+    listener: PriceFileListener,
 ) -> PriceFileSync | None:
     """`reload_price_file` at start: a rejected file is only reported (None), and the prices
     loaded before stay in force."""
     try:
-        return reload_price_file(cursor, data_dir, listener)
+        return reload_price_file(cursor, data_dir, gpu_prices, listener)
     except PriceFileError:
         return None
 
 
-# ---- the detection file, the GPU settings, the alert policy -------------------------------
+# ---- the detection file --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -122,22 +147,6 @@ def sync_detection_file(cursor: duckdb.DuckDBPyConnection, data_dir: Path) -> De
     if loaded.path is not None:
         log.info("detection file %s: %d budgets", loaded.path, len(loaded.budgets))
     return DetectionFileSync(loaded.path, len(loaded.budgets))
-
-
-def store_gpu_config(
-    cursor: duckdb.DuckDBPyConnection, config: gpu_config.GpuConfig
-) -> gpu_config.GpuConfig:
-    """Give the jobs the GPU settings (`warehouse.gpu.config`); returns what was stored."""
-    with transaction(cursor):
-        gpu_config.store_config(cursor, config)
-    return config
-
-
-def store_alert_policy(cursor: duckdb.DuckDBPyConnection, policy: AlertPolicy) -> AlertPolicy:
-    """Make `policy` the one the lifecycle job applies (at start, before the jobs run)."""
-    with transaction(cursor):
-        store_policy(cursor, policy, _now())
-    return policy
 
 
 # ---- prices added and deleted through the API -----------------------------------------------
@@ -163,11 +172,3 @@ def delete_price_override(cursor: duckdb.DuckDBPyConnection, override_id: int) -
         if row[0] == "file":
             raise Conflict("this price comes from the price file: edit the file and reload")
         pricing.delete_override(cursor, override_id)
-
-
-def add_gpu_price(cursor: duckdb.DuckDBPyConnection, entry: Mapping[str, Any]) -> int:
-    """Add a GPU-hour price (fields as in the price file's `gpu_prices`; PriceFileError lists
-    every problem). Returns its id."""
-    price = gpu_prices.parse_gpu_price(entry, "gpu price")
-    with transaction(cursor):
-        return gpu_prices.add_gpu_price(cursor, price, "api", _now())

@@ -22,7 +22,6 @@ from collector.api.errors import COMMON, errors
 from collector.api.routers.prices import decimal_text
 from collector.api.window import End, Start, requested_window
 from collector.auth import Scope
-from warehouse.config import sync as config_sync
 from warehouse.core.clock import utc
 from warehouse.gpu import prices as gpu_prices
 from warehouse.queries import gpu as gpu_queries
@@ -307,7 +306,8 @@ def list_prices(cursor: Cursor) -> list[GpuPriceRecord]:
 def add_price(entry: Annotated[dict[str, Any], Body()], cursor: Cursor) -> GpuPriceRecord:
     """Add a GPU-hour price (fields as in the price file's `gpu_prices`); the efficiency
     job re-costs the history it covers on its next run."""
-    price_id = config_sync.add_gpu_price(cursor, entry)
+    price = gpu_prices.parse_gpu_price(entry, "gpu price")
+    price_id = gpu_prices.add_gpu_price(cursor, price, "api", dt.datetime.now(dt.UTC))
     rows = gpu_prices.list_gpu_prices(cursor)
     return _price_record(next(row for row in rows if row["id"] == price_id))
 

@@ -19,6 +19,7 @@ from collector.api.errors import COMMON, ErrorDetail, errors
 from collector.auth import Scope
 from warehouse.config import sync as config_sync
 from warehouse.core.clock import utc
+from warehouse.gpu import prices as gpu_prices
 from warehouse.queries.prices import price_report
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
@@ -351,7 +352,7 @@ def delete_price(override_id: int, cursor: Cursor) -> Response:
 )
 def reload_prices(cursor: Cursor, context: Context) -> PriceFileReloadResponse:
     """Re-read `<data_dir>/prices.toml` (or .yaml); an invalid file changes nothing."""
-    synced = config_sync.reload_price_file(cursor, context.data_dir, context.price_file)
+    synced = config_sync.reload_price_file(cursor, context.data_dir, gpu_prices, context.price_file)
     return PriceFileReloadResponse(
         file=str(synced.path) if synced.path else None, added=synced.added, removed=synced.removed
     )
