@@ -1,31 +1,47 @@
 """The app factory and its lifespan: writer, gRPC receiver, jobs and the alert dispatcher,
-started in order and stopped in reverse, flushing accepted spans within a deadline."""
+started in order and stopped in reverse, flushing accepted spans within a deadline.
+
+`build_service` makes the parts of one serving process from the settings (`Service`);
+`create_app` puts them on `app.state.service`, gives the API its context
+(`collector.api.deps`) and includes the routers. The lifespan starts the parts on
+`app.state.service` and stops them within one shared deadline.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
-from fastapi import FastAPI, Response
+import duckdb
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from collector.alerting.channel import Channel
 from collector.alerting.dispatcher import AlertDispatcher, DeliveryMetrics, PendingCollector
-from collector.alerting.wiring import alert_channels, sync_alert_policy
+from collector.alerting.wiring import alert_channels, alert_policy
+from collector.api import deps, v1
 from collector.api.docs_assets import serve_docs_offline
 from collector.api.price_catalog import CatalogSource
 from collector.api.price_file_status import PriceFileStatus
-from collector.api.routers.alerts import alerts_router
-from collector.api.routers.costs import costs_router
-from collector.api.routers.detection import detection_router, sync_detection_file
-from collector.api.routers.gpu import gpu_router, store_gpu_config
-from collector.api.routers.outcomes import outcomes_api_router
-from collector.api.routers.prices import load_price_file_reporting, prices_router
-from collector.api.routers.reconciliation import reconciliation_router
-from collector.api.v1 import api_router
+from collector.api.routers import (
+    alerts,
+    costs,
+    detection,
+    gpu,
+    outcomes,
+    prices,
+)
+from collector.api.routers import (
+    reconciliation as reconciliation_api,
+)
 from collector.auth import TokenSet
 from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.ingest.logs.receiver import LogsReceiver, logs_grpc_handler, otlp_logs_router
@@ -43,8 +59,12 @@ from collector.ingest.traces.http_receiver import otlp_http_router
 from collector.ingest.traces.writer import Writer
 from collector.service_metrics import IngestMetrics, JobStateCollector
 from collector.settings import Settings
+from warehouse.config import sync as config_sync
 from warehouse.detection import anomalies, budgets, runaway
+from warehouse.gpu import prices as gpu_prices
+from warehouse.gpu.config import GpuConfig, store_config
 from warehouse.incidents.outbox import pending_counts
+from warehouse.incidents.policy import store_policy
 from warehouse.jobs import quarantine
 from warehouse.jobs.incremental import job_states
 from warehouse.jobs.scheduler import JobScheduler
@@ -52,6 +72,8 @@ from warehouse.reconciliation import detector as reconciliation
 from warehouse.store.database import Database
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def dimension_rules(settings: Settings) -> DimensionRules:
@@ -64,17 +86,46 @@ def dimension_rules(settings: Settings) -> DimensionRules:
     )
 
 
-def create_app(settings: Settings, database: Database) -> FastAPI:
+def gpu_settings(settings: Settings) -> GpuConfig:
+    """The GPU settings the jobs read from the database (`warehouse.gpu.config`)."""
+    return GpuConfig(
+        match=tuple(settings.gpu_match),
+        deployment_attributes=tuple(settings.gpu_deployment_attributes),
+        max_sample_gap_seconds=settings.gpu_max_sample_gap_seconds,
+    )
+
+
+@dataclass
+class Service:
+    """The parts of one serving process, built once from the settings (`build_service`)."""
+
+    settings: Settings
+    database: Database
+    metrics: IngestMetrics
+    ingest: IngestService
+    ingest_tokens: TokenSet
+    writer: Writer
+    outcome_writer: OutcomeWriter
+    outcome_metrics: OutcomeMetrics
+    logs_receiver: LogsReceiver
+    metric_writer: MetricWriter
+    metrics_receiver: MetricsReceiver
+    grpc_receiver: GrpcReceiver | None
+    scheduler: JobScheduler
+    channels: list[Channel]
+    dispatcher: AlertDispatcher
+    price_file: PriceFileStatus
+    catalog: CatalogSource  # the catalog file or URL, if set (docs/pricing.md)
+
+
+def _read(database: Database, query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    with closing(database.cursor()) as cursor:
+        return query(cursor)
+
+
+def build_service(settings: Settings, database: Database) -> Service:
     metrics = IngestMetrics(CollectorRegistry())
-
-    def read_job_states() -> list[dict[str, Any]]:
-        cursor = database.cursor()
-        try:
-            return job_states(cursor)
-        finally:
-            cursor.close()
-
-    metrics.registry.register(JobStateCollector(read_job_states))
+    metrics.registry.register(JobStateCollector(partial(_read, database, job_states)))
     writer = Writer(
         database,
         metrics,
@@ -82,14 +133,14 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         max_commit_spans=settings.max_commit_spans,
     )
     item_chars = settings.max_item_attribute_chars
-    service = IngestService(
+    ingest = IngestService(
         Normalizer(dimension_rules(settings)), writer, metrics, item_chars=item_chars
     )
     ingest_tokens = TokenSet(settings.ingest_tokens)
     outcome_metrics = OutcomeMetrics(metrics.registry)
     outcome_writer = OutcomeWriter(database, outcome_metrics)
     logs_receiver = LogsReceiver(
-        service.normalizer, outcome_writer, outcome_metrics, item_chars=item_chars
+        ingest.normalizer, outcome_writer, outcome_metrics, item_chars=item_chars
     )
     metric_ingest_metrics = MetricIngestMetrics(metrics.registry)
     metric_writer = MetricWriter(
@@ -100,85 +151,147 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         metric_writer,
         metric_ingest_metrics,
     )
-    grpc_receiver = (
-        GrpcReceiver(
-            service,
-            ingest_tokens,
-            settings.host,
-            settings.grpc_port,
-            settings.max_body_bytes,
-            extra_handlers=[
-                logs_grpc_handler(logs_receiver, ingest_tokens),
-                metrics_grpc_handler(metrics_receiver, ingest_tokens),
-            ],
-        )
-        if settings.grpc_port
-        else None
+    channels = alert_channels(settings)
+    dispatcher = _dispatcher(settings, database, channels, metrics.registry)
+    metrics.registry.register(
+        PendingCollector(partial(_read, database, pending_counts), dispatcher.channels)
     )
+    return Service(
+        settings=settings,
+        database=database,
+        metrics=metrics,
+        ingest=ingest,
+        ingest_tokens=ingest_tokens,
+        writer=writer,
+        outcome_writer=outcome_writer,
+        outcome_metrics=outcome_metrics,
+        logs_receiver=logs_receiver,
+        metric_writer=metric_writer,
+        metrics_receiver=metrics_receiver,
+        grpc_receiver=_grpc_receiver(
+            settings, ingest, ingest_tokens, logs_receiver, metrics_receiver
+        ),
+        scheduler=_scheduler(settings, database),
+        channels=channels,
+        dispatcher=dispatcher,
+        price_file=PriceFileStatus(),
+        catalog=CatalogSource.from_settings(database, settings),
+    )
+
+
+def _grpc_receiver(
+    settings: Settings,
+    ingest: IngestService,
+    tokens: TokenSet,
+    logs_receiver: LogsReceiver,
+    metrics_receiver: MetricsReceiver,
+) -> GrpcReceiver | None:
+    if not settings.grpc_port:
+        return None
+    return GrpcReceiver(
+        ingest,
+        tokens,
+        settings.host,
+        settings.grpc_port,
+        settings.max_body_bytes,
+        extra_handlers=[
+            logs_grpc_handler(logs_receiver, tokens),
+            metrics_grpc_handler(metrics_receiver, tokens),
+        ],
+    )
+
+
+def _scheduler(settings: Settings, database: Database) -> JobScheduler:
     detector_intervals = {
         anomalies.NAME: settings.detection_interval_seconds,
         budgets.NAME: settings.detection_interval_seconds,
         reconciliation.NAME: settings.detection_interval_seconds,
         runaway.NAME: settings.runaway_interval_seconds,
     }
-    scheduler = JobScheduler(
+    return JobScheduler(
         database,
         settings.attribution_interval_seconds,
         intervals=detector_intervals,
         quarantine_after=settings.job_quarantine_after_failures,
     )
-    channels = alert_channels(settings)
-    dispatcher = AlertDispatcher(
+
+
+def _dispatcher(
+    settings: Settings, database: Database, channels: list[Channel], registry: CollectorRegistry
+) -> AlertDispatcher:
+    return AlertDispatcher(
         database,
         channels,
-        DeliveryMetrics(metrics.registry),
+        DeliveryMetrics(registry),
         poll_seconds=settings.alert_delivery_poll_seconds,
         timeout_seconds=settings.alert_delivery_timeout_seconds,
         initial_backoff_seconds=settings.alert_retry_initial_seconds,
         max_backoff_seconds=settings.alert_retry_max_seconds,
     )
 
-    def read_pending() -> dict[str, int]:
-        cursor = database.cursor()
-        try:
-            return pending_counts(cursor)
-        finally:
-            cursor.close()
 
-    metrics.registry.register(PendingCollector(read_pending, dispatcher.channels))
-    price_file = PriceFileStatus()
-    catalog = CatalogSource.from_settings(database, settings)
+# ---- the lifespan --------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        writer.start()
-        outcome_writer.start()
-        metric_writer.start()
-        if grpc_receiver is not None:
-            await grpc_receiver.start()
-        load_price_file_reporting(database, settings.data_dir, price_file)
-        catalog.start()  # the catalog file or URL, if set (docs/pricing.md)
-        sync_alert_policy(database, settings)
-        store_gpu_config(database, settings)
-        sync_detection_file(database, settings.data_dir)  # likewise
-        scheduler.start()
-        dispatcher.start()
-        log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
-        try:
-            yield
-        finally:
-            deadline = settings.shutdown_timeout_seconds
-            if not dispatcher.stop(min(deadline, settings.alert_delivery_timeout_seconds + 1)):
-                log.warning("alert dispatcher still sending at shutdown")
-            scheduler.stop(deadline_seconds=min(deadline, 5.0))  # interrupts a long job
-            catalog.stop()
-            if grpc_receiver is not None:
-                await grpc_receiver.stop(grace=min(5.0, deadline))
-            outcome_writer.stop(deadline)
-            metric_writer.stop(deadline)
-            flushed = writer.stop(deadline)
-            log.info("spendscope stopped (%s)", "all spans flushed" if flushed else "NOT flushed")
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the parts on `app.state.service` in order; stop them in reverse."""
+    service: Service = app.state.service
+    await _start(service)
+    try:
+        yield
+    finally:
+        await _stop(service)
+
+
+async def _start(service: Service) -> None:
+    settings = service.settings
+    service.writer.start()
+    service.outcome_writer.start()
+    service.metric_writer.start()
+    if service.grpc_receiver is not None:
+        await service.grpc_receiver.start()
+    with closing(service.database.cursor()) as cursor:
+        config_sync.load_price_file_reporting(
+            cursor, settings.data_dir, gpu_prices, service.price_file
+        )
+        service.catalog.start()  # the catalog file or URL, if set (docs/pricing.md)
+        store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
+        store_config(cursor, gpu_settings(settings))
+        # Valid: `serve` checked the detection file before it started the service.
+        config_sync.sync_detection_file(cursor, settings.data_dir)
+    service.scheduler.start()
+    service.dispatcher.start()
+    log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
+
+
+async def _stop(service: Service) -> None:
+    """Stop in reverse, all within `shutdown_timeout_seconds`: one monotonic deadline, each
+    part given what is left of it, so that a part slow to stop shortens the time of those
+    after it instead of adding its own."""
+    settings = service.settings
+    deadline = time.monotonic() + settings.shutdown_timeout_seconds
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    if not service.dispatcher.stop(min(left(), settings.alert_delivery_timeout_seconds + 1)):
+        log.warning("alert dispatcher still sending at shutdown")
+    service.scheduler.stop(deadline_seconds=min(left(), 5.0))  # interrupts a long job
+    service.catalog.stop(min(left(), 5.0))
+    if service.grpc_receiver is not None:
+        await service.grpc_receiver.stop(grace=min(5.0, left()))
+    service.outcome_writer.stop(left())
+    service.metric_writer.stop(left())
+    flushed = service.writer.stop(left())
+    log.info("spendscope stopped (%s)", "all spans flushed" if flushed else "NOT flushed")
+
+
+# ---- the app -------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings, database: Database) -> FastAPI:
+    service = build_service(settings, database)
     app = FastAPI(
         title="spendscope",
         summary="Cost observability and attribution for AI inference.",
@@ -186,88 +299,98 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         lifespan=lifespan,
     )
     serve_docs_offline(app)  # /docs and /redoc without a CDN (collector.api.docs_assets)
-    app.state.writer = writer
-    app.state.grpc_receiver = grpc_receiver
-    app.state.scheduler = scheduler
-    app.state.dispatcher = dispatcher
-    app.include_router(
-        otlp_http_router(
-            service, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
-        )
-    )
-    # Every /api/v1 reader: unscoped API tokens and tenant-scoped tokens (collector.auth).
-    api_tokens = TokenSet(settings.api_tokens, settings.tenant_tokens)
-    app.include_router(api_router(database, api_tokens))
-    app.include_router(prices_router(database, api_tokens, settings.data_dir, price_file))
-    app.include_router(alerts_router(database, api_tokens, channels, dispatcher.wake))
-    app.include_router(costs_router(database, api_tokens, dict(settings.value_units)))
-    app.include_router(
-        detection_router(
-            database,
-            api_tokens,
-            settings.data_dir,
-            {
-                "spend_anomaly": settings.detection_interval_seconds,
-                "budget": settings.detection_interval_seconds,
-                "runaway_session": settings.runaway_interval_seconds,
-            },
-        )
-    )
-    app.include_router(
-        otlp_logs_router(
-            logs_receiver, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
-        )
-    )
-    app.include_router(
-        otlp_metrics_router(
-            metrics_receiver, ingest_tokens, settings.max_body_bytes, settings.retry_after_seconds
-        )
-    )
-    app.include_router(gpu_router(database, api_tokens))
-    app.include_router(reconciliation_router(database, api_tokens))
-    app.include_router(
-        outcomes_api_router(
-            database,
-            outcome_writer,
-            outcome_metrics,
-            # Reporting outcomes is ingest: open when ingest is, else an ingest or API token.
-            report_tokens=TokenSet(
-                [*settings.ingest_tokens, *settings.api_tokens] if settings.ingest_tokens else []
-            ),
-            read_tokens=api_tokens,
-            value_units=dict(settings.value_units),
-            max_body_bytes=settings.max_body_bytes,
-            retry_after=settings.retry_after_seconds,
-        )
-    )
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
-        problems = []
-        if not writer.healthy:
-            problems.append("writer is not running")
-        if writer.last_error:
-            problems.append(f"last commit failed: {writer.last_error}")
-        if not outcome_writer.healthy:
-            problems.append("outcome writer is not running")
-        if not metric_writer.healthy:
-            problems.append("metric writer is not running")
-        if writer.queued_spans >= settings.max_queued_spans:
-            problems.append("ingest queue is full")
-        # Not reasons to refuse spans: reported, still ready.
-        warnings = [f"price file rejected: {error}" for error in price_file.errors]
-        warnings += quarantine.readiness_warnings(database)
-        if problems:
-            body: dict[str, Any] = {"status": "unavailable", "problems": problems}
-            return JSONResponse(body | ({"warnings": warnings} if warnings else {}), 503)
-        return JSONResponse({"status": "ready"} | ({"warnings": warnings} if warnings else {}))
-
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.state.service = service
+    deps.install(app, api_context(service))
+    _include_routers(app, service)
+    app.add_api_route("/healthz", healthz, include_in_schema=False)
+    app.add_api_route("/readyz", readyz, include_in_schema=False)
+    app.add_api_route("/metrics", prometheus, include_in_schema=False)
     return app
+
+
+def api_context(service: Service) -> deps.ApiContext:
+    settings = service.settings
+    # Reporting outcomes is ingest: open when ingest is, else an ingest or API token.
+    report_tokens = TokenSet(
+        [*settings.ingest_tokens, *settings.api_tokens] if settings.ingest_tokens else []
+    )
+    return deps.ApiContext(
+        database=service.database,
+        # Every /api/v1 reader: unscoped API tokens and tenant-scoped tokens (collector.auth).
+        tokens=TokenSet(settings.api_tokens, settings.tenant_tokens),
+        data_dir=settings.data_dir,
+        price_file=service.price_file,
+        channels=service.channels,
+        wake_dispatcher=service.dispatcher.wake,
+        value_units=dict(settings.value_units),
+        detector_intervals={
+            "spend_anomaly": settings.detection_interval_seconds,
+            "budget": settings.detection_interval_seconds,
+            "runaway_session": settings.runaway_interval_seconds,
+        },
+        outcomes=deps.OutcomeIntake(
+            writer=service.outcome_writer,
+            metrics=service.outcome_metrics,
+            tokens=report_tokens,
+            max_body_bytes=settings.max_body_bytes,
+        ),
+        retry_after_seconds=settings.retry_after_seconds,
+    )
+
+
+def _include_routers(app: FastAPI, service: Service) -> None:
+    settings = service.settings
+    limits = (settings.max_body_bytes, settings.retry_after_seconds)
+    app.include_router(otlp_http_router(service.ingest, service.ingest_tokens, *limits))
+    app.include_router(v1.router)
+    app.include_router(prices.router)
+    app.include_router(alerts.router)
+    app.include_router(costs.router)
+    app.include_router(detection.router)
+    app.include_router(otlp_logs_router(service.logs_receiver, service.ingest_tokens, *limits))
+    app.include_router(
+        otlp_metrics_router(service.metrics_receiver, service.ingest_tokens, *limits)
+    )
+    app.include_router(gpu.router)
+    app.include_router(reconciliation_api.router)
+    app.include_router(outcomes.router)
+
+
+# ---- health and metrics --------------------------------------------------------------------
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def readyz(request: Request) -> JSONResponse:
+    service = _service(request)
+    writer = service.writer
+    problems = []
+    if not writer.healthy:
+        problems.append("writer is not running")
+    if writer.last_error:
+        problems.append(f"last commit failed: {writer.last_error}")
+    if not service.outcome_writer.healthy:
+        problems.append("outcome writer is not running")
+    if not service.metric_writer.healthy:
+        problems.append("metric writer is not running")
+    if writer.queued_spans >= service.settings.max_queued_spans:
+        problems.append("ingest queue is full")
+    # Not reasons to refuse spans: reported, still ready.
+    warnings = [f"price file rejected: {error}" for error in service.price_file.errors]
+    warnings += quarantine.readiness_warnings(service.database)
+    if problems:
+        body: dict[str, Any] = {"status": "unavailable", "problems": problems}
+        return JSONResponse(body | ({"warnings": warnings} if warnings else {}), 503)
+    return JSONResponse({"status": "ready"} | ({"warnings": warnings} if warnings else {}))
+
+
+def prometheus(request: Request) -> Response:
+    registry = _service(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,9 +1,9 @@
 """Alerting from the settings: the policy the lifecycle job applies (stored in the database,
-without secrets) and the channels the dispatcher sends to (with their secrets, in memory)."""
+without secrets, by `warehouse.incidents.policy.store_policy`) and the channels the
+dispatcher sends to (with their secrets, in memory)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 
 from collector.alerting.channel import Channel
@@ -11,8 +11,7 @@ from collector.alerting.channels.pagerduty import PagerDutyChannel
 from collector.alerting.channels.slack import SlackChannel
 from collector.alerting.channels.webhook import WebhookChannel
 from collector.settings import Settings
-from warehouse.incidents.policy import AlertPolicy, store_policy
-from warehouse.store.database import Database
+from warehouse.incidents.policy import AlertPolicy
 
 
 def alert_channels(settings: Settings) -> list[Channel]:
@@ -47,12 +46,3 @@ def alert_policy(settings: Settings) -> AlertPolicy:
         },
         channels=frozenset(channel.name for channel in alert_channels(settings)),
     )
-
-
-def sync_alert_policy(database: Database, settings: Settings) -> None:
-    """Store the settings' policy for the lifecycle job (at start, before the jobs run)."""
-    cursor = database.cursor()
-    try:
-        store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
-    finally:
-        cursor.close()

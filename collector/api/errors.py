@@ -4,6 +4,7 @@ status code an operation really gives (tests/fuzz/test_api_fuzz.py holds the ser
 Every error body is `{"detail": ...}`: a message, or for request validation (422) either a
 message or FastAPI's list of problems. `COMMON` goes on every API router (401 for a missing
 or bad token, 422 for invalid parameters); a route adds the others it raises with `errors`.
+The domain errors behind most of them become these answers in one place: `deps`.
 """
 
 from __future__ import annotations

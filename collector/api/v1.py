@@ -7,15 +7,16 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from collector.api.deps import Cursor, read_scope
 from collector.api.errors import COMMON, errors
-from collector.auth import Scope, TokenSet, read_scope
+from collector.auth import Scope
+from warehouse.core.clock import utc
 from warehouse.jobs.incremental import job_states
 from warehouse.queries import calls as queries
 from warehouse.spans.insert import last_batch_id
-from warehouse.store.database import Database
 
 HEX_TRACE_ID = r"^[0-9a-fA-F]{32}$"
 
@@ -106,17 +107,10 @@ class JobsResponse(BaseModel):
     jobs: list[JobStateRecord]
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC)
-
-
 def _job_record(state: dict[str, Any]) -> JobStateRecord:
-    last_run_at = state["last_run_at"]
-    quarantined = [q | {"quarantined_at": _utc(q["quarantined_at"])} for q in state["quarantined"]]
+    quarantined = [q | {"quarantined_at": utc(q["quarantined_at"])} for q in state["quarantined"]]
     return JobStateRecord.model_validate(
-        state
-        | {"last_run_at": _utc(last_run_at) if last_run_at else None}
-        | {"quarantined": quarantined}
+        state | {"last_run_at": utc(state["last_run_at"])} | {"quarantined": quarantined}
     )
 
 
@@ -128,67 +122,54 @@ def model_call_record(row: dict[str, Any]) -> ModelCallRecord:
         "cost_usd": None
         if row.get("cost_usd") is None
         else format(Decimal(row["cost_usd"]).normalize(), "f"),
-        "start_time": _utc(row["start_time"]),
-        "end_time": _utc(row["end_time"]),
+        "start_time": utc(row["start_time"]),
+        "end_time": utc(row["end_time"]),
         "attributes": json.loads(row["attributes"]) if row["attributes"] else {},
         "parent_span_id": row["parent_span_id"] or None,
     }
     return ModelCallRecord(**row)
 
 
-def api_router(database: Database, tokens: TokenSet) -> APIRouter:
-    router = APIRouter(
-        prefix="/api/v1", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+# Every /api/v1 router shares these: the read scope and the common error answers.
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_scope)], responses=COMMON)
+
+
+@router.get(
+    "/spans",
+    response_model=SpansResponse,
+    summary="Model calls of a trace or session",
+    responses=errors(400),
+)
+def spans(
+    scope: Scope,
+    cursor: Cursor,
+    trace_id: Annotated[
+        str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
+    ] = None,
+    session_id: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> SpansResponse:
+    """The normalized model calls of one trace and/or one session, oldest first."""
+    rows = queries.model_calls(
+        cursor,
+        trace_id=bytes.fromhex(trace_id) if trace_id else None,
+        session_id=session_id,
+        limit=limit,
+        scope=scope,
     )
+    return SpansResponse(spans=[model_call_record(row) for row in rows])
 
-    @router.get(
-        "/spans",
-        response_model=SpansResponse,
-        summary="Model calls of a trace or session",
-        responses=errors(400),
-    )
-    def spans(
-        scope: Scope,
-        trace_id: Annotated[
-            str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
-        ] = None,
-        session_id: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> SpansResponse:
-        """The normalized model calls of one trace and/or one session, oldest first."""
-        if trace_id is None and session_id is None:
-            raise HTTPException(400, "give trace_id, session_id or both")
-        cursor = database.cursor()
-        try:
-            rows = queries.model_calls(
-                cursor,
-                trace_id=bytes.fromhex(trace_id) if trace_id else None,
-                session_id=session_id,
-                limit=limit,
-                scope=scope,
-            )
-        finally:
-            cursor.close()
-        return SpansResponse(spans=[model_call_record(row) for row in rows])
 
-    @router.get("/jobs", response_model=JobsResponse, summary="What each job has processed")
-    def jobs(scope: Scope) -> JobsResponse:
-        """Each job's progress. A tenant-scoped token sees how far each job has got, not
-        the row counts or errors, which cover every tenant."""
-        cursor = database.cursor()
-        try:
-            states = job_states(cursor)
-            latest = last_batch_id(cursor)
-        finally:
-            cursor.close()
-        if not scope.unscoped:
-            hidden = {"last_rows": None, "total_rows": None, "last_error": None}
-            states = [
-                state
-                | hidden
-                | {"quarantined": [q | {"error": None} for q in state["quarantined"]]}
-                for state in states
-            ]
-        return JobsResponse(latest_batch_id=latest, jobs=[_job_record(s) for s in states])
-
-    return router
+@router.get("/jobs", response_model=JobsResponse, summary="What each job has processed")
+def jobs(scope: Scope, cursor: Cursor) -> JobsResponse:
+    """Each job's progress. A tenant-scoped token sees how far each job has got, not
+    the row counts or errors, which cover every tenant."""
+    states = job_states(cursor)
+    latest = last_batch_id(cursor)
+    if not scope.unscoped:
+        hidden = {"last_rows": None, "total_rows": None, "last_error": None}
+        states = [
+            state | hidden | {"quarantined": [q | {"error": None} for q in state["quarantined"]]}
+            for state in states
+        ]
+    return JobsResponse(latest_batch_id=latest, jobs=[_job_record(s) for s in states])

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import HTTPException, Query
+from fastapi import Query
 
 from collector.api.timestamps import ApiTime
+from warehouse.core.errors import InvalidRequest
 
 DEFAULT_WINDOW = dt.timedelta(days=30)  # what `Start` says
 Start = Annotated[
@@ -25,9 +26,9 @@ def requested_window(
     default: dt.timedelta = DEFAULT_WINDOW,
 ) -> tuple[dt.datetime, dt.datetime]:
     """(start, end) as given, `end` by default `now` and `start` `default` before `end`;
-    a 422 unless end is after start."""
+    InvalidRequest (a 422) unless end is after start."""
     end = end or now
     start = start or end - default
     if end <= start:
-        raise HTTPException(422, "end must be after start")
+        raise InvalidRequest("end must be after start")
     return start, end

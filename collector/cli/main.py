@@ -184,10 +184,11 @@ def jobs_run(
     """
     import datetime as dt
 
-    from collector.alerting.wiring import sync_alert_policy
+    from collector.alerting.wiring import alert_policy
     from collector.api.price_catalog import CatalogSource
-    from collector.api.routers.detection import sync_detection_file
-    from collector.api.routers.prices import sync_price_file
+    from warehouse.config import sync as config_sync
+    from warehouse.gpu import prices as gpu_prices
+    from warehouse.incidents.policy import store_policy
     from warehouse.jobs.incremental import JOBS, JobError, run_job
 
     settings = load_settings(data_dir=data_dir)
@@ -197,11 +198,11 @@ def jobs_run(
         raise typer.Exit(2)
     database = open_stopped_database(settings)
     try:
-        sync_price_file(database, settings.data_dir)
-        CatalogSource.from_settings(database, settings).load()
-        sync_alert_policy(database, settings)
-        sync_detection_file(database, settings.data_dir)
         cursor = database.cursor()
+        config_sync.sync_price_file(cursor, settings.data_dir, gpu_prices)
+        CatalogSource.from_settings(database, settings).load()
+        store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
+        config_sync.sync_detection_file(cursor, settings.data_dir)
         for job_name in [name] if name else list(JOBS):
             try:
                 rows = run_job(

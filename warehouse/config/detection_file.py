@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Any, cast
 
 import duckdb
 
+from warehouse.core.errors import InvalidEntries
 from warehouse.detection import config as detection_config
 from warehouse.detection.budgets import Budget, BudgetScope, Period, store_budgets
 from warehouse.detection.config import ANOMALIES, RUNAWAY, ConfigError
@@ -44,12 +45,8 @@ FILE_NAME = "detection.toml"
 _BUDGET_FIELDS = {"name", "scope", "value", "period", "amount_usd", "thresholds", "forecast"}
 
 
-class DetectionFileError(ValueError):
+class DetectionFileError(InvalidEntries):
     """The detection file cannot be used; `errors` names each problem."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = list(errors)
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from warehouse.core.errors import InvalidEntries
 from warehouse.pricing.pricebook import MATCH_KINDS, SINCE_ALWAYS, Override, OverrideTier
 
 PRICE_FILES = ("prices.toml", "prices.yaml", "prices.yml")
@@ -41,12 +42,8 @@ MAX_PRICE = Decimal("1e12")  # USD per million tokens; anything above is a typo
 MAX_PRICE_PLACES = 18  # what DECIMAL(38, 18) keeps
 
 
-class PriceFileError(ValueError):
+class PriceFileError(InvalidEntries):
     """A price file or an override that cannot be used; `errors` names each bad entry."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = list(errors)
 
 
 _FIELDS = {

@@ -8,6 +8,8 @@ prints the message and exits 2. Existing domain errors keep their `ValueError` /
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SpendscopeError(Exception):
     """The base of every error spendscope raises on purpose."""
@@ -17,6 +19,14 @@ class InvalidRequest(SpendscopeError, ValueError):
     """The caller asked for something malformed or contradictory (HTTP 422 by default)."""
 
     status_code = 422
+
+
+class InvalidEntries(InvalidRequest):
+    """A file or body with bad entries; `errors` names each one (the API lists them all)."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
 
 
 class NotFound(SpendscopeError, LookupError):

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from warehouse.core.errors import InvalidRequest
 from warehouse.detection.baseline import BASELINE, DAY, HOUR, Baseline, Thresholds
 
 ANOMALIES = "anomalies"
@@ -66,7 +67,7 @@ class RunawayConfig:
     impact_minutes: int = 60
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidRequest):
     """A detector setting that cannot be used; the message names it."""
 
 

@@ -31,12 +31,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from warehouse.core.errors import Conflict, NotFound
 from warehouse.detection.signals import Signal, signals_between
 from warehouse.incidents.mutes import Mute, all_mutes
 from warehouse.incidents.outbox import Event, Notice, add_notices
 from warehouse.incidents.policy import AlertPolicy, load_policy, severity_rank
 from warehouse.store.scope import TenantScope
 from warehouse.store.staging import MONEY_TEXT, staged
+from warehouse.store.transaction import transaction
 
 NAME = "alert_lifecycle"
 
@@ -410,3 +412,22 @@ def acknowledge(
         save(cursor, [incident], set())
         add_notices(cursor, notices, at)
     return incident, notices
+
+
+def acknowledge_incident(
+    cursor: duckdb.DuckDBPyConnection,
+    incident_id: int,
+    scope: TenantScope,
+    by: str | None,
+    now: dt.datetime,
+) -> tuple[Incident, list[Notice]]:
+    """`acknowledge` in a transaction of its own: NotFound when the scope sees no such
+    incident, Conflict when a concurrent write (the lifecycle job's) changed it meanwhile."""
+    try:
+        with transaction(cursor):
+            found, notices = acknowledge(cursor, incident_id, scope, by, now)
+    except duckdb.TransactionException as exc:
+        raise Conflict("the incident changed meanwhile; try again") from exc
+    if found is None:
+        raise NotFound(f"no alert {incident_id}")
+    return found, notices

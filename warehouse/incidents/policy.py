@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from warehouse.core.errors import InvalidRequest
+
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 CHANNELS = ("slack", "pagerduty", "webhook")
@@ -39,7 +41,7 @@ DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
 NAME = "default"
 
 
-class PolicyError(ValueError):
+class PolicyError(InvalidRequest):
     """A policy that cannot be applied (unknown kind, severity or channel)."""
 
 

@@ -32,6 +32,7 @@ import orjson
 import pyarrow as pa
 
 from warehouse.core.clock import naive_utc
+from warehouse.core.errors import InvalidRequest
 from warehouse.store.staging import registered
 
 OUTCOME_EVENT = "spendscope.outcome"
@@ -53,7 +54,7 @@ NUMBER_PATTERN = r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?"
 ID_HEX_DIGITS = 32
 
 
-class OutcomeInvalid(ValueError):
+class OutcomeInvalid(InvalidRequest):
     """An outcome that cannot be stored as reported; the message says why."""
 
 

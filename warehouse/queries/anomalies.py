@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core.rows import fetch_dicts
 from warehouse.store.scope import TenantScope
 
 KINDS = ("spend_anomaly", "runaway_session", "budget", "reconciliation_gap")
@@ -54,9 +55,7 @@ def list_anomalies(
     params: dict[str, Any] = {"start": start, "end": end, "limit": limit} | scope.params()
     if kind:
         params["kind"] = kind
-    result = cursor.execute(sql, params)
-    columns = [d[0] for d in result.description or ()]
-    rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    rows = fetch_dicts(cursor, sql, params)
     for row in rows:
         row["details"] = json.loads(row["details"])
     return rows

@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core.errors import InvalidRequest
+from warehouse.core.rows import fetch_dicts
 from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 # A model call's dimensions: inherited ones once the attribution job has resolved its
@@ -37,6 +39,12 @@ WHERE s.is_model_call
 """
 
 
+class CallQueryError(InvalidRequest):
+    """Model calls asked for without a trace or a session to narrow them to."""
+
+    status_code = 400
+
+
 def model_calls(
     cursor: duckdb.DuckDBPyConnection,
     *,
@@ -46,8 +54,11 @@ def model_calls(
     limit: int = 1000,
     scope: TenantScope = ALL_TENANTS,
 ) -> list[dict[str, Any]]:
-    """Model calls, oldest first; `tenant` ('' for calls without one) narrows them to one
-    tenant's, as a session id is only unique within its tenant."""
+    """Model calls of a trace and/or a session, oldest first (CallQueryError without
+    either); `tenant` ('' for calls without one) narrows them to one tenant's, as a session
+    id is only unique within its tenant."""
+    if trace_id is None and session_id is None:
+        raise CallQueryError("give trace_id, session_id or both")
     sql = MODEL_CALLS + f" AND {scope.where('coalesce(m.tenant_id, s.tenant_id)')}"
     params: dict[str, Any] = {"limit": limit, **scope.params()}
     if trace_id is not None:
@@ -60,6 +71,4 @@ def model_calls(
         sql += " AND coalesce(m.tenant_id, s.tenant_id, '') = $tenant"
         params["tenant"] = tenant
     sql += " ORDER BY s.start_time, s.span_id LIMIT $limit"
-    result = cursor.execute(sql, params)
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return fetch_dicts(cursor, sql, params)

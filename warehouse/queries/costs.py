@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from warehouse.core.errors import InvalidRequest
+from warehouse.core.rows import fetch_dicts
 from warehouse.store.scope import TenantScope
 
 # API dimension name -> column of rollup_hourly.
@@ -53,8 +55,10 @@ _SUMS = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
 _ZERO = {m: 0 for m in MEASURES if m != "reported_cost_usd"}
 
 
-class CostQueryError(ValueError):
+class CostQueryError(InvalidRequest):
     """A combination of parameters the rollups cannot answer; the message says why."""
+
+    status_code = 400
 
 
 @dataclass(frozen=True)
@@ -233,13 +237,13 @@ def costs(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: TenantScop
     if plan.keys:
         sql += " LIMIT $limit"
         params["limit"] = query.limit + 1  # one more tells that there are more
-    rows = fetch_rows(cursor, sql, params)
+    rows = fetch_dicts(cursor, sql, params)
     if not plan.keys:
         totals = _add(rows)  # one row, of NULL sums when nothing matched
         return CostResult(plan.window, rows if totals["calls"] else [], totals, truncated=False)
     if len(rows) <= query.limit:
         return CostResult(plan.window, rows, _add(rows), truncated=False)
-    everything = fetch_rows(cursor, f"SELECT * FROM ({plan.sql})", plan.params)
+    everything = fetch_dicts(cursor, f"SELECT * FROM ({plan.sql})", plan.params)
     return CostResult(plan.window, rows[: query.limit], _add(everything), truncated=True)
 
 
@@ -299,14 +303,6 @@ SESSION_FILTERS = {
 }
 
 
-def fetch_rows(
-    cursor: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    result = cursor.execute(sql, params)
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
 def top_sessions(
     cursor: duckdb.DuckDBPyConnection,
     window: Window,
@@ -333,7 +329,7 @@ def top_sessions(
         SELECT * FROM rollup_sessions WHERE {" AND ".join(where)}
         ORDER BY cost_usd DESC, session_id, tenant_id NULLS FIRST LIMIT $limit
     """
-    return fetch_rows(cursor, sql, params)
+    return fetch_dicts(cursor, sql, params)
 
 
 def session(
@@ -346,7 +342,7 @@ def session(
     (none: unknown, or another tenant's); `tenant` picks one tenant's ('' for the session
     of calls without a tenant)."""
     condition = "TRUE" if tenant is None else "coalesce(tenant_id, '') = $tenant"
-    return fetch_rows(
+    return fetch_dicts(
         cursor,
         f"SELECT * FROM rollup_sessions WHERE session_id = $session_id "
         f"AND {scope.where('tenant_id')} AND {condition} ORDER BY tenant_id NULLS FIRST",

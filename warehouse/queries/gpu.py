@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from warehouse.core.errors import InvalidRequest
+from warehouse.core.rows import dicts
 from warehouse.pricing.job import current_book
 from warehouse.pricing.pricebook import Period
 from warehouse.store.scope import TenantScope
@@ -33,8 +35,10 @@ ALLOCATION_DIMENSIONS = {
 }
 
 
-class GpuQueryError(ValueError):
+class GpuQueryError(InvalidRequest):
     """A request the GPU tables cannot answer (unknown reference model, dimension)."""
+
+    status_code = 400
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,7 @@ def efficiency_rows(
         """,
         {"start": _naive(start), "end": _naive(end), "deployment": deployment},
     )
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return dicts(result)
 
 
 def allocation_rows(
@@ -142,8 +145,7 @@ def allocation_rows(
         """,
         {"start": _naive(start), "end": _naive(end)} | scope.params(),
     )
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return dicts(result)
 
 
 def deployment_totals(
@@ -173,8 +175,7 @@ def deployment_totals(
         """,
         {"start": _naive(start), "end": _naive(end)},
     )
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return dicts(result)
 
 
 def per_million(cost: Decimal, tokens: int) -> Decimal | None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core.rows import fetch_dicts
 from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 # Dimensions per trace and per session: attributed model calls first, spans' own values next.
@@ -176,9 +177,7 @@ def list_outcomes(
             sql += f" AND r.{column} = ${column}"
             params[column] = value
     sql += " ORDER BY r.occurred_at, r.outcome_id LIMIT $limit"
-    result = cursor.execute(sql, params)
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return fetch_dicts(cursor, sql, params)
 
 
 VALUE_UNITS = f"""

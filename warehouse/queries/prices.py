@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.catalog_store import catalog_status
 from warehouse.pricing.job import current_book, load_overrides
 from warehouse.pricing.pricebook import CATALOG_VERSION, Override, PriceBook
@@ -78,12 +79,6 @@ FROM reprice_requests ORDER BY id DESC LIMIT $limit
 """
 
 
-def _rows(cursor: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
-
-
 def _scoped(sql: str, scope: TenantScope) -> str:
     """`sql` over the call costs of the scope's tenant; a tenant sees only models it used."""
     if scope.unscoped:
@@ -121,7 +116,7 @@ def override_coverage(
                 "until": override.effective_until,
                 **scope.params(),
             }
-            for row in _rows(cursor, _scoped(COVERED_CALLS, scope), params):
+            for row in fetch_dicts(cursor, _scoped(COVERED_CALLS, scope), params):
                 counts[(row.pop("provider"), row.pop("model"))] = row
         covers = [
             {"provider": provider, "model": model, "match": match}
@@ -153,7 +148,7 @@ def _warning(override: Override, covers: list[dict[str, Any]]) -> str | None:
 def _overrides(
     cursor: duckdb.DuckDBPyConnection, book: PriceBook, scope: TenantScope
 ) -> list[dict[str, Any]]:
-    rows = _rows(cursor, OVERRIDES)
+    rows = fetch_dicts(cursor, OVERRIDES)
     stored = load_overrides(cursor)
     by_id = {override.id: override for override in stored}
     ordered = [by_id[row["id"]] for row in rows]
@@ -173,21 +168,23 @@ def price_report(
     book = current_book(cursor)
     fingerprint = book.fingerprint
     periods: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for period in _rows(cursor, PERIODS):
+    for period in fetch_dicts(cursor, PERIODS):
         key = (period.pop("provider"), period.pop("model"))
         periods.setdefault(key, []).append(period)
-    models = _rows(cursor, _scoped(MODELS, scope), {"fingerprint": fingerprint, **scope.params()})
+    models = fetch_dicts(
+        cursor, _scoped(MODELS, scope), {"fingerprint": fingerprint, **scope.params()}
+    )
     for model in models:
         model["periods"] = periods.get((model["provider"], model["model"]), [])
-    pending = _rows(cursor, "SELECT count(*) AS n FROM reprice_requests WHERE done_at IS NULL")[0][
-        "n"
-    ]
+    pending = fetch_dicts(
+        cursor, "SELECT count(*) AS n FROM reprice_requests WHERE done_at IS NULL"
+    )[0]["n"]
     return {
         "catalog": {"name": "genai-prices", "version": CATALOG_VERSION, **catalog_status(cursor)},
         "book_fingerprint": fingerprint,
         "up_to_date": pending == 0 and all(m["up_to_date"] for m in models),
         "models": models,
         "overrides": _overrides(cursor, book, scope),
-        "unpriced": _rows(cursor, _scoped(UNPRICED, scope), scope.params()),
-        "reprices": _rows(cursor, REPRICES, {"limit": reprices if scope.unscoped else 0}),
+        "unpriced": fetch_dicts(cursor, _scoped(UNPRICED, scope), scope.params()),
+        "reprices": fetch_dicts(cursor, REPRICES, {"limit": reprices if scope.unscoped else 0}),
     }

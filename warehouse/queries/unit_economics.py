@@ -19,7 +19,8 @@ from typing import Any
 
 import duckdb
 
-from warehouse.queries.costs import Window, align, fetch_rows, naive_utc, usage_source
+from warehouse.core.rows import fetch_dicts
+from warehouse.queries.costs import Window, align, naive_utc, usage_source
 from warehouse.queries.outcomes import RESOLVED_OUTCOMES, value_unit_totals
 from warehouse.store.scope import TenantScope
 
@@ -65,7 +66,7 @@ def feature_usage(
     needed = ["feature"] if scope.unscoped else ["feature", "tenant_id"]
     source, params = usage_source(align(window, "hour"), needed, None)
     sql = FEATURE_USAGE.replace("{source}", source).replace("{scope}", scope.where("tenant_id"))
-    rows = fetch_rows(cursor, sql, params | scope.params())
+    rows = fetch_dicts(cursor, sql, params | scope.params())
     return {row.pop("feature"): row for row in rows}
 
 
@@ -79,7 +80,7 @@ def feature_sessions(
     the feature's value unit (`successful_sessions`)."""
     features: Sequence[str] = list(value_units) or [""]
     outcomes: Sequence[str] = list(value_units.values()) or [""]
-    rows = fetch_rows(
+    rows = fetch_dicts(
         cursor,
         FEATURE_SESSIONS.replace("{scope}", scope.where("tenant_id")),
         {

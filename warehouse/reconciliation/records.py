@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from warehouse.core.errors import InvalidRequest
+from warehouse.core.errors import InvalidEntries
 
 Source = Literal["openai", "anthropic", "focus"]
 Kind = Literal["usage", "cost"]
@@ -27,16 +27,16 @@ TOKEN_CLASSES: tuple[TokenClass, ...] = ("input", "cache_read", "cache_write", "
 MAX_ERRORS = 20
 
 
-class BillFileError(InvalidRequest):
+class BillFileError(InvalidEntries):
     """A bill that cannot be imported; `errors` names each bad row (at most MAX_ERRORS).
     Nothing of the bill is stored: what was imported before stays as it was."""
 
     def __init__(self, name: str, errors: Sequence[str]) -> None:
-        self.errors = [f"{name}: {error}" for error in errors[:MAX_ERRORS]]
+        named = [f"{name}: {error}" for error in errors[:MAX_ERRORS]]
         more = len(errors) - MAX_ERRORS
         if more > 0:
-            self.errors.append(f"{name}: ... and {more} more problem(s)")
-        super().__init__("\n".join(self.errors))
+            named.append(f"{name}: ... and {more} more problem(s)")
+        super().__init__(named)
 
 
 class RowError(ValueError):

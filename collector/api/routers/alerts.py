@@ -5,31 +5,26 @@ change only their tenant's incidents and mutes."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
-import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import AfterValidator, BaseModel, Field
 
-from collector.alerting.channel import Channel, redacted_url
+from collector.alerting.channel import redacted_url
+from collector.api.deps import Context, Cursor, read_scope
 from collector.api.errors import COMMON, errors
 from collector.api.timestamps import UtcTime
-from collector.auth import Scope, TokenSet, read_scope
+from collector.auth import Scope
+from warehouse.core.clock import utc
+from warehouse.core.errors import NotFound
 from warehouse.incidents import lifecycle as incidents
 from warehouse.incidents import mutes
 from warehouse.incidents.policy import load_policy
 from warehouse.queries import alerts as alert_queries
-from warehouse.store.database import Database
-from warehouse.store.transaction import transaction
 
-
-def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
-
-
-Utc = Annotated[dt.datetime, AfterValidator(_as_utc)]
-OptionalUtc = Annotated[dt.datetime | None, AfterValidator(_as_utc)]
+# Stored times are naive UTC; a response gives them with their offset.
+Utc = Annotated[dt.datetime, AfterValidator(utc)]
+OptionalUtc = Annotated[dt.datetime | None, AfterValidator(utc)]
 
 
 class AttemptRecord(BaseModel):
@@ -139,128 +134,107 @@ class PolicyResponse(BaseModel):
     channels: list[ChannelRecord]
 
 
-def alerts_router(
-    database: Database,
-    tokens: TokenSet,
-    channels: Sequence[Channel],
-    wake: Callable[[], None],
-) -> APIRouter:
-    """`wake` tells the dispatcher that the outbox has something new (an acknowledgement)."""
-    router = APIRouter(
-        prefix="/api/v1/alerts", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+router = APIRouter(prefix="/api/v1/alerts", dependencies=[Depends(read_scope)], responses=COMMON)
+
+
+@router.get("", response_model=AlertsResponse, summary="Incidents and their deliveries")
+def alerts(
+    scope: Scope,
+    cursor: Cursor,
+    status: Literal["open", "resolved"] | None = None,
+    kind: Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"] | None = None,
+    since: Annotated[
+        UtcTime | None,
+        Query(description="Last signal at or after (without an offset: UTC)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AlertsResponse:
+    """Incidents, newest first, each with what it sent (or suppressed) to which channel."""
+    found = alert_queries.incidents(
+        cursor, scope, status=status, kind=kind, since=since, limit=limit
     )
+    return AlertsResponse(alerts=[AlertRecord(**row) for row in found])
 
-    def reading(read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
-        cursor = database.cursor()
-        try:
-            return read(cursor)
-        finally:
-            cursor.close()
 
-    @router.get("", response_model=AlertsResponse, summary="Incidents and their deliveries")
-    def alerts(
-        scope: Scope,
-        status: Literal["open", "resolved"] | None = None,
-        kind: Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"]
-        | None = None,
-        since: Annotated[
-            UtcTime | None,
-            Query(description="Last signal at or after (without an offset: UTC)."),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> AlertsResponse:
-        """Incidents, newest first, each with what it sent (or suppressed) to which channel."""
-        found = reading(
-            lambda c: alert_queries.incidents(
-                c, scope, status=status, kind=kind, since=since, limit=limit
+@router.get("/mutes", response_model=MutesResponse, summary="Muted series")
+def list_mutes(scope: Scope, cursor: Cursor, active: bool = True) -> MutesResponse:
+    """Mutes, newest first; `active=false` includes the expired ones."""
+    now = dt.datetime.now(dt.UTC) if active else None
+    found = mutes.mutes(cursor, scope, active_at=now)
+    return MutesResponse(mutes=[MuteRecord(**m.to_json()) for m in found])
+
+
+@router.post(
+    "/mutes",
+    response_model=MuteRecord,
+    status_code=201,
+    summary="Mute a series",
+    responses=errors(400, 403),
+)
+def add_mute(request: MuteRequest, scope: Scope, cursor: Cursor) -> MuteRecord:
+    """Mute a series for a while: its incidents still record, nothing is sent."""
+    if not scope.unscoped and request.tenant_id not in (None, scope.tenant_id):
+        raise HTTPException(403, "a tenant-scoped token mutes its own tenant's series only")
+    tenant = scope.tenant_id if not scope.unscoped else request.tenant_id
+    now = dt.datetime.now(dt.UTC)
+    until = now + dt.timedelta(minutes=request.minutes)
+    mute = mutes.add_mute(cursor, request.series, tenant, until, request.reason, now)
+    return MuteRecord(**mute.to_json())
+
+
+@router.delete("/mutes/{mute_id}", status_code=204, summary="Unmute", responses=errors(404))
+def delete_mute(mute_id: int, scope: Scope, cursor: Cursor) -> Response:
+    if not mutes.delete_mute(cursor, mute_id, scope):
+        raise NotFound(f"no mute {mute_id}")
+    return Response(status_code=204)
+
+
+@router.get("/policy", response_model=PolicyResponse, summary="Thresholds and routes")
+def policy(cursor: Cursor, context: Context) -> PolicyResponse:
+    """The alert policy in force and the configured channels (secrets redacted)."""
+    stored = load_policy(cursor)
+    return PolicyResponse(
+        policy=stored.to_json(),
+        channels=[
+            ChannelRecord(
+                name=c.name,
+                target=redacted_url(c.url) if c.name != "pagerduty" else c.url,
             )
-        )
-        return AlertsResponse(alerts=[AlertRecord(**row) for row in found])
-
-    @router.get("/mutes", response_model=MutesResponse, summary="Muted series")
-    def list_mutes(scope: Scope, active: bool = True) -> MutesResponse:
-        """Mutes, newest first; `active=false` includes the expired ones."""
-        now = dt.datetime.now(dt.UTC) if active else None
-        found = reading(lambda c: mutes.mutes(c, scope, active_at=now))
-        return MutesResponse(mutes=[MuteRecord(**m.to_json()) for m in found])
-
-    @router.post(
-        "/mutes",
-        response_model=MuteRecord,
-        status_code=201,
-        summary="Mute a series",
-        responses=errors(400, 403),
+            for c in context.channels
+        ],
     )
-    def add_mute(request: MuteRequest, scope: Scope) -> MuteRecord:
-        """Mute a series for a while: its incidents still record, nothing is sent."""
-        if not scope.unscoped and request.tenant_id not in (None, scope.tenant_id):
-            raise HTTPException(403, "a tenant-scoped token mutes its own tenant's series only")
-        tenant = scope.tenant_id if not scope.unscoped else request.tenant_id
-        now = dt.datetime.now(dt.UTC)
-        until = now + dt.timedelta(minutes=request.minutes)
-        mute = reading(
-            lambda c: mutes.add_mute(c, request.series, tenant, until, request.reason, now)
-        )
-        return MuteRecord(**mute.to_json())
 
-    @router.delete("/mutes/{mute_id}", status_code=204, summary="Unmute", responses=errors(404))
-    def delete_mute(mute_id: int, scope: Scope) -> Response:
-        if not reading(lambda c: mutes.delete_mute(c, mute_id, scope)):
-            raise HTTPException(404, f"no mute {mute_id}")
-        return Response(status_code=204)
 
-    @router.get("/policy", response_model=PolicyResponse, summary="Thresholds and routes")
-    def policy() -> PolicyResponse:
-        """The alert policy in force and the configured channels (secrets redacted)."""
-        stored = reading(load_policy)
-        return PolicyResponse(
-            policy=stored.to_json(),
-            channels=[
-                ChannelRecord(
-                    name=c.name,
-                    target=redacted_url(c.url) if c.name != "pagerduty" else c.url,
-                )
-                for c in channels
-            ],
-        )
+@router.get(
+    "/{incident_id}", response_model=AlertRecord, summary="One incident", responses=errors(404)
+)
+def alert(incident_id: int, scope: Scope, cursor: Cursor) -> AlertRecord:
+    """One incident, its deliveries and every delivery attempt."""
+    found = alert_queries.incident(cursor, incident_id, scope)
+    if found is None:
+        raise NotFound(f"no alert {incident_id}")
+    return AlertRecord(**found)
 
-    @router.get(
-        "/{incident_id}", response_model=AlertRecord, summary="One incident", responses=errors(404)
+
+@router.post(
+    "/{incident_id}/acknowledge",
+    response_model=AlertRecord,
+    summary="Acknowledge",
+    responses=errors(400, 404, 409),
+)
+def acknowledge(
+    incident_id: int,
+    scope: Scope,
+    cursor: Cursor,
+    context: Context,
+    request: AcknowledgeRequest | None = None,
+) -> AlertRecord:
+    """Acknowledge: later escalations are recorded, not sent; PagerDuty (and the webhook)
+    are told if they were paged. Acknowledging again changes nothing."""
+    by = request.by if request else None
+    _, notices = incidents.acknowledge_incident(
+        cursor, incident_id, scope, by, dt.datetime.now(dt.UTC)
     )
-    def alert(incident_id: int, scope: Scope) -> AlertRecord:
-        """One incident, its deliveries and every delivery attempt."""
-        found = reading(lambda c: alert_queries.incident(c, incident_id, scope))
-        if found is None:
-            raise HTTPException(404, f"no alert {incident_id}")
-        return AlertRecord(**found)
-
-    @router.post(
-        "/{incident_id}/acknowledge",
-        response_model=AlertRecord,
-        summary="Acknowledge",
-        responses=errors(400, 404, 409),
-    )
-    def acknowledge(
-        incident_id: int, scope: Scope, request: AcknowledgeRequest | None = None
-    ) -> AlertRecord:
-        """Acknowledge: later escalations are recorded, not sent; PagerDuty (and the webhook)
-        are told if they were paged. Acknowledging again changes nothing."""
-
-        def ack(cursor: duckdb.DuckDBPyConnection) -> Any:
-            with transaction(cursor):
-                return incidents.acknowledge(
-                    cursor, incident_id, scope, request.by if request else None,
-                    dt.datetime.now(dt.UTC),
-                )  # fmt: skip
-
-        try:
-            found, notices = reading(ack)
-        except duckdb.TransactionException as exc:
-            raise HTTPException(409, "the incident changed meanwhile; try again") from exc
-        if found is None:
-            raise HTTPException(404, f"no alert {incident_id}")
-        if notices:
-            wake()
-        return alert(incident_id, scope)
-
-    return router
+    if notices:
+        context.wake_dispatcher()
+    return alert(incident_id, scope, cursor)

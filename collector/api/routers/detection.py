@@ -7,26 +7,21 @@ detection file. Money as exact decimal strings in USD.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from collector.api.deps import Context, Cursor, full_access, read_scope
 from collector.api.errors import COMMON, errors
 from collector.api.routers.prices import decimal_text
 from collector.api.timestamps import ApiTime
 from collector.api.window import requested_window
-from collector.auth import Scope, TokenSet, full_access, read_scope
-from warehouse.config import detection_file
+from collector.auth import Scope
+from warehouse.config import sync as config_sync
+from warehouse.core.clock import utc
 from warehouse.detection import budgets
 from warehouse.queries.anomalies import list_anomalies
-from warehouse.store.database import Database
-from warehouse.store.transaction import transaction
-
-log = logging.getLogger(__name__)
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 Kind = Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"]
@@ -82,157 +77,120 @@ class BudgetsResponse(BaseModel):
     budgets: list[BudgetRecord]
 
 
-class ReloadResponse(BaseModel):
+class DetectionFileReloadResponse(BaseModel):
     file: str | None
     budgets: int
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC)
 
 
 def _money(value: Any) -> str:
     return decimal_text(value) or "0"
 
 
-def sync_detection_file(database: Database, data_dir: Path) -> ReloadResponse:
-    """Load `<data_dir>/detection.toml` into the budgets and detector thresholds. Raises
-    DetectionFileError, changing nothing, when the file is invalid."""
-    loaded = detection_file.load(data_dir)
-    cursor = database.cursor()
-    try:
-        with transaction(cursor):
-            detection_file.store(cursor, loaded, dt.datetime.now(dt.UTC))
-    finally:
-        cursor.close()
-    if loaded.path is not None:
-        log.info("detection file %s: %d budgets", loaded.path, len(loaded.budgets))
-    return ReloadResponse(
-        file=str(loaded.path) if loaded.path else None, budgets=len(loaded.budgets)
-    )
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_scope)], responses=COMMON)
 
 
-def detection_router(
-    database: Database, tokens: TokenSet, data_dir: Path, intervals: Mapping[str, float]
-) -> APIRouter:
-    """`intervals`: each signal kind's detector interval, in seconds (for `firing`)."""
-    router = APIRouter(
-        prefix="/api/v1", dependencies=[Depends(read_scope(tokens))], responses=COMMON
+@router.get(
+    "/anomalies",
+    response_model=AnomaliesResponse,
+    summary="What the detectors found",
+    tags=["detection"],
+)
+def anomalies(
+    scope: Scope,
+    cursor: Cursor,
+    context: Context,
+    kind: Annotated[Kind | None, Query(description="Only this kind.")] = None,
+    start: Annotated[
+        ApiTime | None, Query(description="Detected from (default: end - 24 h).")
+    ] = None,
+    end: Annotated[ApiTime | None, Query(description="Detected before.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AnomaliesResponse:
+    """Spend anomalies, runaway sessions and budgets that fired in the window, one entry
+    per series and direction with its latest figures and explanation, the latest first.
+    A tenant-scoped token sees only its tenant's series."""
+    now = dt.datetime.now(dt.UTC)
+    low, high = requested_window(start, end, now, default=DEFAULT_WINDOW)
+    low, high = low.astimezone(dt.UTC), high.astimezone(dt.UTC)
+    rows = list_anomalies(
+        cursor, scope, low.replace(tzinfo=None), high.replace(tzinfo=None), kind=kind, limit=limit
     )
-
-    @router.get(
-        "/anomalies",
-        response_model=AnomaliesResponse,
-        summary="What the detectors found",
-        tags=["detection"],
-    )
-    def anomalies(
-        scope: Scope,
-        kind: Annotated[Kind | None, Query(description="Only this kind.")] = None,
-        start: Annotated[
-            ApiTime | None, Query(description="Detected from (default: end - 24 h).")
-        ] = None,
-        end: Annotated[ApiTime | None, Query(description="Detected before.")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> AnomaliesResponse:
-        """Spend anomalies, runaway sessions and budgets that fired in the window, one entry
-        per series and direction with its latest figures and explanation, the latest first.
-        A tenant-scoped token sees only its tenant's series."""
-        now = dt.datetime.now(dt.UTC)
-        low, high = requested_window(start, end, now, default=DEFAULT_WINDOW)
-        low, high = low.astimezone(dt.UTC), high.astimezone(dt.UTC)
-        cursor = database.cursor()
-        try:
-            rows = list_anomalies(
-                cursor,
-                scope,
-                low.replace(tzinfo=None),
-                high.replace(tzinfo=None),
-                kind=kind,
-                limit=limit,
+    result = []
+    for row in rows:
+        last = utc(row["last_detected_at"])
+        recent = dt.timedelta(seconds=2 * context.detector_intervals.get(row["kind"], 60.0) + 5)
+        result.append(
+            Anomaly(
+                kind=row["kind"],
+                series=row["series"],
+                direction=row["direction"],
+                title=row["title"],
+                firing=now - last <= recent,
+                first_detected_at=utc(row["first_detected_at"]),
+                last_detected_at=last,
+                signals=row["signals"],
+                window_start=utc(row["window_start"]),
+                window_end=utc(row["window_end"]),
+                actual_usd=_money(row["actual_usd"]),
+                expected_usd=_money(row["expected_usd"]),
+                impact_usd=_money(row["impact_usd"]),
+                peak_impact_usd=_money(row["peak_impact_usd"]),
+                score=row["score"],
+                tenant_id=row["tenant_id"],
+                details=row["details"],
             )
-        finally:
-            cursor.close()
-        result = []
-        for row in rows:
-            last = _utc(row["last_detected_at"])
-            recent = dt.timedelta(seconds=2 * intervals.get(row["kind"], 60.0) + 5)
-            result.append(
-                Anomaly(
-                    kind=row["kind"],
-                    series=row["series"],
-                    direction=row["direction"],
-                    title=row["title"],
-                    firing=now - last <= recent,
-                    first_detected_at=_utc(row["first_detected_at"]),
-                    last_detected_at=last,
-                    signals=row["signals"],
-                    window_start=_utc(row["window_start"]),
-                    window_end=_utc(row["window_end"]),
-                    actual_usd=_money(row["actual_usd"]),
-                    expected_usd=_money(row["expected_usd"]),
-                    impact_usd=_money(row["impact_usd"]),
-                    peak_impact_usd=_money(row["peak_impact_usd"]),
-                    score=row["score"],
-                    tenant_id=row["tenant_id"],
-                    details=row["details"],
-                )
-            )
-        return AnomaliesResponse(start=low, end=high, anomalies=result)
-
-    @router.get(
-        "/budgets",
-        response_model=BudgetsResponse,
-        summary="Spend against each budget, with the forecast",
-        tags=["detection"],
-    )
-    def list_budgets(scope: Scope) -> BudgetsResponse:
-        """Every budget with its spend so far this day or month, the share of the amount,
-        the month-end (day-end) forecast and the thresholds reached. A tenant-scoped token
-        sees only its tenant's budgets."""
-        now = dt.datetime.now(dt.UTC)
-        cursor = database.cursor()
-        try:
-            found = budgets.statuses(cursor, now, scope)
-        finally:
-            cursor.close()
-        return BudgetsResponse(
-            at=now,
-            budgets=[
-                BudgetRecord(
-                    name=s.budget.name,
-                    scope=s.budget.scope,
-                    value=s.budget.scope_value,
-                    period=s.budget.period,
-                    period_start=_utc(s.period_start),
-                    period_end=_utc(s.period_end),
-                    amount_usd=_money(s.budget.amount_usd),
-                    spend_usd=_money(s.spend_usd),
-                    percent=round(float(s.percent), 2),
-                    forecast_usd=_money(round(s.forecast_usd, 6)),
-                    forecast_overrun=s.forecast_overrun,
-                    thresholds=[float(t) for t in s.budget.thresholds],
-                    threshold_crossed=float(s.crossed) if s.crossed is not None else None,
-                    firing=s.firing,
-                )
-                for s in found
-            ],
         )
+    return AnomaliesResponse(start=low, end=high, anomalies=result)
 
-    @router.post(
-        "/budgets/reload",
-        response_model=ReloadResponse,
-        summary="Re-read the detection file",
-        tags=["detection"],
-        dependencies=[Depends(full_access(tokens))],
-        responses=errors(403),
+
+@router.get(
+    "/budgets",
+    response_model=BudgetsResponse,
+    summary="Spend against each budget, with the forecast",
+    tags=["detection"],
+)
+def list_budgets(scope: Scope, cursor: Cursor) -> BudgetsResponse:
+    """Every budget with its spend so far this day or month, the share of the amount,
+    the month-end (day-end) forecast and the thresholds reached. A tenant-scoped token
+    sees only its tenant's budgets."""
+    now = dt.datetime.now(dt.UTC)
+    found = budgets.statuses(cursor, now, scope)
+    return BudgetsResponse(
+        at=now,
+        budgets=[
+            BudgetRecord(
+                name=s.budget.name,
+                scope=s.budget.scope,
+                value=s.budget.scope_value,
+                period=s.budget.period,
+                period_start=utc(s.period_start),
+                period_end=utc(s.period_end),
+                amount_usd=_money(s.budget.amount_usd),
+                spend_usd=_money(s.spend_usd),
+                percent=round(float(s.percent), 2),
+                forecast_usd=_money(round(s.forecast_usd, 6)),
+                forecast_overrun=s.forecast_overrun,
+                thresholds=[float(t) for t in s.budget.thresholds],
+                threshold_crossed=float(s.crossed) if s.crossed is not None else None,
+                firing=s.firing,
+            )
+            for s in found
+        ],
     )
-    def reload_budgets() -> ReloadResponse:
-        """Re-read `<data_dir>/detection.toml` (budgets and detector thresholds); an invalid
-        file changes nothing (422 with every error)."""
-        try:
-            return sync_detection_file(database, data_dir)
-        except detection_file.DetectionFileError as exc:
-            raise HTTPException(422, exc.errors) from None
 
-    return router
+
+@router.post(
+    "/budgets/reload",
+    response_model=DetectionFileReloadResponse,
+    summary="Re-read the detection file",
+    tags=["detection"],
+    dependencies=[Depends(full_access)],
+    responses=errors(403),
+)
+def reload_budgets(cursor: Cursor, context: Context) -> DetectionFileReloadResponse:
+    """Re-read `<data_dir>/detection.toml` (budgets and detector thresholds); an invalid
+    file changes nothing (422 with every error)."""
+    synced = config_sync.sync_detection_file(cursor, context.data_dir)
+    return DetectionFileReloadResponse(
+        file=str(synced.path) if synced.path else None, budgets=synced.budgets
+    )

@@ -14,21 +14,17 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import duckdb
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
+from collector.api.deps import Cursor, fleet_scope, full_access, read_scope
 from collector.api.errors import COMMON, errors
 from collector.api.routers.prices import decimal_text
 from collector.api.window import End, Start, requested_window
-from collector.auth import Scope, TokenSet, full_access, read_scope
-from collector.settings import Settings
-from warehouse.config.price_file import PriceFileError
-from warehouse.gpu import config as gpu_config
+from collector.auth import Scope
+from warehouse.core.clock import utc
 from warehouse.gpu import prices as gpu_prices
 from warehouse.queries import gpu as gpu_queries
-from warehouse.queries.gpu import GpuQueryError
-from warehouse.store.database import Database
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 
@@ -126,22 +122,6 @@ class GpuPriceRecord(BaseModel):
     note: str | None
 
 
-def store_gpu_config(database: Database, settings: Settings) -> None:
-    """Give the jobs the GPU settings (`warehouse.gpu.config`)."""
-    cursor = database.cursor()
-    try:
-        gpu_config.store_config(
-            cursor,
-            gpu_config.GpuConfig(
-                match=tuple(settings.gpu_match),
-                deployment_attributes=tuple(settings.gpu_deployment_attributes),
-                max_sample_gap_seconds=settings.gpu_max_sample_gap_seconds,
-            ),
-        )
-    finally:
-        cursor.close()
-
-
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
     start, end = requested_window(start, end, dt.datetime.now(dt.UTC))
     # Whole hours: the tables are hourly.
@@ -206,181 +186,130 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summed
 
 
-def gpu_router(database: Database, tokens: TokenSet) -> APIRouter:
-    router = APIRouter(
-        prefix="/api/v1/gpu",
-        tags=["gpu"],
-        dependencies=[Depends(read_scope(tokens))],
-        responses=COMMON,
-    )
-    change = [Depends(full_access(tokens))]
+router = APIRouter(
+    prefix="/api/v1/gpu",
+    tags=["gpu"],
+    dependencies=[Depends(read_scope)],
+    responses=COMMON,
+)
+change = [Depends(full_access)]
+fleet = [Depends(fleet_scope)]
 
-    def fleet_scope(scope: Scope) -> None:
-        if not scope.unscoped:
-            raise HTTPException(
-                403, "GPU efficiency and GPU prices cover the shared fleet: use an unscoped token"
-            )
 
-    fleet = [Depends(fleet_scope)]
-
-    def query(run: Any) -> Any:
-        cursor = database.cursor()
-        try:
-            return run(cursor)
-        except GpuQueryError as exc:
-            raise HTTPException(400, str(exc)) from None
-        finally:
-            cursor.close()
-
-    @router.get(
-        "/efficiency",
-        response_model=EfficiencyResponse,
-        dependencies=fleet,
-        responses=errors(400, 403),
-        summary="GPU utilization, idle cost and cost per token of self-hosted deployments",
-    )
-    def efficiency(
-        start: Start = None,
-        end: End = None,
-        grain: Annotated[Literal["hour", "day"] | None, Query()] = None,
-        deployment: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
-        reference: Annotated[
-            str | None,
-            Query(
-                pattern=r"^[^/]+/.+$",
-                description="`provider/model` whose API prices the same tokens would cost "
-                "(the break-even view), e.g. `openai/gpt-4o-mini`.",
-            ),
-        ] = None,
-    ) -> EfficiencyResponse:
-        """Per deployment (and hour or day with `grain`): GPU-hours, utilization (engine
-        activity where the GPU reports it), idle GPU-hours and dollars, tokens per
-        GPU-second, cost per million tokens, and the same tokens at a reference API model."""
-        window_start, window_end = _window(start, end)
-
-        def run(cursor: duckdb.DuckDBPyConnection) -> EfficiencyResponse:
-            ref = None
-            if reference is not None:
-                provider, model = reference.split("/", 1)
-                ref = gpu_queries.reference_prices(cursor, provider, model, window_end)
-            rows = gpu_queries.efficiency_rows(cursor, window_start, window_end, grain, deployment)
-            return EfficiencyResponse(
-                start=window_start,
-                end=window_end,
-                grain=grain,
-                reference=ReferenceModel(
-                    provider=ref.provider,
-                    model=ref.model,
-                    input_mtok=decimal_text(ref.input_mtok) or "0",
-                    output_mtok=decimal_text(ref.output_mtok) or "0",
-                )
-                if ref
-                else None,
-                rows=[
-                    EfficiencyRow(
-                        period=row["period"].replace(tzinfo=dt.UTC) if row["period"] else None,
-                        deployment=row["deployment"],
-                        **_figures(row, ref),
-                    )
-                    for row in rows
-                ],
-                totals=EfficiencyFigures(**_figures(_totals(rows), ref))
-                if rows
-                else EfficiencyFigures(**_figures(_EMPTY, ref)),
-            )
-
-        result: EfficiencyResponse = query(run)
-        return result
-
-    @router.get(
-        "/allocation",
-        response_model=AllocationResponse,
-        summary="Self-hosted GPU cost allocated to the calls each deployment served",
-        responses=errors(400),
-    )
-    def allocation(
-        scope: Scope,
-        start: Start = None,
-        end: End = None,
-        group_by: Annotated[
-            list[str] | None,
-            Query(
-                description="Dimensions besides deployment: feature, tenant, environment, "
-                "user, model, matched_by (repeat or comma-separate)."
-            ),
-        ] = None,
-    ) -> AllocationResponse:
-        """Each deployment's GPU cost (idle share shown separately) spread over the model
-        calls it served, grouped by deployment and the `group_by` dimensions."""
-        window_start, window_end = _window(start, end)
-        dimensions = tuple(
-            part.strip() for item in group_by or [] for part in item.split(",") if part.strip()
+@router.get(
+    "/efficiency",
+    response_model=EfficiencyResponse,
+    dependencies=fleet,
+    responses=errors(400, 403),
+    summary="GPU utilization, idle cost and cost per token of self-hosted deployments",
+)
+def efficiency(
+    cursor: Cursor,
+    start: Start = None,
+    end: End = None,
+    grain: Annotated[Literal["hour", "day"] | None, Query()] = None,
+    deployment: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+    reference: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[^/]+/.+$",
+            description="`provider/model` whose API prices the same tokens would cost "
+            "(the break-even view), e.g. `openai/gpt-4o-mini`.",
+        ),
+    ] = None,
+) -> EfficiencyResponse:
+    """Per deployment (and hour or day with `grain`): GPU-hours, utilization (engine
+    activity where the GPU reports it), idle GPU-hours and dollars, tokens per
+    GPU-second, cost per million tokens, and the same tokens at a reference API model."""
+    window_start, window_end = _window(start, end)
+    ref = None
+    if reference is not None:
+        provider, model = reference.split("/", 1)
+        ref = gpu_queries.reference_prices(cursor, provider, model, window_end)
+    rows = gpu_queries.efficiency_rows(cursor, window_start, window_end, grain, deployment)
+    return EfficiencyResponse(
+        start=window_start,
+        end=window_end,
+        grain=grain,
+        reference=ReferenceModel(
+            provider=ref.provider,
+            model=ref.model,
+            input_mtok=decimal_text(ref.input_mtok) or "0",
+            output_mtok=decimal_text(ref.output_mtok) or "0",
         )
-
-        def run(cursor: duckdb.DuckDBPyConnection) -> AllocationResponse:
-            rows = gpu_queries.allocation_rows(cursor, scope, window_start, window_end, dimensions)
-            names = ["deployment", *[d for d in dimensions if d != "deployment"]]
-            totals = (
-                gpu_queries.deployment_totals(cursor, window_start, window_end)
-                if scope.unscoped
-                else None
+        if ref
+        else None,
+        rows=[
+            EfficiencyRow(
+                period=utc(row["period"]), deployment=row["deployment"], **_figures(row, ref)
             )
-            return AllocationResponse(
-                start=window_start,
-                end=window_end,
-                group_by=names,
-                deployments=[_deployment(row) for row in totals] if totals is not None else None,
-                rows=[
-                    AllocationRow(
-                        dimensions={name: row[name] for name in names},
-                        calls=row["calls"],
-                        cost_usd=_money(gpu_queries.usd(row["cost_nanos"])) or "0",
-                        idle_cost_usd=_money(gpu_queries.usd(row["idle_cost_nanos"])) or "0",
-                        busy_cost_usd=_money(
-                            gpu_queries.usd(row["cost_nanos"] - row["idle_cost_nanos"])
-                        )
-                        or "0",
-                        input_tokens=row["input_tokens"],
-                        output_tokens=row["output_tokens"],
-                    )
-                    for row in rows
-                ],
-            )
-
-        result: AllocationResponse = query(run)
-        return result
-
-    @router.get(
-        "/prices", response_model=list[GpuPriceRecord], dependencies=fleet, responses=errors(403)
+            for row in rows
+        ],
+        totals=EfficiencyFigures(**_figures(_totals(rows) if rows else _EMPTY, ref)),
     )
-    def list_prices() -> list[GpuPriceRecord]:
-        """The GPU price book: every GPU-hour price, from the price file and the API."""
-        rows: list[dict[str, Any]] = query(gpu_prices.list_gpu_prices)
-        return [_price_record(row) for row in rows]
 
-    @router.post(
-        "/prices",
-        response_model=GpuPriceRecord,
-        status_code=201,
-        dependencies=change,
-        responses=errors(400, 403),
+
+@router.get(
+    "/allocation",
+    response_model=AllocationResponse,
+    summary="Self-hosted GPU cost allocated to the calls each deployment served",
+    responses=errors(400),
+)
+def allocation(
+    scope: Scope,
+    cursor: Cursor,
+    start: Start = None,
+    end: End = None,
+    group_by: Annotated[
+        list[str] | None,
+        Query(
+            description="Dimensions besides deployment: feature, tenant, environment, "
+            "user, model, matched_by (repeat or comma-separate)."
+        ),
+    ] = None,
+) -> AllocationResponse:
+    """Each deployment's GPU cost (idle share shown separately) spread over the model
+    calls it served, grouped by deployment and the `group_by` dimensions."""
+    window_start, window_end = _window(start, end)
+    dimensions = tuple(
+        part.strip() for item in group_by or [] for part in item.split(",") if part.strip()
     )
-    def add_price(entry: Annotated[dict[str, Any], Body()]) -> GpuPriceRecord:
-        """Add a GPU-hour price (fields as in the price file's `gpu_prices`); the efficiency
-        job re-costs the history it covers on its next run."""
-        try:
-            price = gpu_prices.parse_gpu_price(entry, "gpu price")
-        except PriceFileError as exc:
-            raise HTTPException(422, exc.errors) from None
-        cursor = database.cursor()
-        try:
-            price_id = gpu_prices.add_gpu_price(cursor, price, "api", dt.datetime.now(dt.UTC))
-            rows = gpu_prices.list_gpu_prices(cursor)
-        finally:
-            cursor.close()
-        return _price_record(next(row for row in rows if row["id"] == price_id))
+    rows = gpu_queries.allocation_rows(cursor, scope, window_start, window_end, dimensions)
+    names = ["deployment", *[d for d in dimensions if d != "deployment"]]
+    totals = (
+        gpu_queries.deployment_totals(cursor, window_start, window_end) if scope.unscoped else None
+    )
+    return AllocationResponse(
+        start=window_start,
+        end=window_end,
+        group_by=names,
+        deployments=[_deployment(row) for row in totals] if totals is not None else None,
+        rows=[_allocation_row(row, names) for row in rows],
+    )
 
-    return router
+
+@router.get(
+    "/prices", response_model=list[GpuPriceRecord], dependencies=fleet, responses=errors(403)
+)
+def list_prices(cursor: Cursor) -> list[GpuPriceRecord]:
+    """The GPU price book: every GPU-hour price, from the price file and the API."""
+    return [_price_record(row) for row in gpu_prices.list_gpu_prices(cursor)]
+
+
+@router.post(
+    "/prices",
+    response_model=GpuPriceRecord,
+    status_code=201,
+    dependencies=change,
+    responses=errors(400, 403),
+)
+def add_price(entry: Annotated[dict[str, Any], Body()], cursor: Cursor) -> GpuPriceRecord:
+    """Add a GPU-hour price (fields as in the price file's `gpu_prices`); the efficiency
+    job re-costs the history it covers on its next run."""
+    price = gpu_prices.parse_gpu_price(entry, "gpu price")
+    price_id = gpu_prices.add_gpu_price(cursor, price, "api", dt.datetime.now(dt.UTC))
+    rows = gpu_prices.list_gpu_prices(cursor)
+    return _price_record(next(row for row in rows if row["id"] == price_id))
 
 
 _EMPTY: dict[str, Any] = {
@@ -390,17 +319,30 @@ _EMPTY: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _deployment(row: dict[str, Any]) -> DeploymentAllocation:
-    def money(nanos: int) -> str:
-        return _money(gpu_queries.usd(nanos)) or "0"
+def _usd(nanos: int) -> str:
+    return _money(gpu_queries.usd(nanos)) or "0"
 
+
+def _allocation_row(row: dict[str, Any], names: list[str]) -> AllocationRow:
+    return AllocationRow(
+        dimensions={name: row[name] for name in names},
+        calls=row["calls"],
+        cost_usd=_usd(row["cost_nanos"]),
+        idle_cost_usd=_usd(row["idle_cost_nanos"]),
+        busy_cost_usd=_usd(row["cost_nanos"] - row["idle_cost_nanos"]),
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+    )
+
+
+def _deployment(row: dict[str, Any]) -> DeploymentAllocation:
     return DeploymentAllocation(
         deployment=row["deployment"],
-        cost_usd=money(row["cost_nanos"]),
-        idle_cost_usd=money(row["idle_cost_nanos"]),
-        allocated_usd=money(row["allocated_nanos"]),
-        allocated_idle_usd=money(row["allocated_idle_nanos"]),
-        unallocated_usd=money(row["cost_nanos"] - row["allocated_nanos"]),
+        cost_usd=_usd(row["cost_nanos"]),
+        idle_cost_usd=_usd(row["idle_cost_nanos"]),
+        allocated_usd=_usd(row["allocated_nanos"]),
+        allocated_idle_usd=_usd(row["allocated_idle_nanos"]),
+        unallocated_usd=_usd(row["cost_nanos"] - row["allocated_nanos"]),
         unpriced_gpu_hours=str(gpu_queries.gpu_hours(row["unpriced_gpu_ms"])),
         calls=row["calls"],
     )
@@ -415,7 +357,7 @@ def _price_record(row: dict[str, Any]) -> GpuPriceRecord:
         usd_per_gpu_hour=decimal_text(row["usd_per_gpu_hour"]) or "0",
         purchase_usd=decimal_text(row["purchase_usd"]),
         amortization_months=row["amortization_months"],
-        effective_from=row["effective_from"].replace(tzinfo=dt.UTC),
+        effective_from=utc(row["effective_from"]),
         source=row["source"],
         note=row["note"],
     )

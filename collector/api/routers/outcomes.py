@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NoReturn
 
 import orjson
@@ -30,12 +29,14 @@ from pydantic import (
     model_validator,
 )
 
+from collector.api.deps import Context, Cursor, Intake, read_scope, report_access
 from collector.api.errors import COMMON, ErrorDetail, errors
 from collector.api.timestamps import ApiTime
-from collector.auth import Scope, TokenSet, read_scope
+from collector.auth import Scope
 from collector.ingest.group_commit import QueueFull, WriterStopped
-from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.ingest.otlp_http import BodyOverLimit, read_body
+from warehouse.core.clock import utc
+from warehouse.core.errors import Unavailable
 from warehouse.outcomes.records import (
     MAX_COUNT,
     MAX_KEY_CHARS,
@@ -47,7 +48,6 @@ from warehouse.outcomes.records import (
     parse_name,
 )
 from warehouse.queries.outcomes import list_outcomes, value_unit_totals
-from warehouse.store.database import Database
 
 SOURCE = "api"
 MAX_OUTCOMES_PER_REQUEST = 10_000
@@ -278,16 +278,12 @@ def outcome_rows(outcomes: list[OutcomeIn], received: dt.datetime) -> tuple[Outc
     return rows, ids
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC)
-
-
 def _record(row: dict[str, Any]) -> OutcomeRecord:
     return OutcomeRecord(
         **{
             **row,
-            "occurred_at": _utc(row["occurred_at"]),
-            "received_at": _utc(row["received_at"]),
+            "occurred_at": utc(row["occurred_at"]),
+            "received_at": utc(row["received_at"]),
             "trace_id": row["trace_id"].hex() if row["trace_id"] else None,
             "span_id": row["span_id"].hex() if row["span_id"] else None,
             "key": row["business_key"],
@@ -297,142 +293,114 @@ def _record(row: dict[str, Any]) -> OutcomeRecord:
     )
 
 
-def outcomes_api_router(
-    database: Database,
-    writer: OutcomeWriter,
-    metrics: OutcomeMetrics,
-    *,
-    report_tokens: TokenSet,
-    read_tokens: TokenSet,
-    value_units: Mapping[str, str],
-    max_body_bytes: int,
-    retry_after: int,
-) -> APIRouter:
-    """`report_tokens` may POST (apps: ingest or API tokens); `read_tokens` may GET."""
+router = APIRouter(prefix="/api/v1", tags=["outcomes"], responses=COMMON)
 
-    def authorizer(tokens: TokenSet) -> Any:
-        def authorize(request: Request) -> None:
-            if not tokens.allows(request.headers.get("authorization")):
-                raise HTTPException(
-                    401, "missing or bad token", headers={"WWW-Authenticate": "Bearer"}
-                )
 
-        return Depends(authorize)
+@router.post(
+    "/outcomes",
+    response_model=OutcomesAccepted,
+    summary="Report outcomes (value units)",
+    dependencies=[Depends(report_access)],
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        **errors(413, 503),
+        422: {"model": ErrorDetail, "description": "Invalid outcomes; nothing was stored."},
+    },
+)
+async def post_outcomes(request: Request, intake: Intake) -> OutcomesAccepted:
+    """Store one outcome or a list of them; answers once they are committed.
 
-    router = APIRouter(prefix="/api/v1", tags=["outcomes"], responses=COMMON)
+    All or nothing: when any outcome is invalid, none is stored (422, every problem
+    listed). Re-sending is safe: an outcome already stored is reported as a duplicate.
+    """
+    try:
+        body = await read_body(request, intake.max_body_bytes)
+    except BodyOverLimit:
+        raise HTTPException(413, f"body exceeds {intake.max_body_bytes} bytes") from None
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        intake.metrics.rejected.labels(SOURCE).inc()
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": f"invalid JSON: {exc}"}]
+        ) from None
+    try:
+        outcomes = parse_outcomes(payload)
+    except RequestValidationError:
+        intake.metrics.rejected.labels(SOURCE).inc()
+        raise
+    rows, ids = outcome_rows(outcomes, _now())
+    try:
+        future = intake.writer.submit(rows.to_arrow())
+    except (QueueFull, WriterStopped) as exc:
+        raise Unavailable(str(exc)) from None
+    intake.metrics.received.labels(SOURCE).inc(len(rows))
+    try:
+        new = await asyncio.shield(asyncio.wrap_future(future))
+    except WriterStopped as exc:
+        raise Unavailable(str(exc)) from None
+    acks = []
+    for outcome_id in ids:
+        acks.append(OutcomeAck(outcome_id=outcome_id, duplicate=outcome_id not in new))
+        new.discard(outcome_id)  # a repeat within the body is a duplicate too
+    stored = sum(not ack.duplicate for ack in acks)
+    return OutcomesAccepted(stored=stored, duplicates=len(acks) - stored, outcomes=acks)
 
-    @router.post(
-        "/outcomes",
-        response_model=OutcomesAccepted,
-        summary="Report outcomes (value units)",
-        dependencies=[authorizer(report_tokens)],
-        openapi_extra={"requestBody": _REQUEST_BODY},
-        responses={
-            **errors(413, 503),
-            422: {"model": ErrorDetail, "description": "Invalid outcomes; nothing was stored."},
-        },
+
+@router.get(
+    "/outcomes",
+    response_model=OutcomesResponse,
+    summary="Outcomes, with session and feature resolved",
+    dependencies=[Depends(read_scope)],
+)
+def get_outcomes(
+    scope: Scope,
+    cursor: Cursor,
+    session_id: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_CHARS)] = None,
+    trace_id: Annotated[
+        str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
+    ] = None,
+    key: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_CHARS)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_CHARS)] = None,
+    feature: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_CHARS)] = None,
+    since: Annotated[ApiTime | None, Query(description="occurred_at >= since")] = None,
+    until: Annotated[ApiTime | None, Query(description="occurred_at < until")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> OutcomesResponse:
+    """Outcomes matching every filter given, in the order they occurred. `session_id`,
+    `trace_id` and `feature` match the resolved values (through the outcome's trace or
+    business key), so an outcome reported by key alone is found under its session."""
+    rows = list_outcomes(
+        cursor,
+        session_id=session_id,
+        trace_id=bytes.fromhex(trace_id) if trace_id else None,
+        key=key,
+        name=name,
+        feature=feature,
+        since=since,
+        until=until,
+        limit=limit,
+        scope=scope,
     )
-    async def post_outcomes(request: Request) -> OutcomesAccepted:
-        """Store one outcome or a list of them; answers once they are committed.
+    return OutcomesResponse(outcomes=[_record(row) for row in rows])
 
-        All or nothing: when any outcome is invalid, none is stored (422, every problem
-        listed). Re-sending is safe: an outcome already stored is reported as a duplicate.
-        """
-        try:
-            body = await read_body(request, max_body_bytes)
-        except BodyOverLimit:
-            raise HTTPException(413, f"body exceeds {max_body_bytes} bytes") from None
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            metrics.rejected.labels(SOURCE).inc()
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": f"invalid JSON: {exc}"}]
-            ) from None
-        try:
-            outcomes = parse_outcomes(payload)
-        except RequestValidationError:
-            metrics.rejected.labels(SOURCE).inc()
-            raise
-        rows, ids = outcome_rows(outcomes, _now())
-        try:
-            future = writer.submit(rows.to_arrow())
-        except (QueueFull, WriterStopped) as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": str(retry_after)}) from None
-        metrics.received.labels(SOURCE).inc(len(rows))
-        try:
-            new = await asyncio.shield(asyncio.wrap_future(future))
-        except WriterStopped as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": str(retry_after)}) from None
-        acks = []
-        for outcome_id in ids:
-            acks.append(OutcomeAck(outcome_id=outcome_id, duplicate=outcome_id not in new))
-            new.discard(outcome_id)  # a repeat within the body is a duplicate too
-        stored = sum(not ack.duplicate for ack in acks)
-        return OutcomesAccepted(stored=stored, duplicates=len(acks) - stored, outcomes=acks)
 
-    @router.get(
-        "/outcomes",
-        response_model=OutcomesResponse,
-        summary="Outcomes, with session and feature resolved",
-        dependencies=[Depends(read_scope(read_tokens))],
+@router.get(
+    "/value-units",
+    response_model=ValueUnitsResponse,
+    summary="Each feature's value unit and its totals",
+    dependencies=[Depends(read_scope)],
+)
+def get_value_units(
+    scope: Scope,
+    cursor: Cursor,
+    context: Context,
+    since: Annotated[ApiTime | None, Query(description="occurred_at >= since")] = None,
+    until: Annotated[ApiTime | None, Query(description="occurred_at < until")] = None,
+) -> ValueUnitsResponse:
+    """The value units configured with SPENDSCOPE_VALUE_UNITS, with the outcomes that
+    count towards them in the window (all time by default)."""
+    totals = value_unit_totals(cursor, context.value_units, since=since, until=until, scope=scope)
+    return ValueUnitsResponse(
+        value_units=[ValueUnitRecord(feature=feature, **total) for feature, total in totals.items()]
     )
-    def get_outcomes(
-        scope: Scope,
-        session_id: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_CHARS)] = None,
-        trace_id: Annotated[
-            str | None, Query(pattern=HEX_TRACE_ID, description="32 hex characters")
-        ] = None,
-        key: Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_CHARS)] = None,
-        name: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_CHARS)] = None,
-        feature: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_CHARS)] = None,
-        since: Annotated[ApiTime | None, Query(description="occurred_at >= since")] = None,
-        until: Annotated[ApiTime | None, Query(description="occurred_at < until")] = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> OutcomesResponse:
-        """Outcomes matching every filter given, in the order they occurred. `session_id`,
-        `trace_id` and `feature` match the resolved values (through the outcome's trace or
-        business key), so an outcome reported by key alone is found under its session."""
-        cursor = database.cursor()
-        try:
-            rows = list_outcomes(
-                cursor,
-                session_id=session_id,
-                trace_id=bytes.fromhex(trace_id) if trace_id else None,
-                key=key,
-                name=name,
-                feature=feature,
-                since=since,
-                until=until,
-                limit=limit,
-                scope=scope,
-            )
-        finally:
-            cursor.close()
-        return OutcomesResponse(outcomes=[_record(row) for row in rows])
-
-    @router.get(
-        "/value-units",
-        response_model=ValueUnitsResponse,
-        summary="Each feature's value unit and its totals",
-        dependencies=[Depends(read_scope(read_tokens))],
-    )
-    def get_value_units(
-        scope: Scope,
-        since: Annotated[ApiTime | None, Query(description="occurred_at >= since")] = None,
-        until: Annotated[ApiTime | None, Query(description="occurred_at < until")] = None,
-    ) -> ValueUnitsResponse:
-        """The value units configured with SPENDSCOPE_VALUE_UNITS, with the outcomes that
-        count towards them in the window (all time by default)."""
-        cursor = database.cursor()
-        try:
-            totals = value_unit_totals(cursor, value_units, since=since, until=until, scope=scope)
-        finally:
-            cursor.close()
-        return ValueUnitsResponse(
-            value_units=[
-                ValueUnitRecord(feature=feature, **total) for feature, total in totals.items()
-            ]
-        )
-
-    return router

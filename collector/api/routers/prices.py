@@ -8,30 +8,19 @@ affected calls by itself (see `warehouse.pricing.job`).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Response
+from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from collector.api.deps import Context, Cursor, full_access, read_scope
 from collector.api.errors import COMMON, ErrorDetail, errors
-from collector.api.price_file_status import PriceFileStatus
-from collector.auth import Scope, TokenSet, full_access, read_scope
-from warehouse.config.price_file import (
-    PriceFileError,
-    find_price_file,
-    load_price_file,
-    parse_override,
-)
+from collector.auth import Scope
+from warehouse.config import sync as config_sync
+from warehouse.core.clock import utc
 from warehouse.gpu import prices as gpu_prices
-from warehouse.pricing import job as pricing
 from warehouse.queries.prices import price_report
-from warehouse.store.database import Database
-from warehouse.store.transaction import transaction
-
-log = logging.getLogger(__name__)
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 PerMTok = Annotated[str, Field(description="USD per million tokens, exact decimal string.")]
@@ -42,10 +31,6 @@ def decimal_text(value: Decimal | None) -> str | None:
     if value is None:
         return None
     return format(Decimal(value).normalize(), "f")
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
 class Rates(BaseModel):
@@ -227,7 +212,7 @@ class OverrideIn(BaseModel):
     note: str | None = None
 
 
-class ReloadResponse(BaseModel):
+class PriceFileReloadResponse(BaseModel):
     file: str | None = Field(description="The price file read, if any.")
     added: int
     removed: int
@@ -253,9 +238,9 @@ def _override(row: dict[str, Any]) -> OverrideRecord:
     for key in ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok"):
         row[key] = decimal_text(row[key])
     row["reasoning_mtok"] = decimal_text(row["reasoning_mtok"])
-    row["effective_from"] = _utc(row["effective_from"])
-    row["effective_until"] = _utc(row.get("effective_until"))
-    row["created_at"] = _utc(row["created_at"])
+    row["effective_from"] = utc(row["effective_from"])
+    row["effective_until"] = utc(row.get("effective_until"))
+    row["created_at"] = utc(row["created_at"])
     return OverrideRecord(**row)
 
 
@@ -266,8 +251,8 @@ def _model(row: dict[str, Any]) -> ModelInUse:
         PeriodRecord(
             **{
                 **period,
-                "effective_from": _utc(period["effective_from"]),
-                "effective_to": _utc(period["effective_to"]),
+                "effective_from": utc(period["effective_from"]),
+                "effective_to": utc(period["effective_to"]),
                 "rates": _rates(period),
             }
         )
@@ -276,162 +261,98 @@ def _model(row: dict[str, Any]) -> ModelInUse:
     return ModelInUse(**row)
 
 
-def sync_price_file(database: Database, data_dir: Path) -> ReloadResponse:
-    """Load `<data_dir>/prices.toml|yaml` into the price book (file overrides become exactly
-    the file's entries). Raises PriceFileError, changing nothing, when the file is invalid."""
-    path = find_price_file(data_dir)
-    overrides = load_price_file(path) if path is not None else []
-    gpu = gpu_prices.load_gpu_prices(path) if path is not None else []
-    cursor = database.cursor()
-    try:
-        with transaction(cursor):
-            now = dt.datetime.now(dt.UTC)
-            added, removed = pricing.sync_file_overrides(cursor, overrides, now)
-            gpu_added, gpu_removed = gpu_prices.sync_file_gpu_prices(cursor, gpu, now)
-    finally:
-        cursor.close()
-    if added or removed:
-        log.info("price file %s: %d prices added, %d removed", path, added, removed)
-    if gpu_added or gpu_removed:
-        log.info("price file %s: %d GPU prices added, %d removed", path, gpu_added, gpu_removed)
-    return ReloadResponse(file=str(path) if path else None, added=added, removed=removed)
+router = APIRouter(
+    prefix="/api/v1/prices",
+    dependencies=[Depends(read_scope)],
+    tags=["prices"],
+    responses=COMMON,
+)
+# Changing prices needs an unscoped token; reading is scoped to the caller's tenant.
+change = [Depends(full_access)]
 
 
-def load_price_file_reporting(database: Database, data_dir: Path, status: PriceFileStatus) -> None:
-    """`sync_price_file`, with a rejected file logged and kept in `status` instead of raised:
-    the prices loaded before stay in force."""
-    try:
-        sync_price_file(database, data_dir)
-    except PriceFileError as exc:
-        status.rejected(find_price_file(data_dir), exc.errors)
-    else:
-        status.loaded()
-
-
-def prices_router(
-    database: Database, tokens: TokenSet, data_dir: Path, file_status: PriceFileStatus
-) -> APIRouter:
-    """Reading is scoped to the caller's tenant; changing prices needs an unscoped token."""
-    change = [Depends(full_access(tokens))]
-    router = APIRouter(
-        prefix="/api/v1/prices",
-        dependencies=[Depends(read_scope(tokens))],
-        tags=["prices"],
-        responses=COMMON,
+@router.get("", response_model=PricesResponse, summary="The price book and what it priced")
+def list_prices(scope: Scope, cursor: Cursor, context: Context) -> PricesResponse:
+    """Models in use with the catalog model they matched and their current prices,
+    the overrides, unpriced models with call and token counts, and recent re-pricing.
+    A tenant-scoped token sees its tenant's models and counts, and no re-pricing."""
+    report = price_report(cursor, scope=scope)
+    return PricesResponse(
+        catalog=Catalog(**report["catalog"]),
+        book_fingerprint=report["book_fingerprint"],
+        up_to_date=report["up_to_date"],
+        models=[_model(row) for row in report["models"]],
+        overrides=[_override(row) for row in report["overrides"]],
+        unpriced=[
+            UnpricedModel(
+                **{**r, "first_call": utc(r["first_call"]), "last_call": utc(r["last_call"])}
+            )
+            for r in report["unpriced"]
+        ],
+        reprices=[
+            RepriceRecord(
+                **{
+                    **r,
+                    "from_time": utc(r["from_time"]),
+                    "requested_at": utc(r["requested_at"]),
+                    "done_at": utc(r["done_at"]),
+                }
+            )
+            for r in report["reprices"]
+        ],
+        file_errors=context.price_file.errors if scope.unscoped else [],
     )
 
-    @router.get("", response_model=PricesResponse, summary="The price book and what it priced")
-    def list_prices(scope: Scope) -> PricesResponse:
-        """Models in use with the catalog model they matched and their current prices,
-        the overrides, unpriced models with call and token counts, and recent re-pricing.
-        A tenant-scoped token sees its tenant's models and counts, and no re-pricing."""
-        cursor = database.cursor()
-        try:
-            report = price_report(cursor, scope=scope)
-        finally:
-            cursor.close()
-        return PricesResponse(
-            catalog=Catalog(**report["catalog"]),
-            book_fingerprint=report["book_fingerprint"],
-            up_to_date=report["up_to_date"],
-            models=[_model(row) for row in report["models"]],
-            overrides=[_override(row) for row in report["overrides"]],
-            unpriced=[
-                UnpricedModel(
-                    **{**r, "first_call": _utc(r["first_call"]), "last_call": _utc(r["last_call"])}
-                )
-                for r in report["unpriced"]
-            ],
-            reprices=[
-                RepriceRecord(
-                    **{
-                        **r,
-                        "from_time": _utc(r["from_time"]),
-                        "requested_at": _utc(r["requested_at"]),
-                        "done_at": _utc(r["done_at"]),
-                    }
-                )
-                for r in report["reprices"]
-            ],
-            file_errors=file_status.errors if scope.unscoped else [],
-        )
 
-    @router.post(
-        "",
-        response_model=OverrideRecord,
-        status_code=201,
-        summary="Add a price (override)",
-        dependencies=change,
-        responses={
-            **errors(400, 403),
-            422: {
-                "model": ErrorDetail,
-                "description": "The price is invalid; every problem is listed.",
-            },
+@router.post(
+    "",
+    response_model=OverrideRecord,
+    status_code=201,
+    summary="Add a price (override)",
+    dependencies=change,
+    responses={
+        **errors(400, 403),
+        422: {
+            "model": ErrorDetail,
+            "description": "The price is invalid; every problem is listed.",
         },
-    )
-    def add_price(body: Annotated[OverrideIn, Body()]) -> OverrideRecord:
-        """Add an override; it wins over the catalog from its `effective_from` on, and the
-        calls it affects are re-priced by the next pricing run."""
-        try:
-            override = parse_override(body.model_dump(exclude_none=True), "price")
-        except PriceFileError as exc:
-            raise HTTPException(422, exc.errors) from None
-        cursor = database.cursor()
-        try:
-            with transaction(cursor):
-                now = dt.datetime.now(dt.UTC)
-                override_id = pricing.add_override(cursor, override, "api", now)
-            rows = price_report(cursor, reprices=0)["overrides"]
-        finally:
-            cursor.close()
-        return _override(next(r for r in rows if r["id"] == override_id))
+    },
+)
+def add_price(body: Annotated[OverrideIn, Body()], cursor: Cursor) -> OverrideRecord:
+    """Add an override; it wins over the catalog from its `effective_from` on, and the
+    calls it affects are re-priced by the next pricing run."""
+    override_id = config_sync.add_price_override(cursor, body.model_dump(exclude_none=True))
+    rows = price_report(cursor, reprices=0)["overrides"]
+    return _override(next(r for r in rows if r["id"] == override_id))
 
-    @router.delete(
-        "/{override_id}",
-        status_code=204,
-        summary="Delete a price (override)",
-        dependencies=change,
-        responses={
-            **errors(403),
-            404: {"model": ErrorDetail, "description": "No such override."},
-            409: {"model": ErrorDetail, "description": "From the price file."},
-        },
-    )
-    def delete_price(override_id: int) -> Response:
-        """Delete an override added through the API; the calls it priced are re-priced."""
-        cursor = database.cursor()
-        try:
-            row = cursor.execute(
-                "SELECT source FROM price_overrides WHERE id = ?", [override_id]
-            ).fetchone()
-            if row is None:
-                raise HTTPException(404, f"no price override {override_id}")
-            if row[0] == "file":
-                raise HTTPException(
-                    409, "this price comes from the price file: edit the file and reload"
-                )
-            with transaction(cursor):
-                pricing.delete_override(cursor, override_id)
-        finally:
-            cursor.close()
-        return Response(status_code=204)
 
-    @router.post(
-        "/reload",
-        response_model=ReloadResponse,
-        summary="Re-read the price file",
-        dependencies=change,
-        responses=errors(403),
-    )
-    def reload_prices() -> ReloadResponse:
-        """Re-read `<data_dir>/prices.toml` (or .yaml); an invalid file changes nothing."""
-        try:
-            reloaded = sync_price_file(database, data_dir)
-        except PriceFileError as exc:
-            file_status.rejected(find_price_file(data_dir), exc.errors)
-            raise HTTPException(422, exc.errors) from None
-        file_status.loaded()
-        return reloaded
+@router.delete(
+    "/{override_id}",
+    status_code=204,
+    summary="Delete a price (override)",
+    dependencies=change,
+    responses={
+        **errors(403),
+        404: {"model": ErrorDetail, "description": "No such override."},
+        409: {"model": ErrorDetail, "description": "From the price file."},
+    },
+)
+def delete_price(override_id: int, cursor: Cursor) -> Response:
+    """Delete an override added through the API; the calls it priced are re-priced."""
+    config_sync.delete_price_override(cursor, override_id)
+    return Response(status_code=204)
 
-    return router
+
+@router.post(
+    "/reload",
+    response_model=PriceFileReloadResponse,
+    summary="Re-read the price file",
+    dependencies=change,
+    responses=errors(403),
+)
+def reload_prices(cursor: Cursor, context: Context) -> PriceFileReloadResponse:
+    """Re-read `<data_dir>/prices.toml` (or .yaml); an invalid file changes nothing."""
+    synced = config_sync.reload_price_file(cursor, context.data_dir, gpu_prices, context.price_file)
+    return PriceFileReloadResponse(
+        file=str(synced.path) if synced.path else None, added=synced.added, removed=synced.removed
+    )

@@ -10,21 +10,23 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from collector.api.deps import ApiContext, Context, Cursor, full_access, read_scope
 from collector.api.errors import COMMON, ErrorDetail, errors
 from collector.api.routers.prices import decimal_text
-from collector.auth import Scope, TokenSet, full_access, read_scope
+from collector.auth import Scope
+from warehouse.core.clock import utc
 from warehouse.reconciliation.compute import Row
 from warehouse.reconciliation.config import load_reconciliation_config
 from warehouse.reconciliation.detector import model_gaps
 from warehouse.reconciliation.formats import MAX_BYTES, Format, parse_bill, sha256
 from warehouse.reconciliation.load import reconciliation
-from warehouse.reconciliation.records import TOKEN_CLASSES, BillFileError
+from warehouse.reconciliation.records import TOKEN_CLASSES, ParsedBill
 from warehouse.reconciliation.store import import_bill, list_imports
-from warehouse.store.database import Database
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
 DEFAULT_DAYS = 30
@@ -148,18 +150,17 @@ def _unscoped(scope: Scope) -> None:
 
 
 def reconciliation_report(
-    database: Database, start: dt.date | None, end: dt.date | None, provider: str | None
+    cursor: duckdb.DuckDBPyConnection,
+    start: dt.date | None,
+    end: dt.date | None,
+    provider: str | None,
 ) -> ReconciliationResponse:
     end = end or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     start = start or end - dt.timedelta(days=DEFAULT_DAYS)
     if end <= start or (end - start).days > 366:
         raise HTTPException(400, "need start < end, at most 366 days apart")
-    cursor = database.cursor()
-    try:
-        config = load_reconciliation_config(cursor)
-        rows = reconciliation(cursor, start, end, config, provider)
-    finally:
-        cursor.close()
+    config = load_reconciliation_config(cursor)
+    rows = reconciliation(cursor, start, end, config, provider)
     totals = [
         ModelTotal(
             provider=g.provider,
@@ -179,111 +180,94 @@ def reconciliation_report(
     )
 
 
-def imports_report(database: Database) -> ImportsResponse:
-    cursor = database.cursor()
-    try:
-        rows = list_imports(cursor)
-    finally:
-        cursor.close()
+def imports_report(cursor: duckdb.DuckDBPyConnection) -> ImportsResponse:
     return ImportsResponse(
         imports=[
-            BillImport(
-                **{
-                    **r,
-                    "status": "imported",
-                    "imported_at": r["imported_at"].replace(tzinfo=dt.UTC),
-                }
-            )
-            for r in rows
+            BillImport(**{**r, "status": "imported", "imported_at": utc(r["imported_at"])})
+            for r in list_imports(cursor)
         ]
     )
 
 
-def reconciliation_router(database: Database, tokens: TokenSet) -> APIRouter:
-    router = APIRouter(
-        prefix="/api/v1/reconciliation",
-        dependencies=[Depends(read_scope(tokens))],
-        tags=["reconciliation"],
-        responses=COMMON,
-    )
-
-    @router.get(
-        "",
-        response_model=ReconciliationResponse,
-        summary="Billed against span-derived cost",
-        responses=errors(400, 403),
-    )
-    def reconcile(
-        scope: Scope,
-        start: Annotated[dt.date | None, Query(description="First UTC day.")] = None,
-        end: Annotated[dt.date | None, Query(description="Day after the last (exclusive).")] = None,
-        provider: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> ReconciliationResponse:
-        """Per day x provider x model of the days the imported bills cover: the bill's
-        tokens and dollars against spendscope's, the gap, its share of the bill, and the
-        gap split into causes (docs/reconciliation.md). Default: the last 30 days."""
-        _unscoped(scope)
-        return reconciliation_report(database, start, end, provider)
-
-    @router.get(
-        "/bills", response_model=ImportsResponse, summary="Imported bills", responses=errors(403)
-    )
-    def imports(scope: Scope) -> ImportsResponse:
-        """The latest 100 imports, newest first."""
-        _unscoped(scope)
-        return imports_report(database)
-
-    @router.post(
-        "/bills",
-        response_model=BillImport,
-        summary="Import a bill file",
-        dependencies=[Depends(full_access(tokens))],
-        responses={
-            **errors(403, 413),
-            422: {"model": ErrorDetail, "description": "A bad bill: every bad row is named."},
-        },
-    )
-    async def import_file(
-        request: Request,
-        name: Annotated[str, Query(min_length=1, max_length=300)] = "bill",
-        bill_format: Annotated[
-            Format | None, Query(alias="format", description="Default: recognised.")
-        ] = None,
-        provider: Annotated[
-            str | None, Query(max_length=200, description="FOCUS: every row's provider.")
-        ] = None,
-        cost_column: Annotated[str, Query(max_length=100)] = "BilledCost",
-    ) -> BillImport:
-        """The request body is the bill file as is: OpenAI or Anthropic usage/cost pages
-        (JSON), or a FOCUS CSV. All of it is imported or nothing (422 naming the bad rows);
-        the same content imported again changes nothing (`status: unchanged`)."""
-        content = await request.body()
-        if len(content) > MAX_BYTES:
-            raise HTTPException(413, f"a bill file is at most {MAX_BYTES} bytes")
-        return await run_in_threadpool(
-            _import, database, content, name, bill_format, provider, cost_column
-        )
-
-    return router
+router = APIRouter(
+    prefix="/api/v1/reconciliation",
+    dependencies=[Depends(read_scope)],
+    tags=["reconciliation"],
+    responses=COMMON,
+)
 
 
-def _import(
-    database: Database,
-    content: bytes,
-    name: str,
-    bill_format: Format | None,
-    provider: str | None,
-    cost_column: str,
+@router.get(
+    "",
+    response_model=ReconciliationResponse,
+    summary="Billed against span-derived cost",
+    responses=errors(400, 403),
+)
+def reconcile(
+    scope: Scope,
+    cursor: Cursor,
+    start: Annotated[dt.date | None, Query(description="First UTC day.")] = None,
+    end: Annotated[dt.date | None, Query(description="Day after the last (exclusive).")] = None,
+    provider: Annotated[str | None, Query(max_length=200)] = None,
+) -> ReconciliationResponse:
+    """Per day x provider x model of the days the imported bills cover: the bill's
+    tokens and dollars against spendscope's, the gap, its share of the bill, and the
+    gap split into causes (docs/reconciliation.md). Default: the last 30 days."""
+    _unscoped(scope)
+    return reconciliation_report(cursor, start, end, provider)
+
+
+@router.get(
+    "/bills", response_model=ImportsResponse, summary="Imported bills", responses=errors(403)
+)
+def imports(scope: Scope, cursor: Cursor) -> ImportsResponse:
+    """The latest 100 imports, newest first."""
+    _unscoped(scope)
+    return imports_report(cursor)
+
+
+@router.post(
+    "/bills",
+    response_model=BillImport,
+    summary="Import a bill file",
+    dependencies=[Depends(full_access)],
+    responses={
+        **errors(403, 413),
+        422: {"model": ErrorDetail, "description": "A bad bill: every bad row is named."},
+    },
+)
+async def import_file(
+    request: Request,
+    context: Context,
+    name: Annotated[str, Query(min_length=1, max_length=300)] = "bill",
+    bill_format: Annotated[
+        Format | None, Query(alias="format", description="Default: recognised.")
+    ] = None,
+    provider: Annotated[
+        str | None, Query(max_length=200, description="FOCUS: every row's provider.")
+    ] = None,
+    cost_column: Annotated[str, Query(max_length=100)] = "BilledCost",
 ) -> BillImport:
-    try:
-        bill = parse_bill(content, name, bill_format, provider=provider, cost_column=cost_column)
-    except BillFileError as exc:
-        raise HTTPException(422, exc.errors) from None
-    cursor = database.cursor()
+    """The request body is the bill file as is: OpenAI or Anthropic usage/cost pages
+    (JSON), or a FOCUS CSV. All of it is imported or nothing (422 naming the bad rows);
+    the same content imported again changes nothing (`status: unchanged`)."""
+    content = await request.body()
+    if len(content) > MAX_BYTES:
+        raise HTTPException(413, f"a bill file is at most {MAX_BYTES} bytes")
+    bill = await run_in_threadpool(
+        parse_bill, content, name, bill_format, provider=provider, cost_column=cost_column
+    )
+    return await run_in_threadpool(_import, context, bill, content, name)
+
+
+def _import(context: ApiContext, bill: ParsedBill, content: bytes, name: str) -> BillImport:
+    """Stored on a cursor of its own: the handler is async (it reads the body), so it has
+    no per-request cursor. A bad bill raised `BillFileError` (422, every bad row named)."""
+    cursor = context.database.cursor()
     try:
         result = import_bill(cursor, bill, name, sha256(content), dt.datetime.now(dt.UTC))
     finally:
         cursor.close()
     record: dict[str, Any] = vars(result) | {"id": result.import_id, "name": name}
-    record["imported_at"] = result.imported_at.replace(tzinfo=dt.UTC)
+    record["imported_at"] = utc(result.imported_at)
     return BillImport(**{k: v for k, v in record.items() if k != "import_id"})

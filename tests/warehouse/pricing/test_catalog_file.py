@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from collector.api.deps import ApiContext, install
 from collector.api.price_catalog import CatalogSource
-from collector.api.price_file_status import PriceFileStatus
-from collector.api.routers.prices import prices_router
+from collector.api.routers import prices as prices_api
 from collector.auth import TokenSet
 from tests.warehouse.pricing.catalog_data import bundled_raw, dumps, model, provider
 from tests.warehouse.pricing.test_pricing import MTOK, Call, Warehouse, expected
@@ -62,7 +62,8 @@ def newer_catalog() -> list[dict[str, Any]]:
 
 def report(database: Database) -> dict[str, Any]:
     app = FastAPI()
-    app.include_router(prices_router(database, TokenSet([]), Path("."), PriceFileStatus()))
+    install(app, ApiContext(database, TokenSet([]), Path(".")))
+    app.include_router(prices_api.router)
     response = TestClient(app).get("/api/v1/prices")
     assert response.status_code == 200, response.text
     return dict(response.json())

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from collector.api.price_file_status import PriceFileStatus
-from collector.api.routers.prices import prices_router
+from collector.api.deps import ApiContext, install
+from collector.api.routers import prices as prices_api
 from collector.auth import TokenSet
 from collector.cli.main import cli
 from tests.warehouse.pricing.test_pricing import MTOK, Call, Warehouse, expected
@@ -243,7 +243,8 @@ def test_the_api_shows_what_each_override_covers(
     wh: Warehouse, database: Database, tmp_path: Path
 ) -> None:
     app = FastAPI()
-    app.include_router(prices_router(database, TokenSet([]), tmp_path, PriceFileStatus()))
+    install(app, ApiContext(database, TokenSet([]), tmp_path))
+    app.include_router(prices_api.router)
     client = TestClient(app)
     wh.ingest(
         [

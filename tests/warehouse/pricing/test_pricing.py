@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from collector.api.price_file_status import PriceFileStatus
-from collector.api.routers.prices import prices_router
-from collector.api.v1 import api_router
+from collector.api import v1
+from collector.api.deps import ApiContext, install
+from collector.api.routers import prices as prices_api
 from collector.auth import TokenSet
 from collector.cli.main import cli
 from collector.ingest.normalize import Normalizer
@@ -675,8 +675,9 @@ def test_api_adds_prices_and_shows_what_priced_each_call(
     warehouse: Warehouse, database: Database, tmp_path: Path
 ) -> None:
     app = FastAPI()
-    app.include_router(api_router(database, TokenSet([])))
-    app.include_router(prices_router(database, TokenSet([]), tmp_path, PriceFileStatus()))
+    install(app, ApiContext(database, TokenSet([]), tmp_path))
+    app.include_router(v1.router)
+    app.include_router(prices_api.router)
     client = TestClient(app)
     calls, ids = _history(warehouse)
     warehouse.run()
