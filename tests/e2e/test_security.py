@@ -205,6 +205,14 @@ REVIEWED: dict[str, set[str]] = {
         "source",
         "table",
     },
+    "warehouse.reconciliation.store": {
+        "' AND '.join((f'b.{c} IS NOT DISTINCT FROM s.{c}' for c in _FIGURES))",
+        "', '.join((f'{c} = excluded.{c}' for c in _FIGURES))",
+        "columns",  # the bill_lines column names, fixed
+        "differs",  # built from _FIGURES, fixed column names
+        "import_id",  # int(...) of the id the INSERT returned
+        "values",  # fixed column names of the staged table
+    },
     "warehouse.config.file_rows": {
         "table",  # FileTable: a Literal of the two file-sourced tables
     },

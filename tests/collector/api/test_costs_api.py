@@ -764,12 +764,20 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
             assert denied.status_code == 403, (path, denied.text)
             assert pipeline.client.get(path, headers=ADMIN).status_code == 200
 
+    def bills() -> None:  # bills cover the whole organisation
+        for path in ("/api/v1/reconciliation", "/api/v1/reconciliation/bills"):
+            denied = pipeline.client.get(path, headers=tenant("acme"))
+            assert denied.status_code == 403, (path, denied.text)
+            assert pipeline.client.get(path, headers=ADMIN).status_code == 200
+
     def gpu_allocation() -> None:
         body = pipeline.get("/gpu/allocation", tenant("acme"), **WINDOW)
         assert body["deployments"] is None and body["rows"] == []
         assert pipeline.get("/gpu/allocation", **WINDOW)["deployments"] == []
 
     return {
+        "/api/v1/reconciliation": bills,
+        "/api/v1/reconciliation/bills": bills,
         "/api/v1/gpu/efficiency": gpu_fleet,
         "/api/v1/gpu/prices": gpu_fleet,
         "/api/v1/gpu/allocation": gpu_allocation,
@@ -821,6 +829,7 @@ SHARED_WRITES = {  # change what every tenant sees: an unscoped token only (403)
     ("POST", "/api/v1/prices/reload"),
     ("POST", "/api/v1/budgets/reload"),
     ("POST", "/api/v1/gpu/prices"),
+    ("POST", "/api/v1/reconciliation/bills"),
 }
 # Scoped to the token's tenant: `alert_checks` (the "alert" and "mutes" checks) holds an
 # acme token to acme's incidents and mutes (404 for globex's, its mutes forced to acme).
