@@ -190,7 +190,7 @@ def _residual(frame: pl.DataFrame, t: Thresholds, b: Baseline) -> pl.DataFrame:
     weeks = [f"lag{k}" for k in range(1, b.weeks + 1)]
     frame = frame.with_columns((pl.col(weeks) + t.offset_usd).log())
     return (
-        _median_of_few(frame, weeks, "seasonal")
+        median_of_few(frame, weeks, "seasonal")
         .with_columns(log=(pl.col("value") + t.offset_usd).log())
         .with_columns(
             cold=pl.col("seasonal").is_null(),
@@ -288,7 +288,7 @@ def _masked(expr: pl.Expr, reach: int) -> pl.Expr:
     return pl.when(pl.col("at") >= reach).then(expr)
 
 
-def _median_of_few(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+def median_of_few(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
     """The median of up to four columns per row, nulls ignored (null when all are): from
     their count, sum, min and max (computed once each), far faster than a list median."""
     if not 1 <= len(columns) <= 4:
