@@ -195,7 +195,9 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World) -> Figures:
     return figures
 
 
-def _by_event(figures: Figures, starts: pl.DataFrame, world: World, detected: dict[int, int]) -> None:
+def _by_event(
+    figures: Figures, starts: pl.DataFrame, world: World, detected: dict[int, int]
+) -> None:
     """Each false incident to the event it starts in (else noise); incidents missed while an
     event lasted."""
     events = {name: 0 for name in ("holiday", "outage", "daylight_saving", "price_cut", "launch")}

@@ -10,9 +10,12 @@ All in log space, l = ln(value + offset), and causal (row t only looks at rows b
 - seasonal(t): the median of l at the same hour of week over the last `weeks` weeks (the
   weeks the series has); one past incident in those weeks does not move a median;
 - level(t): the median residual l - seasonal over the last `level_hours`, a level
-  correction for growth since those weeks. A lasting level shift moves it within about
-  half that window, after which the shift is the new normal and stops firing; a spike of a
-  few hours does not move it;
+  correction for growth since those weeks, but never below the median residual of the
+  last `level_floor_hours` (a week): it rises fast and falls slowly. A lasting level shift
+  up moves it within about half of `level_hours`, after which the shift is the new normal
+  and stops firing; a spike of a few hours does not move it; a quiet day (a holiday, an
+  outage) does not lower the next day's expectation, a lasting drop (a price cut) lowers
+  it within half a week;
 - expected(t) = exp(seasonal + level) - offset; score(t) = (l - expected log) / scale, where
   scale is 1.4826 x the median absolute deviation of the past `scale_hours`' deviations
   (a MAD, robust to the incidents in it), floored at `min_scale`.
@@ -59,6 +62,7 @@ class Baseline:
 
     weeks: int = 4  # 1 to 4
     level_hours: int = 48
+    level_floor_hours: int = 168  # the level never falls below this window's median
     scale_hours: int = 336
     min_history_hours: int = 24
     sparse_share: float = 0.5  # hourly windows need spend in at least this share of hours
@@ -130,7 +134,7 @@ def statistics(
     )
     keep = hours
     if tail is not None:  # the rows the tail's statistics need, and nothing before them
-        keep = min(hours, tail + b.scale_hours + b.level_hours + 1)
+        keep = min(hours, tail + b.scale_hours + max(b.level_hours, b.level_floor_hours) + 1)
         frame = frame.filter(pl.col("at") >= hours - keep).with_columns(_position(keep))
     log = (pl.col("value") + t.offset_usd).log()
     frame = frame.with_columns(
@@ -146,9 +150,12 @@ def statistics(
     frame = _residual(frame, t, b)
     # A missing residual (before the series' first spend) counts as 0 (no correction):
     # a rolling median over nulls is several times slower.
-    level = _masked(
-        pl.col("residual").fill_null(0.0).shift(1).rolling_median(b.level_hours),
-        b.level_hours,
+    residuals = pl.col("residual").fill_null(0.0).shift(1)
+    floor = pl.when(pl.col("age") >= b.level_floor_hours).then(
+        residuals.rolling_median(b.level_floor_hours)
+    )
+    level = pl.max_horizontal(
+        _masked(residuals.rolling_median(b.level_hours), b.level_hours), floor
     )
     frame = frame.with_columns(level=level, raw_level=level)
     frame = _deviation(frame)
@@ -175,7 +182,8 @@ def score_from_state(
     value at the same hour 1..weeks weeks before, null where the series had none),
     `recent` (the mean of ln(value + offset) over the 24 hours before, null with fewer
     than 6), `active` (the share of the `scale_hours` before with spend), `level` (the
-    median residual of the `level_hours` before), `mad` (the median absolute deviation of
+    level correction: the greater of the median residuals of the `level_hours` and the
+    `level_floor_hours` before), `mad` (the median absolute deviation of
     the `scale_hours` before, null with fewer than 12) and `age`. Returns `score`'s columns
     and the row's `residual` and `deviation`, which the state keeps for the hours after.
     """

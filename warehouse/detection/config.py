@@ -132,8 +132,11 @@ def _convert(kind: Any, value: Any, where: str, default: Any = None) -> Any:
 def _checked(config: AnomalyConfig) -> AnomalyConfig:
     if not 1 <= config.baseline.weeks <= 4:
         raise ConfigError("anomalies.baseline.weeks: must be 1 to 4")
-    if config.baseline.level_hours < 4 or config.baseline.scale_hours < 24:
+    b = config.baseline
+    if b.level_hours < 4 or b.scale_hours < 24:
         raise ConfigError("anomalies.baseline: level_hours >= 4 and scale_hours >= 24")
+    if not b.level_hours <= b.level_floor_hours <= b.scale_hours:
+        raise ConfigError("anomalies.baseline: level_floor_hours from level_hours to scale_hours")
     if config.explain_limit < 0:
         raise ConfigError("anomalies.explain_limit: must be 0 or more")
     return config

@@ -84,12 +84,14 @@ class Settings:
     def history_hours(self) -> int:
         """The hours before an evaluated one the columnar baseline reads."""
         b = self.baseline
-        return HOURS_PER_WEEK * b.weeks + b.scale_hours + b.level_hours + 24
+        return (
+            HOURS_PER_WEEK * b.weeks + b.scale_hours + max(b.level_hours, b.level_floor_hours) + 24
+        )
 
     def reach(self) -> int:
         """How many hours before an hour its rolling statistics read."""
         b = self.baseline
-        return max(b.scale_hours, b.level_hours, 24)
+        return max(b.scale_hours, b.level_hours, b.level_floor_hours, 24)
 
     def retained_hours(self) -> int:
         """The hours kept: the oldest one a score reads (the last seasonal lag of the hour
@@ -278,12 +280,22 @@ FROM (
            CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
                 THEN avg(ln(value_day + $offset_day)) FILTER (WHERE hour > $recent_from)
            END AS recent_day,
-           CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
-                THEN median(coalesce(residual_hour, 0)) FILTER (WHERE hour > $level_from)
-           END AS level_hour,
-           CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
-                THEN median(coalesce(residual_day, 0)) FILTER (WHERE hour > $level_from)
-           END AS level_day,
+           greatest(
+               CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
+                    THEN median(coalesce(residual_hour, 0)) FILTER (WHERE hour > $level_from)
+               END,
+               CASE WHEN count(*) FILTER (WHERE hour > $floor_from) >= $floor_hours
+                    THEN median(coalesce(residual_hour, 0)) FILTER (WHERE hour > $floor_from)
+               END
+           ) AS level_hour,
+           greatest(
+               CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
+                    THEN median(coalesce(residual_day, 0)) FILTER (WHERE hour > $level_from)
+               END,
+               CASE WHEN count(*) FILTER (WHERE hour > $floor_from) >= $floor_hours
+                    THEN median(coalesce(residual_day, 0)) FILTER (WHERE hour > $floor_from)
+               END
+           ) AS level_day,
            CASE WHEN count(deviation_hour) >= 12 THEN median(abs(deviation_hour)) END
                AS mad_hour,
            CASE WHEN count(deviation_day) >= 12 THEN median(abs(deviation_day)) END
@@ -356,6 +368,8 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
             "recent_from": hour - 24 * HOUR,
             "level_from": hour - b.level_hours * HOUR,
             "level_hours": b.level_hours,
+            "floor_from": hour - b.level_floor_hours * HOUR,
+            "floor_hours": b.level_floor_hours,
             "scale_from": hour - b.scale_hours * HOUR,
             "offset_hour": settings.hour.offset_usd,
             "offset_day": settings.day.offset_usd,
