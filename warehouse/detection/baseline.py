@@ -8,7 +8,10 @@ ramp shows up within hours rather than the next morning).
 
 All in log space, l = ln(value + offset), and causal (row t only looks at rows before it):
 - seasonal(t): the median of l at the same hour of week over the last `weeks` weeks (the
-  weeks the series has); one past incident in those weeks does not move a median;
+  weeks the series has); one past incident in those weeks does not move a median. For
+  the hour (w = 1) each week's value is the greatest of the hours within `phase_hours`
+  (1) of that hour, so a daily pattern shifted by an hour (daylight saving, a customer in
+  another zone) is absorbed at once rather than over the weeks the median needs;
 - level(t): the median residual l - seasonal over the last `level_hours`, a level
   correction for growth since those weeks, but never below the median residual of the
   last `level_floor_hours` (a week): it rises fast and falls slowly. A lasting level shift
@@ -63,6 +66,7 @@ class Baseline:
     weeks: int = 4  # 1 to 4
     level_hours: int = 48
     level_floor_hours: int = 168  # the level never falls below this window's median
+    phase_hours: int = 1  # an hour's seasonal lags: the greatest within this many hours
     scale_hours: int = 336
     min_history_hours: int = 24
     sparse_share: float = 0.5  # hourly windows need spend in at least this share of hours
@@ -127,10 +131,7 @@ def statistics(
         seen_before=pl.when(pl.col("at") == 0).then(seen.cum_sum() - seen).forward_fill(),
     ).with_columns(
         age=(pl.col("seen") - pl.col("seen_before") - 1).cast(pl.Int32),
-        **{
-            f"lag{k}": _masked(pl.col("value").shift(HOURS_PER_WEEK * k), HOURS_PER_WEEK * k)
-            for k in range(1, b.weeks + 1)
-        },
+        **{f"lag{k}": seasonal_lag(k, window, b) for k in range(1, b.weeks + 1)},
     )
     keep = hours
     if tail is not None:  # the rows the tail's statistics need, and nothing before them
@@ -269,6 +270,23 @@ def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, reach: int) -> pl.DataF
     mad = pl.concat(parts)
     rows = frame.filter(pl.col("at") >= keep - tail)
     return rows.join(mad, on=["series", "at"], how="left").sort("series", "at")
+
+
+def phase_hours(window: int, baseline: Baseline) -> int:
+    """How many hours either side of the same hour of the week a lag reaches (hours only:
+    a trailing day barely moves when the daily pattern shifts by an hour)."""
+    return baseline.phase_hours if window == 1 else 0
+
+
+def seasonal_lag(k: int, window: int, baseline: Baseline) -> pl.Expr:
+    """The value k weeks before each row: the greatest of the hours within `phase_hours`
+    of the same hour of the week, so a daily pattern an hour earlier or later (daylight
+    saving, a customer in another zone) is not a rise; null where it reaches before the
+    series' rows in the grid."""
+    reach = phase_hours(window, baseline)
+    lag = HOURS_PER_WEEK * k
+    values = [pl.col("value").shift(lag + d) for d in range(-reach, reach + 1)]
+    return _masked(pl.max_horizontal(values) if reach else values[0], lag + reach)
 
 
 def window_values(grid: pl.DataFrame, window: int) -> pl.Series:

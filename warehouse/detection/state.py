@@ -46,6 +46,7 @@ from warehouse.detection.baseline import (
     HOURS_PER_WEEK,
     Baseline,
     Thresholds,
+    phase_hours,
     score_from_state,
     statistics,
     window_values,
@@ -96,7 +97,8 @@ class Settings:
     def retained_hours(self) -> int:
         """The hours kept: the oldest one a score reads (the last seasonal lag of the hour
         under way, or the rolling statistics' reach)."""
-        return max(HOURS_PER_WEEK * self.baseline.weeks, self.reach()) + 1
+        b = self.baseline
+        return max(HOURS_PER_WEEK * b.weeks + b.phase_hours, self.reach()) + 1
 
 
 def refresh(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: Settings) -> str:
@@ -188,9 +190,12 @@ def _inputs_sql(weeks: int) -> str:
     lags = ", ".join(
         f"l{k}.value_hour AS lag{k}_hour, l{k}.value_day AS lag{k}_day" for k in range(1, weeks + 1)
     )
+    # The hour's lag: the greatest value within `phase` hours of it (baseline.seasonal_lag).
     joins = "\n".join(
-        f"LEFT JOIN (SELECT series, value_hour, value_day FROM spend_state "
-        f"WHERE hour = $lag{k}) l{k} USING (series)"
+        f"LEFT JOIN (SELECT series, max(value_hour) AS value_hour, "
+        f"max(value_day) FILTER (WHERE hour = $lag{k}) AS value_day FROM spend_state "
+        f"WHERE hour >= $lag{k} - $phase AND hour <= $lag{k} + $phase GROUP BY series) l{k} "
+        f"USING (series)"
         for k in range(1, weeks + 1)
     )
     return INPUTS.format(lags=lags, lag_joins=joins)
@@ -212,6 +217,7 @@ def inputs(
         "previous": hour - HOUR,
         "day_from": hour - 23 * HOUR,
         "alive": hour - (settings.history_hours() + 1) * HOUR,
+        "phase": phase_hours(1, settings.baseline) * HOUR,
         **{f"lag{k}": hour - k * HOURS_PER_WEEK * HOUR for k in range(1, weeks + 1)},
     }
     known = cursor.execute(_inputs_sql(weeks), params).pl()
