@@ -46,6 +46,7 @@ from bench.anomaly_world import START, WARMUP_HOURS, World
 from warehouse.detection import anomalies
 from warehouse.detection.baseline import score
 from warehouse.detection.config import AnomalyConfig
+from warehouse.detection.per_call import score_per_call
 from warehouse.detection.series import DIMENSION_SETS, hourly_grid
 from warehouse.store.database import Database
 
@@ -55,13 +56,16 @@ Scorer = Callable[[pl.DataFrame, AnomalyConfig], pl.DataFrame]
 
 
 def spendscope(grid: pl.DataFrame, config: AnomalyConfig) -> pl.DataFrame:
-    """The detector's causal scoring of every hour: series, hour, value, expected, fires,
-    grain, window."""
+    """The detector's causal scoring of every hour, spend per hour and per day and the cost
+    per call: series, hour, value, expected, fires, grain, window."""
     parts = []
     for grain in anomalies.GRAINS:
         thresholds = config.hour if grain.window == 1 else config.day
         rows = score(grid, window=grain.window, thresholds=thresholds, baseline=config.baseline)
         parts.append(_tagged(rows, grain.name, grain.window))
+    if config.per_call.enabled:
+        rows = score_per_call(grid, config.per_call)
+        parts.append(_tagged(rows, "call", config.per_call.window_hours))
     return pl.concat(parts)
 
 

@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from warehouse.detection import explain as spend_explain
+from warehouse.detection import per_call
 from warehouse.detection import state as spend_state
 from warehouse.detection.baseline import HOURS_PER_WEEK
 from warehouse.detection.config import AnomalyConfig, load_anomaly_config
@@ -41,6 +42,7 @@ class Grain:
     name: str  # in the series key
     window: int  # hours summed
     label: str
+    per_call: bool = False  # the cost per call (`warehouse.detection.per_call`), not spend
 
 
 CAUSES = {
@@ -51,6 +53,7 @@ CAUSES = {
     "other": "prices or more output per input",
 }
 GRAINS = (Grain("hour", 1, "hour"), Grain("day", 24, "24 hours"))
+PER_CALL = Grain("call", per_call.PER_CALL.window_hours, "3 hours", per_call=True)
 
 
 def history_hours(config: AnomalyConfig) -> int:
@@ -83,16 +86,13 @@ def detect(
     firing = [
         Firing(grain, row, share if partial and row["hour"] == current else 1.0)
         for grain in GRAINS
-        for row in (
-            pl.concat(scored[grain.name])
-            .filter(pl.col("fires").is_not_null())
-            .sort("hour")
-            .group_by("key")
-            .last()
-            .sort("key")
-            .iter_rows(named=True)
-        )
+        for row in _last_firing(pl.concat(scored[grain.name]))
     ]
+    # The cost per call: the hour under way as spent so far (a ratio needs no projection).
+    hours = [current - HOUR, current] if partial else [current - HOUR]
+    calls = per_call.score_live(cursor, hours, config.per_call)
+    call_grain = Grain("call", config.per_call.window_hours, PER_CALL.label, per_call=True)
+    firing += [Firing(call_grain, row, 1.0) for row in _last_firing(calls)]
     spends = window_spend(cursor, [(f.dimensions, f.window_start, f.window_end) for f in firing])
     # Explaining is a few queries per series: when many fire at once (a price change
     # across a model's series), only the largest impacts are explained.
@@ -102,6 +102,20 @@ def detect(
         _signal(cursor, f, spends[i], config, now, explain=i in explained, firing_count=len(firing))
         for i, f in enumerate(firing)
     ]
+
+
+def _last_firing(scored: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per series key, its latest firing row."""
+    if scored.is_empty():
+        return []
+    return (
+        scored.filter(pl.col("fires").is_not_null())
+        .sort("hour")
+        .group_by("key")
+        .last()
+        .sort("key")
+        .to_dicts()
+    )
 
 
 @dataclass(frozen=True)
@@ -128,8 +142,11 @@ class Firing:
         return {k: self.row[k] for k in ("feature", "model", "tenant") if self.row[k] is not None}
 
     def impact(self, config: AnomalyConfig) -> float:
-        """The excess over `impact_hours` for an hour, the excess itself for a day."""
+        """The excess over `impact_hours` for an hour or the cost per call (its hourly
+        excess), the excess itself for a day."""
         excess: float = self.row["value"] - self.row["expected"]
+        if self.grain.per_call:
+            return excess / self.grain.window * config.impact_hours
         return excess * (config.impact_hours if self.grain.window == 1 else 1)
 
 
@@ -174,15 +191,23 @@ def _signal(
         "expected_usd": round(row["expected"], 6),
         "ratio": round(row["value"] / row["expected"], 3) if row["expected"] else None,
         "score": round(row["score"], 2),
-        "cold_start": row["cold"],
+        "cold_start": row.get("cold", False),
         "projected_from_share": round(share, 3) if share < 1 else None,
     }
+    if grain.per_call:
+        details["calls"] = int(row["calls"])
+        details["cost_per_call_usd"] = round(row["value"] / row["calls"], 6)
+        details["usual_cost_per_call_usd"] = round(row["expected"] / row["calls"], 6)
     if explain:
         condition, params = series_filter(dimensions)
-        weeks = config.baseline.weeks
+        # The windows the usual came from: the same hours 1-4 days (cost per call) or
+        # 1-`weeks` weeks (spend) before.
+        step, lags = (
+            (24, per_call.DAYS) if grain.per_call else (HOURS_PER_WEEK, config.baseline.weeks)
+        )
         references = [
-            (window_start - k * HOURS_PER_WEEK * HOUR, window_end - k * HOURS_PER_WEEK * HOUR)
-            for k in range(1, weeks + 1)
+            (window_start - k * step * HOUR, window_end - k * step * HOUR)
+            for k in range(1, lags + 1)
         ]
         try:
             details["explanation"] = spend_explain.explain(
@@ -200,11 +225,18 @@ def _signal(
         )
     cause = details.get("explanation", {}).get("main_cause")
     because = CAUSES.get(cause, "") if direction == "up" else ""
-    title = (
-        f"Spend {direction}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
-        f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
-        + (f", mostly {because}" if because else "")
-    )
+    if grain.per_call:
+        title = (
+            f"Cost per call up: {row['key']} ${details['cost_per_call_usd']:,.4f} a call in the "
+            f"{grain.label} to {window_end:%H:%M} UTC ({details['calls']:,} calls), "
+            f"{details['ratio']}x the usual ${details['usual_cost_per_call_usd']:,.4f}"
+        )
+    else:
+        title = (
+            f"Spend {direction}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
+            f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
+        )
+    title += f", mostly {because}" if because else ""
     return Signal(
         kind="spend_anomaly",
         series=key,

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from warehouse.detection.baseline import BASELINE, DAY, HOUR, Baseline, Thresholds
+from warehouse.detection.per_call import PER_CALL, PerCall
 
 ANOMALIES = "anomalies"
 RUNAWAY = "runaway"
@@ -31,6 +32,7 @@ class AnomalyConfig:
     hour: Thresholds = HOUR  # the hour's spend
     day: Thresholds = DAY  # the trailing 24 hours' spend, scored every hour
     baseline: Baseline = BASELINE
+    per_call: PerCall = PER_CALL  # the cost per call of the trailing 3 hours
     # The hour under way is scored (its spend projected to the full hour) once this share
     # of it has passed; before, only the last complete hour is.
     min_partial_share: float = 0.25

@@ -402,7 +402,7 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
         return
     # The hour under way (the grid's last) only serves the statistics of the hour before.
     stats_tail = settings.reach() + 2
-    grid, columns = _grid_statistics(series.grid, settings, stats_tail)
+    grid, columns = _grid_statistics(series.grid.drop("calls"), settings, stats_tail)
     first_stored = current - settings.retained_hours() * HOUR
     rows = (
         grid.filter(
