@@ -17,6 +17,7 @@ leaves by the real series query):
 - heavy-tailed bursts: one leaf-hour in 200 with 1-3x the calls (Pareto), never an
   incident;
 - organic growth up to 3x over the weeks;
+- a fresh install: the spend starts at 09:00 on the first day (a partial first day);
 - events: a holiday (a weekday at a fifth of its spend), a provider outage (ten hours
   near nothing), daylight saving (every daily pattern an hour later from one day on), a
   model's price cut by half (a legitimate drop), features launched mid-way;
@@ -40,6 +41,7 @@ import polars as pl
 
 START = dt.datetime(2026, 9, 7)  # a Monday
 WARMUP_HOURS = 2 * 168  # not evaluated: the baselines learn
+INSTALLED = 9  # the first spend: spendscope installed at 09:00 on the first day
 LEVEL_SHIFT_COUNTED_H = 24
 # provider, model, price factor (input 2.5, cached input 0.25, output 10 USD per 1M tokens x it)
 MODELS = (
@@ -250,12 +252,13 @@ def generate(
     for number, leaf in enumerate(leaves):
         per_call = _per_call(leaf.model, leaf.hit)
         price = np.where((leaf.model == PRICE_CUT_MODEL) & (t >= cut), 0.5, 1.0)
-        ramp_up = np.clip((t - leaf.first) / 72, 0.1, 1.0)  # a launch grows over 3 days
+        # A launch grows over 3 days; the others were there before the install (09:00).
+        ramp_up = np.clip((t - leaf.first) / 72, 0.1, 1.0) if leaf.first else 1.0
         lam = (
             leaf.usd / _per_call(leaf.model, 0.5) * profiles[leaf.feature] * world * ramp_up
             * growth[leaf.feature] ** (t / hours)
         )  # fmt: skip
-        lam = np.where(t >= leaf.first, lam, 0.0)
+        lam = np.where(t >= max(leaf.first, INSTALLED), lam, 0.0)
         if leaf.sparse < 1:
             lam = np.where(gen.random(hours) < leaf.sparse, lam / leaf.sparse, 0.0)
         bursts = np.where(
