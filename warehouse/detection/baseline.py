@@ -297,10 +297,13 @@ def window_values(grid: pl.DataFrame, window: int) -> pl.Series:
 
 
 def window_value(window: int) -> pl.Expr:
-    """The spend of the `window` hours ending with each row (a grid with `at`)."""
+    """The spend of the `window` hours ending with each row (a grid with `at`); null while
+    the window reaches before the series' first spend (a partial window, such as a new
+    series' or a fresh install's first day, is never a baseline nor scored)."""
     if window == 1:
         return pl.col("actual")
-    return _masked(pl.col("actual").rolling_sum(window, min_samples=1), window - 1)
+    whole = pl.col("actual").shift(window - 1).is_not_null()
+    return _masked(pl.when(whole).then(pl.col("actual").rolling_sum(window)), window - 1)
 
 
 def _position(hours: int) -> pl.Expr:

@@ -241,8 +241,10 @@ def inputs(
     out = {}
     for grain, window in GRAINS:
         value = pl.col("actual")
-        if window > 1:  # the trailing day: this hour and the 23 before
-            value = value + pl.col("before").fill_null(0.0)
+        if window > 1:  # the trailing day: this hour and the 23 before, when all are known
+            value = pl.when(pl.col("age") >= window - 1).then(
+                value + pl.col("before").fill_null(0.0)
+            )
         out[grain] = rows.select(
             "series", "hour", "actual", "key", "feature", "model", "tenant", "age",
             value.alias("value"),

@@ -46,9 +46,8 @@ def test_the_live_per_call_scoring_equals_the_full_scoring(database: Database) -
     fill(database, shape=collapse, usd_per_hour=20)
     fill(database, feature="drafts", seed=5, usd_per_hour=30)
     cursor = database.cursor()
-    full = score_per_call(hourly_grid(cursor, START, START + HOURS * HOUR).grid)
-    keys = hourly_grid(cursor, START, START + HOURS * HOUR).keys
-    full = full.join(keys.select("series", "key"), on="series")
+    series = hourly_grid(cursor, START, START + HOURS * HOUR)
+    full = score_per_call(series.grid).join(series.keys.select("series", "key"), on="series")
     for at in range(SPIKE_HOUR - 3, SPIKE_HOUR + 6):
         hour = START + at * HOUR
         live = score_live(cursor, [hour]).select("key", "value", "expected", "score", "fires")
