@@ -7,9 +7,9 @@ less on its own (the calls' noise cancels out), so it is watched apart, per seri
 series grid (`warehouse.detection.series`: spend and calls per hour):
 
 - value: the spend of the trailing `window_hours` (3), `calls` their calls;
-- usual: the median, in log space, of the cost per call of the same window 1-4 days
-  before (daily lags: a model mix that follows the time of day is not a change); a
-  legitimate drop (a price cut) is not watched;
+- usual: the greater of the cost per call of the same window a day and a week before
+  (a model mix that follows the time of day, or differs on weekends, is not a change);
+  a legitimate drop (a price cut) is not watched;
 - score: (ln(cost per call) - usual) / scale, the scale 1.4826 x the median absolute
   deviation of the `scale_hours` (72) before, floored at `min_scale`;
 - fires up when the score >= `min_score`, the ratio >= `min_ratio`, the excess (spend -
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from warehouse.detection.baseline import MAD_TO_SIGMA, median_of_few
+from warehouse.detection.baseline import MAD_TO_SIGMA
 from warehouse.detection.series import hourly_grid
 
 HOUR = dt.timedelta(hours=1)
-DAYS = 4  # the daily lags of the usual cost per call
+LAGS = (24, 168)  # hours: the usual cost per call is the greater of these windows' before
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PerCall:
     enabled: bool = True
     window_hours: int = 3
     scale_hours: int = 72
-    min_history_hours: int = 120
+    min_history_hours: int = 171  # a week and a whole window
     min_calls: int = 30
     min_score: float = 4.0
     min_ratio: float = 1.25
@@ -53,7 +53,7 @@ class PerCall:
 
     def reach(self) -> int:
         """The hours before a scored hour its statistics read."""
-        return 24 * DAYS + self.window_hours + self.scale_hours + 1
+        return max(LAGS) + self.window_hours + self.scale_hours + 1
 
 
 PER_CALL = PerCall()
@@ -81,13 +81,9 @@ def score_per_call(grid: pl.DataFrame, thresholds: PerCall = PER_CALL) -> pl.Dat
         age=(pl.col("seen") - pl.col("seen_before") - 1).cast(pl.Int32),
         log=pl.when(pl.col("calls") >= t.min_calls).then((pl.col("value") / pl.col("calls")).log()),
     )
-    days = [f"day{d}" for d in range(1, DAYS + 1)]
     frame = frame.with_columns(
-        masked(pl.col("log").shift(24 * d), 24 * d).alias(f"day{d}") for d in range(1, DAYS + 1)
-    )
-    frame = median_of_few(frame, days, "usual").with_columns(
-        deviation=pl.col("log") - pl.col("usual")
-    )
+        usual=pl.max_horizontal(masked(pl.col("log").shift(lag), lag) for lag in LAGS)
+    ).with_columns(deviation=pl.col("log") - pl.col("usual"))
     mad = pl.col("deviation").abs().shift(1).rolling_median(t.scale_hours, min_samples=12)
     frame = frame.with_columns(
         scale=(masked(mad, t.scale_hours) * MAD_TO_SIGMA).clip(lower_bound=t.min_scale),
