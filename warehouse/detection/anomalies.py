@@ -200,15 +200,14 @@ def _signal(
         details["usual_cost_per_call_usd"] = round(row["expected"] / row["calls"], 6)
     if explain:
         condition, params = series_filter(dimensions)
-        # The windows the usual came from: the same hours 1-4 days (cost per call) or
-        # 1-`weeks` weeks (spend) before.
-        step, lags = (
-            (24, per_call.DAYS) if grain.per_call else (HOURS_PER_WEEK, config.baseline.weeks)
+        # The windows the usual came from: the same hours a day and a week (cost per
+        # call) or 1-`weeks` weeks (spend) before.
+        lags = (
+            per_call.LAGS
+            if grain.per_call
+            else tuple(k * HOURS_PER_WEEK for k in range(1, config.baseline.weeks + 1))
         )
-        references = [
-            (window_start - k * step * HOUR, window_end - k * step * HOUR)
-            for k in range(1, lags + 1)
-        ]
+        references = [(window_start - lag * HOUR, window_end - lag * HOUR) for lag in lags]
         try:
             details["explanation"] = spend_explain.explain(
                 cursor, condition, params, (window_start, window_end), references, expected
