@@ -23,12 +23,15 @@ All in log space, l = ln(value + offset), and causal (row t only looks at rows b
   scale is 1.4826 x the median absolute deviation of the past `scale_hours`' deviations
   (a MAD, robust to the incidents in it), floored at `min_scale`.
 
-Cold start: a series younger than one week has no same-hour-of-week history; its baseline
-is the mean (log space) of its own last day instead, whose wider spread (the daily cycle is
-not taken out) makes it fire only on larger jumps; `cold_score` can raise the bar further.
-A series younger than `min_history_hours` is learning and never fires. Sparse series (an
-hour with spend less than half the time over `scale_hours`) never fire per hour: their
-trailing-day window does.
+New series: the seasonal rule needs `min_weeks` (2) weeks of whole windows at the same
+hour of the week; a series with less (a new feature, a fresh install) is judged by the
+separate, clearly labelled **new-series rule** (`cold`): its baseline is the mean (log
+space) of its own last day, with no level correction, and it fires only at `new_ratio`
+(4x per hour, 3x per day) and `cold_score`, so a launch growing over its first days does
+not page while a 5x spike on its fourth day does. A series younger than
+`min_history_hours` is learning and never fires. Sparse series (an hour with spend less
+than half the time over `scale_hours`) never fire per hour: their trailing-day window
+does.
 
 A row fires up when the score, the absolute excess (value - expected, USD), the ratio
 (value / expected) and the value itself all pass their thresholds (`Thresholds`); down
@@ -50,7 +53,8 @@ class Thresholds:
     """When a scored window fires; one set per window length (an hour, a day)."""
 
     min_score: float = 4.0  # robust z in log space
-    cold_score: float = 4.0  # the same, for series younger than a week (no seasonality)
+    cold_score: float = 4.0  # the same, for new series (the new-series rule)
+    new_ratio: float = 4.0  # a new series fires at this many times its last day's level
     min_excess_usd: float = 5.0  # value - expected
     min_ratio: float = 1.5  # value / expected
     min_spend_usd: float = 2.0  # value
@@ -69,14 +73,17 @@ class Baseline:
     phase_hours: int = 1  # an hour's seasonal lags: the greatest within this many hours
     scale_hours: int = 336
     min_history_hours: int = 24
+    # The seasonal rule needs this many weeks of whole windows at the same hour of the
+    # week; before, the new-series rule: the series' own last day, new_ratio and cold_score.
+    min_weeks: int = 2
     sparse_share: float = 0.5  # hourly windows need spend in at least this share of hours
 
 
 BASELINE = Baseline()
 HOUR = Thresholds()
 DAY = Thresholds(
-    min_score=4.0, cold_score=4.0, min_excess_usd=25.0, min_ratio=1.3, min_spend_usd=10.0,
-    offset_usd=5.0, min_scale=0.08,
+    min_score=4.0, cold_score=4.0, new_ratio=3.0, min_excess_usd=25.0, min_ratio=1.3,
+    min_spend_usd=10.0, offset_usd=5.0, min_scale=0.08,
 )  # fmt: skip
 
 
@@ -198,13 +205,12 @@ def _residual(frame: pl.DataFrame, t: Thresholds, b: Baseline) -> pl.DataFrame:
     cold and residual, from value, lag1.., recent."""
     weeks = [f"lag{k}" for k in range(1, b.weeks + 1)]
     frame = frame.with_columns((pl.col(weeks) + t.offset_usd).log())
+    known = pl.sum_horizontal(pl.col(w).is_not_null().cast(pl.Int8) for w in weeks)
     return (
         median_of_few(frame, weeks, "seasonal")
         .with_columns(log=(pl.col("value") + t.offset_usd).log())
-        .with_columns(
-            cold=pl.col("seasonal").is_null(),
-            seasonal=pl.coalesce("seasonal", "recent"),
-        )
+        .with_columns(cold=known < min(b.min_weeks, b.weeks))
+        .with_columns(seasonal=pl.when(pl.col("cold")).then(pl.col("recent")).otherwise("seasonal"))
         .with_columns(residual=pl.col("log") - pl.col("seasonal"))
     )
 
@@ -242,6 +248,7 @@ def _judge(frame: pl.DataFrame, window: int, t: Thresholds, b: Baseline) -> pl.D
         & (excess >= t.min_excess_usd)
         & (pl.col("value") >= t.min_spend_usd)
         & (pl.col("value") >= t.min_ratio * pl.col("expected"))
+        & (~pl.col("cold") | (pl.col("value") >= t.new_ratio * pl.col("expected")))
     )
     down = (
         pl.lit(t.detect_drops)
