@@ -27,11 +27,11 @@ New series: the seasonal rule needs `min_weeks` (2) weeks of whole windows at th
 hour of the week; a series with less (a new feature, a fresh install) is judged by the
 separate, clearly labelled **new-series rule** (`cold`): its baseline is the mean (log
 space) of its own last day, with no level correction, and it fires only at `new_ratio`
-(4x per hour, 3x per day) and `cold_score`, so a launch growing over its first days does
-not page while a 5x spike on its fourth day does. A series younger than
-`min_history_hours` is learning and never fires. Sparse series (an hour with spend less
-than half the time over `scale_hours`) never fire per hour: their trailing-day window
-does.
+(4x per hour, 3x per day; `cold_score`, 0 by default, can add a score), so a launch
+growing over its first days does not page while a 5x spike on its fourth day does. A
+series younger than `min_history_hours` is learning and never fires. Sparse series (an
+hour with spend less than half the time over `scale_hours`) never fire per hour: their
+trailing-day window does.
 
 A row fires up when the score, the absolute excess (value - expected, USD), the ratio
 (value / expected) and the value itself all pass their thresholds (`Thresholds`); down
@@ -53,7 +53,9 @@ class Thresholds:
     """When a scored window fires; one set per window length (an hour, a day)."""
 
     min_score: float = 4.0  # robust z in log space
-    cold_score: float = 4.0  # the same, for new series (the new-series rule)
+    # The same for new series (the new-series rule): their spread includes the daily cycle,
+    # so new_ratio is their bar.
+    cold_score: float = 0.0
     new_ratio: float = 4.0  # a new series fires at this many times its last day's level
     min_excess_usd: float = 5.0  # value - expected
     min_ratio: float = 1.5  # value / expected
@@ -82,7 +84,7 @@ class Baseline:
 BASELINE = Baseline()
 HOUR = Thresholds()
 DAY = Thresholds(
-    min_score=4.0, cold_score=4.0, new_ratio=3.0, min_excess_usd=25.0, min_ratio=1.3,
+    min_score=4.0, cold_score=0.0, new_ratio=3.0, min_excess_usd=25.0, min_ratio=1.3,
     min_spend_usd=10.0, offset_usd=5.0, min_scale=0.08,
 )  # fmt: skip
 
