@@ -9,7 +9,11 @@ from the real series query (`hourly_grid`) and every hour after the two warm-up 
 scored causally by the real `baseline.score` (each grain of `anomalies.GRAINS`) and by the
 plain seasonal median + MAD (`bench.anomaly_plain`) with the same thresholds and floors.
 
-Judging (the same for both): a firing row is explained when the injected dollars in its
+Judging (the same for both): an incident is material when, on its own series, the
+dollars it injects into some window reach that window's excess floor (`min_excess_usd`
+of the hour, the day or the cost per call): below every floor no detector with these
+floors can page, so the delay targets count material incidents (all are in the recall).
+A firing row is explained when the injected dollars in its
 window make at least 30 % of its excess; an incident is caught by the first explained row
 it contributes at least 10 % of the excess to (a level shift counts its first day, after
 which it is the new normal). Unexplained firing rows are false, merged per series and
@@ -97,8 +101,9 @@ class Figures:
     injected_usd: float
     caught_usd: float
     kinds: dict[str, tuple[int, int, float, float, list[float]]]  # n caught, n, $ caught, $, delays
-    spikes_1h: int
-    per_call_6h: int
+    spikes_1h: int  # material spikes caught within 1 h
+    per_call_6h: int  # material cost-per-call incidents caught within 6 h
+    material: dict[str, int] = field(default_factory=dict)  # per kind
     events: dict[str, int] = field(default_factory=dict)  # false incidents per event, noise
     day_after_holiday: int = 0
     missed_in_events: int = 0
@@ -142,7 +147,36 @@ def _injected_windows(world: World, windows: list[int]) -> pl.DataFrame:
     return pl.concat(parts).group_by("incident", "key", "at", "window").agg(pl.col("extra").sum())
 
 
-def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World) -> Figures:
+def _material(windows: pl.DataFrame, world: World, config: AnomalyConfig) -> set[int]:
+    """The incidents that can page at all: on their own series, at least the excess floor
+    of some window (an hour, a day, or the cost per call's window) is injected."""
+    floors = pl.DataFrame(
+        {
+            "window": [1, 24, config.per_call.window_hours],
+            "floor": [
+                config.hour.min_excess_usd,
+                config.day.min_excess_usd,
+                config.per_call.min_excess_usd,
+            ],
+        },
+        schema={"window": pl.Int32, "floor": pl.Float64},
+    ).unique("window")
+    targets = pl.DataFrame(
+        {
+            "incident": [i.number for i in world.incidents],
+            "key": [i.target for i in world.incidents],
+        },
+        schema={"incident": pl.Int64, "key": pl.String},
+    )
+    above = (
+        windows.join(targets, on=["incident", "key"])
+        .join(floors, on="window")
+        .filter(pl.col("extra") >= pl.col("floor"))
+    )
+    return set(above["incident"].unique().to_list())
+
+
+def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World, config: AnomalyConfig) -> Figures:
     firing = (
         scored.filter(pl.col("fires") == "up")
         .join(keys.select("series", "key"), on="series")
@@ -150,7 +184,10 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World) -> Figures:
         .filter(pl.col("at") >= WARMUP_HOURS)
         .with_columns(excess=pl.col("value") - pl.col("expected"))
     )
-    windows = _injected_windows(world, sorted(set(scored["window"].unique().to_list())))
+    windows = _injected_windows(
+        world, sorted({1, 24, config.per_call.window_hours, *scored["window"].unique()})
+    )
+    material = _material(windows, world, config)
     matched = firing.join(windows, on=["key", "at", "window"], how="left")
     explained = (
         matched.group_by("key", "at", "grain")
@@ -182,7 +219,10 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World) -> Figures:
         return sum(
             1
             for i in world.incidents
-            if i.kind == kind and i.number in detected and detected[i.number] + 1 - i.start <= hours
+            if i.kind == kind
+            and i.number in detected
+            and i.number in material
+            and detected[i.number] + 1 - i.start <= hours
         )
 
     figures = Figures(
@@ -194,6 +234,10 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World) -> Figures:
         kinds=kinds,
         spikes_1h=within("spike", 1),
         per_call_6h=within("per_call", 6),
+        material={
+            k: sum(1 for i in world.incidents if i.kind == k and i.number in material)
+            for k in anomaly_world.KINDS
+        },
     )
     _by_event(figures, starts, world, detected)
     return figures
@@ -240,7 +284,7 @@ def run_seed(seed: int, features: int, incidents: int, config: AnomalyConfig) ->
         world = anomaly_world.generate(cursor, seed, features=features, incidents=incidents)
         series = hourly_grid(cursor, START, START + world.hours * anomalies.HOUR)
         out = {
-            name: judge(scorer(series.grid, config), series.keys, world)
+            name: judge(scorer(series.grid, config), series.keys, world, config)
             for name, scorer in DETECTORS.items()
         }
         database.close()
@@ -248,8 +292,8 @@ def run_seed(seed: int, features: int, incidents: int, config: AnomalyConfig) ->
 
 
 def _line(name: str, f: Figures) -> str:
-    spikes = f.kinds["spike"][1]
-    per_call = f.kinds["per_call"][1]
+    spikes = f"{f.material['spike']} material of {f.kinds['spike'][1]}"
+    per_call = f"{f.material['per_call']} of {f.kinds['per_call'][1]}"
     return (
         f"  {name:10} false {f.false:3} = {f.false_rate:.3f}/series-week  recall {f.recall:6.1%}"
         f"  spikes<=1h {f.spikes_1h}/{spikes}  per-call<=6h {f.per_call_6h}/{per_call}"
@@ -277,15 +321,15 @@ def report(results: dict[int, dict[str, Figures]]) -> list[str]:
         pooled = [r[name] for r in results.values()]
         false = sum(f.false for f in pooled) / sum(f.series_weeks for f in pooled)
         recall = sum(f.caught_usd for f in pooled) / sum(f.injected_usd for f in pooled)
-        spikes = sum(f.spikes_1h for f in pooled) / max(1, sum(f.kinds["spike"][1] for f in pooled))
+        spikes = sum(f.spikes_1h for f in pooled) / max(1, sum(f.material["spike"] for f in pooled))
         per_call = sum(f.per_call_6h for f in pooled) / max(
-            1, sum(f.kinds["per_call"][1] for f in pooled)
+            1, sum(f.material["per_call"] for f in pooled)
         )
         holiday = sum(f.day_after_holiday for f in pooled)
         print(
-            f"pooled {name:10}: false {false:.3f}/series-week, recall {recall:.1%}, spikes "
-            f"within 1 h {spikes:.0%}, per-call within 6 h {per_call:.0%}, false on the day "
-            f"after the holiday {holiday}"
+            f"pooled {name:10}: false {false:.3f}/series-week, recall {recall:.1%}, material "
+            f"spikes within 1 h {spikes:.0%}, material cost-per-call incidents within 6 h "
+            f"{per_call:.0%}, false on the day after the holiday {holiday}"
         )
         if name == "spendscope":
             figures = {"false": false, "recall": recall, "spike_1h": spikes}

@@ -162,7 +162,7 @@ def statistics(
     # a rolling median over nulls is several times slower.
     residuals = pl.col("residual").fill_null(0.0).shift(1)
     floor = pl.when(pl.col("age") >= b.level_floor_hours).then(
-        residuals.rolling_median(b.level_floor_hours)
+        _masked(residuals.rolling_median(b.level_floor_hours), b.level_floor_hours)
     )
     level = pl.max_horizontal(
         _masked(residuals.rolling_median(b.level_hours), b.level_hours), floor

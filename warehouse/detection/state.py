@@ -58,6 +58,8 @@ HOUR = dt.timedelta(hours=1)
 GRAINS = (("hour", 1), ("day", 24))
 # Beyond this many hours to derive one by one, the columnar rebuild is cheaper.
 MAX_DERIVED_HOURS = 24
+# A rebuild computes the columnar statistics of this many series at a time.
+REBUILD_SERIES = 2000
 NEXT = ("recent", "level", "mad")
 
 
@@ -120,10 +122,9 @@ def refresh(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
         {"last": last},
     ).fetchone() or (None,)
     start = min(changed, high + HOUR) if changed is not None else high + HOUR
-    scale = settings.reach() * HOUR
     usable = (
         values_from <= current - settings.retained_hours() * HOUR
-        and low <= min(start, current) - scale
+        and low <= min(start, last) - HOUR  # the statistics the first hour scored reads
         and start - HOUR <= high
         and (last - start) // HOUR < MAX_DERIVED_HOURS
     )
@@ -402,19 +403,11 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     series = hourly_grid(cursor, start, current + HOUR)
     if series.grid.is_empty():
         return
-    # The hour under way (the grid's last) only serves the statistics of the hour before.
-    stats_tail = settings.reach() + 2
-    grid, columns = _grid_statistics(series.grid.drop("calls"), settings, stats_tail)
+    # The statistics the next hours read are kept for the hours a re-derivation may start
+    # after (MAX_DERIVED_HOURS); the residuals and deviations for the hours they reach.
+    stats_tail = MAX_DERIVED_HOURS + 2
     first_stored = current - settings.retained_hours() * HOUR
-    rows = (
-        grid.filter(
-            pl.col("actual").is_not_null()
-            & (pl.col("hour") >= first_stored)
-            & (pl.col("hour") < current)
-        )
-        .join(columns["hour"], on=["series", "hour"], how="left")
-        .join(columns["day"].drop("next_active"), on=["series", "hour"], how="left")
-    )
+    grid = series.grid.drop("calls")
     known = (
         grid.filter(pl.col("actual").is_not_null() & (pl.col("hour") < current))
         .group_by("series")
@@ -427,13 +420,29 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     )
     with registered(cursor, "spend_state_new", known.to_arrow()):
         cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
-    # In hour order, as the derivation appends: a run's reads of a few hours then skip
-    # the rest of the table (DuckDB's min/max per row group).
-    with registered(cursor, "spend_state_rows", rows.sort("hour", "series").to_arrow()):
-        cursor.execute(
-            "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
-            "SEMI JOIN spend_state_series USING (series)"
+    # A few thousand series at a time: the statistics' memory stays bounded however many
+    # series there are (the grid is sorted by series, every series the same hours).
+    hours = grid["hour"].n_unique()
+    for offset in range(0, grid.height, REBUILD_SERIES * hours):
+        part, columns = _grid_statistics(
+            grid.slice(offset, REBUILD_SERIES * hours), settings, stats_tail
         )
+        rows = (
+            part.filter(
+                pl.col("actual").is_not_null()
+                & (pl.col("hour") >= first_stored)
+                & (pl.col("hour") < current)
+            )
+            .join(columns["hour"], on=["series", "hour"], how="left")
+            .join(columns["day"].drop("next_active"), on=["series", "hour"], how="left")
+        )
+        # In hour order, as the derivation appends: a run's reads of a few hours then skip
+        # most of the table (DuckDB's min/max per row group).
+        with registered(cursor, "spend_state_rows", rows.sort("hour", "series").to_arrow()):
+            cursor.execute(
+                "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
+                "SEMI JOIN spend_state_series USING (series)"
+            )
     cursor.execute(
         """
         INSERT INTO spend_state_hours
