@@ -44,7 +44,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from bench import anomaly_world
+from bench import anomaly, anomaly_world
 from bench.anomaly_plain import plain_score
 from bench.anomaly_world import START, WARMUP_HOURS, World
 from warehouse.detection import anomalies
@@ -264,9 +264,9 @@ def _by_event(
                     owner = event.name
                     break
         events[owner] += 1
-        holiday = next(e for e in world.events if e.name == "holiday")
-        if 0 <= at - (holiday.start + holiday.hours) < 24:
-            figures.day_after_holiday += 1
+        for holiday in (e for e in world.events if e.name == "holiday"):
+            if 0 <= at - (holiday.start + holiday.hours) < 24:
+                figures.day_after_holiday += 1
     figures.events = events
     quiet = [e for e in world.events if e.name in ("holiday", "outage")]
     figures.missed_in_events = sum(
@@ -277,11 +277,25 @@ def _by_event(
     )
 
 
-def run_seed(seed: int, features: int, incidents: int, config: AnomalyConfig) -> dict[str, Figures]:
+def _first_generator(
+    cursor: duckdb.DuckDBPyConnection, seed: int, features: int, incidents: int
+) -> World:
+    """`bench.anomaly`'s own generator (8 weeks, no events, no cost-per-call incidents) as a
+    World, so both detectors are judged on a second, unrelated generator too."""
+    chosen, injected, leaves = anomaly.generate_spend(cursor, features, 8, incidents, seed)
+    return World(anomaly.HOURS, chosen, injected, leaves)  # type: ignore[arg-type]
+
+
+def run_seed(
+    seed: int, features: int, incidents: int, config: AnomalyConfig, generator: str = "world"
+) -> dict[str, Figures]:
     with tempfile.TemporaryDirectory(prefix="bench-heldout-") as folder:
         database = Database.open(Path(folder) / "spendscope.duckdb")
         cursor: duckdb.DuckDBPyConnection = database.cursor()
-        world = anomaly_world.generate(cursor, seed, features=features, incidents=incidents)
+        if generator == "world":
+            world = anomaly_world.generate(cursor, seed, features=features, incidents=incidents)
+        else:
+            world = _first_generator(cursor, seed, features, incidents)
         series = hourly_grid(cursor, START, START + world.hours * anomalies.HOUR)
         out = {
             name: judge(scorer(series.grid, config), series.keys, world, config)
@@ -350,13 +364,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune", action="store_true", help="seeds 0-2 (tuning) instead")
     parser.add_argument("--features", type=int, default=60)
     parser.add_argument("--incidents", type=int, default=100)
+    parser.add_argument(
+        "--generator",
+        choices=("world", "anomaly"),
+        default="world",
+        help="bench.anomaly_world (default) or bench.anomaly's own generator",
+    )
     args = parser.parse_args(argv)
     seeds = [0, 1, 2] if args.tune else [int(s) for s in args.seeds.split(",")]
     config = AnomalyConfig()
     results = {}
     for seed in seeds:
         started = time.perf_counter()
-        results[seed] = run_seed(seed, args.features, args.incidents, config)
+        results[seed] = run_seed(seed, args.features, args.incidents, config, args.generator)
         sample = results[seed]["spendscope"]
         print(
             f"seed {seed}{' (tuning)' if seed < 3 else ' (held out)'}: {sample.series} series, "

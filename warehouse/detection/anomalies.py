@@ -8,7 +8,8 @@ complete hour and the hour under way (its spend so far projected to the full hou
 what
 caused the excess (`warehouse.detection.explain`).
 
-Series keys: `spend:hour:<dimensions>` and `spend:day:<dimensions>`, e.g.
+Series keys: `spend:hour:<dimensions>`, `spend:day:<dimensions>` and `spend:call:<dimensions>`
+(the cost per call, `warehouse.detection.per_call`), e.g.
 `spend:hour:feature=search|model=openai/gpt-4o`. impact_usd: the hourly excess over
 `impact_hours` (24: a day of it); for the trailing day, its excess.
 """
