@@ -51,7 +51,7 @@ from warehouse.detection import anomalies
 from warehouse.detection.baseline import score
 from warehouse.detection.config import AnomalyConfig
 from warehouse.detection.per_call import score_per_call
-from warehouse.detection.series import DIMENSION_SETS, hourly_grid
+from warehouse.detection.series import hourly_grid
 from warehouse.store.database import Database
 
 EXPLAINED, CREDITED, MERGE_GAP_H = 0.3, 0.1, 3
@@ -120,17 +120,8 @@ class Figures:
 def _injected_windows(world: World, windows: list[int]) -> pl.DataFrame:
     """Injected USD per (incident, key, at, window): the spend each incident added to each
     series' window ending at hour `at`."""
-    spelled = world.leaves.with_columns(model=pl.col("provider") + "/" + pl.col("model"))
-    keys = []
-    for dims in DIMENSION_SETS:
-        key = (
-            pl.concat_str([pl.lit(f"{d}=") + pl.col(d) for d in dims], separator="|")
-            if dims
-            else pl.lit("total")
-        )
-        keys.append(spelled.select("leaf", key=key))
     per_series = (
-        world.injected.join(pl.concat(keys), on="leaf")
+        world.injected.join(anomaly.series_of_leaves(world.leaves), on="leaf")
         .group_by("incident", "key", "hour")
         .agg(pl.col("extra").sum())
     )

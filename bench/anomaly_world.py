@@ -330,11 +330,15 @@ def generate(
             "tenant": [n["tenant"] for n in names],
         }
     )
-    _write(cursor, pl.concat(frames).join(leaf_frame, on="leaf"))
+    spend = pl.concat(frames).with_columns(tokens_out=pl.col("calls") * OUTPUT)
+    write_rollups(cursor, spend.join(leaf_frame, on="leaf"))
     return World(hours, chosen, pl.concat(injected), leaf_frame, events)
 
 
-def _write(cursor: duckdb.DuckDBPyConnection, spend: pl.DataFrame) -> None:
+def write_rollups(cursor: duckdb.DuckDBPyConnection, spend: pl.DataFrame) -> None:
+    """rollup_hourly rows from generated spend: hour (index from START), feature, provider,
+    model, tenant, calls, cost, tokens_in, tokens_out, cached (input tokens read from the
+    cache)."""
     at = pl.lit(START) + pl.duration(hours=pl.col("hour"))
     table = spend.select(
         hour=at,
@@ -348,7 +352,7 @@ def _write(cursor: duckdb.DuckDBPyConnection, spend: pl.DataFrame) -> None:
         unpriced_calls=pl.lit(0),
         error_calls=pl.lit(0),
         input_tokens="tokens_in",
-        output_tokens=pl.col("calls") * OUTPUT,
+        output_tokens="tokens_out",
         cache_read_tokens="cached",
         cache_write_tokens=pl.lit(0),
         reasoning_tokens=pl.lit(0),

@@ -276,39 +276,28 @@ def score_hour(
     return scored
 
 
-NEXT_SQL = """
+# The statistics of one grain the next hour reads (see the module docstring).
+NEXT_STATS = """
+           CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
+                THEN avg(ln(value_{g} + $offset_{g})) FILTER (WHERE hour > $recent_from)
+           END AS recent_{g},
+           greatest(
+               CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
+                    THEN median(coalesce(residual_{g}, 0)) FILTER (WHERE hour > $level_from)
+               END,
+               CASE WHEN count(*) FILTER (WHERE hour > $floor_from) >= $floor_hours
+                    THEN median(coalesce(residual_{g}, 0)) FILTER (WHERE hour > $floor_from)
+               END
+           ) AS level_{g},
+           CASE WHEN count(deviation_{g}) >= 12 THEN median(abs(deviation_{g})) END
+               AS mad_{g},"""
+NEXT_SQL = f"""
 UPDATE spend_state SET
     next_recent_hour = a.recent_hour, next_level_hour = a.level_hour,
     next_mad_hour = a.mad_hour, next_recent_day = a.recent_day, next_level_day = a.level_day,
     next_mad_day = a.mad_day, next_active = a.active
 FROM (
-    SELECT series,
-           CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
-                THEN avg(ln(value_hour + $offset_hour)) FILTER (WHERE hour > $recent_from)
-           END AS recent_hour,
-           CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
-                THEN avg(ln(value_day + $offset_day)) FILTER (WHERE hour > $recent_from)
-           END AS recent_day,
-           greatest(
-               CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
-                    THEN median(coalesce(residual_hour, 0)) FILTER (WHERE hour > $level_from)
-               END,
-               CASE WHEN count(*) FILTER (WHERE hour > $floor_from) >= $floor_hours
-                    THEN median(coalesce(residual_hour, 0)) FILTER (WHERE hour > $floor_from)
-               END
-           ) AS level_hour,
-           greatest(
-               CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
-                    THEN median(coalesce(residual_day, 0)) FILTER (WHERE hour > $level_from)
-               END,
-               CASE WHEN count(*) FILTER (WHERE hour > $floor_from) >= $floor_hours
-                    THEN median(coalesce(residual_day, 0)) FILTER (WHERE hour > $floor_from)
-               END
-           ) AS level_day,
-           CASE WHEN count(deviation_hour) >= 12 THEN median(abs(deviation_hour)) END
-               AS mad_hour,
-           CASE WHEN count(deviation_day) >= 12 THEN median(abs(deviation_day)) END
-               AS mad_day,
+    SELECT series,{NEXT_STATS.format(g="hour")}{NEXT_STATS.format(g="day")}
            avg((actual > 0)::DOUBLE) AS active
     FROM spend_state
     WHERE hour > $scale_from AND hour <= $hour
