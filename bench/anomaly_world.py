@@ -202,6 +202,55 @@ def _multiplier(incident: Incident, hours: int) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Usage:
+    """A leaf's hourly calls, cost, input tokens and cached input tokens (arrays)."""
+
+    calls: np.ndarray
+    cost: np.ndarray
+    tokens_in: np.ndarray
+    cached: np.ndarray
+
+
+def _inject(
+    incident: Incident,
+    number: int,
+    leaf: _Leaf,
+    gen: np.random.Generator,
+    lam: np.ndarray,
+    cost_per_call: np.ndarray,
+    usage: _Usage,
+) -> pl.DataFrame:
+    """Add the incident to leaf `number`'s usage; its injected USD per hour."""
+    hours = len(lam)
+    t = np.arange(hours)
+    factor = _multiplier(incident, hours)
+    hit = factor > 1
+    if incident.kind == "per_call":
+        extra = usage.cost * (factor - 1)
+        # A cache collapse (a tenth of the hits left) plus longer prompts.
+        collapsed = _per_call(leaf.model, leaf.hit * 0.1)
+        longer = factor * _per_call(leaf.model, leaf.hit) / collapsed
+        usage.cached = np.where(hit, usage.cached * 0.1 * longer, usage.cached)
+        usage.tokens_in = np.where(hit, usage.tokens_in * longer, usage.tokens_in)
+    else:
+        extra_calls = gen.poisson(lam * np.maximum(factor - 1, 0))
+        extra = extra_calls * cost_per_call
+        usage.calls = usage.calls + extra_calls
+        usage.tokens_in = usage.tokens_in + extra_calls * INPUT
+        usage.cached = usage.cached + extra_calls * INPUT * leaf.hit
+    usage.cost = usage.cost + extra
+    counted = hit & (
+        (t - incident.start < LEVEL_SHIFT_COUNTED_H) | (incident.kind != "level_shift")
+    )
+    incident.excess += float(extra[counted].sum())
+    where = np.nonzero(hit & (extra > 0))[0]
+    return pl.DataFrame(
+        {"incident": incident.number, "leaf": number, "hour": where, "extra": extra[where]},
+        schema={"incident": pl.Int64, "leaf": pl.Int64, "hour": pl.Int64, "extra": pl.Float64},
+    )
+
+
 def generate(
     cursor: duckdb.DuckDBPyConnection,
     seed: int,
@@ -269,44 +318,10 @@ def generate(
         cost = calls * cost_per_call
         tokens_in = calls * INPUT
         cached = tokens_in * leaf.hit
+        usage = _Usage(calls, cost, tokens_in, cached)
         for incident in by_leaf.get(number, []):
-            factor = _multiplier(incident, hours)
-            hit = factor > 1
-            if incident.kind == "per_call":
-                extra = cost * (factor - 1)
-                # A cache collapse (a tenth of the hits left) plus longer prompts.
-                collapsed = _per_call(leaf.model, leaf.hit * 0.1)
-                longer = factor * per_call / collapsed
-                cached = np.where(hit, cached * 0.1 * longer, cached)
-                tokens_in = np.where(hit, tokens_in * longer, tokens_in)
-            else:
-                extra_calls = gen.poisson(lam * np.maximum(factor - 1, 0))
-                extra = extra_calls * cost_per_call
-                calls = calls + extra_calls
-                tokens_in = tokens_in + extra_calls * INPUT
-                cached = cached + extra_calls * INPUT * leaf.hit
-            cost = cost + extra
-            counted = hit & (
-                (t - incident.start < LEVEL_SHIFT_COUNTED_H) | (incident.kind != "level_shift")
-            )
-            incident.excess += float(extra[counted].sum())
-            where = np.nonzero(hit & (extra > 0))[0]
-            injected.append(
-                pl.DataFrame(
-                    {
-                        "incident": incident.number,
-                        "leaf": number,
-                        "hour": where,
-                        "extra": extra[where],
-                    },
-                    schema={
-                        "incident": pl.Int64,
-                        "leaf": pl.Int64,
-                        "hour": pl.Int64,
-                        "extra": pl.Float64,
-                    },
-                )
-            )
+            injected.append(_inject(incident, number, leaf, gen, lam, cost_per_call, usage))
+        calls, cost, tokens_in, cached = usage.calls, usage.cost, usage.tokens_in, usage.cached
         where = np.nonzero(calls > 0)[0]
         frames.append(
             pl.DataFrame(

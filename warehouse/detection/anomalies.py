@@ -225,18 +225,7 @@ def _signal(
         )
     cause = details.get("explanation", {}).get("main_cause")
     because = CAUSES.get(cause, "") if direction == "up" else ""
-    if grain.per_call:
-        title = (
-            f"Cost per call up: {row['key']} ${details['cost_per_call_usd']:,.4f} a call in the "
-            f"{grain.label} to {window_end:%H:%M} UTC ({details['calls']:,} calls), "
-            f"{details['ratio']}x the usual ${details['usual_cost_per_call_usd']:,.4f}"
-        )
-    else:
-        title = (
-            f"Spend {direction}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
-            f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
-        )
-    title += f", mostly {because}" if because else ""
+    title = _title(row, grain, details, window_end) + (f", mostly {because}" if because else "")
     return Signal(
         kind="spend_anomaly",
         series=key,
@@ -251,6 +240,21 @@ def _signal(
         title=title,
         tenant_id=row["tenant"] if row["tenant"] not in (None, "(none)") else None,
         details=details,
+    )
+
+
+def _title(
+    row: dict[str, Any], grain: Grain, details: dict[str, Any], window_end: dt.datetime
+) -> str:
+    if grain.per_call:
+        return (
+            f"Cost per call up: {row['key']} ${details['cost_per_call_usd']:,.4f} a call in the "
+            f"{grain.label} to {window_end:%H:%M} UTC ({details['calls']:,} calls), "
+            f"{details['ratio']}x the usual ${details['usual_cost_per_call_usd']:,.4f}"
+        )
+    return (
+        f"Spend {row['fires']}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
+        f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
     )
 
 
