@@ -44,14 +44,57 @@ def render(context: PageContext) -> None:
     cols[2].metric("Found in the window", len(found))
     cols[3].metric(
         "Projected impact, firing",
-        usd(sum((Decimal(a["impact_usd"]) for a in firing), Decimal(0))),
-        help="Each firing finding's projected dollar impact at its latest run, summed.",
+        usd(projected_impact(firing)),
+        help=(
+            "The firing findings' projected dollar impact, never counting a dollar twice: "
+            "overlapping spend series (the total, a feature, its feature x model; per hour, "
+            "day and cost per call) are not summed, only the largest non-overlapping cut."
+        ),
     )
     if found:
         _findings(found)
     else:
         st.success(f"**Nothing unusual found in this window.** {NO_FINDINGS}")
     _budgets(api.budgets()["budgets"])
+
+
+def projected_impact(firing: list[dict[str, Any]]) -> Decimal:
+    """The firing findings' projected impact without counting a dollar twice.
+
+    Spend series overlap: the total holds every feature, a feature its feature x model
+    series, and one series fires per hour, per day and per call. So each series counts
+    once (its largest grain), and the spend is the largest of the cuts that do not
+    overlap: the total; every feature (else its feature x model series); every model
+    (else its feature x model series); every tenant. Runaway sessions (distinct sessions)
+    are summed; the spend they make is inside the spend series, so the larger of the two
+    counts, and any other finding only when it is larger still."""
+    series: dict[str, Decimal] = {}
+    other = runaway = Decimal(0)
+    for finding in firing:
+        impact = Decimal(finding["impact_usd"])
+        if finding["kind"] == "spend_anomaly":
+            key = finding["series"].split(":", 2)[-1]
+            series[key] = max(series.get(key, Decimal(0)), impact)
+        elif finding["kind"] == "runaway_session":
+            runaway += impact
+        else:
+            other = max(other, impact)
+
+    def cut(broad: str) -> Decimal:
+        total = Decimal(0)
+        names = {p for k in series for p in k.split("|") if p.startswith(broad + "=")}
+        for name in names:
+            if name in series:
+                total += series[name]
+            else:
+                total += sum(
+                    (v for k, v in series.items() if "|" in k and name in k.split("|")),
+                    Decimal(0),
+                )
+        return total
+
+    spend = max(series.get("total", Decimal(0)), cut("feature"), cut("model"), cut("tenant"))
+    return max(spend, runaway, other)
 
 
 def _findings(found: list[dict[str, Any]]) -> None:

@@ -8,7 +8,8 @@ complete hour and the hour under way (its spend so far projected to the full hou
 what
 caused the excess (`warehouse.detection.explain`).
 
-Series keys: `spend:hour:<dimensions>` and `spend:day:<dimensions>`, e.g.
+Series keys: `spend:hour:<dimensions>`, `spend:day:<dimensions>` and `spend:call:<dimensions>`
+(the cost per call, `warehouse.detection.per_call`), e.g.
 `spend:hour:feature=search|model=openai/gpt-4o`. impact_usd: the hourly excess over
 `impact_hours` (24: a day of it); for the trailing day, its excess.
 """
@@ -25,6 +26,7 @@ import duckdb
 import polars as pl
 
 from warehouse.detection import explain as spend_explain
+from warehouse.detection import per_call
 from warehouse.detection import state as spend_state
 from warehouse.detection.baseline import HOURS_PER_WEEK
 from warehouse.detection.config import AnomalyConfig, load_anomaly_config
@@ -41,6 +43,7 @@ class Grain:
     name: str  # in the series key
     window: int  # hours summed
     label: str
+    per_call: bool = False  # the cost per call (`warehouse.detection.per_call`), not spend
 
 
 CAUSES = {
@@ -51,6 +54,7 @@ CAUSES = {
     "other": "prices or more output per input",
 }
 GRAINS = (Grain("hour", 1, "hour"), Grain("day", 24, "24 hours"))
+PER_CALL = Grain("call", per_call.PER_CALL.window_hours, "3 hours", per_call=True)
 
 
 def history_hours(config: AnomalyConfig) -> int:
@@ -83,16 +87,13 @@ def detect(
     firing = [
         Firing(grain, row, share if partial and row["hour"] == current else 1.0)
         for grain in GRAINS
-        for row in (
-            pl.concat(scored[grain.name])
-            .filter(pl.col("fires").is_not_null())
-            .sort("hour")
-            .group_by("key")
-            .last()
-            .sort("key")
-            .iter_rows(named=True)
-        )
+        for row in _last_firing(pl.concat(scored[grain.name]))
     ]
+    # The cost per call: the hour under way as spent so far (a ratio needs no projection).
+    hours = [current - HOUR, current] if partial else [current - HOUR]
+    calls = per_call.score_live(cursor, hours, config.per_call)
+    call_grain = Grain("call", config.per_call.window_hours, PER_CALL.label, per_call=True)
+    firing += [Firing(call_grain, row, 1.0) for row in _last_firing(calls)]
     spends = window_spend(cursor, [(f.dimensions, f.window_start, f.window_end) for f in firing])
     # Explaining is a few queries per series: when many fire at once (a price change
     # across a model's series), only the largest impacts are explained.
@@ -102,6 +103,20 @@ def detect(
         _signal(cursor, f, spends[i], config, now, explain=i in explained, firing_count=len(firing))
         for i, f in enumerate(firing)
     ]
+
+
+def _last_firing(scored: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per series key, its latest firing row."""
+    if scored.is_empty():
+        return []
+    return (
+        scored.filter(pl.col("fires").is_not_null())
+        .sort("hour")
+        .group_by("key")
+        .last()
+        .sort("key")
+        .to_dicts()
+    )
 
 
 @dataclass(frozen=True)
@@ -128,8 +143,11 @@ class Firing:
         return {k: self.row[k] for k in ("feature", "model", "tenant") if self.row[k] is not None}
 
     def impact(self, config: AnomalyConfig) -> float:
-        """The excess over `impact_hours` for an hour, the excess itself for a day."""
+        """The excess over `impact_hours` for an hour or the cost per call (its hourly
+        excess), the excess itself for a day."""
         excess: float = self.row["value"] - self.row["expected"]
+        if self.grain.per_call:
+            return excess / self.grain.window * config.impact_hours
         return excess * (config.impact_hours if self.grain.window == 1 else 1)
 
 
@@ -174,16 +192,23 @@ def _signal(
         "expected_usd": round(row["expected"], 6),
         "ratio": round(row["value"] / row["expected"], 3) if row["expected"] else None,
         "score": round(row["score"], 2),
-        "cold_start": row["cold"],
+        "cold_start": row.get("cold", False),
         "projected_from_share": round(share, 3) if share < 1 else None,
     }
+    if grain.per_call:
+        details["calls"] = int(row["calls"])
+        details["cost_per_call_usd"] = round(row["value"] / row["calls"], 6)
+        details["usual_cost_per_call_usd"] = round(row["expected"] / row["calls"], 6)
     if explain:
         condition, params = series_filter(dimensions)
-        weeks = config.baseline.weeks
-        references = [
-            (window_start - k * HOURS_PER_WEEK * HOUR, window_end - k * HOURS_PER_WEEK * HOUR)
-            for k in range(1, weeks + 1)
-        ]
+        # The windows the usual came from: the same hours a day and a week (cost per
+        # call) or 1-`weeks` weeks (spend) before.
+        lags = (
+            per_call.LAGS
+            if grain.per_call
+            else tuple(k * HOURS_PER_WEEK for k in range(1, config.baseline.weeks + 1))
+        )
+        references = [(window_start - lag * HOUR, window_end - lag * HOUR) for lag in lags]
         try:
             details["explanation"] = spend_explain.explain(
                 cursor, condition, params, (window_start, window_end), references, expected
@@ -200,11 +225,7 @@ def _signal(
         )
     cause = details.get("explanation", {}).get("main_cause")
     because = CAUSES.get(cause, "") if direction == "up" else ""
-    title = (
-        f"Spend {direction}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
-        f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
-        + (f", mostly {because}" if because else "")
-    )
+    title = _title(row, grain, details, window_end) + (f", mostly {because}" if because else "")
     return Signal(
         kind="spend_anomaly",
         series=key,
@@ -219,6 +240,21 @@ def _signal(
         title=title,
         tenant_id=row["tenant"] if row["tenant"] not in (None, "(none)") else None,
         details=details,
+    )
+
+
+def _title(
+    row: dict[str, Any], grain: Grain, details: dict[str, Any], window_end: dt.datetime
+) -> str:
+    if grain.per_call:
+        return (
+            f"Cost per call up: {row['key']} ${details['cost_per_call_usd']:,.4f} a call in the "
+            f"{grain.label} to {window_end:%H:%M} UTC ({details['calls']:,} calls), "
+            f"{details['ratio']}x the usual ${details['usual_cost_per_call_usd']:,.4f}"
+        )
+    return (
+        f"Spend {row['fires']}: {row['key']} ${row['value']:,.2f} in the {grain.label} to "
+        f"{window_end:%H:%M} UTC, {against_usual(row['expected'], details['ratio'])}"
     )
 
 

@@ -8,19 +8,28 @@ ramp shows up within hours rather than the next morning).
 
 All in log space, l = ln(value + offset), and causal (row t only looks at rows before it):
 - seasonal(t): the median of l at the same hour of week over the last `weeks` weeks (the
-  weeks the series has); one past incident in those weeks does not move a median;
+  weeks the series has); one past incident in those weeks does not move a median. For
+  the hour (w = 1) each week's value is the greatest of the hours within `phase_hours`
+  (1) of that hour, so a daily pattern shifted by an hour (daylight saving, a customer in
+  another zone) is absorbed at once rather than over the weeks the median needs;
 - level(t): the median residual l - seasonal over the last `level_hours`, a level
-  correction for growth since those weeks. A lasting level shift moves it within about
-  half that window, after which the shift is the new normal and stops firing; a spike of a
-  few hours does not move it;
+  correction for growth since those weeks, but never below the median residual of the
+  last `level_floor_hours` (a week): it rises fast and falls slowly. A lasting level shift
+  up moves it within about half of `level_hours`, after which the shift is the new normal
+  and stops firing; a spike of a few hours does not move it; a quiet day (a holiday, an
+  outage) does not lower the next day's expectation, a lasting drop (a price cut) lowers
+  it within half a week;
 - expected(t) = exp(seasonal + level) - offset; score(t) = (l - expected log) / scale, where
   scale is 1.4826 x the median absolute deviation of the past `scale_hours`' deviations
   (a MAD, robust to the incidents in it), floored at `min_scale`.
 
-Cold start: a series younger than one week has no same-hour-of-week history; its baseline
-is the mean (log space) of its own last day instead, whose wider spread (the daily cycle is
-not taken out) makes it fire only on larger jumps; `cold_score` can raise the bar further.
-A series younger than `min_history_hours` is learning and never fires. Sparse series (an
+New series: the seasonal rule needs `min_weeks` (2) weeks of whole windows at the same
+hour of the week; a series with less (a new feature, a fresh install) is judged by the
+separate, clearly labelled **new-series rule** (`cold`): its baseline is the mean (log
+space) of its own last day, with no level correction, and it fires only at `new_ratio`
+(4x per hour, 3x per day; `cold_score`, 0 by default, can add a score), so a launch
+growing over its first days does not page while a 5x spike on its fourth day does. A
+series younger than `min_history_hours` is learning and never fires. Sparse series (an
 hour with spend less than half the time over `scale_hours`) never fire per hour: their
 trailing-day window does.
 
@@ -44,7 +53,10 @@ class Thresholds:
     """When a scored window fires; one set per window length (an hour, a day)."""
 
     min_score: float = 4.0  # robust z in log space
-    cold_score: float = 4.0  # the same, for series younger than a week (no seasonality)
+    # The same for new series (the new-series rule): their spread includes the daily cycle,
+    # so new_ratio is their bar.
+    cold_score: float = 0.0
+    new_ratio: float = 4.0  # a new series fires at this many times its last day's level
     min_excess_usd: float = 5.0  # value - expected
     min_ratio: float = 1.5  # value / expected
     min_spend_usd: float = 2.0  # value
@@ -59,16 +71,21 @@ class Baseline:
 
     weeks: int = 4  # 1 to 4
     level_hours: int = 48
+    level_floor_hours: int = 168  # the level never falls below this window's median
+    phase_hours: int = 1  # an hour's seasonal lags: the greatest within this many hours
     scale_hours: int = 336
     min_history_hours: int = 24
+    # The seasonal rule needs this many weeks of whole windows at the same hour of the
+    # week; before, the new-series rule: the series' own last day, new_ratio and cold_score.
+    min_weeks: int = 2
     sparse_share: float = 0.5  # hourly windows need spend in at least this share of hours
 
 
 BASELINE = Baseline()
 HOUR = Thresholds()
 DAY = Thresholds(
-    min_score=4.0, cold_score=4.0, min_excess_usd=25.0, min_ratio=1.3, min_spend_usd=10.0,
-    offset_usd=5.0, min_scale=0.08,
+    min_score=4.0, cold_score=0.0, new_ratio=3.0, min_excess_usd=25.0, min_ratio=1.3,
+    min_spend_usd=10.0, offset_usd=5.0, min_scale=0.08,
 )  # fmt: skip
 
 
@@ -123,14 +140,11 @@ def statistics(
         seen_before=pl.when(pl.col("at") == 0).then(seen.cum_sum() - seen).forward_fill(),
     ).with_columns(
         age=(pl.col("seen") - pl.col("seen_before") - 1).cast(pl.Int32),
-        **{
-            f"lag{k}": _masked(pl.col("value").shift(HOURS_PER_WEEK * k), HOURS_PER_WEEK * k)
-            for k in range(1, b.weeks + 1)
-        },
+        **{f"lag{k}": seasonal_lag(k, window, b) for k in range(1, b.weeks + 1)},
     )
     keep = hours
     if tail is not None:  # the rows the tail's statistics need, and nothing before them
-        keep = min(hours, tail + b.scale_hours + b.level_hours + 1)
+        keep = min(hours, tail + b.scale_hours + max(b.level_hours, b.level_floor_hours) + 1)
         frame = frame.filter(pl.col("at") >= hours - keep).with_columns(_position(keep))
     log = (pl.col("value") + t.offset_usd).log()
     frame = frame.with_columns(
@@ -146,9 +160,12 @@ def statistics(
     frame = _residual(frame, t, b)
     # A missing residual (before the series' first spend) counts as 0 (no correction):
     # a rolling median over nulls is several times slower.
-    level = _masked(
-        pl.col("residual").fill_null(0.0).shift(1).rolling_median(b.level_hours),
-        b.level_hours,
+    residuals = pl.col("residual").fill_null(0.0).shift(1)
+    floor = pl.when(pl.col("age") >= b.level_floor_hours).then(
+        _masked(residuals.rolling_median(b.level_floor_hours), b.level_floor_hours)
+    )
+    level = pl.max_horizontal(
+        _masked(residuals.rolling_median(b.level_hours), b.level_hours), floor
     )
     frame = frame.with_columns(level=level, raw_level=level)
     frame = _deviation(frame)
@@ -175,7 +192,8 @@ def score_from_state(
     value at the same hour 1..weeks weeks before, null where the series had none),
     `recent` (the mean of ln(value + offset) over the 24 hours before, null with fewer
     than 6), `active` (the share of the `scale_hours` before with spend), `level` (the
-    median residual of the `level_hours` before), `mad` (the median absolute deviation of
+    level correction: the greater of the median residuals of the `level_hours` and the
+    `level_floor_hours` before), `mad` (the median absolute deviation of
     the `scale_hours` before, null with fewer than 12) and `age`. Returns `score`'s columns
     and the row's `residual` and `deviation`, which the state keeps for the hours after.
     """
@@ -189,13 +207,12 @@ def _residual(frame: pl.DataFrame, t: Thresholds, b: Baseline) -> pl.DataFrame:
     cold and residual, from value, lag1.., recent."""
     weeks = [f"lag{k}" for k in range(1, b.weeks + 1)]
     frame = frame.with_columns((pl.col(weeks) + t.offset_usd).log())
+    known = pl.sum_horizontal(pl.col(w).is_not_null().cast(pl.Int8) for w in weeks)
     return (
-        _median_of_few(frame, weeks, "seasonal")
+        median_of_few(frame, weeks, "seasonal")
         .with_columns(log=(pl.col("value") + t.offset_usd).log())
-        .with_columns(
-            cold=pl.col("seasonal").is_null(),
-            seasonal=pl.coalesce("seasonal", "recent"),
-        )
+        .with_columns(cold=known < min(b.min_weeks, b.weeks))
+        .with_columns(seasonal=pl.when(pl.col("cold")).then(pl.col("recent")).otherwise("seasonal"))
         .with_columns(residual=pl.col("log") - pl.col("seasonal"))
     )
 
@@ -233,6 +250,7 @@ def _judge(frame: pl.DataFrame, window: int, t: Thresholds, b: Baseline) -> pl.D
         & (excess >= t.min_excess_usd)
         & (pl.col("value") >= t.min_spend_usd)
         & (pl.col("value") >= t.min_ratio * pl.col("expected"))
+        & (~pl.col("cold") | (pl.col("value") >= t.new_ratio * pl.col("expected")))
     )
     down = (
         pl.lit(t.detect_drops)
@@ -263,6 +281,23 @@ def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, reach: int) -> pl.DataF
     return rows.join(mad, on=["series", "at"], how="left").sort("series", "at")
 
 
+def phase_hours(window: int, baseline: Baseline) -> int:
+    """How many hours either side of the same hour of the week a lag reaches (hours only:
+    a trailing day barely moves when the daily pattern shifts by an hour)."""
+    return baseline.phase_hours if window == 1 else 0
+
+
+def seasonal_lag(k: int, window: int, baseline: Baseline) -> pl.Expr:
+    """The value k weeks before each row: the greatest of the hours within `phase_hours`
+    of the same hour of the week, so a daily pattern an hour earlier or later (daylight
+    saving, a customer in another zone) is not a rise; null where it reaches before the
+    series' rows in the grid."""
+    reach = phase_hours(window, baseline)
+    lag = HOURS_PER_WEEK * k
+    values = [pl.col("value").shift(lag + d) for d in range(-reach, reach + 1)]
+    return _masked(pl.max_horizontal(values) if reach else values[0], lag + reach)
+
+
 def window_values(grid: pl.DataFrame, window: int) -> pl.Series:
     """The `value` `score` reads for each row of a rectangular `grid`: the spend of the
     `window` hours ending with the row."""
@@ -271,10 +306,13 @@ def window_values(grid: pl.DataFrame, window: int) -> pl.Series:
 
 
 def window_value(window: int) -> pl.Expr:
-    """The spend of the `window` hours ending with each row (a grid with `at`)."""
+    """The spend of the `window` hours ending with each row (a grid with `at`); null while
+    the window reaches before the series' first spend (a partial window, such as a new
+    series' or a fresh install's first day, is never a baseline nor scored)."""
     if window == 1:
         return pl.col("actual")
-    return _masked(pl.col("actual").rolling_sum(window, min_samples=1), window - 1)
+    whole = pl.col("actual").shift(window - 1).is_not_null()
+    return _masked(pl.when(whole).then(pl.col("actual").rolling_sum(window)), window - 1)
 
 
 def _position(hours: int) -> pl.Expr:
@@ -288,7 +326,7 @@ def _masked(expr: pl.Expr, reach: int) -> pl.Expr:
     return pl.when(pl.col("at") >= reach).then(expr)
 
 
-def _median_of_few(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+def median_of_few(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
     """The median of up to four columns per row, nulls ignored (null when all are): from
     their count, sum, min and max (computed once each), far faster than a list median."""
     if not 1 <= len(columns) <= 4:

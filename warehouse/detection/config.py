@@ -22,6 +22,7 @@ import duckdb
 
 from warehouse.core.errors import InvalidRequest
 from warehouse.detection.baseline import BASELINE, DAY, HOUR, Baseline, Thresholds
+from warehouse.detection.per_call import PER_CALL, PerCall
 
 ANOMALIES = "anomalies"
 RUNAWAY = "runaway"
@@ -32,6 +33,7 @@ class AnomalyConfig:
     hour: Thresholds = HOUR  # the hour's spend
     day: Thresholds = DAY  # the trailing 24 hours' spend, scored every hour
     baseline: Baseline = BASELINE
+    per_call: PerCall = PER_CALL  # the cost per call of the trailing 3 hours
     # The hour under way is scored (its spend projected to the full hour) once this share
     # of it has passed; before, only the last complete hour is.
     min_partial_share: float = 0.25
@@ -133,8 +135,11 @@ def _convert(kind: Any, value: Any, where: str, default: Any = None) -> Any:
 def _checked(config: AnomalyConfig) -> AnomalyConfig:
     if not 1 <= config.baseline.weeks <= 4:
         raise ConfigError("anomalies.baseline.weeks: must be 1 to 4")
-    if config.baseline.level_hours < 4 or config.baseline.scale_hours < 24:
+    b = config.baseline
+    if b.level_hours < 4 or b.scale_hours < 24:
         raise ConfigError("anomalies.baseline: level_hours >= 4 and scale_hours >= 24")
+    if not b.level_hours <= b.level_floor_hours <= b.scale_hours:
+        raise ConfigError("anomalies.baseline: level_floor_hours from level_hours to scale_hours")
     if config.explain_limit < 0:
         raise ConfigError("anomalies.explain_limit: must be 0 or more")
     return config

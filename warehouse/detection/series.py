@@ -2,8 +2,9 @@
 
 One DuckDB query over `rollup_hourly` builds every series at once (GROUPING SETS) as a
 rectangular grid, the input of `warehouse.detection.baseline.score`: one row per (series, hour) over
-the same hours for every series, the spend as a float (for the statistics only), null
-before the series' first spend in the window and 0 in a quiet hour after it.
+the same hours for every series, the spend as a float (for the statistics only) and the
+calls (for the cost per call, `warehouse.detection.per_call`), null before the series'
+first spend in the window and 0 in a quiet hour after it.
 
 A series is named by its dimensions, spelled the same on every run:
 `feature=search`, `model=openai/gpt-4o`, `tenant=acme`,
@@ -42,7 +43,7 @@ DIMENSION_SQL = {
 
 @dataclass(frozen=True)
 class SeriesGrid:
-    grid: pl.DataFrame  # series (id), hour, actual
+    grid: pl.DataFrame  # series (id), hour, actual (USD), calls
     keys: pl.DataFrame  # series (id), key, feature, model, tenant
 
 
@@ -64,7 +65,8 @@ WITH sets AS (
            CASE WHEN grouping(model) = 0 THEN {DIMENSION_SQL["model"]} ELSE '' END AS model,
            CASE WHEN grouping(tenant_id) = 0 THEN {DIMENSION_SQL["tenant"]} ELSE '' END
                AS tenant,
-           sum(cost_usd::DOUBLE) AS cost  -- statistics only: float is fine, and fast
+           sum(cost_usd::DOUBLE) AS cost,  -- statistics only: float is fine, and fast
+           sum(calls)::DOUBLE AS calls
     FROM rollup_hourly
     WHERE hour >= $start AND hour < $end
     GROUP BY {_grouping_sets()}
@@ -73,7 +75,7 @@ keys AS (
     SELECT (row_number() OVER () - 1)::INTEGER AS series, *
     FROM (SELECT DISTINCT dimension_set, feature, model, tenant FROM sets)
 )
-SELECT k.series, s.hour, s.cost, k.feature, k.model, k.tenant
+SELECT k.series, s.hour, s.cost, s.calls, k.feature, k.model, k.tenant
 FROM sets s JOIN keys k USING (dimension_set, feature, model, tenant)
 """
 KEYS = """
@@ -91,7 +93,8 @@ GROUP BY series
 
 GRID = """
 SELECT k.series, h.hour,
-       CASE WHEN h.hour >= k.first THEN coalesce(v.cost, 0) END AS actual
+       CASE WHEN h.hour >= k.first THEN coalesce(v.cost, 0) END AS actual,
+       CASE WHEN h.hour >= k.first THEN coalesce(v.calls, 0) END AS calls
 FROM spend_keys k
 CROSS JOIN (SELECT unnest(generate_series($start, $last, INTERVAL 1 HOUR)) AS hour) h
 LEFT JOIN spend_hourly v ON v.series = k.series AND v.hour = h.hour

@@ -46,6 +46,7 @@ from warehouse.detection.baseline import (
     HOURS_PER_WEEK,
     Baseline,
     Thresholds,
+    phase_hours,
     score_from_state,
     statistics,
     window_values,
@@ -57,6 +58,8 @@ HOUR = dt.timedelta(hours=1)
 GRAINS = (("hour", 1), ("day", 24))
 # Beyond this many hours to derive one by one, the columnar rebuild is cheaper.
 MAX_DERIVED_HOURS = 24
+# A rebuild computes the columnar statistics of this many series at a time.
+REBUILD_SERIES = 2000
 NEXT = ("recent", "level", "mad")
 
 
@@ -84,17 +87,20 @@ class Settings:
     def history_hours(self) -> int:
         """The hours before an evaluated one the columnar baseline reads."""
         b = self.baseline
-        return HOURS_PER_WEEK * b.weeks + b.scale_hours + b.level_hours + 24
+        return (
+            HOURS_PER_WEEK * b.weeks + b.scale_hours + max(b.level_hours, b.level_floor_hours) + 24
+        )
 
     def reach(self) -> int:
         """How many hours before an hour its rolling statistics read."""
         b = self.baseline
-        return max(b.scale_hours, b.level_hours, 24)
+        return max(b.scale_hours, b.level_hours, b.level_floor_hours, 24)
 
     def retained_hours(self) -> int:
         """The hours kept: the oldest one a score reads (the last seasonal lag of the hour
         under way, or the rolling statistics' reach)."""
-        return max(HOURS_PER_WEEK * self.baseline.weeks, self.reach()) + 1
+        b = self.baseline
+        return max(HOURS_PER_WEEK * b.weeks + b.phase_hours, self.reach()) + 1
 
 
 def refresh(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: Settings) -> str:
@@ -116,10 +122,9 @@ def refresh(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
         {"last": last},
     ).fetchone() or (None,)
     start = min(changed, high + HOUR) if changed is not None else high + HOUR
-    scale = settings.reach() * HOUR
     usable = (
         values_from <= current - settings.retained_hours() * HOUR
-        and low <= min(start, current) - scale
+        and low <= min(start, last) - HOUR  # the statistics the first hour scored reads
         and start - HOUR <= high
         and (last - start) // HOUR < MAX_DERIVED_HOURS
     )
@@ -186,9 +191,12 @@ def _inputs_sql(weeks: int) -> str:
     lags = ", ".join(
         f"l{k}.value_hour AS lag{k}_hour, l{k}.value_day AS lag{k}_day" for k in range(1, weeks + 1)
     )
+    # The hour's lag: the greatest value within `phase` hours of it (baseline.seasonal_lag).
     joins = "\n".join(
-        f"LEFT JOIN (SELECT series, value_hour, value_day FROM spend_state "
-        f"WHERE hour = $lag{k}) l{k} USING (series)"
+        f"LEFT JOIN (SELECT series, max(value_hour) AS value_hour, "
+        f"max(value_day) FILTER (WHERE hour = $lag{k}) AS value_day FROM spend_state "
+        f"WHERE hour >= $lag{k} - $phase AND hour <= $lag{k} + $phase GROUP BY series) l{k} "
+        f"USING (series)"
         for k in range(1, weeks + 1)
     )
     return INPUTS.format(lags=lags, lag_joins=joins)
@@ -210,6 +218,7 @@ def inputs(
         "previous": hour - HOUR,
         "day_from": hour - 23 * HOUR,
         "alive": hour - (settings.history_hours() + 1) * HOUR,
+        "phase": phase_hours(1, settings.baseline) * HOUR,
         **{f"lag{k}": hour - k * HOURS_PER_WEEK * HOUR for k in range(1, weeks + 1)},
     }
     known = cursor.execute(_inputs_sql(weeks), params).pl()
@@ -233,8 +242,10 @@ def inputs(
     out = {}
     for grain, window in GRAINS:
         value = pl.col("actual")
-        if window > 1:  # the trailing day: this hour and the 23 before
-            value = value + pl.col("before").fill_null(0.0)
+        if window > 1:  # the trailing day: this hour and the 23 before, when all are known
+            value = pl.when(pl.col("age") >= window - 1).then(
+                value + pl.col("before").fill_null(0.0)
+            )
         out[grain] = rows.select(
             "series", "hour", "actual", "key", "feature", "model", "tenant", "age",
             value.alias("value"),
@@ -265,29 +276,28 @@ def score_hour(
     return scored
 
 
-NEXT_SQL = """
+# The statistics of one grain the next hour reads (see the module docstring).
+NEXT_STATS = """
+           CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
+                THEN avg(ln(value_{g} + $offset_{g})) FILTER (WHERE hour > $recent_from)
+           END AS recent_{g},
+           greatest(
+               CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
+                    THEN median(coalesce(residual_{g}, 0)) FILTER (WHERE hour > $level_from)
+               END,
+               CASE WHEN count(*) FILTER (WHERE hour > $floor_from) >= $floor_hours
+                    THEN median(coalesce(residual_{g}, 0)) FILTER (WHERE hour > $floor_from)
+               END
+           ) AS level_{g},
+           CASE WHEN count(deviation_{g}) >= 12 THEN median(abs(deviation_{g})) END
+               AS mad_{g},"""
+NEXT_SQL = f"""
 UPDATE spend_state SET
     next_recent_hour = a.recent_hour, next_level_hour = a.level_hour,
     next_mad_hour = a.mad_hour, next_recent_day = a.recent_day, next_level_day = a.level_day,
     next_mad_day = a.mad_day, next_active = a.active
 FROM (
-    SELECT series,
-           CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
-                THEN avg(ln(value_hour + $offset_hour)) FILTER (WHERE hour > $recent_from)
-           END AS recent_hour,
-           CASE WHEN count(*) FILTER (WHERE hour > $recent_from) >= 6
-                THEN avg(ln(value_day + $offset_day)) FILTER (WHERE hour > $recent_from)
-           END AS recent_day,
-           CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
-                THEN median(coalesce(residual_hour, 0)) FILTER (WHERE hour > $level_from)
-           END AS level_hour,
-           CASE WHEN count(*) FILTER (WHERE hour > $level_from) >= $level_hours
-                THEN median(coalesce(residual_day, 0)) FILTER (WHERE hour > $level_from)
-           END AS level_day,
-           CASE WHEN count(deviation_hour) >= 12 THEN median(abs(deviation_hour)) END
-               AS mad_hour,
-           CASE WHEN count(deviation_day) >= 12 THEN median(abs(deviation_day)) END
-               AS mad_day,
+    SELECT series,{NEXT_STATS.format(g="hour")}{NEXT_STATS.format(g="day")}
            avg((actual > 0)::DOUBLE) AS active
     FROM spend_state
     WHERE hour > $scale_from AND hour <= $hour
@@ -356,6 +366,8 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
             "recent_from": hour - 24 * HOUR,
             "level_from": hour - b.level_hours * HOUR,
             "level_hours": b.level_hours,
+            "floor_from": hour - b.level_floor_hours * HOUR,
+            "floor_hours": b.level_floor_hours,
             "scale_from": hour - b.scale_hours * HOUR,
             "offset_hour": settings.hour.offset_usd,
             "offset_day": settings.day.offset_usd,
@@ -380,19 +392,11 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     series = hourly_grid(cursor, start, current + HOUR)
     if series.grid.is_empty():
         return
-    # The hour under way (the grid's last) only serves the statistics of the hour before.
-    stats_tail = settings.reach() + 2
-    grid, columns = _grid_statistics(series.grid, settings, stats_tail)
+    # The statistics the next hours read are kept for the hours a re-derivation may start
+    # after (MAX_DERIVED_HOURS); the residuals and deviations for the hours they reach.
+    stats_tail = MAX_DERIVED_HOURS + 2
     first_stored = current - settings.retained_hours() * HOUR
-    rows = (
-        grid.filter(
-            pl.col("actual").is_not_null()
-            & (pl.col("hour") >= first_stored)
-            & (pl.col("hour") < current)
-        )
-        .join(columns["hour"], on=["series", "hour"], how="left")
-        .join(columns["day"].drop("next_active"), on=["series", "hour"], how="left")
-    )
+    grid = series.grid.drop("calls")
     known = (
         grid.filter(pl.col("actual").is_not_null() & (pl.col("hour") < current))
         .group_by("series")
@@ -405,13 +409,29 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     )
     with registered(cursor, "spend_state_new", known.to_arrow()):
         cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
-    # In hour order, as the derivation appends: a run's reads of a few hours then skip
-    # the rest of the table (DuckDB's min/max per row group).
-    with registered(cursor, "spend_state_rows", rows.sort("hour", "series").to_arrow()):
-        cursor.execute(
-            "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
-            "SEMI JOIN spend_state_series USING (series)"
+    # A few thousand series at a time: the statistics' memory stays bounded however many
+    # series there are (the grid is sorted by series, every series the same hours).
+    hours = grid["hour"].n_unique()
+    for offset in range(0, grid.height, REBUILD_SERIES * hours):
+        part, columns = _grid_statistics(
+            grid.slice(offset, REBUILD_SERIES * hours), settings, stats_tail
         )
+        rows = (
+            part.filter(
+                pl.col("actual").is_not_null()
+                & (pl.col("hour") >= first_stored)
+                & (pl.col("hour") < current)
+            )
+            .join(columns["hour"], on=["series", "hour"], how="left")
+            .join(columns["day"].drop("next_active"), on=["series", "hour"], how="left")
+        )
+        # In hour order, as the derivation appends: a run's reads of a few hours then skip
+        # most of the table (DuckDB's min/max per row group).
+        with registered(cursor, "spend_state_rows", rows.sort("hour", "series").to_arrow()):
+            cursor.execute(
+                "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
+                "SEMI JOIN spend_state_series USING (series)"
+            )
     cursor.execute(
         """
         INSERT INTO spend_state_hours
