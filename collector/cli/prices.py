@@ -174,7 +174,11 @@ def list_prices(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    console = Console()
+    _print_report(Console(), report)
+
+
+def _print_report(console: Console, report: dict[str, Any]) -> None:
+    """The price report as tables: models in use, overrides (with what they cover), unpriced."""
     catalog = report["catalog"]
     in_force = (
         f"genai-prices {catalog['version']}"

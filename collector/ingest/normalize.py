@@ -199,6 +199,9 @@ class Normalizer:
         attributes: Mapping[str, Any],
         resource: Mapping[int, Any],
     ) -> Normalized:
+        """One span's attributes onto one record. Longer than the house limit on purpose: it
+        runs once per span on the ingest hot path (docs/benchmarks.md, the 25 us budget), and
+        its steps share a dozen locals that helper calls would pass back and forth."""
         found = self.find(attributes)
 
         operation = _text(_own(found, OPERATION))
