@@ -18,13 +18,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from warehouse.core.errors import InvalidEntries
+from warehouse.core.errors import InvalidEntries, InvalidRequest
 
 Source = Literal["openai", "anthropic", "focus"]
 Kind = Literal["usage", "cost"]
 TokenClass = Literal["", "input", "cache_read", "cache_write", "output", "other"]
 TOKEN_CLASSES: tuple[TokenClass, ...] = ("input", "cache_read", "cache_write", "output")
 MAX_ERRORS = 20
+
+
+class WindowError(InvalidRequest):
+    """A reconciliation window that is empty, reversed or longer than a year (HTTP 400)."""
+
+    status_code = 400
 
 
 class BillFileError(InvalidEntries):

@@ -25,7 +25,7 @@ from warehouse.reconciliation.config import load_reconciliation_config
 from warehouse.reconciliation.detector import model_gaps
 from warehouse.reconciliation.formats import MAX_BYTES, Format, parse_bill, sha256
 from warehouse.reconciliation.load import reconciliation
-from warehouse.reconciliation.records import TOKEN_CLASSES, ParsedBill
+from warehouse.reconciliation.records import TOKEN_CLASSES, ParsedBill, WindowError
 from warehouse.reconciliation.store import import_bill, list_imports
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
@@ -158,7 +158,7 @@ def reconciliation_report(
     end = end or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     start = start or end - dt.timedelta(days=DEFAULT_DAYS)
     if end <= start or (end - start).days > 366:
-        raise HTTPException(400, "need start < end, at most 366 days apart")
+        raise WindowError("need start < end, at most 366 days apart")
     config = load_reconciliation_config(cursor)
     rows = reconciliation(cursor, start, end, config, provider)
     totals = [
