@@ -35,6 +35,15 @@ ALLOCATION_DIMENSIONS = {
 }
 
 
+def allocation_dimensions(group_by: tuple[str, ...]) -> list[str]:
+    """The dimensions an allocation is grouped by: deployment first, then `group_by`; a user
+    is identified within its tenant, so grouping by user groups by tenant too."""
+    names = ["deployment", *[name for name in group_by if name != "deployment"]]
+    if "user" in names and "tenant" not in names:
+        names.append("tenant")
+    return names
+
+
 class GpuQueryError(InvalidRequest):
     """A request the GPU tables cannot answer (unknown reference model, dimension)."""
 
@@ -125,7 +134,7 @@ def allocation_rows(
     unknown = [name for name in group_by if name not in ALLOCATION_DIMENSIONS]
     if unknown:
         raise GpuQueryError(f"cannot group by {', '.join(unknown)}")
-    dimensions = ["deployment", *[name for name in group_by if name != "deployment"]]
+    dimensions = allocation_dimensions(group_by)
     selects = ", ".join(f"{ALLOCATION_DIMENSIONS[name]} AS {name}" for name in dimensions)
     result = cursor.execute(
         f"""

@@ -275,7 +275,7 @@ def allocation(
         part.strip() for item in group_by or [] for part in item.split(",") if part.strip()
     )
     rows = gpu_queries.allocation_rows(cursor, scope, window_start, window_end, dimensions)
-    names = ["deployment", *[d for d in dimensions if d != "deployment"]]
+    names = gpu_queries.allocation_dimensions(dimensions)
     totals = (
         gpu_queries.deployment_totals(cursor, window_start, window_end) if scope.unscoped else None
     )

@@ -65,3 +65,12 @@ def test_calls_without_tokens_share_equally() -> None:
     rows = _shares(10, 0, [0, 0, 0])
     assert [row[0] for row in rows] == [1, 1, 1]
     assert sorted(row[1] for row in rows) == [3, 3, 4]
+
+
+def test_allocation_by_user_is_per_tenant_too() -> None:
+    """Two tenants' users with one id are two rows (DESIGN.md decision 12)."""
+    from warehouse.queries.gpu import allocation_dimensions
+
+    assert allocation_dimensions(("user",)) == ["deployment", "user", "tenant"]
+    assert allocation_dimensions(("tenant", "user")) == ["deployment", "tenant", "user"]
+    assert allocation_dimensions(("feature",)) == ["deployment", "feature"]
