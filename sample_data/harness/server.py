@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import resource
 import signal
 import socket
 import subprocess
@@ -55,12 +56,20 @@ class ServerProcess:
     """`spendscope serve` on free loopback ports with its own data directory.
 
     `env` adds or overrides `SPENDSCOPE_*` variables. When it sets `SPENDSCOPE_API_TOKENS`,
-    `get()` and `wait_attributed()` send the first token.
+    `get()` and `wait_attributed()` send the first token. `address_space_bytes` caps the
+    child's virtual memory (RLIMIT_AS, as `prlimit --as=` does): past it, its allocations fail.
     """
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        address_space_bytes: int | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.extra_env = env or {}
+        self.address_space_bytes = address_space_bytes
         self.host = _client_host(self.extra_env.get("SPENDSCOPE_HOST", "127.0.0.1"))
         self.http_port, self.grpc_port = free_ports(2, self.host.strip("[]"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -96,7 +105,11 @@ class ServerProcess:
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "collector", "serve"], env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "collector", "serve"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                preexec_fn=self._limit_address_space if self.address_space_bytes else None,
             )
         if wait_ready(
             self.process,
@@ -108,6 +121,19 @@ class ServerProcess:
             return self
         self.kill()
         raise TimeoutError(f"server not ready: {self.log_tail()}")
+
+    def _limit_address_space(self) -> None:
+        """Runs in the child between fork and exec."""
+        assert self.address_space_bytes is not None
+        limit = self.address_space_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def peak_rss_bytes(self) -> int:
+        """The running child's peak resident memory so far (VmHWM, kept by the kernel)."""
+        assert self.process is not None and self.process.poll() is None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024  # kB
 
     def __enter__(self) -> ServerProcess:
         return self.start()
