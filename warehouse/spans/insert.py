@@ -1,8 +1,10 @@
-"""Writing decoded spans: one INSERT per group commit, idempotent on (trace_id, span_id)."""
+"""Writing decoded spans: one INSERT per group commit, idempotent on (trace_id, span_id);
+`conflicting_duplicates` finds the skipped spans whose content differs from the stored one."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -56,3 +58,55 @@ def insert_spans(
             {"batch_id": batch_id, "received_at": received_at.replace(tzinfo=None)},
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+# What makes two spans with one (trace_id, span_id) different spans rather than a re-send:
+# who and what they bill, and when. The stored side of start/end is a microsecond timestamp.
+_CONTENT = (
+    "tenant_id", "feature", "session_id", "user_id", "provider", "request_model",
+    "response_model", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "name",
+)  # fmt: skip
+_DIFFERS = ", ".join(
+    [f"CASE WHEN i.{c} IS DISTINCT FROM s.{c} THEN '{c}' END" for c in _CONTENT]
+    + [
+        f"CASE WHEN make_timestamp(i.{edge}_ns // 1000) IS DISTINCT FROM s.{edge}_time "
+        f"THEN '{edge}_time' END"
+        for edge in ("start", "end")
+    ]
+)
+# A primary-key join: only the incoming spans whose key is stored (every one of them, the
+# new ones included, since the insert ran first) and whose content is not the stored one.
+CONFLICTS = f"""
+SELECT row, span_id, differ FROM (
+    SELECT i.row, i.span_id, concat_ws(', ', {_DIFFERS}) AS differ
+    FROM incoming_rows i JOIN spans s ON s.trace_id = i.trace_id AND s.span_id = i.span_id
+)
+WHERE differ <> ''
+ORDER BY row
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictingDuplicate:
+    """An incoming span skipped by the insert whose content differs from the stored span."""
+
+    row: int  # its position in the inserted table
+    span_id: bytes
+    differ: tuple[str, ...]  # the content columns that differ
+
+
+def conflicting_duplicates(
+    cursor: duckdb.DuckDBPyConnection, spans: pa.Table
+) -> list[ConflictingDuplicate]:
+    """The spans of `spans`, just given to `insert_spans` in this transaction, that were
+    skipped although their content differs from the span stored under their key (stored
+    before, or inserted from another row of `spans`). Worth calling only when the insert
+    skipped some: without duplicates there is none."""
+    indexed = spans.append_column("row", pa.array(range(spans.num_rows), type=pa.int64()))
+    with registered(cursor, "incoming_rows", indexed):
+        rows = cursor.execute(CONFLICTS).fetchall()
+    return [
+        ConflictingDuplicate(int(row), bytes(span_id), tuple(differ.split(", ")))
+        for row, span_id, differ in rows
+    ]

@@ -3,44 +3,71 @@
 
 Each transaction is one ingest batch: its tables are concatenated into one Arrow table and
 inserted with the next `batch_id`, the position the incremental jobs keep watermarks on.
+When the insert skipped some (duplicates), the skipped spans whose content differs from the
+stored one are found (`conflicting_duplicates`) and handed back to their own request.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
 from collector.ingest.group_commit import GroupCommitWriter, QueueFull, WriterStopped
+from collector.ingest.rejections import Rejections
 from collector.service_metrics import IngestMetrics
-from warehouse.spans.insert import insert_spans, last_batch_id
+from warehouse.spans.insert import conflicting_duplicates, insert_spans, last_batch_id
 from warehouse.store.database import Database
 
-__all__ = ["QueueFull", "Writer", "WriterStopped"]
+__all__ = ["QueueFull", "Writer", "WriterStopped", "Written"]
+
+
+@dataclass(slots=True)
+class Written:
+    """One request's outcome in its commit: its span count, and its spans rejected as
+    conflicting with the span stored under their (trace_id, span_id)."""
+
+    spans: int
+    conflicts: Rejections = field(default_factory=Rejections)
 
 
 class SpanBatches:
-    """Writes one ingest batch per transaction; each request's result is its span count."""
+    """Writes one ingest batch per transaction; each request's result is `Written`."""
 
     def __init__(self, metrics: IngestMetrics) -> None:
         self._metrics = metrics
         self._batch_id: int | None = None
         self._inserted = 0  # new spans of the transaction under way
 
-    def write(self, cursor: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> list[int]:
+    def write(self, cursor: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> list[Written]:
         if self._batch_id is None:
             self._batch_id = last_batch_id(cursor)
         self._batch_id += 1
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         self._inserted = insert_spans(cursor, table, self._batch_id, dt.datetime.now(dt.UTC))
-        return [t.num_rows for t in tables]
+        results = [Written(t.num_rows) for t in tables]
+        if self._inserted < table.num_rows:  # duplicates: are some of them other spans?
+            starts = list(itertools.accumulate((t.num_rows for t in tables), initial=0))
+            for conflict in conflicting_duplicates(cursor, table):
+                request = results[bisect.bisect_right(starts, conflict.row) - 1]
+                differ = ", ".join(conflict.differ[:4]) + (", ..." if conflict.differ[4:] else "")
+                request.conflicts.reject(
+                    f"span {conflict.span_id.hex()}: conflicts with a stored span of the same "
+                    f"trace and span id (different {differ}); the stored one is kept"
+                )
+        return results
 
-    def committed(self, tables: list[pa.Table], results: list[int], seconds: float) -> None:
+    def committed(self, tables: list[pa.Table], results: list[Written], seconds: float) -> None:
         metrics = self._metrics
         metrics.commits.inc()
         metrics.spans_written.inc(self._inserted)
-        metrics.spans_duplicate.inc(sum(results) - self._inserted)
+        # The conflicting ones are counted as rejected, by the request they came in.
+        skipped = sum(r.spans - r.conflicts.rejected for r in results) - self._inserted
+        metrics.spans_duplicate.inc(skipped)
         metrics.commit_seconds.observe(seconds)
 
     def failed(self) -> None:
@@ -53,7 +80,7 @@ class SpanBatches:
         self._metrics.spans_refused.inc(rows)
 
 
-class Writer(GroupCommitWriter[int]):
+class Writer(GroupCommitWriter[Written]):
     def __init__(
         self,
         database: Database,
