@@ -88,6 +88,11 @@ def test_overview_shows_the_apis_spend_and_a_forecast(
     assert not app.error
 
 
+def _what(title: str) -> str:
+    """A finding's title without its amounts: `Spend up: total $26.09 ...` -> `Spend up: total`."""
+    return title.split(" $", 1)[0]
+
+
 def test_overview_shows_the_open_anomalies_and_the_budgets(
     stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,7 +106,10 @@ def test_overview_shows_the_open_anomalies_and_the_budgets(
     assert any(t.startswith("Spend up: total ") for t in titles)
     assert any(t.startswith(f"Runaway session {LIVE_RUNAWAY_PREFIX}") for t in titles)
     firing = {a["title"] for a in found if a["firing"] and a["kind"] != "budget"}
-    assert titles <= {a["title"] for a in found} and len(titles) >= len(firing) - 2
+    # The amounts of an hour under way move each time the detector runs (the page and the
+    # API were read moments apart): compare what fired, not the figures.
+    assert {_what(t) for t in titles} <= {_what(a["title"]) for a in found}
+    assert len(titles) >= len(firing) - 2
     assert all(row["kind"] != "budget" for row in shown)
     budgets = {b["name"]: b for b in stack.get("/api/v1/budgets").json()["budgets"]}
     rows = next(rows for rows in tables if rows and "budget" in rows[0])

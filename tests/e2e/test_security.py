@@ -253,6 +253,7 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.spans.insert": {
         "', '.join(_PASSTHROUGH)",
+        "_DIFFERS",  # built from the fixed content column names
     },
     "warehouse.jobs.incremental": {
         "', '.join(columns)",
@@ -351,6 +352,10 @@ REVIEWED: dict[str, set[str]] = {
         "_grouping_sets()",
     },
     "warehouse.detection.state": {
+        "NEXT_STATS.format(g='day')",  # the grain's fixed column prefix
+        "NEXT_STATS.format(g='hour')",
+        "g='day'",
+        "g='hour'",
         "k",  # an int from range(1, weeks + 1)
         "lag_joins=joins",  # built from those ints
         "lags=lags",  # built from those ints
