@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -190,7 +191,8 @@ def pull_command(
 
 
 def _usd(text: str | None) -> str:
-    return "-" if text is None else f"{float(text):,.2f}"
+    """Dollars to the cent for a table, rounded from the exact decimal (never through float)."""
+    return "-" if text is None else f"{Decimal(text):,.2f}"
 
 
 @bills_cli.command("reconcile")
