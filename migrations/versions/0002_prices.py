@@ -11,17 +11,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import create_numbered_table, drop_numbered_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-SEQUENCES = (
-    "price_overrides_id_seq",
-    "price_periods_id_seq",
-    "reprice_requests_id_seq",
-    "call_costs_priced_seq",
-)
 
 
 def _price(name: str, nullable: bool = False) -> sa.Column[object]:
@@ -32,18 +27,10 @@ def _money(name: str) -> sa.Column[object]:
     return sa.Column(name, sa.Numeric(38, 24))
 
 
-def _id(sequence: str) -> sa.Column[object]:
-    return sa.Column(
-        "id", sa.BigInteger, nullable=False, server_default=sa.text(f"nextval('{sequence}')")
-    )
-
-
 def upgrade() -> None:
-    for sequence in SEQUENCES:
-        op.execute(f"CREATE SEQUENCE {sequence} START 1")
-    op.create_table(
+    op.execute("CREATE SEQUENCE call_costs_priced_seq START 1")
+    create_numbered_table(
         "price_overrides",
-        _id("price_overrides_id_seq"),
         sa.Column("provider", sa.String, nullable=False),
         sa.Column("model_pattern", sa.String, nullable=False),
         sa.Column("match_kind", sa.String, nullable=False),
@@ -56,7 +43,6 @@ def upgrade() -> None:
         sa.Column("source", sa.String, nullable=False),
         sa.Column("note", sa.Text),
         sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_price_overrides"),
         sa.CheckConstraint(
             "match_kind IN ('exact', 'glob', 'regex')", name="ck_price_overrides_match_kind"
         ),
@@ -72,9 +58,8 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime, nullable=False),
         sa.PrimaryKeyConstraint("provider", "model", name="pk_price_keys"),
     )
-    op.create_table(
+    create_numbered_table(
         "price_periods",
-        _id("price_periods_id_seq"),
         sa.Column("provider", sa.String, nullable=False),
         sa.Column("model", sa.String, nullable=False),
         sa.Column("effective_from", sa.DateTime),
@@ -95,7 +80,6 @@ def upgrade() -> None:
         _price("requests_kcount"),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("retired_at", sa.DateTime),
-        sa.PrimaryKeyConstraint("id", name="pk_price_periods"),
         sa.CheckConstraint("source IN ('catalog', 'override')", name="ck_price_periods_source"),
     )
     op.create_table(
@@ -122,9 +106,8 @@ def upgrade() -> None:
         sa.Column("priced_at", sa.DateTime, nullable=False),
         sa.PrimaryKeyConstraint("trace_id", "span_id", name="pk_call_costs"),
     )
-    op.create_table(
+    create_numbered_table(
         "reprice_requests",
-        _id("reprice_requests_id_seq"),
         sa.Column("provider", sa.String, nullable=False),
         sa.Column("model", sa.String, nullable=False),
         sa.Column("from_time", sa.DateTime),
@@ -132,13 +115,13 @@ def upgrade() -> None:
         sa.Column("requested_at", sa.DateTime, nullable=False),
         sa.Column("done_at", sa.DateTime),
         sa.Column("calls_repriced", sa.BigInteger),
-        sa.PrimaryKeyConstraint("id", name="pk_reprice_requests"),
     )
 
 
 def downgrade() -> None:
-    for table in ("reprice_requests", "call_costs", "price_periods", "price_keys"):
-        op.drop_table(table)
-    op.drop_table("price_overrides")
-    for sequence in reversed(SEQUENCES):
-        op.execute(f"DROP SEQUENCE {sequence}")
+    drop_numbered_table("reprice_requests")
+    op.drop_table("call_costs")
+    drop_numbered_table("price_periods")
+    op.drop_table("price_keys")
+    drop_numbered_table("price_overrides")
+    op.execute("DROP SEQUENCE call_costs_priced_seq")

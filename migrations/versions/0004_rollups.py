@@ -10,29 +10,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import rollup_measures
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
-
-
-def _usage() -> list[sa.Column[object]]:
-    """The measures every rollup carries."""
-    return [
-        sa.Column("calls", sa.BigInteger, nullable=False),
-        sa.Column("unpriced_calls", sa.BigInteger, nullable=False),
-        sa.Column("error_calls", sa.BigInteger, nullable=False),
-        sa.Column("input_tokens", sa.BigInteger, nullable=False),
-        sa.Column("output_tokens", sa.BigInteger, nullable=False),
-        sa.Column("cache_read_tokens", sa.BigInteger, nullable=False),
-        sa.Column("cache_write_tokens", sa.BigInteger, nullable=False),
-        sa.Column("reasoning_tokens", sa.BigInteger, nullable=False),
-        sa.Column("cost_usd", sa.Numeric(38, 24), nullable=False),
-        sa.Column("reported_cost_usd", sa.Numeric(38, 10)),
-        sa.Column("cache_savings_usd", sa.Numeric(38, 24), nullable=False),
-        sa.Column("first_call_at", sa.DateTime, nullable=False),
-        sa.Column("last_call_at", sa.DateTime, nullable=False),
-    ]
 
 
 def upgrade() -> None:
@@ -45,7 +28,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String),
         sa.Column("environment", sa.String),
         sa.Column("agent_name", sa.String),
-        *_usage(),
+        *rollup_measures(),
     )
     op.create_table(
         "rollup_sessions",
@@ -55,7 +38,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String),
         sa.Column("environment", sa.String),
         sa.Column("traces", sa.BigInteger, nullable=False),
-        *_usage(),
+        *rollup_measures(),
         sa.PrimaryKeyConstraint("session_id", name="pk_rollup_sessions"),
     )
     op.create_table(
@@ -66,7 +49,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String),
         sa.Column("tenant_id", sa.String),
         sa.Column("environment", sa.String),
-        *_usage(),
+        *rollup_measures(),
         sa.PrimaryKeyConstraint("trace_id", name="pk_rollup_traces"),
     )
     op.create_table(
@@ -75,7 +58,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String, nullable=False),
         sa.Column("tenant_id", sa.String),
         sa.Column("sessions", sa.BigInteger, nullable=False),
-        *_usage(),
+        *rollup_measures(),
     )
 
 

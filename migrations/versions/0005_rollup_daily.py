@@ -19,10 +19,11 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.columns import ROLLUP_COUNTS, rollup_measures
+from migrations.tables import rebuild_as_is
 
 revision = "0005"
 down_revision = "0004"
@@ -31,45 +32,7 @@ depends_on = None
 
 REKEYED = {"rollup_sessions": "session_id", "rollup_traces": "trace_id"}
 DIMENSIONS = ("feature", "provider", "model", "tenant_id", "environment", "agent_name")
-MEASURES = (
-    "calls", "unpriced_calls", "error_calls", "input_tokens", "output_tokens",
-    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
-    "reported_cost_usd", "cache_savings_usd",
-)  # fmt: skip
-
-
-def _rebuild(table: str, primary_key: str | None) -> None:
-    """Recreate `table` with its columns as they are, with or without a primary key."""
-    bind = op.get_bind()
-    columns = bind.exec_driver_sql(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-        (table,),
-    ).fetchall()
-    definitions = [
-        f"{name} {data_type}{' NOT NULL' if nullable == 'NO' else ''}"
-        for name, data_type, nullable in columns
-    ]
-    if primary_key is not None:
-        definitions.append(f"CONSTRAINT pk_{table} PRIMARY KEY ({primary_key})")
-    op.execute(f"CREATE TABLE {table}_rebuilt ({', '.join(definitions)})")
-    op.execute(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
-    op.drop_table(table)
-    op.rename_table(f"{table}_rebuilt", table)
-
-
-def _usage() -> list[sa.Column[Any]]:
-    counts: list[sa.Column[Any]] = [
-        sa.Column(name, sa.BigInteger, nullable=False) for name in MEASURES[:8]
-    ]
-    return [
-        *counts,
-        sa.Column("cost_usd", sa.Numeric(38, 24), nullable=False),
-        sa.Column("reported_cost_usd", sa.Numeric(38, 10)),
-        sa.Column("cache_savings_usd", sa.Numeric(38, 24), nullable=False),
-        sa.Column("first_call_at", sa.DateTime, nullable=False),
-        sa.Column("last_call_at", sa.DateTime, nullable=False),
-    ]
+MEASURES = (*ROLLUP_COUNTS, "cost_usd", "reported_cost_usd", "cache_savings_usd")
 
 
 def upgrade() -> None:
@@ -82,13 +45,13 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String),
         sa.Column("environment", sa.String),
         sa.Column("agent_name", sa.String),
-        *_usage(),
+        *rollup_measures(),
     )
     op.create_table(
         "rollup_feature_daily",
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("feature", sa.String),
-        *_usage(),
+        *rollup_measures(),
     )
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     for table, dimensions in (
@@ -100,11 +63,11 @@ def upgrade() -> None:
             "min(first_call_at), max(last_call_at) FROM rollup_hourly GROUP BY ALL"
         )
     for table in REKEYED:
-        _rebuild(table, None)
+        rebuild_as_is(table)
 
 
 def downgrade() -> None:
     for table, key in REKEYED.items():
-        _rebuild(table, key)
+        rebuild_as_is(table, primary_key=key)
     op.drop_table("rollup_feature_daily")
     op.drop_table("rollup_daily")

@@ -11,46 +11,19 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from migrations.tables import create_alert_signals
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-MONEY = sa.Numeric(38, 12)
-
 
 def upgrade() -> None:
     op.execute("CREATE SEQUENCE alert_signals_id_seq START 1")
-    op.create_table(
-        "alert_signals",
-        sa.Column(
-            "id",
-            sa.BigInteger,
-            nullable=False,
-            server_default=sa.text("nextval('alert_signals_id_seq')"),
-        ),
-        sa.Column("kind", sa.String, nullable=False),
-        sa.Column("series", sa.String, nullable=False),
-        sa.Column("direction", sa.String, nullable=False),
-        sa.Column("detected_at", sa.DateTime, nullable=False),
-        sa.Column("window_start", sa.DateTime, nullable=False),
-        sa.Column("window_end", sa.DateTime, nullable=False),
-        sa.Column("actual_usd", MONEY, nullable=False),
-        sa.Column("expected_usd", MONEY, nullable=False),
-        sa.Column("impact_usd", MONEY, nullable=False),
-        sa.Column("score", sa.Double, nullable=False),
-        sa.Column("tenant_id", sa.String),
-        sa.Column("title", sa.String, nullable=False),
-        sa.Column("details", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_signals"),
-        sa.CheckConstraint(
-            "kind IN ('spend_anomaly', 'runaway_session', 'budget')", name="ck_alert_signals_kind"
-        ),
-        sa.CheckConstraint("direction IN ('up', 'down')", name="ck_alert_signals_direction"),
-    )
+    create_alert_signals("alert_signals", "'spend_anomaly', 'runaway_session', 'budget'")
 
 
 def downgrade() -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import create_numbered_table, drop_numbered_table
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -26,18 +28,9 @@ SEVERITIES = "('info', 'warning', 'critical')"
 CHANNELS = "('slack', 'pagerduty', 'webhook')"
 
 
-def _id(table: str) -> sa.Column[int]:
-    return sa.Column(
-        "id", sa.BigInteger, nullable=False, server_default=sa.text(f"nextval('{table}_id_seq')")
-    )
-
-
 def upgrade() -> None:
-    for table in ("alert_incidents", "alert_outbox", "alert_deliveries", "alert_mutes"):
-        op.execute(f"CREATE SEQUENCE {table}_id_seq START 1")
-    op.create_table(
+    create_numbered_table(
         "alert_incidents",
-        _id("alert_incidents"),
         sa.Column("kind", sa.String, nullable=False),
         sa.Column("series", sa.String, nullable=False),
         sa.Column("direction", sa.String, nullable=False),
@@ -66,13 +59,11 @@ def upgrade() -> None:
         sa.Column("notified_channels", sa.String, nullable=False),
         sa.Column("acknowledged_at", sa.DateTime),
         sa.Column("acknowledged_by", sa.String),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_incidents"),
         sa.CheckConstraint("status IN ('open', 'resolved')", name="ck_alert_incidents_status"),
         sa.CheckConstraint(f"severity IN {SEVERITIES}", name="ck_alert_incidents_severity"),
     )
-    op.create_table(
+    create_numbered_table(
         "alert_outbox",
-        _id("alert_outbox"),
         sa.Column("incident_id", sa.BigInteger, nullable=False),
         sa.Column("channel", sa.String, nullable=False),
         sa.Column("event", sa.String, nullable=False),
@@ -86,7 +77,6 @@ def upgrade() -> None:
         sa.Column("last_attempt_at", sa.DateTime),
         sa.Column("sent_at", sa.DateTime),
         sa.Column("last_error", sa.String),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_outbox"),
         sa.CheckConstraint(f"channel IN {CHANNELS}", name="ck_alert_outbox_channel"),
         sa.CheckConstraint(
             "event IN ('trigger', 'resolve', 'acknowledge')", name="ck_alert_outbox_event"
@@ -95,9 +85,8 @@ def upgrade() -> None:
             "status IN ('pending', 'sent', 'failed', 'suppressed')", name="ck_alert_outbox_status"
         ),
     )
-    op.create_table(
+    create_numbered_table(
         "alert_deliveries",
-        _id("alert_deliveries"),
         sa.Column("outbox_id", sa.BigInteger, nullable=False),
         sa.Column("incident_id", sa.BigInteger, nullable=False),
         sa.Column("channel", sa.String, nullable=False),
@@ -108,20 +97,17 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String, nullable=False),
         sa.Column("error", sa.String),
         sa.Column("next_attempt_at", sa.DateTime),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_deliveries"),
         sa.CheckConstraint(
             "outcome IN ('sent', 'retry', 'failed')", name="ck_alert_deliveries_outcome"
         ),
     )
-    op.create_table(
+    create_numbered_table(
         "alert_mutes",
-        _id("alert_mutes"),
         sa.Column("series", sa.String, nullable=False),
         sa.Column("tenant_id", sa.String),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("until", sa.DateTime, nullable=False),
         sa.Column("reason", sa.String),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_mutes"),
     )
     op.create_table(
         "alert_policy",
@@ -134,9 +120,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("alert_policy")
-    op.drop_table("alert_mutes")
-    op.drop_table("alert_deliveries")
-    op.drop_table("alert_outbox")
-    op.drop_table("alert_incidents")
     for table in ("alert_mutes", "alert_deliveries", "alert_outbox", "alert_incidents"):
-        op.execute(f"DROP SEQUENCE {table}_id_seq")
+        drop_numbered_table(table)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import create_numbered_table
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -32,7 +34,6 @@ def _nanos(name: str, nullable: bool = False) -> sa.Column[object]:
 
 
 def upgrade() -> None:
-    op.execute("CREATE SEQUENCE gpu_prices_id_seq START 1")
     op.create_table(
         "metric_points",
         sa.Column("stream_id", sa.BigInteger, nullable=False),
@@ -58,14 +59,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("stream_id", "time_unix_nano", name="pk_metric_points"),
         sa.CheckConstraint("kind IN ('gauge', 'sum', 'histogram')", name="kind"),
     )
-    op.create_table(
+    create_numbered_table(
         "gpu_prices",
-        sa.Column(
-            "id",
-            sa.BigInteger,
-            nullable=False,
-            server_default=sa.text("nextval('gpu_prices_id_seq')"),
-        ),
         sa.Column("scope", sa.String, nullable=False),
         sa.Column("match", sa.String, nullable=False),
         sa.Column("pricing", sa.String, nullable=False),
@@ -76,7 +71,6 @@ def upgrade() -> None:
         sa.Column("source", sa.String, nullable=False),
         sa.Column("note", sa.Text),
         sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_gpu_prices"),
         sa.CheckConstraint("scope IN ('gpu_model', 'node_pool', 'deployment')", name="scope"),
         sa.CheckConstraint("pricing IN ('on_demand', 'reserved', 'owned')", name="pricing"),
         sa.CheckConstraint("source IN ('file', 'api')", name="source"),

@@ -21,31 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import rollup_measures
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-MEASURES = (
-    "calls", "unpriced_calls", "error_calls", "input_tokens", "output_tokens",
-    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-)  # fmt: skip
-
-
-def _usage() -> list[sa.Column[Any]]:
-    return [
-        *(sa.Column(name, sa.BigInteger, nullable=False) for name in MEASURES),
-        sa.Column("cost_usd", sa.Numeric(38, 24), nullable=False),
-        sa.Column("reported_cost_usd", sa.Numeric(38, 10)),
-        sa.Column("cache_savings_usd", sa.Numeric(38, 24), nullable=False),
-        sa.Column("first_call_at", sa.DateTime, nullable=False),
-        sa.Column("last_call_at", sa.DateTime, nullable=False),
-    ]
-
 
 def _recreate(*columns: sa.Column[Any]) -> None:
     op.drop_table("rollup_traces")
-    op.create_table("rollup_traces", *columns, *_usage())
+    op.create_table("rollup_traces", *columns, *rollup_measures())
     op.execute("UPDATE job_state SET watermark = 0 WHERE name = 'rollups'")
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from migrations.tables import rebuild_as_is
+
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
@@ -38,34 +40,13 @@ UNCOMPRESSED = {
 COMMENT = "stored uncompressed (migration 0012)"
 
 
-def _rebuild(table: str, uncompressed: tuple[str, ...]) -> None:
-    """Recreate `table` with its columns and rows as they are, `uncompressed` ones
-    stored without compression (and commented so)."""
-    bind = op.get_bind()
-    columns = bind.exec_driver_sql(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-        (table,),
-    ).fetchall()
-    definitions = [
-        f'"{name}" {data_type}'
-        + (" USING COMPRESSION uncompressed" if name in uncompressed else "")
-        + (" NOT NULL" if nullable == "NO" else "")
-        for name, data_type, nullable in columns
-    ]
-    op.execute(f"CREATE TABLE {table}_rebuilt ({', '.join(definitions)})")
-    op.execute(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
-    op.drop_table(table)
-    op.rename_table(f"{table}_rebuilt", table)
-    for name in uncompressed:
-        op.execute(f"COMMENT ON COLUMN {table}.{name} IS '{COMMENT}'")
-
-
 def upgrade() -> None:
     for table, columns in UNCOMPRESSED.items():
-        _rebuild(table, columns)
+        rebuild_as_is(table, uncompressed=columns)
+        for name in columns:
+            op.execute(f"COMMENT ON COLUMN {table}.{name} IS '{COMMENT}'")
 
 
 def downgrade() -> None:
     for table in UNCOMPRESSED:
-        _rebuild(table, ())
+        rebuild_as_is(table)

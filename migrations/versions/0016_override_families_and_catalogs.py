@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import create_numbered_table, drop_numbered_table
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -24,15 +26,8 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("price_overrides", sa.Column("effective_until", sa.DateTime))
     op.add_column("price_overrides", sa.Column("tiers", sa.Text))
-    op.execute("CREATE SEQUENCE price_catalogs_id_seq START 1")
-    op.create_table(
+    create_numbered_table(
         "price_catalogs",
-        sa.Column(
-            "id",
-            sa.BigInteger,
-            nullable=False,
-            server_default=sa.text("nextval('price_catalogs_id_seq')"),
-        ),
         sa.Column("source", sa.String, nullable=False),
         sa.Column("location", sa.Text, nullable=False),
         sa.Column("accepted", sa.Boolean, nullable=False),
@@ -44,13 +39,11 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("loaded_at", sa.DateTime, nullable=False),
         sa.Column("retired_at", sa.DateTime),
-        sa.PrimaryKeyConstraint("id", name="pk_price_catalogs"),
         sa.CheckConstraint("source IN ('file', 'url')", name="ck_price_catalogs_source"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("price_catalogs")
-    op.execute("DROP SEQUENCE price_catalogs_id_seq")
+    drop_numbered_table("price_catalogs")
     op.drop_column("price_overrides", "tiers")
     op.drop_column("price_overrides", "effective_until")

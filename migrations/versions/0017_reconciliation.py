@@ -21,6 +21,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.columns import create_numbered_table, drop_numbered_table
+from migrations.tables import create_alert_signals, rebuild
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
@@ -31,53 +34,13 @@ OLD_KINDS = "'spend_anomaly', 'runaway_session', 'budget'"
 NEW_KINDS = f"{OLD_KINDS}, 'reconciliation_gap'"
 
 
-def _signals_table(name: str, kinds: str) -> None:
-    """alert_signals as migration 0006 made it, with `kinds` allowed; constraint names are
-    those of the final table (the rename keeps them)."""
-    op.create_table(
-        name,
-        sa.Column(
-            "id",
-            sa.BigInteger,
-            nullable=False,
-            server_default=sa.text("nextval('alert_signals_id_seq')"),
-        ),
-        sa.Column("kind", sa.String, nullable=False),
-        sa.Column("series", sa.String, nullable=False),
-        sa.Column("direction", sa.String, nullable=False),
-        sa.Column("detected_at", sa.DateTime, nullable=False),
-        sa.Column("window_start", sa.DateTime, nullable=False),
-        sa.Column("window_end", sa.DateTime, nullable=False),
-        sa.Column("actual_usd", MONEY, nullable=False),
-        sa.Column("expected_usd", MONEY, nullable=False),
-        sa.Column("impact_usd", MONEY, nullable=False),
-        sa.Column("score", sa.Double, nullable=False),
-        sa.Column("tenant_id", sa.String),
-        sa.Column("title", sa.String, nullable=False),
-        sa.Column("details", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_signals"),
-        sa.CheckConstraint(f"kind IN ({kinds})", name="ck_alert_signals_kind"),
-        sa.CheckConstraint("direction IN ('up', 'down')", name="ck_alert_signals_direction"),
-    )
-
-
 def _rebuild_signals(kinds: str) -> None:
-    op.execute("ALTER TABLE alert_signals RENAME TO alert_signals_old")
-    _signals_table("alert_signals", kinds)
-    op.execute("INSERT INTO alert_signals SELECT * FROM alert_signals_old")
-    op.execute("DROP TABLE alert_signals_old")
+    rebuild("alert_signals", lambda name: create_alert_signals(name, kinds))
 
 
 def upgrade() -> None:
-    op.execute("CREATE SEQUENCE bill_imports_id_seq START 1")
-    op.create_table(
+    create_numbered_table(
         "bill_imports",
-        sa.Column(
-            "id",
-            sa.BigInteger,
-            nullable=False,
-            server_default=sa.text("nextval('bill_imports_id_seq')"),
-        ),
         sa.Column("source", sa.String, nullable=False),
         sa.Column("format", sa.String, nullable=False),
         sa.Column("name", sa.String, nullable=False),
@@ -88,7 +51,6 @@ def upgrade() -> None:
         sa.Column("skipped_rows", sa.BigInteger, nullable=False),
         sa.Column("first_day", sa.Date),
         sa.Column("last_day", sa.Date),
-        sa.PrimaryKeyConstraint("id", name="pk_bill_imports"),
         sa.UniqueConstraint("sha256", name="uq_bill_imports_sha256"),
         sa.CheckConstraint(
             "source IN ('openai', 'anthropic', 'focus')", name="ck_bill_imports_source"
@@ -137,5 +99,4 @@ def downgrade() -> None:
     _rebuild_signals(OLD_KINDS)
     op.drop_table("bill_days")
     op.drop_table("bill_lines")
-    op.drop_table("bill_imports")
-    op.execute("DROP SEQUENCE bill_imports_id_seq")
+    drop_numbered_table("bill_imports")

@@ -1,6 +1,6 @@
 """Every revision builds the schema recorded when it was written, up and down.
 
-The migrations share helpers (`migrations/columns.py`, `migrations/rebuild.py`): a change to
+The migrations share helpers (`migrations/columns.py`, `migrations/tables.py`): a change to
 one must not change what an old revision builds. `migration_catalog.txt` records, for every
 revision, the rows of `duckdb_columns()`, `duckdb_constraints()`, `duckdb_indexes()`,
 `duckdb_views()` and `duckdb_sequences()` of the database's main schema, every field but the
