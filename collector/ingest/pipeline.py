@@ -12,11 +12,15 @@ import anyio.to_thread
 
 from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.normalize import Normalizer
+from collector.ingest.partial_success import TRACES_RESPONSE
+from collector.ingest.signal import OtlpSignal
 from collector.ingest.traces.decode import DecodedSpans, decode_traces
 from collector.ingest.traces.writer import Writer, Written
 from collector.service_metrics import IngestMetrics
 
 log = logging.getLogger(__name__)
+
+TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
 class IngestService:
@@ -33,6 +37,14 @@ class IngestService:
         self.writer = writer
         self.metrics = metrics
         self.item_chars = item_chars
+        self.signal = OtlpSignal(
+            TRACE_SERVICE,
+            "/v1/traces",
+            "spans",
+            TRACES_RESPONSE,
+            self.export_traces,
+            metrics.requests,
+        )
 
     async def export_traces(self, body: bytes, content_type: str) -> DecodedSpans:
         """Store the spans of one export; returns once they are committed.

@@ -16,17 +16,13 @@ from __future__ import annotations
 import logging
 
 import anyio.to_thread
-import grpc
-from fastapi import APIRouter
 
-from collector.auth import TokenSet
 from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.logs.decode import DecodedLogs, decode_logs
 from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.ingest.normalize import Normalizer
-from collector.ingest.otlp_grpc import otlp_grpc_handler
-from collector.ingest.otlp_http import otlp_router
 from collector.ingest.partial_success import LOGS_RESPONSE
+from collector.ingest.signal import OtlpSignal
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +46,14 @@ class LogsReceiver:
         self.writer = writer
         self.metrics = metrics
         self.item_chars = item_chars
+        self.signal = OtlpSignal(
+            LOGS_SERVICE,
+            "/v1/logs",
+            "log records",
+            LOGS_RESPONSE,
+            self.export_logs,
+            metrics.log_requests,
+        )
 
     async def export_logs(self, body: bytes, content_type: str) -> DecodedLogs:
         """Store the outcomes of one export; returns once they are committed.
@@ -65,30 +69,3 @@ class LogsReceiver:
             received = self.metrics.received.labels("log")
             await self.writer.commit(decoded.rows, received, decoded.rows.num_rows)
         return decoded
-
-
-def otlp_logs_router(
-    receiver: LogsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
-) -> APIRouter:
-    return otlp_router(
-        "/v1/logs",
-        what="log records",
-        export=receiver.export_logs,
-        success=LOGS_RESPONSE.http,
-        requests=receiver.metrics.log_requests,
-        tokens=tokens,
-        max_body_bytes=max_body_bytes,
-        retry_after=retry_after,
-    )
-
-
-def logs_grpc_handler(receiver: LogsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
-    """`LogsService/Export`, registered on the trace receiver's gRPC server."""
-    return otlp_grpc_handler(
-        LOGS_SERVICE,
-        what="log records",
-        export=receiver.export_logs,
-        response=LOGS_RESPONSE.protobuf,
-        requests=receiver.metrics.log_requests,
-        tokens=tokens,
-    )

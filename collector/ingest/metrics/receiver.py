@@ -14,15 +14,11 @@ from __future__ import annotations
 import logging
 
 import anyio.to_thread
-import grpc
-from fastapi import APIRouter
 
-from collector.auth import TokenSet
 from collector.ingest.metrics.decode import DecodedMetrics, MetricRules, decode_metrics
 from collector.ingest.metrics.writer import MetricIngestMetrics, MetricWriter
-from collector.ingest.otlp_grpc import otlp_grpc_handler
-from collector.ingest.otlp_http import otlp_router
 from collector.ingest.partial_success import METRICS_RESPONSE
+from collector.ingest.signal import OtlpSignal
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +35,14 @@ class MetricsReceiver:
         self.rules = rules
         self.writer = writer
         self.metrics = metrics
+        self.signal = OtlpSignal(
+            METRICS_SERVICE,
+            "/v1/metrics",
+            "data points",
+            METRICS_RESPONSE,
+            self.export_metrics,
+            metrics.requests,
+        )
 
     async def export_metrics(self, body: bytes, content_type: str) -> DecodedMetrics:
         """Store the recognized points of one export; returns once they are committed.
@@ -52,30 +56,3 @@ class MetricsReceiver:
             received = self.metrics.points.labels("received")
             await self.writer.commit(decoded.table, received, decoded.accepted)
         return decoded
-
-
-def otlp_metrics_router(
-    receiver: MetricsReceiver, tokens: TokenSet, max_body_bytes: int, retry_after: int
-) -> APIRouter:
-    return otlp_router(
-        "/v1/metrics",
-        what="data points",
-        export=receiver.export_metrics,
-        success=METRICS_RESPONSE.http,
-        requests=receiver.metrics.requests,
-        tokens=tokens,
-        max_body_bytes=max_body_bytes,
-        retry_after=retry_after,
-    )
-
-
-def metrics_grpc_handler(receiver: MetricsReceiver, tokens: TokenSet) -> grpc.GenericRpcHandler:
-    """`MetricsService/Export`, registered on the trace receiver's gRPC server."""
-    return otlp_grpc_handler(
-        METRICS_SERVICE,
-        what="data points",
-        export=receiver.export_metrics,
-        response=METRICS_RESPONSE.protobuf,
-        requests=receiver.metrics.requests,
-        tokens=tokens,
-    )

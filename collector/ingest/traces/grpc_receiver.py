@@ -12,13 +12,10 @@ from collections.abc import Sequence
 import grpc
 
 from collector.auth import TokenSet
-from collector.ingest.otlp_grpc import otlp_grpc_handler
-from collector.ingest.partial_success import TRACES_RESPONSE
 from collector.ingest.pipeline import IngestService
+from collector.ingest.signal import signal_grpc_handler
 
 log = logging.getLogger(__name__)
-
-TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
 def bind_address(host: str, port: int) -> str:
@@ -55,14 +52,7 @@ class GrpcReceiver:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        handler = otlp_grpc_handler(
-            TRACE_SERVICE,
-            what="spans",
-            export=self._service.export_traces,
-            response=TRACES_RESPONSE.protobuf,
-            requests=self._service.metrics.requests,
-            tokens=self._tokens,
-        )
+        handler = signal_grpc_handler(self._service.signal, self._tokens)
         server.add_generic_rpc_handlers((handler, *self._extra_handlers))
         self.port = server.add_insecure_port(self._address)
         await server.start()
