@@ -49,8 +49,9 @@ from collector.ingest.metrics.decode import MetricRules
 from collector.ingest.metrics.receiver import MetricsReceiver
 from collector.ingest.metrics.writer import MetricIngestMetrics, MetricWriter
 from collector.ingest.normalize import DimensionRules, Normalizer
+from collector.ingest.otlp_grpc import otlp_grpc_handler
+from collector.ingest.otlp_http import otlp_router
 from collector.ingest.pipeline import IngestService
-from collector.ingest.signal import signal_grpc_handler, signal_router
 from collector.ingest.traces.grpc_receiver import GrpcReceiver
 from collector.ingest.traces.writer import Writer
 from collector.service_metrics import IngestMetrics, JobStateCollector
@@ -191,8 +192,8 @@ def _grpc_receiver(
         settings.grpc_port,
         settings.max_body_bytes,
         extra_handlers=[
-            signal_grpc_handler(logs_receiver.signal, tokens),
-            signal_grpc_handler(metrics_receiver.signal, tokens),
+            otlp_grpc_handler(logs_receiver.signal, tokens),
+            otlp_grpc_handler(metrics_receiver.signal, tokens),
         ],
     )
 
@@ -337,14 +338,14 @@ def api_context(service: Service) -> deps.ApiContext:
 def _include_routers(app: FastAPI, service: Service) -> None:
     settings = service.settings
     limits = (settings.max_body_bytes, settings.retry_after_seconds)
-    app.include_router(signal_router(service.ingest.signal, service.ingest_tokens, *limits))
+    app.include_router(otlp_router(service.ingest.signal, service.ingest_tokens, *limits))
     app.include_router(v1.router)
     app.include_router(prices.router)
     app.include_router(alerts.router)
     app.include_router(costs.router)
     app.include_router(detection.router)
     for receiver in (service.logs_receiver, service.metrics_receiver):
-        app.include_router(signal_router(receiver.signal, service.ingest_tokens, *limits))
+        app.include_router(otlp_router(receiver.signal, service.ingest_tokens, *limits))
     app.include_router(gpu.router)
     app.include_router(reconciliation_api.router)
     app.include_router(outcomes.router)

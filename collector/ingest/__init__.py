@@ -3,7 +3,7 @@ enqueue and await the commit (200 means durable).
 
 - `otlp_http`, `otlp_grpc`: the transport rules shared by every signal (bodies, limits,
   status codes, Retry-After); `partial_success`, `rejections`: what a response says was
-  rejected; `signal`: one signal (path, gRPC service, response, export) served by both.
+  rejected. Each receiver names its signal once (`otlp_http.OtlpSignal`) for both.
 - `traces`, `logs`, `metrics`: one subpackage per signal (decode, receiver, writer).
 - `bodies`: content types, undecodable and oversized bodies, gzip / deflate within a limit.
 - `anyvalue`: OTLP attribute values and OTLP/JSON fields as Python values (every signal).

@@ -9,15 +9,14 @@ success included) otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import grpc
 
 from collector.auth import TokenSet
 from collector.ingest.bodies import PROTOBUF, DecodeError
 from collector.ingest.group_commit import QueueFull, WriterStopped
-from collector.ingest.otlp_http import Result
+from collector.ingest.otlp_http import OtlpSignal
 
 
 def _authorization(context: grpc.aio.ServicerContext) -> str | None:
@@ -27,16 +26,9 @@ def _authorization(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-def otlp_grpc_handler(
-    service: str,
-    *,
-    what: str,
-    export: Callable[[bytes, str], Awaitable[Result]],
-    response: Callable[[Result], bytes],
-    requests: Any,
-    tokens: TokenSet,
-) -> grpc.GenericRpcHandler:
-    """`service`/Export; `requests` is the signal's request counter (transport, result)."""
+def otlp_grpc_handler(signal: OtlpSignal, tokens: TokenSet) -> grpc.GenericRpcHandler:
+    """The signal's `<service>/Export`."""
+    what, export, requests = signal.what, signal.export, signal.requests
 
     async def handle(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         async def fail(name: str, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -56,8 +48,8 @@ def otlp_grpc_handler(
             message = f"all {result.rejected} {what} rejected: {result.rejection_message}"
             await fail("bad_request", grpc.StatusCode.INVALID_ARGUMENT, message)
         requests.labels("grpc", "partial" if result.rejected else "ok").inc()
-        return response(result)
+        return signal.response.protobuf(result)
 
     return grpc.method_handlers_generic_handler(
-        service, {"Export": grpc.unary_unary_rpc_method_handler(handle)}
+        signal.service, {"Export": grpc.unary_unary_rpc_method_handler(handle)}
     )

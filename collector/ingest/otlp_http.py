@@ -5,12 +5,16 @@ encoding, reads the body under the size limit, decompresses it off the event loo
 to the signal's export function and maps the outcome onto OTLP's status codes: 401, 415,
 413, 400 (with a `google.rpc.Status` body), 503 with Retry-After, or 200 with the
 signal's response (partial success included) in the request's content type.
+
+Each receiver names its signal once (`OtlpSignal`); `otlp_router` serves it over HTTP and
+`collector.ingest.otlp_grpc.otlp_grpc_handler` over gRPC.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
@@ -38,6 +42,26 @@ class ExportResult(Protocol):
 
 
 Result = TypeVar("Result", bound=ExportResult)
+
+
+class SignalResponse(Protocol):
+    """A signal's export response (`collector.ingest.partial_success.PartialSuccess`)."""
+
+    def http(self, content_type: str, result: ExportResult) -> Response: ...
+
+    def protobuf(self, result: ExportResult) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class OtlpSignal:
+    """One OTLP signal (traces, logs, metrics) as both transports serve it."""
+
+    service: str  # the gRPC service, `opentelemetry.proto.collector.<signal>.v1.<Service>`
+    path: str  # the OTLP/HTTP path, `/v1/<signal>`
+    what: str  # the items, in messages: "spans", "log records", "data points"
+    response: SignalResponse
+    export: Callable[[bytes, str], Awaitable[ExportResult]]
+    requests: Any  # the signal's request counter (transport, result)
 
 
 class BodyOverLimit(Exception):
@@ -159,29 +183,20 @@ def otlp_handler(
 
 
 def otlp_router(
-    path: str,
-    *,
-    what: str,
-    export: Callable[[bytes, str], Awaitable[Result]],
-    success: Callable[[str, Result], Response],
-    requests: Any,
-    tokens: TokenSet,
-    max_body_bytes: int,
-    retry_after: int,
+    signal: OtlpSignal, tokens: TokenSet, max_body_bytes: int, retry_after: int
 ) -> APIRouter:
-    """A router serving `POST path` with `otlp_handler`; `requests` is the signal's request
-    counter (transport, result)."""
+    """A router serving the signal's `POST <path>` with `otlp_handler`."""
 
     def count(outcome: str) -> None:
-        requests.labels("http", outcome).inc()
+        signal.requests.labels("http", outcome).inc()
 
     router = APIRouter()
     router.add_api_route(
-        path,
+        signal.path,
         otlp_handler(
-            what=what,
-            export=export,
-            success=success,
+            what=signal.what,
+            export=signal.export,
+            success=signal.response.http,
             count=count,
             tokens=tokens,
             max_body_bytes=max_body_bytes,

@@ -12,8 +12,8 @@ import anyio.to_thread
 
 from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.normalize import Normalizer
+from collector.ingest.otlp_http import OtlpSignal
 from collector.ingest.partial_success import TRACES_RESPONSE
-from collector.ingest.signal import OtlpSignal
 from collector.ingest.traces.decode import DecodedSpans, decode_traces
 from collector.ingest.traces.writer import Writer, Written
 from collector.service_metrics import IngestMetrics

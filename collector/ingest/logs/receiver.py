@@ -21,8 +21,8 @@ from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.logs.decode import DecodedLogs, decode_logs
 from collector.ingest.logs.outcome_writer import OutcomeMetrics, OutcomeWriter
 from collector.ingest.normalize import Normalizer
+from collector.ingest.otlp_http import OtlpSignal
 from collector.ingest.partial_success import LOGS_RESPONSE
-from collector.ingest.signal import OtlpSignal
 
 log = logging.getLogger(__name__)
 

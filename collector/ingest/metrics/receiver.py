@@ -17,8 +17,8 @@ import anyio.to_thread
 
 from collector.ingest.metrics.decode import DecodedMetrics, MetricRules, decode_metrics
 from collector.ingest.metrics.writer import MetricIngestMetrics, MetricWriter
+from collector.ingest.otlp_http import OtlpSignal
 from collector.ingest.partial_success import METRICS_RESPONSE
-from collector.ingest.signal import OtlpSignal
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import grpc
 
 from collector.auth import TokenSet
+from collector.ingest.otlp_grpc import otlp_grpc_handler
 from collector.ingest.pipeline import IngestService
-from collector.ingest.signal import signal_grpc_handler
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class GrpcReceiver:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        handler = signal_grpc_handler(self._service.signal, self._tokens)
+        handler = otlp_grpc_handler(self._service.signal, self._tokens)
         server.add_generic_rpc_handlers((handler, *self._extra_handlers))
         self.port = server.add_insecure_port(self._address)
         await server.start()
