@@ -35,6 +35,7 @@ from collector.api.routers import (
     alerts,
     costs,
     detection,
+    gate,
     gpu,
     outcomes,
     prices,
@@ -348,6 +349,7 @@ def _include_routers(app: FastAPI, service: Service) -> None:
         app.include_router(otlp_router(receiver.signal, service.ingest_tokens, *limits))
     app.include_router(gpu.router)
     app.include_router(reconciliation_api.router)
+    app.include_router(gate.router)
     app.include_router(outcomes.router)
 
 

@@ -204,6 +204,13 @@ class ApiClient:
     def bill_imports(self) -> dict[str, Any]:
         return self.get("/reconciliation/bills")
 
+    def gate_runs(self) -> dict[str, Any]:
+        """The CI gate's runs, newest first: a tenant token gets `ApiForbidden`."""
+        return self.get("/gate/runs", {"limit": 100})
+
+    def gate_compare(self, base: int, head: int) -> dict[str, Any]:
+        return self.get("/gate/compare", {"base": base, "head": head})
+
     def alerts(
         self, since: dt.datetime | None = None, status: str | None = None, limit: int = 100
     ) -> dict[str, Any]:

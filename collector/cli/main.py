@@ -17,6 +17,7 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 
 from collector.cli.bills import bills_cli
+from collector.cli.gate import gate_cli
 from collector.cli.options import print_version, setting_option
 from collector.cli.ports import Port, bind, busy
 from collector.cli.prices import check_price_file, prices_cli
@@ -182,14 +183,8 @@ def jobs_run(
     `spendscope serve` runs them every few seconds by itself; this is for a database whose
     service is stopped (DuckDB lets one process at a time open the file).
     """
-    import datetime as dt
-
-    from collector.alerting.wiring import alert_policy
-    from collector.api.price_catalog import CatalogSource
-    from warehouse.config import sync as config_sync
-    from warehouse.gpu import prices as gpu_prices
-    from warehouse.incidents.policy import store_policy
-    from warehouse.jobs.incremental import JOBS, JobError, run_job
+    from collector.cli.catch_up import run_jobs
+    from warehouse.jobs.incremental import JOBS, JobError
 
     settings = load_settings(data_dir=data_dir)
     configure_logging("text", settings.log_level)
@@ -198,24 +193,11 @@ def jobs_run(
         raise typer.Exit(2)
     database = open_stopped_database(settings)
     try:
-        cursor = database.cursor()
-        config_sync.sync_price_file(cursor, settings.data_dir, gpu_prices)
-        CatalogSource.from_settings(database, settings).load()
-        store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
-        config_sync.sync_detection_file(cursor, settings.data_dir)
-        for job_name in [name] if name else list(JOBS):
-            try:
-                rows = run_job(
-                    cursor,
-                    JOBS[job_name],
-                    dt.datetime.now(dt.UTC),
-                    quarantine_after=settings.job_quarantine_after_failures,
-                )
-            except JobError as exc:
-                typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
-                raise typer.Exit(1) from None
+        for job_name, rows in run_jobs(database, settings, [name] if name else list(JOBS)):
             typer.echo(f"{job_name}: {rows} rows")
-        cursor.close()
+    except JobError as exc:
+        typer.echo(f"{exc} (its watermark is kept: run it again once fixed)", err=True)
+        raise typer.Exit(1) from None
     finally:
         database.close()
 
@@ -373,6 +355,7 @@ def dashboard_command(
 
 cli.add_typer(prices_cli, name="prices")
 cli.add_typer(bills_cli, name="bills")
+cli.add_typer(gate_cli, name="gate")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from dashboard.page import Page
 from dashboard.views import (
     alerts,
     anomalies,
+    gate,
     gpu,
     models,
     overview,
@@ -23,4 +24,5 @@ PAGES: list[Page] = [
     anomalies.PAGE,
     alerts.PAGE,
     reconciliation.PAGE,
+    gate.PAGE,
 ]

@@ -213,6 +213,10 @@ REVIEWED: dict[str, set[str]] = {
         "import_id",  # int(...) of the id the INSERT returned
         "values",  # fixed column names of the staged table
     },
+    "warehouse.gate.store": {
+        "COLUMNS",  # fixed column names
+        "COLUMNS.removeprefix('id, ')",
+    },
     "warehouse.config.file_rows": {
         "table",  # FileTable: a Literal of the two file-sourced tables
     },

@@ -770,6 +770,12 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
             assert denied.status_code == 403, (path, denied.text)
             assert pipeline.client.get(path, headers=ADMIN).status_code == 200
 
+    def gate() -> None:  # the organisation's CI runs
+        for path in ("/api/v1/gate/runs", "/api/v1/gate/runs/1", "/api/v1/gate/compare"):
+            denied = pipeline.client.get(path, headers=tenant("acme"))
+            assert denied.status_code == 403, (path, denied.text)
+        assert pipeline.client.get("/api/v1/gate/runs", headers=ADMIN).status_code == 200
+
     def gpu_allocation() -> None:
         body = pipeline.get("/gpu/allocation", tenant("acme"), **WINDOW)
         assert body["deployments"] is None and body["rows"] == []
@@ -778,6 +784,9 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
     return {
         "/api/v1/reconciliation": bills,
         "/api/v1/reconciliation/bills": bills,
+        "/api/v1/gate/runs": gate,
+        "/api/v1/gate/runs/{run_id}": gate,
+        "/api/v1/gate/compare": gate,
         "/api/v1/gpu/efficiency": gpu_fleet,
         "/api/v1/gpu/prices": gpu_fleet,
         "/api/v1/gpu/allocation": gpu_allocation,
@@ -805,7 +814,7 @@ def test_a_tenant_token_sees_only_its_tenant_on_every_endpoint(pipeline: Pipelin
     for path, check in checks.items():
         check()
         # Without a token, or with a wrong one: nothing at all.
-        concrete = path.replace("{session_id}", "s-acme")
+        concrete = path.replace("{session_id}", "s-acme").replace("{run_id}", "1")
         for headers in ({}, {"authorization": "Bearer acme-token-guess"}):
             denied = pipeline.client.get(concrete, params=WINDOW, headers=headers)
             assert denied.status_code == 401, (path, denied.text)
@@ -830,6 +839,7 @@ SHARED_WRITES = {  # change what every tenant sees: an unscoped token only (403)
     ("POST", "/api/v1/budgets/reload"),
     ("POST", "/api/v1/gpu/prices"),
     ("POST", "/api/v1/reconciliation/bills"),
+    ("POST", "/api/v1/gate/runs"),
 }
 # Scoped to the token's tenant: `alert_checks` (the "alert" and "mutes" checks) holds an
 # acme token to acme's incidents and mutes (404 for globex's, its mutes forced to acme).

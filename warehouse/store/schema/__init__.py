@@ -8,8 +8,8 @@ Conventions: times are UTC (`TIMESTAMP` holds UTC wall time); token counts are B
 money is DECIMAL, never float. A span's identity is (trace_id, span_id), both raw bytes.
 
 One module per concern: `base` (the declarative base, naming convention, money types),
-`spans`, `pricing`, `outcomes`, `rollups`, `detection`, `alerts`, `gpu` and
-`reconciliation`. Every model and
+`spans`, `pricing`, `outcomes`, `rollups`, `detection`, `alerts`, `gpu`,
+`reconciliation` and `gate`. Every model and
 table is importable from here, and `Base.metadata` holds them all once this package is imported.
 """
 
@@ -38,6 +38,7 @@ from warehouse.store.schema.detection import (
     spend_state_hours,
     spend_state_series,
 )
+from warehouse.store.schema.gate import GateRun
 from warehouse.store.schema.gpu import (
     gpu_call_costs,
     gpu_config,
@@ -85,6 +86,7 @@ __all__ = [
     "Budget",
     "CallCost",
     "DetectorConfig",
+    "GateRun",
     "JobAttempt",
     "JobQuarantine",
     "JobState",
