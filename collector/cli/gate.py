@@ -404,8 +404,9 @@ def _monthly_costs(server: str, token: str | None) -> dict[str, float]:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise _fail(f"cannot read production costs from {server}: {exc}") from None
-    return {
-        row["feature"]: float(row["cost_usd"])
-        for row in response.json()["rows"]
-        if row.get("feature") and row.get("cost_usd") is not None
-    }
+    monthly = {}
+    for row in response.json()["rows"]:
+        feature = row["dimensions"].get("feature")
+        if feature and row.get("cost_usd") is not None:
+            monthly[feature] = float(row["cost_usd"])
+    return monthly

@@ -26,7 +26,10 @@ def answer(client: openai.OpenAI, question: str) -> str:
     """The critical path `support.answer`."""
     system = POLICY * 2 if change() == "double-prompt" else POLICY
     model = "gpt-4o-mini" if change() == "cheaper-model" else "gpt-4o"
-    with tracer.start_as_current_span("answer", attributes={"spendscope.path": "support.answer"}):
+    # The feature production traffic reports is the gate's path too (production volume).
+    with tracer.start_as_current_span(
+        "answer", attributes={"spendscope.feature": "support.answer"}
+    ):
         response = client.chat.completions.create(
             model=model,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
@@ -35,7 +38,8 @@ def answer(client: openai.OpenAI, question: str) -> str:
 
 
 def summarize(client: openai.OpenAI, ticket: str) -> str:
-    """The critical path `support.summarize`: unchanged by every example change."""
+    """The critical path `support.summarize` (a gate-only name: `spendscope.path`),
+    unchanged by every example change."""
     with tracer.start_as_current_span(
         "summarize", attributes={"spendscope.path": "support.summarize"}
     ):

@@ -182,6 +182,16 @@ def test_a_server_keeps_runs_and_compares_them(
         "--server", server.http_url, "--token", ADMIN,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
+    # Production traffic of the same feature on the server: its month prices the change.
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": server.http_url, "GATE_EXAMPLE_CHANGE": ""}
+    subprocess.run(SUITE, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    server.wait_attributed(timeout=120)
+    done = spendscope(
+        "gate", "compare", "--base", str(runs["base"]), "--head", str(runs["double"]),
+        "--server", server.http_url, "--token", ADMIN, "--format", "json",
+    )  # fmt: skip
+    monthly = {p["path"]: p["monthly_change_usd"] for p in json.loads(done.stdout)["paths"]}
+    assert monthly["support.answer"] > 0 and monthly["support.summarize"] is None
     # The dashboard's page compares the newest run with main's newest: the same verdicts.
     page = run_page("gate", server.http_url, monkeypatch, ADMIN)
     listed_runs = page.dataframe[0].value.to_dict("records")

@@ -38,17 +38,18 @@ class GateRunsResponse(BaseModel):
     runs: list[GateRunSummary]
 
 
-router = APIRouter(
-    prefix="/api/v1/gate",
-    dependencies=[Depends(read_scope)],
-    tags=["gate"],
-    responses=COMMON,
-)
-
-
-def _unscoped(scope: Scope) -> None:
+def organisation_only(scope: Scope) -> None:
+    """Router dependency: 403 for a tenant-scoped token, before any parameter is read."""
     if not scope.unscoped:
         raise HTTPException(403, "gate runs are the organisation's CI: use an unscoped token")
+
+
+router = APIRouter(
+    prefix="/api/v1/gate",
+    dependencies=[Depends(read_scope), Depends(organisation_only)],
+    tags=["gate"],
+    responses={**COMMON, **errors(403)},
+)
 
 
 @router.post(
@@ -56,7 +57,6 @@ def _unscoped(scope: Scope) -> None:
     response_model=GateRunSummary,
     summary="Keep a gate run",
     dependencies=[Depends(full_access)],
-    responses=errors(403),
 )
 def post_run(
     cursor: Cursor,
@@ -80,31 +80,27 @@ def post_run(
     )
 
 
-@router.get("/runs", response_model=GateRunsResponse, summary="Gate runs", responses=errors(403))
+@router.get("/runs", response_model=GateRunsResponse, summary="Gate runs")
 def get_runs(
-    scope: Scope,
     cursor: Cursor,
     branch: Annotated[str | None, Query(max_length=300)] = None,
     label: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> GateRunsResponse:
     """Newest first; of one branch or label when given."""
-    _unscoped(scope)
     return GateRunsResponse(
         runs=[GateRunSummary(**row) for row in list_runs(cursor, branch, label, limit)]
     )
 
 
-@router.get("/runs/{run_id}", summary="One gate run, whole", responses=errors(403, 404))
-def get_run(scope: Scope, cursor: Cursor, run_id: int) -> dict[str, Any]:
+@router.get("/runs/{run_id}", summary="One gate run, whole", responses=errors(404))
+def get_run(cursor: Cursor, run_id: int) -> dict[str, Any]:
     """The run file's JSON, as it was posted."""
-    _unscoped(scope)
     return load_run(cursor, run_id).to_json()
 
 
-@router.get("/compare", summary="Judge a head run against a base run", responses=errors(403, 404))
+@router.get("/compare", summary="Judge a head run against a base run", responses=errors(404))
 def get_compare(
-    scope: Scope,
     cursor: Cursor,
     base: Annotated[int, Query(description="The base run's id.")],
     head: Annotated[int, Query(description="The head run's id.")],
@@ -115,7 +111,6 @@ def get_compare(
 ) -> dict[str, Any]:
     """Per critical path: cost per run with a bootstrap interval, the change split into
     calls, tokens, price and cache, and the verdict (docs/gate.md)."""
-    _unscoped(scope)
     base_run, head_run = load_run(cursor, base), load_run(cursor, head)
     policy = Policy(Thresholds(max_increase_pct=max_increase_pct), confidence=confidence)
     judged = [judge(change, policy) for change in compare_runs(base_run, head_run, confidence)]
