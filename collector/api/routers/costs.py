@@ -1,8 +1,9 @@
 """The cost API: `/api/v1/costs`, `/sessions`, `/unit-economics` and `/cache-savings`.
 
 JSON, money as exact decimal strings in USD; a cost over calls none of which is priced is
-null, and every aggregate carries `unpriced_calls` and `priced_share` (`costs_models`). Everything is read from the rollups
-(`warehouse.queries.costs`) through the caller's tenant scope (`collector.auth.read_scope`).
+null, and every aggregate carries `unpriced_calls` and `priced_share` (`costs_models`).
+Everything is read from the rollups (`warehouse.queries.costs`) through the caller's tenant
+scope (`collector.auth.read_scope`).
 Time windows are half-open, [start, end), in UTC; the default is the 30 days up to now.
 """
 
@@ -19,7 +20,6 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from collector.api.deps import Context, Cursor, read_scope
 from collector.api.errors import COMMON, ErrorDetail
 from collector.api.routers import costs_examples as examples
-from collector.api.routers.prices import decimal_text
 from collector.api.routers.costs_models import (
     CacheSavingsResponse,
     CacheSavingsRow,
@@ -33,6 +33,7 @@ from collector.api.routers.costs_models import (
     UnitEconomicsResponse,
     Usage,
 )
+from collector.api.routers.prices import decimal_text
 from collector.api.v1 import model_call_record
 from collector.api.window import End, Start, requested_window
 from collector.auth import Scope
@@ -381,4 +382,3 @@ def get_cache_savings(
         truncated=result.truncated,
         **_savings(result.totals),
     )
-
