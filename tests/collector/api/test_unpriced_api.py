@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from collector.cli.prices import _print_report
 from tests.collector.api.test_costs_api import (
     ADMIN,
     DAY0,
@@ -154,3 +156,16 @@ def test_openapi_documents_null_costs_and_the_priced_share(world: Pipeline) -> N
         ), name
     per_request = schemas["UnitEconomicsRecord"]["properties"]["cost_per_1k_requests_usd"]
     assert "priced_calls" in per_request["description"]
+
+
+def test_the_cli_price_report_marks_unpriced_models(world: Pipeline) -> None:
+    console = Console(record=True, width=250)
+    _print_report(console, world.get("/prices"))
+    in_use = console.export_text().split("Overrides")[0]  # the first table: models in use
+    models = {
+        line.split("│")[2].strip(): line.split("│")[5].strip()
+        for line in in_use.splitlines()
+        if line.count("│") > 6
+    }
+    assert models[UNKNOWN] == "unpriced"
+    assert models[FREE] == "0" and models["gpt-4o-mini"] == "0.00042"
