@@ -1,8 +1,15 @@
-"""Money on the dashboard: the API's decimal strings, exact until they are displayed."""
+"""Money on the dashboard: the API's decimal strings, exact until they are displayed.
+
+Unknown is unknown: the API gives a null cost for calls none of which is priced, and counts
+them (`unpriced_calls`); a page shows such a total as "unpriced", or "$12.30 + 4 unpriced
+calls" when some are priced, never as $0.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 
 def dollars(value: str | Decimal | None) -> Decimal | None:
@@ -37,8 +44,28 @@ def share(rate: float | None) -> str:
 
 def priced_cost(cost: str | Decimal | None, calls: int, unpriced_calls: int) -> str:
     """A cost that says when (some of) its calls have no price, instead of showing $0."""
-    if calls and unpriced_calls == calls:
+    if cost is None or (calls and unpriced_calls >= calls):
         return "unpriced"
     if unpriced_calls:
-        return f"{usd(cost)} + {unpriced_calls:,} unpriced"
+        return f"{usd(cost)} + {unpriced_calls:,} unpriced call{'s' if unpriced_calls > 1 else ''}"
     return usd(cost)
+
+
+def total(usage: Mapping[str, Any], key: str = "cost_usd") -> str:
+    """`priced_cost` of an API aggregate (a row or totals with `calls`, `unpriced_calls`)."""
+    return priced_cost(usage[key], usage["calls"], usage["unpriced_calls"])
+
+
+def lower_bound(value: str | Decimal | None, usage: Mapping[str, Any]) -> str:
+    """A ratio of the priced cost over every session or value unit: "unpriced" when no call
+    is priced, "≥ $0.42" while some are not (the unpriced calls' cost is missing from it)."""
+    if usage["cost_usd"] is None:
+        return "unpriced"
+    if value is not None and usage["unpriced_calls"]:
+        return f"≥ {usd(value)}"
+    return usd(value)
+
+
+def chart_amount(value: str | Decimal | None) -> float:
+    """An amount as a chart's scale: an unknown cost draws nothing (tables mark it)."""
+    return float(value) if value is not None else 0.0

@@ -177,6 +177,14 @@ def list_prices(
     _print_report(Console(), report)
 
 
+def _cost(model: dict[str, Any]) -> str:
+    """A model's cost, marked when some of its calls have no price (never shown as 0)."""
+    unpriced = model["calls"] - model["priced_calls"]
+    if model["cost_usd"] is None:
+        return "unpriced" if unpriced else "-"
+    return f"{model['cost_usd']} + {unpriced} unpriced calls" if unpriced else model["cost_usd"]
+
+
 def _print_report(console: Console, report: dict[str, Any]) -> None:
     """The price report as tables: models in use, overrides (with what they cover), unpriced."""
     catalog = report["catalog"]
@@ -196,7 +204,7 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
             m["model"],
             f"{m['catalog_provider']}/{m['catalog_model']}" if m["catalog_model"] else "-",
             str(m["calls"]),
-            m["cost_usd"] or "-",
+            _cost(m),
             f"{rates['input_mtok']} / {rates['output_mtok']}" if rates else "unpriced",
             period["source"] if period else "-",
         )

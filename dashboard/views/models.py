@@ -8,7 +8,7 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from dashboard.money import priced_cost, share, usd
+from dashboard.money import chart_amount, share, total
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
@@ -30,9 +30,9 @@ def render(context: PageContext) -> None:
     st.subheader("Prompt caching")
     savings = api.cache_savings(filters.start, filters.end, filters=filters.dimensions())
     cols = st.columns(3)
-    cols[0].metric("Saved by cache reads", usd(savings["cache_savings_usd"]))
-    cols[1].metric("Cost", usd(savings["cost_usd"]))
-    cols[2].metric("Cost without caching", usd(savings["cost_without_cache_usd"]))
+    cols[0].metric("Saved by cache reads", total(savings, "cache_savings_usd"))
+    cols[1].metric("Cost", total(savings))
+    cols[2].metric("Cost without caching", total(savings, "cost_without_cache_usd"))
     cached = [row for row in savings["rows"] if row["cache_read_tokens"]]
     if cached:
         st.dataframe(
@@ -42,7 +42,7 @@ def render(context: PageContext) -> None:
                     "model": row["model"],
                     "cache read tokens": row["cache_read_tokens"],
                     "input tokens": row["input_tokens"],
-                    "saved": usd(row["cache_savings_usd"]),
+                    "saved": total(row, "cache_savings_usd"),
                     "saving": share(row["savings_rate"]),
                 }
                 for row in cached
@@ -66,15 +66,15 @@ def _model_mix(rows: list[dict[str, Any]]) -> None:
         {
             "provider": row["dimensions"]["provider"] or "(unknown)",
             "model": row["dimensions"]["model"] or "(unknown)",
-            "cost_usd": float(row["cost_usd"]),
-            "cost": priced_cost(row["cost_usd"], row["calls"], row["unpriced_calls"]),
+            "cost_usd": chart_amount(row["cost_usd"]),
+            "cost": total(row),
             "calls": row["calls"],
             "unpriced calls": row["unpriced_calls"],
             "input tokens": row["tokens"]["input"],
             "output tokens": row["tokens"]["output"],
             "cached tokens": row["tokens"]["cache_read"],
         }
-        for row in sorted(rows, key=lambda r: -float(r["cost_usd"]))
+        for row in sorted(rows, key=lambda r: -chart_amount(r["cost_usd"]))
     ]
     st.subheader("Model mix")
     left, right = st.columns(2)

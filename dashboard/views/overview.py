@@ -14,7 +14,7 @@ from dashboard.api import ApiClient
 from dashboard.filters import Filters, next_hour
 from dashboard.findings import NO_BUDGETS, budget_row, finding_row
 from dashboard.forecast import month_end_forecast
-from dashboard.money import dollars, priced_cost, usd
+from dashboard.money import chart_amount, dollars, priced_cost, total
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data, unpriced_warning
 
@@ -37,22 +37,22 @@ def render(context: PageContext) -> None:
         midnight - dt.timedelta(days=FORECAST_HISTORY_DAYS), midnight, grain="day", filters=dims
     )
     days = {
-        dt.datetime.fromisoformat(row["period"]).date(): Decimal(row["cost_usd"])
+        dt.datetime.fromisoformat(row["period"]).date(): Decimal(row["cost_usd"] or 0)
         for row in recent["rows"]
     }
-    forecast = month_end_forecast(Decimal(month["cost_usd"]), days, now)
+    forecast = month_end_forecast(Decimal(month["cost_usd"] or 0), days, now)
     window = api.costs(filters.start, filters.end, filters=dims)["totals"]
 
     cols = st.columns(4)
-    cols[0].metric("Spend today", usd(today["cost_usd"]), help="Since 00:00 UTC.")
-    cols[1].metric("Spend this month", usd(month["cost_usd"]), help="Month to date, UTC.")
+    cols[0].metric("Spend today", total(today), help="Since 00:00 UTC.")
+    cols[1].metric("Spend this month", total(month), help="Month to date, UTC.")
     cols[2].metric(
         "Month-end forecast",
-        usd(forecast),
+        priced_cost(forecast, month["calls"], month["unpriced_calls"]),
         help="Month to date plus, for each day left, the average spend of the same weekday "
-        f"over the last {FORECAST_HISTORY_DAYS} complete days.",
+        f"over the last {FORECAST_HISTORY_DAYS} complete days (of the priced calls).",
     )
-    cols[3].metric(f"Spend, {filters.label.lower()}", usd(window["cost_usd"]))
+    cols[3].metric(f"Spend, {filters.label.lower()}", total(window))
     if window["calls"]:
         _where_the_money_goes(api, filters, dims, window)
     else:
@@ -66,7 +66,7 @@ def _where_the_money_goes(
 ) -> None:
     st.caption(
         f"{window['calls']:,} model calls in the window, {window['error_calls']:,} failed; "
-        f"prompt caching saved {usd(window['cache_savings_usd'])}."
+        f"prompt caching saved {total(window, 'cache_savings_usd')}."
     )
     unpriced_warning(window["unpriced_calls"])
 
@@ -158,7 +158,7 @@ def _frame(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
             "period": row.get("period"),
             dimension: row["dimensions"][dimension] or "(none)",
             "cost": dollars(row["cost_usd"]),
-            "cost_usd": float(row["cost_usd"]),
+            "cost_usd": chart_amount(row["cost_usd"]),
             "calls": row["calls"],
             "unpriced_calls": row["unpriced_calls"],
         }

@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.api import ApiClient
 from dashboard.filters import Filters
 from dashboard.findings import details_text
-from dashboard.money import dollars, priced_cost, usd
+from dashboard.money import dollars, total, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
@@ -44,7 +44,7 @@ def render(context: PageContext) -> None:
                 "feature": s["feature"],
                 "tenant": s["tenant_id"],
                 "user": s["user_id"],
-                "cost": priced_cost(s["cost_usd"], s["calls"], s["unpriced_calls"]),
+                "cost": total(s),
                 "calls": s["calls"],
                 "vs feature average": _ratio(s, averages),
                 "started": _time(s["first_call_at"]),
@@ -123,7 +123,7 @@ def _one_session(context: PageContext, label: str, tenant: str | None, session_i
     session, calls = detail["session"], detail["calls"]
     st.subheader(f"Session {label}")
     cols = st.columns(4)
-    cols[0].metric("Cost", usd(session["cost_usd"]))
+    cols[0].metric("Cost", total(session))
     cols[1].metric("Model calls", f"{session['calls']:,}")
     unit = detail["value_unit"]
     cols[2].metric(
@@ -166,7 +166,7 @@ def _one_session(context: PageContext, label: str, tenant: str | None, session_i
 
 def _ratio(session: dict[str, Any], averages: dict[str, Decimal | None]) -> str:
     average = averages.get(session["feature"])
-    if not average:
+    if not average or session["cost_usd"] is None:
         return "n/a"
     return f"{Decimal(session['cost_usd']) / average:.1f}x"
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.api import ApiClient
 from dashboard.filters import Filters
-from dashboard.money import usd
+from dashboard.money import chart_amount, lower_bound, total, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
@@ -54,8 +54,15 @@ def render(context: PageContext) -> None:
         no_data("No feature had a model call in this window yet.")
         return
 
-    table = [_display(row) for row in sorted(features, key=lambda r: -float(r["cost_usd"]))]
+    table = [_display(row) for row in sorted(features, key=lambda r: -chart_amount(r["cost_usd"]))]
     st.dataframe(table, hide_index=True)
+    if any(row["unpriced_calls"] for row in features):
+        st.caption(
+            "Unpriced requests (their model has no price) are not in the cost: a feature "
+            'shows "unpriced" when none of its requests is priced; otherwise its cost is '
+            "the priced ones' and its cost per session and per value unit are lower bounds "
+            "(≥), while cost per 1k requests is over the priced requests only."
+        )
     st.download_button(
         "Download CSV",
         _csv(features),
@@ -90,8 +97,12 @@ def _display(row: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for key, title in COLUMNS.items():
         value = row[key]
-        if key.endswith("_usd"):
-            value = usd(value)
+        if key == "cost_usd":
+            value = total(row)
+        elif key == "cost_per_1k_requests_usd":
+            value = "unpriced" if row["cost_usd"] is None else usd(value)
+        elif key.endswith("_usd"):
+            value = lower_bound(value, row)
         elif key == "success_rate":
             value = "n/a" if value is None else f"{value:.1%}"
         elif key == "value_unit":

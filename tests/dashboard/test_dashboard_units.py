@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dashboard.breakeven import break_even
 from dashboard.forecast import month_end_forecast
-from dashboard.money import priced_cost, usd
+from dashboard.money import chart_amount, lower_bound, priced_cost, total, usd
 
 UTC = dt.UTC
 
@@ -63,8 +63,17 @@ def test_money_is_shown_with_the_digits_it_needs_and_unpriced_is_never_zero() ->
     assert usd("0") == "$0.00"
     assert usd(None) == "n/a"
     assert priced_cost("0", 5, 5) == "unpriced"
-    assert priced_cost("1.5", 5, 2) == "$1.50 + 2 unpriced"
+    assert priced_cost(None, 5, 5) == "unpriced"  # the API's null: unknown, never $0
+    assert priced_cost("1.5", 5, 2) == "$1.50 + 2 unpriced calls"
+    assert priced_cost("1.5", 5, 1) == "$1.50 + 1 unpriced call"
     assert priced_cost("1.5", 5, 0) == "$1.50"
+    assert priced_cost("0", 0, 0) == "$0.00"  # no call at all: nothing unknown
+    partly = {"cost_usd": "0.42", "calls": 3, "unpriced_calls": 1}
+    assert total(partly) == "$0.4200 + 1 unpriced call"
+    assert lower_bound("0.21", partly) == "≥ $0.2100"
+    assert lower_bound("0.21", partly | {"unpriced_calls": 0}) == "$0.2100"
+    assert lower_bound(None, partly | {"cost_usd": None, "unpriced_calls": 3}) == "unpriced"
+    assert chart_amount(None) == 0.0 and chart_amount("0.5") == 0.5
 
 
 def test_break_even_scales_throughput_by_the_cost_ratio() -> None:

@@ -4,6 +4,11 @@ They read the rollups (`warehouse.rollups.job`), never the call-level tables, so
 milliseconds over months of calls. Every query takes a `TenantScope`. All SQL is
 parameterized; the only identifiers spliced in come from the fixed maps below.
 
+Unknown is unknown: the rollups keep an unpriced call's cost out of `cost_usd` (it is never
+$0), and count it in `unpriced_calls`. `coverage` says how much of an aggregate is priced and
+`known_cost` turns a sum over calls none of which is priced into None, not 0; the API
+applies both to every cost it returns. A model the catalog prices at $0 is priced.
+
 Time windows are half-open, [start, end). `rollup_hourly` answers at hour granularity and
 `rollup_users` at day granularity, so a window is widened to whole hours (days): `align`
 says which window a query really covered, and the API returns it.
@@ -14,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import duckdb
 
@@ -35,6 +40,7 @@ HOURLY_DIMENSIONS = {
 USER_DIMENSIONS = {"user": "user_id", "tenant": "tenant_id"}
 DIMENSIONS = (*HOURLY_DIMENSIONS, "user")
 Grain = Literal["hour", "day", "month"]
+T = TypeVar("T")
 
 # The measures every rollup row carries, summed.
 MEASURES = (
@@ -53,6 +59,19 @@ MEASURES = (
 _SUMS = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
 # Sums of an empty set are NULL; totals read 0 (reported cost stays NULL: none was reported).
 _ZERO = {m: 0 for m in MEASURES if m != "reported_cost_usd"}
+
+
+def coverage(calls: int, unpriced_calls: int) -> dict[str, Any]:
+    """How much of an aggregate of `calls` is priced: `priced_calls`, and `priced_share`,
+    the share of its calls (not of tokens or dollars) that are; None without calls."""
+    priced = int(calls) - int(unpriced_calls)
+    return {"priced_calls": priced, "priced_share": priced / calls if calls else None}
+
+
+def known_cost(amount: T, calls: int, unpriced_calls: int) -> T | None:
+    """A sum over priced calls as far as it is known: None when there are calls and none
+    of them is priced (unknown, never $0); the sum of the priced ones otherwise."""
+    return None if calls and unpriced_calls >= calls else amount
 
 
 class CostQueryError(InvalidRequest):
@@ -252,6 +271,11 @@ def _text(column: str) -> str:
     return f"rtrim(rtrim({column}::VARCHAR, '0'), '.')"  # every money column has a scale
 
 
+def _known(text: str) -> str:
+    """`known_cost` in SQL, over a group with calls: NULL when none of them is priced."""
+    return f"CASE WHEN unpriced_calls < calls THEN {text} END"
+
+
 @dataclass(frozen=True)
 class CostJson:
     """`costs` for the API: `rows` is a JSON array, built by DuckDB (a thousand rows cost a
@@ -270,13 +294,14 @@ def costs_json(cursor: duckdb.DuckDBPyConnection, query: CostQuery, scope: Tenan
     period = "strftime(period, '%Y-%m-%dT%H:%M:%SZ')" if query.grain else "NULL::VARCHAR"
     row = f"""{{
         'period': {period}, 'dimensions': json_object({dimensions}),
-        'cost_usd': {_text("cost_usd")}, 'calls': calls, 'unpriced_calls': unpriced_calls,
-        'error_calls': error_calls,
+        'cost_usd': {_known(_text("cost_usd"))}, 'calls': calls,
+        'unpriced_calls': unpriced_calls, 'priced_calls': calls - unpriced_calls,
+        'priced_share': (calls - unpriced_calls) / calls, 'error_calls': error_calls,
         'tokens': {{'input': input_tokens, 'output': output_tokens,
                    'cache_read': cache_read_tokens, 'cache_write': cache_write_tokens,
                    'reasoning': reasoning_tokens}},
         'reported_cost_usd': {_text("reported_cost_usd")},
-        'cache_savings_usd': {_text("cache_savings_usd")}
+        'cache_savings_usd': {_known(_text("cache_savings_usd"))}
     }}"""
     sql = f"""
         WITH g AS ({plan.sql})

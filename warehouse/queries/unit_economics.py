@@ -9,6 +9,11 @@ an outcome reported hours later counts in the window it occurred in); `successfu
 are the window's sessions that reached their feature's value unit, whenever (a session that
 succeeds after the window closes still succeeded). A ratio whose denominator is zero is
 None, never an error.
+
+Unpriced calls: `cost_usd` is the priced calls' cost, None when the feature has calls and
+none is priced; `priced_calls` and `priced_share` (of calls) say how much it covers. Cost per
+1,000 requests is over the priced calls; the other ratios divide the priced cost by every
+session or value unit, so they are lower bounds while `priced_share` < 1.
 """
 
 from __future__ import annotations
@@ -20,11 +25,24 @@ from typing import Any
 import duckdb
 
 from warehouse.core.rows import fetch_dicts
-from warehouse.queries.costs import Window, align, naive_utc, usage_source
+from warehouse.queries.costs import (
+    Window,
+    align,
+    coverage,
+    known_cost,
+    naive_utc,
+    usage_source,
+)
 from warehouse.queries.outcomes import RESOLVED_OUTCOMES, value_unit_totals
 from warehouse.store.scope import TenantScope
 
 COST_QUANTUM = Decimal(1).scaleb(-24)  # costs are DECIMAL(38, 24)
+RATIOS = (
+    "cost_per_value_unit_usd",
+    "cost_per_successful_session_usd",
+    "cost_per_session_usd",
+    "cost_per_1k_requests_usd",
+)
 
 FEATURE_USAGE = """
 SELECT feature, sum(calls) AS calls, sum(unpriced_calls) AS unpriced_calls,
@@ -124,19 +142,22 @@ def unit_economics(
     result = []
     for feature in features:
         used = usage.get(feature, {})
-        cost = Decimal(used.get("cost_usd") or 0)
         calls = int(used.get("calls") or 0)
+        unpriced = int(used.get("unpriced_calls") or 0)
+        cost = known_cost(Decimal(used.get("cost_usd") or 0), calls, unpriced)
         counted = sessions.get(feature, {})
         session_count = int(counted.get("sessions") or 0)
         unit = units.get(feature) if feature is not None else None
         successful = int(counted.get("successful_sessions") or 0) if unit else None
         value_count = int(unit["units"]) if unit else None
+        covered = coverage(calls, unpriced)
         result.append(
             {
                 "feature": feature,
                 "cost_usd": cost,
                 "calls": calls,
-                "unpriced_calls": int(used.get("unpriced_calls") or 0),
+                "unpriced_calls": unpriced,
+                **covered,
                 "error_calls": int(used.get("error_calls") or 0),
                 "sessions": session_count,
                 "value_unit": unit["outcome"] if unit else None,
@@ -146,10 +167,28 @@ def unit_economics(
                 "success_rate": successful / session_count
                 if successful is not None and session_count
                 else None,
-                "cost_per_value_unit_usd": ratio(cost, value_count),
-                "cost_per_successful_session_usd": ratio(cost, successful),
-                "cost_per_session_usd": ratio(cost, session_count),
-                "cost_per_1k_requests_usd": ratio(cost * 1000, calls),
+                **_ratios(cost, covered["priced_calls"], session_count, successful, value_count),
             }
         )
     return result
+
+
+def _ratios(
+    cost: Decimal | None,
+    priced_calls: int,
+    sessions: int,
+    successful: int | None,
+    value_units: int | None,
+) -> dict[str, Decimal | None]:
+    """The cost ratios: None when the cost is unknown (no call priced) or the denominator
+    zero. Per request over the priced calls only (their cost over their count); per value
+    unit and per session the priced cost over all of them, a lower bound while some calls
+    are unpriced (sessions and outcomes cannot be split by whether their calls are)."""
+    if cost is None:
+        return dict.fromkeys(RATIOS)
+    return {
+        "cost_per_value_unit_usd": ratio(cost, value_units),
+        "cost_per_successful_session_usd": ratio(cost, successful),
+        "cost_per_session_usd": ratio(cost, sessions),
+        "cost_per_1k_requests_usd": ratio(cost * 1000, priced_calls),
+    }

@@ -1,7 +1,9 @@
 """The cost API: `/api/v1/costs`, `/sessions`, `/unit-economics` and `/cache-savings`.
 
-JSON, money as exact decimal strings in USD. Everything is read from the rollups
-(`warehouse.queries.costs`) through the caller's tenant scope (`collector.auth.read_scope`).
+JSON, money as exact decimal strings in USD; a cost over calls none of which is priced is
+null, and every aggregate carries `unpriced_calls` and `priced_share` (`costs_models`).
+Everything is read from the rollups (`warehouse.queries.costs`) through the caller's tenant
+scope (`collector.auth.read_scope`).
 Time windows are half-open, [start, end), in UTC; the default is the 30 days up to now.
 """
 
@@ -14,13 +16,25 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, Field
 
 from collector.api.deps import Context, Cursor, read_scope
 from collector.api.errors import COMMON, ErrorDetail
 from collector.api.routers import costs_examples as examples
+from collector.api.routers.costs_models import (
+    CacheSavingsResponse,
+    CacheSavingsRow,
+    CostsResponse,
+    Dimension,
+    SessionDetail,
+    SessionRecord,
+    SessionsResponse,
+    Tokens,
+    UnitEconomicsRecord,
+    UnitEconomicsResponse,
+    Usage,
+)
 from collector.api.routers.prices import decimal_text
-from collector.api.v1 import ModelCallRecord, model_call_record
+from collector.api.v1 import model_call_record
 from collector.api.window import End, Start, requested_window
 from collector.auth import Scope
 from warehouse.core.clock import utc
@@ -28,142 +42,12 @@ from warehouse.core.errors import Conflict, NotFound
 from warehouse.queries import calls as queries
 from warehouse.queries import costs as cost_queries
 from warehouse.queries import unit_economics
-from warehouse.queries.costs import CostQuery, Window
+from warehouse.queries.costs import CostQuery, Window, coverage, known_cost
 from warehouse.queries.outcomes import list_outcomes
 from warehouse.store.scope import TenantScope
 
 JSON = "application/json"
-Money = Annotated[str, Field(description="USD, exact decimal string.")]
-Dimension = Literal["feature", "provider", "model", "tenant", "environment", "agent", "user"]
 Filter = Annotated[str | None, Query(min_length=1, max_length=512)]
-
-
-class Tokens(BaseModel):
-    input: int = Field(description="All input tokens, cache reads and writes included.")
-    output: int = Field(description="All output tokens, reasoning included.")
-    cache_read: int
-    cache_write: int
-    reasoning: int
-
-
-class Usage(BaseModel):
-    cost_usd: Money = Field(description="Our cost of the priced calls (USD).")
-    calls: int
-    unpriced_calls: int = Field(description="Calls no price matched: not in cost_usd, never $0.")
-    error_calls: int = Field(description="Calls whose span status was error.")
-    tokens: Tokens
-    reported_cost_usd: Money | None = Field(
-        description="Sum of the costs the instrumentation reported, where it did."
-    )
-    cache_savings_usd: Money = Field(
-        description="What cache reads saved against the full input price."
-    )
-
-
-class CostRow(Usage):
-    period: dt.datetime | None = Field(description="Start of the hour, day or month (UTC).")
-    dimensions: dict[str, str | None] = Field(
-        description="The group_by dimensions' values (null: calls without that dimension)."
-    )
-
-
-class CostsResponse(BaseModel):
-    currency: Literal["USD"] = "USD"
-    start: dt.datetime = Field(description="The window covered, widened to whole hours (days).")
-    end: dt.datetime
-    grain: Literal["hour", "day", "month"] | None
-    group_by: list[Dimension]
-    rows: list[CostRow]
-    truncated: bool = Field(description="More rows than `limit`; totals still cover all.")
-    totals: Usage
-
-
-class SessionRecord(Usage):
-    session_id: str
-    feature: str | None = Field(description="The feature of the session's first call.")
-    user_id: str | None
-    tenant_id: str | None
-    environment: str | None
-    traces: int
-    first_call_at: dt.datetime
-    last_call_at: dt.datetime
-    duration_seconds: float = Field(description="From the first call's start to the last's.")
-
-
-class SessionsResponse(BaseModel):
-    currency: Literal["USD"] = "USD"
-    sessions: list[SessionRecord]
-
-
-class SessionDetail(BaseModel):
-    currency: Literal["USD"] = "USD"
-    session: SessionRecord
-    value_unit: str | None = Field(description="The value unit of the session's feature.")
-    value_units: int | None = Field(
-        description="Value units the session reached (outcomes not marked failed)."
-    )
-    calls: list[ModelCallRecord] = Field(description="Its model calls, oldest first.")
-    calls_truncated: bool
-
-
-class UnitEconomicsRecord(BaseModel):
-    feature: str | None
-    cost_usd: Money = Field(
-        description="All the feature's cost in the window: failed and abandoned sessions and "
-        "retries included."
-    )
-    calls: int
-    unpriced_calls: int
-    error_calls: int
-    sessions: int = Field(description="Sessions whose first call is in the window.")
-    value_unit: str | None = Field(description="The outcome configured as its value unit.")
-    value_units: int | None = Field(
-        description="Value-unit outcomes that occurred in the window, not marked failed."
-    )
-    failed_value_units: int | None = Field(description="Value-unit outcomes marked failed.")
-    successful_sessions: int | None = Field(
-        description="Of `sessions`, those that reached a value unit (even after the window)."
-    )
-    success_rate: float | None = Field(description="successful_sessions / sessions.")
-    cost_per_value_unit_usd: Money | None = Field(description="cost_usd / value_units.")
-    cost_per_successful_session_usd: Money | None = Field(
-        description="cost_usd / successful_sessions."
-    )
-    cost_per_session_usd: Money | None = Field(description="cost_usd / sessions.")
-    cost_per_1k_requests_usd: Money | None = Field(description="cost_usd x 1000 / calls.")
-
-
-class UnitEconomicsResponse(BaseModel):
-    currency: Literal["USD"] = "USD"
-    start: dt.datetime = Field(description="Cost and calls cover whole hours from here.")
-    end: dt.datetime
-    features: list[UnitEconomicsRecord]
-
-
-class CacheSavingsRow(BaseModel):
-    feature: str | None
-    provider: str
-    model: str
-    calls: int
-    input_tokens: int = Field(description="All input tokens, cache reads included.")
-    cache_read_tokens: int
-    cost_usd: Money = Field(description="What the calls cost, with their cache reads.")
-    cache_savings_usd: Money = Field(
-        description="Cache read tokens x (full input price - cache read price)."
-    )
-    cost_without_cache_usd: Money = Field(description="cost_usd + cache_savings_usd.")
-    savings_rate: float | None = Field(description="cache_savings_usd / cost_without_cache_usd.")
-
-
-class CacheSavingsResponse(BaseModel):
-    currency: Literal["USD"] = "USD"
-    start: dt.datetime
-    end: dt.datetime
-    rows: list[CacheSavingsRow] = Field(description="By feature and model, most saved first.")
-    truncated: bool
-    cache_savings_usd: Money
-    cost_usd: Money
-    cost_without_cache_usd: Money
 
 
 # ---- conversions -------------------------------------------------------------------------
@@ -173,11 +57,21 @@ def _money(value: Any) -> str:
     return decimal_text(Decimal(value or 0)) or "0"
 
 
+def _known(value: Any, row: Mapping[str, Any]) -> str | None:
+    """A sum of the priced calls of `row` (with `calls`, `unpriced_calls`) as the API writes
+    it: null when none of its calls is priced, never "0" for an unknown cost."""
+    return known_cost(_money(value), int(row["calls"]), int(row["unpriced_calls"]))
+
+
+def _coverage(row: Mapping[str, Any]) -> dict[str, Any]:
+    calls, unpriced = int(row["calls"]), int(row["unpriced_calls"])
+    return {"calls": calls, "unpriced_calls": unpriced, **coverage(calls, unpriced)}
+
+
 def _usage(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "cost_usd": _money(row["cost_usd"]),
-        "calls": int(row["calls"]),
-        "unpriced_calls": int(row["unpriced_calls"]),
+        **_coverage(row),
+        "cost_usd": _known(row["cost_usd"], row),
         "error_calls": int(row["error_calls"]),
         "tokens": Tokens(
             input=row["input_tokens"],
@@ -187,7 +81,7 @@ def _usage(row: Mapping[str, Any]) -> dict[str, Any]:
             reasoning=row["reasoning_tokens"],
         ),
         "reported_cost_usd": decimal_text(row["reported_cost_usd"]),
-        "cache_savings_usd": _money(row["cache_savings_usd"]),
+        "cache_savings_usd": _known(row["cache_savings_usd"], row),
     }
 
 
@@ -216,8 +110,18 @@ def _given(**filters: str | None) -> dict[str, str]:
     return {name: value for name, value in filters.items() if value is not None}
 
 
-def _share(part: Decimal, whole: Decimal) -> float | None:
-    return float(part / whole) if whole else None
+def _savings(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Cost, savings, cost without the cache and the savings rate of a row or the totals,
+    over its priced calls; null (not 0) when none of its calls is priced."""
+    cost, saved = Decimal(row["cost_usd"] or 0), Decimal(row["cache_savings_usd"] or 0)
+    rate = float(saved / (cost + saved)) if cost + saved else None
+    return {
+        **_coverage(row),
+        "cost_usd": _known(cost, row),
+        "cache_savings_usd": _known(saved, row),
+        "cost_without_cache_usd": _known(cost + saved, row),
+        "savings_rate": known_cost(rate, row["calls"], row["unpriced_calls"]),
+    }
 
 
 # ---- the routes ---------------------------------------------------------------------------
@@ -271,7 +175,9 @@ def get_costs(
     """Cost, calls, unpriced and failed calls, and tokens by type, grouped by any of the
     dimensions and by hour, day or month, with the totals of the whole selection.
     Filters match exact values. Hours (for `user`, days) are the unit: the window is
-    widened to whole ones, and the response says which window it covered."""
+    widened to whole ones, and the response says which window it covered. Each row and
+    the totals say how much is priced (`unpriced_calls`, `priced_calls`, `priced_share`);
+    their cost is the priced calls', null when none of them is priced."""
     query = CostQuery(
         window=_window(start, end),
         group_by=tuple(group_by or ()),
@@ -403,7 +309,9 @@ def get_unit_economics(
     """Per feature over the window: all its cost (failed and abandoned sessions and
     retries included), calls, sessions, its value unit (SPENDSCOPE_VALUE_UNITS) and how
     many occurred, success rate, and cost per value unit, per successful session, per
-    session and per 1,000 requests. A ratio whose denominator is zero is null.
+    session and per 1,000 requests. A ratio whose denominator is zero is null. With
+    unpriced calls the cost is the priced calls' (null when none is priced), cost per
+    1,000 requests is over the priced calls, and the other ratios are lower bounds.
     `tenant` narrows it to one tenant (within what the token may see)."""
     window = _window(start, end)
     rows: list[dict[str, Any]]
@@ -447,7 +355,8 @@ def get_cache_savings(
 ) -> CacheSavingsResponse:
     """What cache reads saved against the full input price of the same tokens, by
     feature, provider and model over the window (whole hours), most saved first;
-    optionally of one tenant and/or environment."""
+    optionally of one tenant and/or environment. Amounts are over the priced calls, null
+    for a row (or the totals) none of whose calls is priced."""
     query = CostQuery(
         window=_window(start, end),
         group_by=("feature", "provider", "model"),
@@ -455,33 +364,21 @@ def get_cache_savings(
         limit=limit,
     )
     result = cost_queries.costs(cursor, query, scope)
-    rows = []
-    for row in sorted(result.rows, key=lambda r: -Decimal(r["cache_savings_usd"] or 0)):
-        cost, saved = Decimal(row["cost_usd"] or 0), Decimal(row["cache_savings_usd"] or 0)
-        rows.append(
+    rows = sorted(result.rows, key=lambda r: -Decimal(r["cache_savings_usd"] or 0))
+    return CacheSavingsResponse(
+        start=utc(result.window.start),
+        end=utc(result.window.end),
+        rows=[
             CacheSavingsRow(
                 feature=row["feature"],
                 provider=row["provider"],
                 model=row["model"],
-                calls=row["calls"],
                 input_tokens=row["input_tokens"],
                 cache_read_tokens=row["cache_read_tokens"],
-                cost_usd=_money(cost),
-                cache_savings_usd=_money(saved),
-                cost_without_cache_usd=_money(cost + saved),
-                savings_rate=_share(saved, cost + saved),
+                **_savings(row),
             )
-        )
-    cost, saved = (
-        Decimal(result.totals["cost_usd"]),
-        Decimal(result.totals["cache_savings_usd"]),
-    )
-    return CacheSavingsResponse(
-        start=utc(result.window.start),
-        end=utc(result.window.end),
-        rows=rows,
+            for row in rows
+        ],
         truncated=result.truncated,
-        cache_savings_usd=_money(saved),
-        cost_usd=_money(cost),
-        cost_without_cache_usd=_money(cost + saved),
+        **_savings(result.totals),
     )

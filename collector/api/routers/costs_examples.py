@@ -8,9 +8,11 @@ from typing import Any
 
 TOKENS = {"input": 8400, "output": 1450, "cache_read": 1000, "cache_write": 0, "reasoning": 0}
 USAGE = {
-    "cost_usd": "0.022265",
+    "cost_usd": "0.022265",  # of the 4 priced calls: the unpriced one is not in it
     "calls": 5,
-    "unpriced_calls": 0,
+    "unpriced_calls": 1,
+    "priced_calls": 4,
+    "priced_share": 0.8,
     "error_calls": 1,
     "tokens": TOKENS,
     "reported_cost_usd": "0.0222",  # what the instrumentation reported, where it did
@@ -34,6 +36,9 @@ SESSION = {
     **USAGE,
     "cost_usd": "0.00936",
     "calls": 2,
+    "unpriced_calls": 0,
+    "priced_calls": 2,
+    "priced_share": 1.0,
     "session_id": "s1",
     "feature": "support-agent",
     "user_id": "user-s1",
@@ -65,7 +70,9 @@ UNIT_ECONOMICS = {
             "feature": "support-agent",
             "cost_usd": "0.022265",
             "calls": 5,
-            "unpriced_calls": 0,
+            "unpriced_calls": 1,
+            "priced_calls": 4,
+            "priced_share": 0.8,
             "error_calls": 1,
             "sessions": 4,
             "value_unit": "ticket_resolved",
@@ -76,7 +83,7 @@ UNIT_ECONOMICS = {
             "cost_per_value_unit_usd": "0.0111325",
             "cost_per_successful_session_usd": "0.0111325",
             "cost_per_session_usd": "0.00556625",
-            "cost_per_1k_requests_usd": "4.453",
+            "cost_per_1k_requests_usd": "5.56625",  # over the 4 priced calls
         }
     ],
 }
@@ -91,6 +98,9 @@ CACHE_SAVINGS = {
             "provider": "openai",
             "model": "gpt-4o-mini",
             "calls": 2,
+            "unpriced_calls": 0,
+            "priced_calls": 2,
+            "priced_share": 1.0,
             "input_tokens": 3100,
             "cache_read_tokens": 2048,
             "cost_usd": "0.0003774",
@@ -100,6 +110,10 @@ CACHE_SAVINGS = {
         }
     ],
     "truncated": False,
+    "calls": 3,
+    "unpriced_calls": 1,
+    "priced_calls": 2,
+    "priced_share": 0.6666666666666666,
     "cache_savings_usd": "0.0001536",
     "cost_usd": "0.0003774",
     "cost_without_cache_usd": "0.000531",

@@ -258,11 +258,17 @@ def pipeline(database: Database, tmp_path: Path) -> Iterator[Pipeline]:
 
 
 def summary(usage: Mapping[str, Any]) -> dict[str, Any]:
-    """The measures of a row or of the totals, comparable with `Pipeline.call_level`."""
+    """The measures of a row or of the totals, comparable with `Pipeline.call_level`
+    (an unknown cost as 0, which the call-level sum counts it as)."""
+    calls, unpriced = usage["calls"], usage["unpriced_calls"]
+    # Unknown is unknown: the cost is null exactly when there are calls and none is priced.
+    assert (usage["cost_usd"] is None) == (calls > 0 and unpriced == calls), usage
+    assert usage["priced_calls"] == calls - unpriced
+    assert usage["priced_share"] == ((calls - unpriced) / calls if calls else None)
     return {
         **{m: usage[m] for m in MEASURES},
         **{t: usage["tokens"][t] for t in ("input", "output", "cache_read")},
-        "cost_usd": Decimal(usage["cost_usd"]),
+        "cost_usd": Decimal(usage["cost_usd"] or 0),
     }
 
 
@@ -394,7 +400,8 @@ def test_grouping_by_day_gives_one_row_per_day_and_feature(pipeline: Pipeline) -
         ("2026-11-02", "support", 1),
     ]
     unpriced = next(r for r in body["rows"] if r["dimensions"]["feature"] is None)
-    assert unpriced["unpriced_calls"] == 1 and unpriced["cost_usd"] == "0"
+    assert unpriced["unpriced_calls"] == 1 and unpriced["cost_usd"] is None  # unknown, not $0
+    assert unpriced["priced_share"] == 0 and unpriced["cache_savings_usd"] is None
     assert body["totals"]["calls"] == 5 and body["totals"]["unpriced_calls"] == 1
     # gpt-4o-mini: 1000 input x $0.15/M + 100 output x $0.60/M = $0.00021 a call.
     support = [r for r in body["rows"] if r["dimensions"]["feature"] == "support"]
