@@ -55,6 +55,27 @@ OI = "openinference.instrumentation"
 OL = "openlit.instrumentation"
 CHAT = {"gen_ai.operation.name": "chat"}
 OI_LLM = {"openinference.span.kind": "LLM"}
+# One Anthropic call (200 new input tokens, 4,000 read from the cache, 1,000 written to it,
+# 700 out) as the inclusive emitters send it, and as every emitter must store it.
+GENAI_ANTHROPIC = {
+    "gen_ai.usage.input_tokens": 5200,
+    "gen_ai.usage.output_tokens": 700,
+    "gen_ai.usage.cache_read.input_tokens": 4000,
+    "gen_ai.usage.cache_creation.input_tokens": 1000,
+}
+OI_ANTHROPIC = {
+    "llm.token_count.prompt": 5200,
+    "llm.token_count.completion": 700,
+    "llm.token_count.prompt_details.cache_read": 4000,
+    "llm.token_count.prompt_details.cache_write": 1000,
+}
+ANTHROPIC_STORED: dict[str, Any] = {
+    "provider": "anthropic",
+    "input_tokens": 5200,
+    "output_tokens": 700,
+    "cache_read_tokens": 4000,
+    "cache_write_tokens": 1000,
+}
 
 CASES = [
     # OpenLLMetry openai (shared/__init__.py): prompt_tokens inclusive, reasoning inside,
@@ -92,16 +113,9 @@ CASES = [
             **CHAT,
             "gen_ai.provider.name": "anthropic",
             "gen_ai.request.model": "claude-sonnet-4-5",
-            "gen_ai.usage.input_tokens": 5200,
-            "gen_ai.usage.output_tokens": 700,
-            "gen_ai.usage.cache_read.input_tokens": 4000,
-            "gen_ai.usage.cache_creation.input_tokens": 1000,
+            **GENAI_ANTHROPIC,
         },
-        provider="anthropic",
-        input_tokens=5200,
-        output_tokens=700,
-        cache_read_tokens=4000,
-        cache_write_tokens=1000,
+        **ANTHROPIC_STORED,
     ),
     # ... unless `_set_token_usage` failed and the raw (exclusive) input stayed: it cannot be
     # inclusive, so the cache is added and the contradiction flagged.
@@ -118,11 +132,7 @@ CASES = [
             "gen_ai.usage.cache_read.input_tokens": 4000,
             "gen_ai.usage.cache_creation.input_tokens": 1000,
         },
-        provider="anthropic",
-        input_tokens=5200,
-        output_tokens=700,
-        cache_read_tokens=4000,
-        cache_write_tokens=1000,
+        **ANTHROPIC_STORED,
         pricing_assumption="input_inclusion_contradicted",
     ),
     # OpenLLMetry google_generativeai: output = candidates only, thinking dropped; the
@@ -254,11 +264,7 @@ CASES = [
             "gen_ai.usage.cache_read.input_tokens": 4000,
             "gen_ai.usage.cache_write.input_tokens": 1000,
         },
-        provider="anthropic",
-        input_tokens=5200,
-        output_tokens=700,
-        cache_read_tokens=4000,
-        cache_write_tokens=1000,
+        **ANTHROPIC_STORED,
     ),
     # OpenInference openai on gpt-audio: audio counts are subsets of prompt / completion.
     case(
@@ -291,16 +297,9 @@ CASES = [
             "llm.system": "anthropic",
             "llm.provider": "anthropic",
             "llm.model_name": "claude-sonnet-4-5-20250929",
-            "llm.token_count.prompt": 5200,
-            "llm.token_count.completion": 700,
-            "llm.token_count.prompt_details.cache_read": 4000,
-            "llm.token_count.prompt_details.cache_write": 1000,
+            **OI_ANTHROPIC,
         },
-        provider="anthropic",
-        input_tokens=5200,
-        output_tokens=700,
-        cache_read_tokens=4000,
-        cache_write_tokens=1000,
+        **ANTHROPIC_STORED,
     ),
     # OpenInference langchain, Gemini `generation_info` path: completion = candidates only.
     case(
@@ -349,16 +348,9 @@ CASES = [
             **OI_LLM,
             "llm.provider": "anthropic",
             "llm.model_name": "claude-sonnet-4-5",
-            "llm.token_count.prompt": 5200,
-            "llm.token_count.completion": 700,
-            "llm.token_count.prompt_details.cache_read": 4000,
-            "llm.token_count.prompt_details.cache_write": 1000,
+            **OI_ANTHROPIC,
         },
-        provider="anthropic",
-        input_tokens=5200,
-        output_tokens=700,
-        cache_read_tokens=4000,
-        cache_write_tokens=1000,
+        **ANTHROPIC_STORED,
     ),
     # OpenInference litellm writes text tokens under `...prompt_details.cache_input`: not a
     # cache count, never read as one.
@@ -702,16 +694,9 @@ CASES = [
             **CHAT,
             "gen_ai.provider.name": "anthropic",
             "gen_ai.request.model": "claude-sonnet-4-5",
-            "gen_ai.usage.input_tokens": 5200,
-            "gen_ai.usage.output_tokens": 700,
-            "gen_ai.usage.cache_read.input_tokens": 4000,
-            "gen_ai.usage.cache_creation.input_tokens": 1000,
+            **GENAI_ANTHROPIC,
         },
-        provider="anthropic",
-        input_tokens=5200,
-        output_tokens=700,
-        cache_read_tokens=4000,
-        cache_write_tokens=1000,
+        **ANTHROPIC_STORED,
     ),
     # LiteLLM's callback: one `prompt_tokens`, no cache attribute (its composition depends on
     # the LiteLLM version): priced as input, flagged.
