@@ -81,6 +81,14 @@ SCHEMA = pa.schema(
         ("resource_attributes", pa.string()),
         ("events", pa.string()),
         ("links", pa.string()),
+        ("cache_write_1h_tokens", pa.int64()),
+        ("input_audio_tokens", pa.int64()),
+        ("output_audio_tokens", pa.int64()),
+        ("input_image_tokens", pa.int64()),
+        ("output_image_tokens", pa.int64()),
+        ("service_tier", pa.string()),
+        ("web_search_calls", pa.int64()),
+        ("pricing_assumption", pa.string()),
     ]
 )
 COLUMN_NAMES = tuple(SCHEMA.names)
@@ -173,7 +181,7 @@ class SpanColumns(Rejections):
         try:
             _check_span(trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,
                         status_code)  # fmt: skip
-            n = self.normalizer.normalize(name, attributes, resource)
+            n = self.normalizer.normalize(name, attributes, resource, scope_name)
             _check_key_lengths(n)
             attributes_json, events_json, links_json = span_json(
                 n.remainder, events, links, self.item_chars
@@ -215,6 +223,14 @@ class SpanColumns(Rejections):
                 resource_json,
                 events_json,
                 links_json,
+                n.cache_write_1h_tokens,
+                n.input_audio_tokens,
+                n.output_audio_tokens,
+                n.input_image_tokens,
+                n.output_image_tokens,
+                n.service_tier,
+                n.web_search_calls,
+                n.pricing_assumption,
             )
         except SpanRejected as exc:
             self.reject(f"{item_label('span', span_id)}: {exc}")

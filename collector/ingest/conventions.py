@@ -19,6 +19,8 @@ INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, REASONING, NO_CACHE_INPUT = 4, 5, 6, 7, 
 COST, SESSION, USER, TENANT, FEATURE, AGENT, ENVIRONMENT = 10, 11, 12, 13, 14, 15, 16
 OI_KIND, TL_KIND, TL_ENTITY, LF_TYPE, SERVER_ADDRESS = 17, 18, 19, 20, 21
 LF_USAGE, LF_COST, SERVICE, AGGREGATED_USAGE = 22, 23, 24, 25
+INPUT_AUDIO, OUTPUT_AUDIO, INPUT_IMAGE, OUTPUT_IMAGE, SERVICE_TIER = 26, 27, 28, 29, 30
+TOTAL, RAW_USAGE, PROVIDER_METADATA = 31, 32, 33
 
 # Priority-ordered attribute keys per concept (standards.md section 2.2). FEATURE and
 # TENANT come from the configured `DimensionRules`.
@@ -92,6 +94,47 @@ CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
         "gen_ai.usage.details.reasoning_tokens",
     ),
     NO_CACHE_INPUT: ("ai.usage.inputTokenDetails.noCacheTokens",),
+    # Modality counts: subsets of input / output, priced at their own rates.
+    INPUT_AUDIO: (
+        "gen_ai.usage.audio.input_tokens",
+        "llm.token_count.prompt_details.audio",
+        "gen_ai.usage.details.input_audio_tokens",
+        "gen_ai.usage.details.audio_prompt_tokens",
+        "gen_ai.usage.prompt_tokens_details.audio_tokens",
+    ),
+    OUTPUT_AUDIO: (
+        "gen_ai.usage.audio.output_tokens",
+        "llm.token_count.completion_details.audio",
+        "gen_ai.usage.details.output_audio_tokens",
+        "gen_ai.usage.details.audio_candidates_tokens",
+        "gen_ai.usage.completion_tokens_details.audio_tokens",
+    ),
+    INPUT_IMAGE: (
+        "gen_ai.usage.image.input_tokens",
+        "llm.token_count.prompt_details.image",
+        "gen_ai.usage.details.image_prompt_tokens",
+        "gen_ai.usage.prompt_tokens_details.image_tokens",
+    ),
+    OUTPUT_IMAGE: (
+        "gen_ai.usage.image.output_tokens",
+        "gen_ai.usage.details.image_candidates_tokens",
+    ),
+    SERVICE_TIER: (
+        "openai.response.service_tier",
+        "gen_ai.openai.response.service_tier",
+        "openai.request.service_tier",
+        "gen_ai.openai.request.service_tier",
+    ),
+    # The provider's total, read only to recover thinking tokens an emitter dropped.
+    TOTAL: (
+        "gen_ai.usage.total_tokens",
+        "llm.usage.total_tokens",
+        "llm.token_count.total",
+        "ai.usage.totalTokens",
+    ),
+    # Raw provider usage JSON: Logfire's usage object, the Vercel AI SDK's provider metadata.
+    RAW_USAGE: ("gen_ai.usage.raw",),
+    PROVIDER_METADATA: ("ai.response.providerMetadata",),
     COST: (
         "gen_ai.usage.cost",
         "llm.cost.total",
@@ -143,9 +186,22 @@ CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
 # Concepts whose winning attribute is stored in a column, so it leaves the JSON remainder.
 # The others (provider as sent, span kinds, server address, ...) stay in the remainder.
 DIMENSION_CONCEPTS = frozenset({SESSION, USER, TENANT, FEATURE, AGENT, ENVIRONMENT})
-TOKEN_CONCEPTS = frozenset({INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, REASONING, NO_CACHE_INPUT})
+TOKEN_CONCEPTS = frozenset(
+    {
+        INPUT,
+        OUTPUT,
+        CACHE_READ,
+        CACHE_WRITE,
+        REASONING,
+        NO_CACHE_INPUT,
+        INPUT_AUDIO,
+        OUTPUT_AUDIO,
+        INPUT_IMAGE,
+        OUTPUT_IMAGE,
+    }
+)
 STORED_CONCEPTS = (
-    frozenset({OPERATION, RESPONSE_MODEL, REQUEST_MODEL, COST})
+    frozenset({OPERATION, RESPONSE_MODEL, REQUEST_MODEL, COST, SERVICE_TIER})
     | TOKEN_CONCEPTS
     | DIMENSION_CONCEPTS
 )
@@ -247,6 +303,22 @@ SERVER_PROVIDERS = (
     ("api.cohere.ai", "cohere"),
     ("api.perplexity.ai", "perplexity"),
 )
+
+# Service tier values as sent (lower-cased) -> the stored tier. OpenLIT sends `auto` when it
+# does not know; Anthropic says `standard`; Vertex's `traffic_type` says ON_DEMAND_*.
+SERVICE_TIERS = {
+    "default": "default",
+    "auto": "default",
+    "standard": "default",
+    "on_demand": "default",
+    "flex": "flex",
+    "on_demand_flex": "flex",
+    "priority": "priority",
+    "fast": "priority",  # OpenAI answers `priority` to a `fast` request
+    "on_demand_priority": "priority",
+    "batch": "batch",
+    "scale": "scale",
+}
 
 # Langfuse `usage_details` keys (Langfuse usage types are disjoint: total = their sum).
 LANGFUSE_CACHE_READ = frozenset(

@@ -9,10 +9,14 @@ The rules (documented in docs/normalization.md; the key tables are in
 `collector.ingest.conventions`, the token and cost arithmetic in `collector.ingest.usage`):
 - Each concept has a priority-ordered list of keys; the first present wins. A key may serve
   several concepts (a configured feature or tenant key can also be, say, the agent name).
-- Input tokens are stored inclusive of cache reads and writes; when the cache counts exceed
-  the reported input, the instrumentation reported exclusive input and we add them back.
-  Output tokens are stored inclusive of reasoning tokens, by the same rule. Langfuse's
-  `usage_details` are disjoint usage types and are summed.
+- Input tokens are stored inclusive of cache reads and writes, output tokens inclusive of
+  reasoning tokens. Whether the instrumentation sent them so is a rule of the emitter, found
+  by its instrumentation scope name (and provider) in `collector.ingest.emitters`; for an
+  unknown scope the counts decide and the guess is recorded in `pricing_assumption`.
+  Langfuse's `usage_details` are disjoint usage types and are summed.
+- Audio and image token counts (parts of input / output), the service tier, 1-hour cache
+  writes and web searches are kept for pricing; the last two only in raw usage JSON
+  (`collector.ingest.raw_usage`).
 - Spans that carry rolled-up usage of their children (agent, workflow, task, chain spans,
   Vercel `ai.generateText`-style roots, `gen_ai.aggregated_usage.*`) are marked as roll-ups
   and never treated as model calls.
@@ -39,6 +43,8 @@ from collector.ingest.conventions import (
     ENVIRONMENT,
     FEATURE,
     INPUT,
+    INPUT_AUDIO,
+    INPUT_IMAGE,
     LANGFUSE_MODEL_TYPES,
     LANGFUSE_ROLLUP_TYPES,
     LF_COST,
@@ -51,8 +57,12 @@ from collector.ingest.conventions import (
     OPENINFERENCE_ROLLUP_KINDS,
     OPERATION,
     OUTPUT,
+    OUTPUT_AUDIO,
+    OUTPUT_IMAGE,
     PROVIDER,
     PROVIDER_ALIASES,
+    PROVIDER_METADATA,
+    RAW_USAGE,
     REASONING,
     REQUEST_MODEL,
     RESOURCE_CONCEPTS,
@@ -61,12 +71,15 @@ from collector.ingest.conventions import (
     SERVER_ADDRESS,
     SERVER_PROVIDERS,
     SERVICE,
+    SERVICE_TIER,
+    SERVICE_TIERS,
     SESSION,
     STORED_CONCEPTS,
     STORED_WITHOUT_TOKENS,
     TENANT,
     TL_ENTITY,
     TL_KIND,
+    TOTAL,
     TRACELOOP_ROLLUP_KINDS,
     USER,
     VERCEL_CALL_SUFFIXES,
@@ -74,11 +87,14 @@ from collector.ingest.conventions import (
     DimensionRules,
     Found,
 )
+from collector.ingest.emitters import TIER_UNKNOWN, Emitter, EmitterMemo
+from collector.ingest.raw_usage import RawDetails, logfire_raw, vercel_metadata
 from collector.ingest.rejections import SpanRejected
 from collector.ingest.usage import (
     MAX_REPORTED_COST,
     MAX_TOKENS,
-    inclusive_tokens,
+    Counts,
+    counted_tokens,
     langfuse_usage,
     reported_cost,
     tokens,
@@ -152,6 +168,16 @@ class Normalized:
     agent_name: str | None
     service: str | None
     remainder: dict[str, Any]
+    # Priced dimensions beyond text tokens (parts of input / output), and the assumptions
+    # made reading them (`collector.ingest.emitters` codes, comma-separated).
+    cache_write_1h_tokens: int | None = None
+    input_audio_tokens: int | None = None
+    output_audio_tokens: int | None = None
+    input_image_tokens: int | None = None
+    output_image_tokens: int | None = None
+    service_tier: str | None = None
+    web_search_calls: int | None = None
+    pricing_assumption: str | None = None
 
 
 class Normalizer:
@@ -170,6 +196,7 @@ class Normalizer:
                     keys[name] = (*hits, (concept, priority))
         self._keys = keys
         self._providers: dict[str, str] = {}
+        self._emitters = EmitterMemo()
 
     def find(self, attributes: Mapping[str, Any]) -> Found:
         """The winning (priority, key, value) per concept among `attributes`."""
@@ -198,6 +225,7 @@ class Normalizer:
         name: str,
         attributes: Mapping[str, Any],
         resource: Mapping[int, Any],
+        scope_name: str | None = None,
     ) -> Normalized:
         """One span's attributes onto one record. Longer than the house limit on purpose: it
         runs once per span on the ingest hot path (docs/benchmarks.md, the 25 us budget), and
@@ -211,22 +239,12 @@ class Normalizer:
         request_model = _text(_own(found, REQUEST_MODEL))
         response_model = _text(_own(found, RESPONSE_MODEL))
 
-        usage = langfuse_usage(found[LF_USAGE][2]) if LF_USAGE in found else None
-        if usage is not None:
-            input_tokens, output_tokens, cache_read, cache_write, reasoning = usage
-            no_cache = None
-            stored = STORED_WITHOUT_TOKENS
-        else:
-            input_tokens = tokens(found, INPUT)
-            output_tokens = tokens(found, OUTPUT)
-            cache_read = tokens(found, CACHE_READ)
-            cache_write = tokens(found, CACHE_WRITE)
-            reasoning = tokens(found, REASONING)
-            no_cache = tokens(found, NO_CACHE_INPUT)
-            stored = STORED_CONCEPTS
-        input_tokens, output_tokens = inclusive_tokens(
-            input_tokens, output_tokens, cache_read, cache_write, reasoning, no_cache
-        )
+        provider = self._provider(found, resource)
+        emitter = self._emitters.find(scope_name, provider, _vercel_version(scope_name, found))
+        provider = emitter.provider or provider
+        usage = read_usage(found, emitter)
+        stored = STORED_WITHOUT_TOKENS if usage.from_langfuse else STORED_CONCEPTS
+        input_tokens, output_tokens = usage.counts.input, usage.counts.output
 
         is_call_marked = (
             operation in MODEL_CALL_OPERATIONS
@@ -274,15 +292,15 @@ class Normalizer:
         return Normalized(
             is_model_call=is_model_call,
             is_usage_rollup=is_rollup,
-            provider=self._provider(found, resource),
+            provider=provider,
             operation=operation or (oi_kind.lower() if oi_kind else None),
             request_model=request_model,
             response_model=response_model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            reasoning_tokens=reasoning,
+            cache_read_tokens=usage.counts.cache_read,
+            cache_write_tokens=usage.counts.cache_write,
+            reasoning_tokens=usage.counts.reasoning,
             reported_cost_usd=reported_cost(found),
             feature=_text(_dimension(found, resource, FEATURE)),
             feature_default=feature_default,
@@ -293,6 +311,14 @@ class Normalizer:
             agent_name=agent,
             service=service,
             remainder=remainder,
+            cache_write_1h_tokens=usage.cache_write_1h,
+            input_audio_tokens=usage.input_audio,
+            output_audio_tokens=usage.output_audio,
+            input_image_tokens=usage.input_image,
+            output_image_tokens=usage.output_image,
+            service_tier=usage.service_tier,
+            web_search_calls=usage.web_search_calls,
+            pricing_assumption=usage.pricing_assumption,
         )
 
     def _provider(self, found: Found, resource: Mapping[int, Any]) -> str | None:
@@ -354,6 +380,94 @@ def _text(value: Any) -> str | None:
         return orjson.dumps(value).decode()
     except TypeError as exc:  # orjson.JSONEncodeError: integers beyond 64 bits, odd types
         raise SpanRejected(f"attribute value cannot be stored: {exc}") from None
+
+
+@dataclass(slots=True)
+class UsageRead:
+    """A span's token counts as stored, its priced details, and the assumptions made."""
+
+    counts: Counts
+    from_langfuse: bool
+    cache_write_1h: int | None = None
+    input_audio: int | None = None
+    output_audio: int | None = None
+    input_image: int | None = None
+    output_image: int | None = None
+    service_tier: str | None = None
+    web_search_calls: int | None = None
+    pricing_assumption: str | None = None
+
+
+def read_usage(found: Found, emitter: Emitter) -> UsageRead:
+    """The span's usage by its emitter's rule: first-class attributes first, then what the
+    emitter's raw usage JSON adds (cache split, 1-hour writes, tier, web searches)."""
+    langfuse = langfuse_usage(found[LF_USAGE][2]) if LF_USAGE in found else None
+    raw = _raw_details(found, emitter)
+    if langfuse is not None:
+        counts = Counts(*langfuse)
+        flags = counted_tokens(counts, "inclusive", "inside")
+    else:
+        counts = Counts(
+            tokens(found, INPUT),
+            tokens(found, OUTPUT),
+            _or(tokens(found, CACHE_READ), raw.cache_read),
+            _or(tokens(found, CACHE_WRITE), raw.cache_write),
+            _or(tokens(found, REASONING), raw.reasoning),
+            tokens(found, NO_CACHE_INPUT),
+            tokens(found, TOTAL),
+        )
+        flags = counted_tokens(counts, emitter.input, emitter.reasoning)
+    if emitter.flag is not None:
+        flags.insert(0, emitter.flag)
+    tier_sent = _text(_own(found, SERVICE_TIER)) or raw.service_tier
+    tier = None if tier_sent is None else SERVICE_TIERS.get(tier_sent.strip().lower())
+    if tier_sent is not None and tier is None:
+        flags.append(TIER_UNKNOWN)
+    one_hour = raw.cache_write_1h
+    if one_hour is not None:
+        one_hour = min(one_hour, counts.cache_write or 0)
+    return UsageRead(
+        counts=counts,
+        from_langfuse=langfuse is not None,
+        cache_write_1h=one_hour,
+        input_audio=_or(tokens(found, INPUT_AUDIO), raw.input_audio),
+        output_audio=_or(tokens(found, OUTPUT_AUDIO), raw.output_audio),
+        input_image=_or(tokens(found, INPUT_IMAGE), raw.input_image),
+        output_image=tokens(found, OUTPUT_IMAGE),
+        service_tier=tier,
+        web_search_calls=raw.web_search_calls,
+        pricing_assumption=",".join(flags) or None,
+    )
+
+
+_NO_RAW = RawDetails()
+
+
+def _raw_details(found: Found, emitter: Emitter) -> RawDetails:
+    details = None
+    if emitter.raw == "logfire" and RAW_USAGE in found:
+        details = logfire_raw(found[RAW_USAGE][2])
+    elif emitter.raw == "vercel" and PROVIDER_METADATA in found:
+        details = vercel_metadata(found[PROVIDER_METADATA][2])
+    return details or _NO_RAW
+
+
+def _or(value: int | None, fallback: int | None) -> int | None:
+    return fallback if value is None else value
+
+
+# Vercel AI SDK v6+ spans carry the token detail families; v5 spans do not.
+_VERCEL_V6_KEYS = ("ai.usage.inputTokenDetails.", "ai.usage.outputTokenDetails.")
+
+
+def _vercel_version(scope_name: str | None, found: Found) -> str:
+    if scope_name != "ai":
+        return ""
+    for concept in (NO_CACHE_INPUT, CACHE_READ, CACHE_WRITE, REASONING):
+        hit = found.get(concept)
+        if hit is not None and hit[1].startswith(_VERCEL_V6_KEYS):
+            return "v6+"
+    return "v5"
 
 
 def _is_vercel_root(name: str) -> bool:

@@ -1,8 +1,9 @@
 """Token counts and reported costs of one span, read from the attributes that won.
 
-Input tokens are stored inclusive of cache reads and writes; when the cache counts exceed
-the reported input, the instrumentation reported exclusive input and they are added back.
-Output tokens are stored inclusive of reasoning tokens, by the same rule. Langfuse's
+Input tokens are stored inclusive of cache reads and writes, output tokens inclusive of
+reasoning: how to get there depends on the emitter (`collector.ingest.emitters`); for an
+unknown one, cache counts above the reported input mean it was exclusive, and otherwise it is
+read as inclusive and the guess is flagged. Langfuse's
 `usage_details` are disjoint usage types and are summed; its `cost_details` without a total
 are summed too. A count or cost that cannot be right rejects the span (`SpanRejected`).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,6 +27,15 @@ from collector.ingest.conventions import (
     OPENAI_USAGE_KEYS,
     Found,
 )
+from collector.ingest.emitters import (
+    INPUT_CONTRADICTED,
+    INPUT_GUESSED,
+    REASONING_FROM_TOTAL,
+    REASONING_GUESSED,
+    REASONING_NOT_REPORTED,
+    InputRule,
+    ReasoningRule,
+)
 from collector.ingest.rejections import SpanRejected
 
 # Largest token count accepted for one call. Above it the span is rejected (partial success):
@@ -34,34 +45,71 @@ MAX_TOKENS = 1_000_000_000
 MAX_REPORTED_COST = Decimal(1_000_000)
 
 
-def inclusive_tokens(
-    input_tokens: int | None,
-    output_tokens: int | None,
-    cache_read: int | None,
-    cache_write: int | None,
-    reasoning: int | None,
-    no_cache: int | None,
-) -> tuple[int | None, int | None]:
-    """Input inclusive of cache reads and writes, output inclusive of reasoning; checked."""
-    cached = (cache_read or 0) + (cache_write or 0)
-    if no_cache is not None:  # Vercel: the uncached part, so input = it + the cached parts
-        input_tokens = max(no_cache + cached, input_tokens or 0)
-    elif input_tokens is None:
-        input_tokens = cached if cached else None
-    elif cached > input_tokens:
-        input_tokens += cached  # reported exclusive of the cache
-    if reasoning is not None:
-        if output_tokens is None:
-            output_tokens = reasoning
-        elif reasoning > output_tokens:
-            output_tokens += reasoning  # reported exclusive of reasoning
-    for count in (input_tokens, output_tokens, cache_read, cache_write, reasoning):
+@dataclass(slots=True)
+class Counts:
+    """One span's token counts as read (None: not reported), then as stored."""
+
+    input: int | None
+    output: int | None
+    cache_read: int | None
+    cache_write: int | None
+    reasoning: int | None
+    no_cache: int | None = None
+    total: int | None = None
+
+    def values(self) -> tuple[int | None, ...]:
+        return (self.input, self.output, self.cache_read, self.cache_write, self.reasoning)
+
+
+def counted_tokens(
+    counts: Counts, input_rule: InputRule, reasoning_rule: ReasoningRule
+) -> list[str]:
+    """Make `counts.input` inclusive of cache reads and writes and `counts.output` inclusive of
+    reasoning, by the emitter's rules (`collector.ingest.emitters`); returns the assumptions
+    made (`pricing_assumption` codes). Raises SpanRejected when a count is too large."""
+    flags: list[str] = []
+    cached = (counts.cache_read or 0) + (counts.cache_write or 0)
+    if counts.no_cache is not None:  # Vercel v6+: the uncached part, so input = it + cached
+        counts.input = max(counts.no_cache + cached, counts.input or 0)
+    elif counts.input is None:
+        counts.input = cached if cached else None
+    elif cached:
+        if input_rule == "exclusive" or cached > counts.input:
+            if input_rule == "inclusive":
+                flags.append(INPUT_CONTRADICTED)  # cannot be inclusive: read as exclusive
+            counts.input += cached
+        elif input_rule == "guess":
+            flags.append(INPUT_GUESSED)
+    if reasoning_rule == "dropped" and counts.reasoning is None:
+        _recover_reasoning(counts, flags)
+    elif counts.reasoning is not None:
+        if counts.output is None:
+            counts.output = counts.reasoning
+        elif reasoning_rule == "beside" or counts.reasoning > counts.output:
+            counts.output += counts.reasoning
+        elif reasoning_rule == "guess" and counts.reasoning:
+            flags.append(REASONING_GUESSED)
+    for count in counts.values():
         if count is not None and count > MAX_TOKENS:
             raise SpanRejected(f"token count {count} exceeds the limit of {MAX_TOKENS}")
-    return input_tokens, output_tokens
+    return flags
 
 
-def _to_int(value: Any, key: str) -> int:
+def _recover_reasoning(counts: Counts, flags: list[str]) -> None:
+    """Thinking tokens the emitter dropped: the provider total minus input and output."""
+    if counts.output is None:
+        return
+    if counts.total is None:
+        flags.append(REASONING_NOT_REPORTED)
+        return
+    gap = counts.total - (counts.input or 0) - counts.output
+    if gap > 0:
+        counts.reasoning = gap
+        counts.output += gap
+        flags.append(REASONING_FROM_TOTAL)
+
+
+def to_int(value: Any, key: str) -> int:
     if isinstance(value, bool):
         raise SpanRejected(f"{key} must be a number, got a boolean")
     if isinstance(value, int):
@@ -88,7 +136,7 @@ def tokens(found: Found, concept: int) -> int | None:
     hit = found.get(concept)
     if hit is None:
         return None
-    return _to_int(hit[2], hit[1])
+    return to_int(hit[2], hit[1])
 
 
 TokenCounts = tuple[int | None, int | None, int | None, int | None, int | None]
@@ -108,21 +156,21 @@ def langfuse_usage(raw: Any) -> TokenCounts | None:
     input_tokens = output_tokens = cache_read = cache_write = reasoning = None
     for key, value in details.items():
         if key in LANGFUSE_CACHE_READ:
-            count = _to_int(value, f"usage_details.{key}")
+            count = to_int(value, f"usage_details.{key}")
             cache_read = (cache_read or 0) + count
             input_tokens = (input_tokens or 0) + count
         elif key in LANGFUSE_CACHE_WRITE:
-            count = _to_int(value, f"usage_details.{key}")
+            count = to_int(value, f"usage_details.{key}")
             cache_write = (cache_write or 0) + count
             input_tokens = (input_tokens or 0) + count
         elif key in LANGFUSE_REASONING:
-            count = _to_int(value, f"usage_details.{key}")
+            count = to_int(value, f"usage_details.{key}")
             reasoning = (reasoning or 0) + count
             output_tokens = (output_tokens or 0) + count
         elif "input" in key:
-            input_tokens = (input_tokens or 0) + _to_int(value, f"usage_details.{key}")
+            input_tokens = (input_tokens or 0) + to_int(value, f"usage_details.{key}")
         elif "output" in key:
-            output_tokens = (output_tokens or 0) + _to_int(value, f"usage_details.{key}")
+            output_tokens = (output_tokens or 0) + to_int(value, f"usage_details.{key}")
     if input_tokens is None and output_tokens is None:
         return None
     return input_tokens, output_tokens, cache_read, cache_write, reasoning
@@ -135,7 +183,7 @@ def _openai_usage(details: Mapping[str, Any]) -> TokenCounts | None:
             if not isinstance(node, Mapping) or node.get(step) is None:
                 return None
             node = node[step]
-        return _to_int(node, "usage_details." + ".".join(path))
+        return to_int(node, "usage_details." + ".".join(path))
 
     input_tokens = count("prompt_tokens")
     if input_tokens is None:

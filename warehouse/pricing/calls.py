@@ -23,24 +23,40 @@ INSERT INTO call_costs (
     trace_id, span_id, start_time, provider, model, priced, unpriced_reason, cost_usd,
     input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,
     request_cost_usd, price_period_id, price_source, override_id, reported_cost_usd,
-    attributed_batch_id, priced_seq, priced_at, cache_savings_usd
+    attributed_batch_id, priced_seq, priced_at, cache_savings_usd, pricing_assumption
 )
 WITH matched AS (
     SELECT c.*, p.id AS period_id, p.source, p.override_id, p.input_mtok,
+           p.tier_assumption,
+           p.cache_write_1h_assumed AND c.cache_write_1h_tokens > 0 AS one_hour_assumed,
            (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
-           greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens, 0)
-               * p.input_mtok * 0.000001 AS input_cost,
+           greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens
+                    - c.input_audio_tokens - c.input_image_tokens, 0)
+               * p.input_mtok * 0.000001
+               + c.input_audio_tokens * coalesce(p.input_audio_mtok, p.input_mtok) * 0.000001
+               + c.input_image_tokens * coalesce(p.input_image_mtok, p.input_mtok) * 0.000001
+               AS input_cost,
            c.cache_read_tokens * p.cache_read_mtok * 0.000001 AS cache_read_cost,
-           c.cache_write_tokens * p.cache_write_mtok * 0.000001 AS cache_write_cost,
-           (c.output_tokens - c.reasoning_tokens) * p.output_mtok * 0.000001
-               + c.reasoning_tokens * p.reasoning_mtok * 0.000001 AS output_cost,
-           p.requests_kcount * 0.001 AS request_cost
+           (c.cache_write_tokens - c.cache_write_1h_tokens) * p.cache_write_mtok * 0.000001
+               + c.cache_write_1h_tokens
+                   * coalesce(p.cache_write_1h_mtok, p.cache_write_mtok) * 0.000001
+               AS cache_write_cost,
+           greatest(c.output_tokens - c.reasoning_tokens - c.output_audio_tokens
+                    - c.output_image_tokens, 0) * p.output_mtok * 0.000001
+               + c.reasoning_tokens * p.reasoning_mtok * 0.000001
+               + c.output_audio_tokens * coalesce(p.output_audio_mtok, p.output_mtok) * 0.000001
+               + c.output_image_tokens * coalesce(p.output_image_mtok, p.output_mtok) * 0.000001
+               AS output_cost,
+           p.requests_kcount * 0.001
+               + c.web_search_calls * coalesce(p.web_searches_kcount, 0) * 0.001
+               AS request_cost
     FROM targets c
     LEFT JOIN gpu_call_costs g ON g.trace_id = c.trace_id AND g.span_id = c.span_id
     LEFT JOIN price_periods p
         ON g.trace_id IS NULL AND NOT c.no_usage
         AND p.retired_at IS NULL
         AND p.provider = c.provider AND p.model = c.model
+        AND p.service_tier IS NOT DISTINCT FROM c.price_tier
         AND (p.effective_from IS NULL OR c.start_time >= p.effective_from)
         AND (p.effective_to IS NULL OR c.start_time < p.effective_to)
         AND (p.time_of_day_from IS NULL OR c.start_time::TIME >= p.time_of_day_from)
@@ -64,7 +80,14 @@ SELECT trace_id, span_id, start_time, provider, model,
        $seq, $now,
        -- What the cache reads would have cost at the full input price, minus their cost.
        coalesce(cache_read_tokens * input_mtok * 0.000001
-                    - cache_read_cost::DECIMAL(38, 24), 0)::DECIMAL(38, 24)
+                    - cache_read_cost::DECIMAL(38, 24), 0)::DECIMAL(38, 24),
+       -- What was assumed: by the normalizer, then by the price (a tier or 1-hour rate the
+       -- catalog does not give; a tier no price list has).
+       nullif(concat_ws(',', span_assumption,
+                        CASE WHEN period_id IS NOT NULL THEN tier_assumption END,
+                        CASE WHEN period_id IS NOT NULL AND one_hour_assumed
+                             THEN 'cache_write_1h_price_assumed' END,
+                        CASE WHEN period_id IS NOT NULL THEN tier_priced_standard END), '')
 FROM matched
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
     start_time = excluded.start_time, provider = excluded.provider, model = excluded.model,
@@ -77,6 +100,7 @@ ON CONFLICT (trace_id, span_id) DO UPDATE SET
     override_id = excluded.override_id, reported_cost_usd = excluded.reported_cost_usd,
     attributed_batch_id = excluded.attributed_batch_id,
     cache_savings_usd = excluded.cache_savings_usd,
+    pricing_assumption = excluded.pricing_assumption,
     priced_seq = CASE
         WHEN call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
             OR call_costs.priced IS DISTINCT FROM excluded.priced
@@ -93,6 +117,7 @@ WHERE call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
     OR call_costs.override_id IS DISTINCT FROM excluded.override_id
     OR call_costs.unpriced_reason IS DISTINCT FROM excluded.unpriced_reason
     OR call_costs.reported_cost_usd IS DISTINCT FROM excluded.reported_cost_usd
+    OR call_costs.pricing_assumption IS DISTINCT FROM excluded.pricing_assumption
 """
 
 # A model call to price: its key, usage and attribution batch. Periods never overlap (by
@@ -106,6 +131,18 @@ TARGET_COLUMNS = f"""
     coalesce(s.cache_write_tokens, 0) AS cache_write_tokens,
     coalesce(s.output_tokens, 0) AS output_tokens,
     least(coalesce(s.reasoning_tokens, 0), coalesce(s.output_tokens, 0)) AS reasoning_tokens,
+    least(coalesce(s.cache_write_1h_tokens, 0), coalesce(s.cache_write_tokens, 0))
+        AS cache_write_1h_tokens,
+    coalesce(s.input_audio_tokens, 0) AS input_audio_tokens,
+    coalesce(s.input_image_tokens, 0) AS input_image_tokens,
+    coalesce(s.output_audio_tokens, 0) AS output_audio_tokens,
+    coalesce(s.output_image_tokens, 0) AS output_image_tokens,
+    coalesce(s.web_search_calls, 0) AS web_search_calls,
+    -- The tier priced apart (`warehouse.pricing.tiers`); default and NULL are standard.
+    CASE WHEN s.service_tier IN ('flex', 'priority', 'batch') THEN s.service_tier END
+        AS price_tier,
+    CASE WHEN s.service_tier = 'scale' THEN 'tier_priced_standard' END AS tier_priced_standard,
+    s.pricing_assumption AS span_assumption,
     s.reported_cost_usd, m.attributed_batch_id
 """
 

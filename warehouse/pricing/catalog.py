@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 import genai_prices
 from genai_prices import data as catalog_data
@@ -27,6 +26,7 @@ from genai_prices.types import (
 )
 
 from warehouse.pricing.periods import Period, Rates, fallback, merge_adjacent
+from warehouse.pricing.tiers import TIER_CONTEXTS, fallback_tier, one_hour_fallback
 
 # OpenTelemetry `gen_ai.provider.name` values (as normalized by the collector) -> genai-prices
 # provider ids. Names not listed are looked up by genai-prices itself (id, then alias).
@@ -117,7 +117,16 @@ _TIERED_KEYS = (
     "output_mtok",
     "output_reasoning_mtok",
     "requests_kcount",
+    "cache_write_1h_mtok",
+    "input_audio_mtok",
+    "output_audio_mtok",
+    "input_image_mtok",
+    "output_image_mtok",
+    "web_searches_kcount",
 )
+# What the price of one cell holds: (tier, band min, band max, rates, tier assumption,
+# 1-hour rate assumed); tier None is the standard one.
+CellBand = tuple[str | None, int, int | None, Rates, str | None, bool]
 
 
 def _conditional(model: ModelInfo) -> list[ConditionalPrice]:
@@ -144,7 +153,7 @@ def _price_at(price: Decimal | TieredPrices | None, input_tokens: int) -> Decima
     return price.base
 
 
-def _bands(model_price: ModelPrice) -> list[tuple[int, int | None, Rates | None]]:
+def _bands(model_price: ModelPrice, provider_id: str) -> list[tuple[int, int | None, Rates | None]]:
     """Input-token bands [min, max) with the rates that apply in each (None: no token price)."""
     starts = sorted(
         {
@@ -158,11 +167,11 @@ def _bands(model_price: ModelPrice) -> list[tuple[int, int | None, Rates | None]
     bands: list[tuple[int, int | None, Rates | None]] = []
     for index, low in enumerate(edges):
         high = edges[index + 1] if index + 1 < len(edges) else None
-        bands.append((low, high, _rates(model_price, low)))
+        bands.append((low, high, _rates(model_price, low, provider_id)))
     return bands
 
 
-def _rates(model_price: ModelPrice, input_tokens: int) -> Rates | None:
+def _rates(model_price: ModelPrice, input_tokens: int, provider_id: str) -> Rates | None:
     def at(key: str) -> Decimal | None:
         return _price_at(getattr(model_price, key), input_tokens)
 
@@ -171,19 +180,68 @@ def _rates(model_price: ModelPrice, input_tokens: int) -> Rates | None:
     if all(value is None for value in found.values()):
         priced = {k: v for k, v in vars(model_price).items() if not k.startswith("_")}
         if any(value is not None for value in priced.values()):
-            return None  # priced by audio, images, searches...: not by tokens
+            return None  # priced by audio seconds, characters, pages...: not by tokens
         # No price at all (`:free` models, moderation): genai-prices charges $0.
-        return Rates(zero, zero, zero, zero, zero, zero)
+        return Rates(zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero)
     input_rate = fallback(found["input_mtok"], zero)
     output_rate = fallback(found["output_mtok"], zero)
-    return Rates(
+    rates = Rates(
         input_mtok=input_rate,
         cache_read_mtok=fallback(found["cache_read_mtok"], input_rate),
         cache_write_mtok=fallback(found["cache_write_mtok"], input_rate),
         output_mtok=output_rate,
         reasoning_mtok=fallback(found["output_reasoning_mtok"], output_rate),
         requests_kcount=fallback(found["requests_kcount"], zero),
+        input_audio_mtok=fallback(found["input_audio_mtok"], input_rate),
+        output_audio_mtok=fallback(found["output_audio_mtok"], output_rate),
+        input_image_mtok=fallback(found["input_image_mtok"], input_rate),
+        output_image_mtok=fallback(found["output_image_mtok"], output_rate),
+        web_searches_kcount=fallback(found["web_searches_kcount"], zero),
     )
+    one_hour = found["cache_write_1h_mtok"]
+    return (
+        one_hour_fallback(rates, provider_id)
+        if one_hour is None
+        else replace(rates, cache_write_1h_mtok=one_hour)
+    )
+
+
+def _variant_active(model: ModelInfo, context: Mapping[str, str], instant: dt.datetime) -> bool:
+    """Whether genai-prices has a price variant of the model for `context` at `instant`."""
+    for variant in model.price_variants or ():
+        if variant.constraint is not None and not variant.constraint.active(instant):
+            continue
+        if all(context.get(key) == value for key, value in variant.when.items()):
+            return True
+    return False
+
+
+def _cell_bands(match: CatalogMatch, instant: dt.datetime) -> list[CellBand]:
+    """Every tier's bands at `instant`: the catalog's variant where it has one, else the
+    standard bands by the documented fallback (`warehouse.pricing.tiers`)."""
+    provider_id = match.provider.id
+    standard_price = match.model.get_prices(instant)
+    one_hour_assumed = _price_at(standard_price.cache_write_1h_mtok, 0) is None
+    standard = [
+        (low, high, rates)
+        for low, high, rates in _bands(standard_price, provider_id)
+        if rates is not None
+    ]
+    cell: list[CellBand] = [
+        (None, low, high, rates, None, one_hour_assumed) for low, high, rates in standard
+    ]
+    for tier, context in TIER_CONTEXTS.items():
+        if _variant_active(match.model, context, instant):
+            price = match.model.get_prices(instant, context)
+            assumed = _price_at(price.cache_write_1h_mtok, 0) is None
+            for low, high, rates in _bands(price, provider_id):
+                if rates is not None:
+                    cell.append((tier, low, high, rates, None, assumed))
+        else:
+            for low, high, rates in standard:
+                tier_rates, flag = fallback_tier(rates, tier, provider_id)
+                cell.append((tier, low, high, tier_rates, flag, one_hour_assumed))
+    return cell
 
 
 def catalog_periods(match: CatalogMatch) -> list[Period]:
@@ -196,6 +254,11 @@ def catalog_periods(match: CatalogMatch) -> list[Period]:
             c.constraint.start_date
             for c in conditional
             if isinstance(c.constraint, StartDateConstraint)
+        }
+        | {
+            v.constraint.start_date
+            for v in match.model.price_variants or ()
+            if isinstance(v.constraint, StartDateConstraint)
         }
     )
     times = sorted(
@@ -217,20 +280,18 @@ def catalog_periods(match: CatalogMatch) -> list[Period]:
             if start is not None
             else (dates[0] - dt.timedelta(days=1) if dates else dt.date(2000, 1, 1))
         )
-        windows: list[tuple[dt.time | None, dt.time | None, list[Any]]] = []
+        windows: list[tuple[dt.time | None, dt.time | None, list[CellBand]]] = []
         for t_index, t_start in enumerate(times):
             t_end = times[t_index + 1] if t_index + 1 < len(times) else None
             sample = dt.datetime.combine(sample_day, t_start, tzinfo=dt.UTC)
-            bands = _bands(match.model.get_prices(sample))
+            bands = _cell_bands(match, sample)
             if windows and windows[-1][2] == bands:
                 windows[-1] = (windows[-1][0], t_end, bands)
             else:
                 windows.append((t_start, t_end, bands))
         whole_day = len(windows) == 1
         for w_start, w_end, w_bands in windows:
-            for low, high, rates in w_bands:
-                if rates is None:
-                    continue
+            for tier, low, high, rates, assumption, one_hour_assumed in w_bands:
                 periods.append(
                     Period(
                         effective_from=start,
@@ -244,6 +305,9 @@ def catalog_periods(match: CatalogMatch) -> list[Period]:
                         catalog_provider=match.provider.id,
                         catalog_model=match.model.id,
                         rates=rates,
+                        service_tier=tier,
+                        tier_assumption=assumption,
+                        cache_write_1h_assumed=one_hour_assumed,
                     )
                 )
     return merge_adjacent(periods)

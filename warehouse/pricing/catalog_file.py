@@ -21,6 +21,7 @@ import pydantic
 from genai_prices.types import Provider, _providers_from_raw
 
 from warehouse.pricing.catalog import Catalog, CatalogMatch, catalog_periods
+from warehouse.pricing.periods import RATE_COLUMNS
 
 MAX_ERRORS = 20  # a broken file can have thousands: the first ones say what is wrong
 MAX_PLACES = 18  # what DECIMAL(38, 18) keeps
@@ -132,14 +133,11 @@ def _price_errors(provider: Provider, at: str) -> list[str]:
             errors.append(f"{at}: model {model.id}: prices: {exc}")
             continue
         for period in periods:
-            for name, value in zip(
-                ("input", "cache_read", "cache_write", "output", "reasoning", "requests"),
-                period.rates.values(),
-                strict=True,
-            ):
+            for name, value in zip(RATE_COLUMNS, period.rates.values(), strict=True):
                 problem = _bad_price(value)
                 if problem:
-                    errors.append(f"{at}: model {model.id}: {name} price {value}: {problem}")
+                    label = name.removesuffix("_mtok").removesuffix("_kcount")
+                    errors.append(f"{at}: model {model.id}: {label} price {value}: {problem}")
     return errors
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -30,6 +32,9 @@ _PERIOD_COLUMNS = (
     "override_id",
     "catalog_provider",
     "catalog_model",
+    "service_tier",
+    "tier_assumption",
+    "cache_write_1h_assumed",
     *RATE_COLUMNS,
 )
 
@@ -45,7 +50,12 @@ def _stored_periods(cursor: duckdb.DuckDBPyConnection, provider: str, model: str
 
 
 def _period(row: dict[str, Any]) -> Period:
+    # Periods resolved before migration 0019 have no rates of its columns (NULL): their
+    # fallbacks then apply (`Rates.__post_init__`), or 0 for fees.
     rates = Rates(**{column: row.pop(column) for column in RATE_COLUMNS})
+    if rates.web_searches_kcount is None:
+        rates = replace(rates, web_searches_kcount=Decimal(0))
+    row["cache_write_1h_assumed"] = bool(row["cache_write_1h_assumed"])
     return Period(**row, rates=rates)
 
 
@@ -70,6 +80,9 @@ def _insert_periods(
             p.override_id,
             p.catalog_provider,
             p.catalog_model,
+            p.service_tier,
+            p.tier_assumption,
+            p.cache_write_1h_assumed,
             *p.rates.values(),
             now,
         )

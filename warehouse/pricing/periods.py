@@ -22,7 +22,10 @@ def fallback(value: Decimal | None, default: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class Rates:
-    """USD per million tokens (per 1,000 calls for `requests_kcount`), fallbacks applied."""
+    """USD per million tokens (per 1,000 calls for `requests_kcount`, per 1,000 searches for
+    `web_searches_kcount`), fallbacks applied. A rate left None by a constructor that does
+    not know it takes its text fallback in `__post_init__` (1-hour cache writes: the cache
+    write rate; audio and image: the input or output rate; web searches: 0)."""
 
     input_mtok: Decimal
     cache_read_mtok: Decimal
@@ -30,6 +33,24 @@ class Rates:
     output_mtok: Decimal
     reasoning_mtok: Decimal
     requests_kcount: Decimal = Decimal(0)
+    cache_write_1h_mtok: Decimal = None  # type: ignore[assignment]  # set in __post_init__
+    input_audio_mtok: Decimal = None  # type: ignore[assignment]
+    output_audio_mtok: Decimal = None  # type: ignore[assignment]
+    input_image_mtok: Decimal = None  # type: ignore[assignment]
+    output_image_mtok: Decimal = None  # type: ignore[assignment]
+    web_searches_kcount: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        defaults = {
+            "cache_write_1h_mtok": self.cache_write_mtok,
+            "input_audio_mtok": self.input_mtok,
+            "input_image_mtok": self.input_mtok,
+            "output_audio_mtok": self.output_mtok,
+            "output_image_mtok": self.output_mtok,
+        }
+        for name, default in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
 
     def values(self) -> tuple[Decimal, ...]:
         """The rates in `RATE_COLUMNS` order."""
@@ -57,6 +78,9 @@ class Period:
     catalog_provider: str | None
     catalog_model: str | None
     rates: Rates
+    service_tier: str | None = None  # the tier the period prices; None: standard
+    tier_assumption: str | None = None  # why its tier price is not the catalog's own
+    cache_write_1h_assumed: bool = False  # the 1-hour cache write rate is a fallback
 
     def cell(self) -> tuple[object, ...]:
         """What prices a call inside the period, whatever the period's date range."""
@@ -68,6 +92,9 @@ class Period:
             self.source,
             self.override_id,
             self.rates.key(),
+            self.service_tier,
+            self.tier_assumption,
+            self.cache_write_1h_assumed,
         )
 
     def covers(self, instant: dt.datetime | None) -> bool:

@@ -11,8 +11,9 @@ Two sources, resolved here into flat, effective-dated `Period`s that SQL can joi
   `calc_unit_price`, once a call's total input tokens (cache included) exceed a tier's start,
   the tier's rate applies to all of the call's tokens of that price. A cache read or write
   price the model does not have falls back to the input rate, and a reasoning price to the
-  output rate, exactly as genai-prices' usage decomposition does. Request-context price
-  variants (batch, flex, priority) are not applied: they are what overrides are for.
+  output rate, exactly as genai-prices' usage decomposition does; an audio or image price
+  to the input or output rate. Request-context price variants (flex, priority, batch)
+  become periods of their service tier (`warehouse.pricing.tiers`).
 - overrides: the user's prices, from `<data_dir>/prices.toml` (or `.yaml`) and the API. An
   exact override also covers its family's snapshots and aliases (`warehouse.pricing.coverage`).
   Each is in effect over [effective_from, effective_until) and may carry tiers (input-token
@@ -41,9 +42,10 @@ from typing import Literal
 
 import genai_prices
 
-from warehouse.pricing.catalog import Catalog, CatalogMatch
+from warehouse.pricing.catalog import PROVIDER_IDS, Catalog, CatalogMatch
 from warehouse.pricing.coverage import RANKS, Coverage, family_covers
 from warehouse.pricing.periods import Period, Rates, fallback, merge_adjacent
+from warehouse.pricing.tiers import TIERS, fallback_tier, one_hour_fallback
 
 # The price book's surface, with the value and catalog types its signatures use.
 __all__ = [
@@ -69,8 +71,9 @@ MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "glob", "regex")
 
 CATALOG_VERSION = genai_prices.__version__
 # Bump when the catalog flattening (`warehouse.pricing.catalog`) or override matching
-# changes, so stored periods are rebuilt on upgrade (2: $0 catalog models, family overrides).
-RESOLVER_VERSION = 2
+# changes, so stored periods are rebuilt on upgrade (2: $0 catalog models, family overrides;
+# 3: service tier periods, 1-hour cache write, audio, image and web search rates).
+RESOLVER_VERSION = 3
 # An override without an effective date applies to all history.
 SINCE_ALWAYS = dt.datetime(1970, 1, 1)
 ANY_PROVIDER = "*"
@@ -225,29 +228,43 @@ def _before(periods: Iterable[Period], end: dt.datetime) -> list[Period]:
 
 
 def _override_periods(
-    override: Override, start: dt.datetime, end: dt.datetime | None
+    override: Override, start: dt.datetime, end: dt.datetime | None, provider_id: str | None
 ) -> list[Period]:
-    return [
-        Period(
-            effective_from=start,
-            effective_to=end,
-            time_of_day_from=None,
-            time_of_day_to=None,
-            min_input_tokens=low,
-            max_input_tokens=high,
-            source="override",
-            override_id=override.id,
-            catalog_provider=None,
-            catalog_model=None,
-            rates=rates,
-        )
-        for low, high, rates in override.bands()
-    ]
+    """The override's bands, standard and per tier: an override is the standard price, its
+    tiers follow from it by the published rules (`warehouse.pricing.tiers`), flagged."""
+    periods = []
+    for low, high, standard in override.bands():
+        standard = one_hour_fallback(standard, provider_id)
+        tiers: list[tuple[str | None, Rates, str | None]] = [(None, standard, None)]
+        tiers += [(tier, *fallback_tier(standard, tier, provider_id)) for tier in TIERS]
+        periods += [
+            Period(
+                effective_from=start,
+                effective_to=end,
+                time_of_day_from=None,
+                time_of_day_to=None,
+                min_input_tokens=low,
+                max_input_tokens=high,
+                source="override",
+                override_id=override.id,
+                catalog_provider=None,
+                catalog_model=None,
+                rates=rates,
+                service_tier=tier,
+                tier_assumption=assumption,
+                cache_write_1h_assumed=True,
+            )
+            for tier, rates, assumption in tiers
+        ]
+    return periods
 
 
-def resolve(catalog: list[Period], covering: Sequence[Covered]) -> list[Period]:
+def resolve(
+    catalog: list[Period], covering: Sequence[Covered], provider_id: str | None = None
+) -> list[Period]:
     """The periods of one price key: the catalog's, overridden wherever an override that
-    covers the key (`covering`, with how it covers it) is in effect."""
+    covers the key (`covering`, with how it covers it) is in effect. `provider_id` (a
+    genai-prices id) picks the tier and 1-hour fallbacks of the override's periods."""
     if not covering:
         return catalog
     edges = sorted(
@@ -259,7 +276,8 @@ def resolve(catalog: list[Period], covering: Sequence[Covered]) -> list[Period]:
         end = edges[index + 1] if index + 1 < len(edges) else None
         in_effect = [c for c in covering if c[0].in_effect(start)]
         if in_effect:
-            periods.extend(_override_periods(max(in_effect, key=_precedence)[0], start, end))
+            chosen = max(in_effect, key=_precedence)[0]
+            periods.extend(_override_periods(chosen, start, end, provider_id))
         else:
             periods.extend(_window(catalog, start, end))
     return merge_adjacent(periods)
@@ -285,4 +303,5 @@ class PriceBook:
         covering = [
             (o, how) for o in self.overrides if (how := o.coverage(provider, model, self.catalog))
         ]
-        return match, resolve(catalog, covering)
+        provider_id = match.provider.id if match else PROVIDER_IDS.get(provider, provider)
+        return match, resolve(catalog, covering, provider_id)

@@ -37,7 +37,7 @@ SELECT id, provider, model, effective_from, effective_to, time_of_day_from, time
        min_input_tokens, max_input_tokens, source, override_id, input_mtok, cache_read_mtok,
        cache_write_mtok, output_mtok, reasoning_mtok, requests_kcount
 FROM price_periods
-WHERE retired_at IS NULL
+WHERE retired_at IS NULL AND service_tier IS NULL  -- standard; tiers: warehouse.pricing.tiers
 ORDER BY provider, model, effective_from NULLS FIRST, time_of_day_from NULLS FIRST,
          min_input_tokens
 """

@@ -18,7 +18,9 @@ _PASSTHROUGH = (
     "request_model", "response_model", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_write_tokens", "reasoning_tokens", "feature", "feature_default", "session_id",
     "user_id", "tenant_id", "environment", "agent_name", "attributes", "resource_attributes",
-    "events", "links",
+    "events", "links", "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
+    "input_image_tokens", "output_image_tokens", "service_tier", "web_search_calls",
+    "pricing_assumption",
 )  # fmt: skip
 
 INSERT_SPANS = f"""
@@ -65,7 +67,9 @@ def insert_spans(
 _CONTENT = (
     "tenant_id", "feature", "session_id", "user_id", "provider", "request_model",
     "response_model", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "name",
+    "cache_write_tokens", "reasoning_tokens", "name", "cache_write_1h_tokens",
+    "input_audio_tokens", "output_audio_tokens", "input_image_tokens", "output_image_tokens",
+    "service_tier", "web_search_calls",
 )  # fmt: skip
 _DIFFERS = ", ".join(
     [f"CASE WHEN i.{c} IS DISTINCT FROM s.{c} THEN '{c}' END" for c in _CONTENT]

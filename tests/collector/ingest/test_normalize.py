@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from collector.ingest import conventions
 from collector.ingest.normalize import (
     AGENT,
     AGGREGATED_USAGE,
@@ -121,6 +122,7 @@ CONVENTIONS = [
             "server.port": 443,
         },
         record(
+            pricing_assumption="input_inclusion_guessed,reasoning_inclusion_guessed",
             is_model_call=True,
             provider="anthropic",
             operation="chat",
@@ -160,6 +162,7 @@ CONVENTIONS = [
             "gen_ai.usage.cache_creation.input_tokens": 299,
         },
         record(
+            pricing_assumption="input_inclusion_guessed",
             is_model_call=True,
             provider="openai",
             operation="chat",
@@ -282,6 +285,7 @@ CONVENTIONS = [
             "traceloop.association.properties.plan": "pro",
         },
         record(
+            pricing_assumption="input_inclusion_guessed,reasoning_inclusion_guessed",
             is_model_call=True,
             provider="openai",
             operation="chat",
@@ -370,6 +374,7 @@ CONVENTIONS = [
             "metadata": '{"plan": "pro"}',
         },
         record(
+            pricing_assumption="input_inclusion_guessed,reasoning_inclusion_guessed",
             is_model_call=True,
             provider="azure.ai.openai",
             operation="llm",
@@ -464,6 +469,7 @@ CONVENTIONS = [
             "gen_ai.application_name": "kb-search",
         },
         record(
+            pricing_assumption="input_inclusion_guessed,reasoning_inclusion_guessed",
             is_model_call=True,
             provider="gcp.vertex_ai",
             operation="chat",
@@ -503,6 +509,7 @@ CONVENTIONS = [
             "logfire.span_type": "span",
         },
         record(
+            pricing_assumption="input_inclusion_guessed,reasoning_inclusion_guessed",
             is_model_call=True,
             provider="openai",
             operation="chat",
@@ -512,11 +519,11 @@ CONVENTIONS = [
             output_tokens=220,
             cache_read_tokens=1280,
             reasoning_tokens=40,
+            input_audio_tokens=0,
             reported_cost_usd=0.0061,
             remainder={
                 "gen_ai.provider.name": "openai",
                 "gen_ai.system": "openai",
-                "gen_ai.usage.details.input_audio_tokens": 0,
                 "logfire.span_type": "span",
             },
         ),
@@ -621,6 +628,7 @@ CONVENTIONS = [
             "ai.response.finishReason": "stop",
         },
         record(
+            pricing_assumption="reasoning_inclusion_guessed",
             is_model_call=True,
             provider="anthropic",
             operation="ai.generateText.doGenerate",
@@ -1320,6 +1328,14 @@ DOC_CONCEPTS = {
     "Langfuse usage": LF_USAGE,
     "Langfuse cost": LF_COST,
     "aggregated usage": AGGREGATED_USAGE,
+    "input audio tokens": conventions.INPUT_AUDIO,
+    "output audio tokens": conventions.OUTPUT_AUDIO,
+    "input image tokens": conventions.INPUT_IMAGE,
+    "output image tokens": conventions.OUTPUT_IMAGE,
+    "service tier": conventions.SERVICE_TIER,
+    "total tokens": conventions.TOTAL,
+    "raw usage": conventions.RAW_USAGE,
+    "provider metadata": conventions.PROVIDER_METADATA,
 }
 
 

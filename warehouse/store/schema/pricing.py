@@ -120,6 +120,19 @@ class PricePeriod(Base):
     requests_kcount: Mapped[Decimal] = mapped_column(PricePerMTok, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Added by migration 0019 (NULL on periods resolved before it): the rates of the priced
+    # parts beyond text tokens, the service tier the period prices (NULL: standard), the
+    # assumption behind a tier price the catalog does not give, and whether the 1-hour cache
+    # write rate is assumed (the catalog has none).
+    cache_write_1h_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    input_audio_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    output_audio_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    input_image_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    output_image_mtok: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    web_searches_kcount: Mapped[Decimal | None] = mapped_column(PricePerMTok)
+    service_tier: Mapped[str | None] = mapped_column(String)
+    tier_assumption: Mapped[str | None] = mapped_column(String)
+    cache_write_1h_assumed: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class CallCost(Base):
@@ -154,6 +167,9 @@ class CallCost(Base):
     # The cache-read tokens at the full input price, minus what they cost (0 without cache
     # reads or a token price). Last: added by migration 0013.
     cache_savings_usd: Mapped[Decimal | None] = mapped_column(Money)
+    # What pricing assumed for this call: the span's `pricing_assumption` codes plus the
+    # price's own (a tier or 1-hour rate the catalog does not give). Added by migration 0019.
+    pricing_assumption: Mapped[str | None] = mapped_column(String)
 
 
 class RepriceRequest(Base):

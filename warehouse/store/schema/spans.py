@@ -69,6 +69,18 @@ class Span(Base):
     resource_attributes: Mapped[str | None] = mapped_column(Text)
     events: Mapped[str | None] = mapped_column(Text)
     links: Mapped[str | None] = mapped_column(Text)
+    # Added by migration 0019: priced parts beyond text tokens. `cache_write_1h_tokens` is part
+    # of `cache_write_tokens`; audio and image tokens are parts of input / output tokens.
+    cache_write_1h_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    input_audio_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_audio_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    input_image_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_image_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    # default / flex / priority / batch / scale, or NULL when the span names none.
+    service_tier: Mapped[str | None] = mapped_column(String)
+    web_search_calls: Mapped[int | None] = mapped_column(BigInteger)
+    # What the normalizer had to assume (comma-separated codes, docs/normalization.md).
+    pricing_assumption: Mapped[str | None] = mapped_column(String)
 
 
 class ModelCall(Base):
