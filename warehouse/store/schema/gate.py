@@ -1,4 +1,4 @@
-"""Runs of the CI cost gate that a recording posted to the service (migration 0019): each
+"""Runs of the CI cost gate that a recording posted to the service (migration 0020): each
 run's identity and its whole document (`warehouse.gate.run`'s JSON), so a comparison reads
 the calls back exactly as they were recorded."""
 
