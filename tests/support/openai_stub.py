@@ -12,8 +12,9 @@ import json
 import struct
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback import LoopbackServer, StubHandler
 
 EMBEDDING = (0.0125, -0.025, 0.05)
 
@@ -43,31 +44,21 @@ class OpenAIStub:
     chat: ChatUsage = field(default_factory=ChatUsage)
     embedding: EmbeddingUsage = field(default_factory=EmbeddingUsage)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _loopback: LoopbackServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "stub not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        assert self._loopback is not None, "stub not started"
+        return f"{self._loopback.origin}/v1"
 
     def __enter__(self) -> OpenAIStub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="openai-stub", daemon=True
-        )
-        self._thread.start()
+        self._loopback = LoopbackServer(_handler(self), "openai-stub").start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def record(self, path: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -126,35 +117,22 @@ class OpenAIStub:
         }
 
 
-def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+def _handler(stub: OpenAIStub) -> type[StubHandler]:
+    class Handler(StubHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except json.JSONDecodeError:
-                self._send(400, {"error": {"message": "invalid JSON", "type": "invalid_request"}})
+                error = {"message": "invalid JSON", "type": "invalid_request"}
+                self.send_json(400, {"error": error})
                 return
             stub.record(self.path, body)
             if self.path == "/v1/chat/completions":
-                self._send(200, stub.chat_completion(body))
+                self.send_json(200, stub.chat_completion(body))
             elif self.path == "/v1/embeddings":
-                self._send(200, stub.embeddings(body))
+                self.send_json(200, stub.embeddings(body))
             else:
-                self._send(404, {"error": {"message": f"no route {self.path}", "type": "stub"}})
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.send_header("x-request-id", "req_stub")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep pytest output clean
+                self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "stub"}})
 
     return Handler
