@@ -21,6 +21,7 @@ OI_KIND, TL_KIND, TL_ENTITY, LF_TYPE, SERVER_ADDRESS = 17, 18, 19, 20, 21
 LF_USAGE, LF_COST, SERVICE, AGGREGATED_USAGE = 22, 23, 24, 25
 INPUT_AUDIO, OUTPUT_AUDIO, INPUT_IMAGE, OUTPUT_IMAGE, SERVICE_TIER = 26, 27, 28, 29, 30
 TOTAL, RAW_USAGE, PROVIDER_METADATA = 31, 32, 33
+REQUEST_TIER, OI_OUTPUT, OI_INVOCATION = 34, 35, 36
 
 # Priority-ordered attribute keys per concept (standards.md section 2.2). FEATURE and
 # TENANT come from the configured `DimensionRules`.
@@ -119,12 +120,9 @@ CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
         "gen_ai.usage.image.output_tokens",
         "gen_ai.usage.details.image_candidates_tokens",
     ),
-    SERVICE_TIER: (
-        "openai.response.service_tier",
-        "gen_ai.openai.response.service_tier",
-        "openai.request.service_tier",
-        "gen_ai.openai.request.service_tier",
-    ),
+    # The tier that served the call, then the one asked for (`collector.ingest.service_tier`).
+    SERVICE_TIER: ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
+    REQUEST_TIER: ("openai.request.service_tier", "gen_ai.openai.request.service_tier"),
     # The provider's total, read only to recover thinking tokens an emitter dropped.
     TOTAL: (
         "gen_ai.usage.total_tokens",
@@ -135,6 +133,9 @@ CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
     # Raw provider usage JSON: Logfire's usage object, the Vercel AI SDK's provider metadata.
     RAW_USAGE: ("gen_ai.usage.raw",),
     PROVIDER_METADATA: ("ai.response.providerMetadata",),
+    # OpenInference: the response body and the request's parameters, as JSON.
+    OI_OUTPUT: ("output.value",),
+    OI_INVOCATION: ("llm.invocation_parameters",),
     COST: (
         "gen_ai.usage.cost",
         "llm.cost.total",

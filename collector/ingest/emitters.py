@@ -23,8 +23,14 @@ InputRule = Literal["inclusive", "exclusive", "guess"]
 # Where reasoning tokens are: inside `output_tokens`, reported beside it (to be added), not
 # reported at all (recovered from a provider total where one is sent), or unknown.
 ReasoningRule = Literal["inside", "beside", "dropped", "guess"]
-# Which raw provider usage JSON the emitter sends (cache TTL split, service tier, fees).
-RawUsage = Literal["none", "logfire", "vercel"]
+# Which raw provider JSON the emitter sends (cache TTL split, service tier, fees): Logfire's
+# usage object, Vercel's provider metadata, OpenInference's response body and request
+# parameters (`output.value`, `llm.invocation_parameters`).
+RawUsage = Literal["none", "logfire", "vercel", "openinference"]
+# Which service tier is the served one: the response's beats the request's; or, for a
+# streamed Responses API call, the request's when the two differ (OpenLIT writes its
+# placeholder "default" as the response's there, whatever the response said).
+TierRule = Literal["response", "request-when-streamed"]
 
 # `pricing_assumption` codes set by the normalizer (docs/pricing.md lists them all).
 INPUT_GUESSED = "input_inclusion_guessed"
@@ -34,6 +40,7 @@ REASONING_FROM_TOTAL = "reasoning_from_total"
 REASONING_NOT_REPORTED = "reasoning_not_reported"
 CACHE_NOT_REPORTED = "cache_not_reported"
 TIER_UNKNOWN = "service_tier_unknown"
+TIER_FROM_REQUEST = "service_tier_from_request"
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Emitter:
     input: InputRule
     reasoning: ReasoningRule
     raw: RawUsage = "none"
+    tier: TierRule = "response"
     version: str = ""  # '' any; Vercel: 'v5' (no `ai.usage.*TokenDetails.*`) or 'v6+'
     provider: str | None = None  # the provider the scope implies, over what the span says
     flag: str | None = None  # a standing assumption for every call of this emitter
@@ -100,8 +108,25 @@ EMITTERS: tuple[Emitter, ...] = (
     Emitter(
         "OTel python-genai", f"{TL}.genai", (), "inclusive", "inside", test="otel-genai-anthropic"
     ),
-    Emitter("OpenInference", f"{OI}.openai", (), "inclusive", "inside", test="oi-openai"),
-    Emitter("OpenInference", f"{OI}.anthropic", (), "inclusive", "inside", test="oi-anthropic"),
+    # OpenInference has no tier or cache TTL attribute: both only in the JSON it records.
+    Emitter(
+        "OpenInference",
+        f"{OI}.openai",
+        (),
+        "inclusive",
+        "inside",
+        raw="openinference",
+        test="oi-openai",
+    ),
+    Emitter(
+        "OpenInference",
+        f"{OI}.anthropic",
+        (),
+        "inclusive",
+        "inside",
+        raw="openinference",
+        test="oi-anthropic",
+    ),
     Emitter(
         "OpenInference",
         f"{OI}.langchain",
@@ -113,7 +138,15 @@ EMITTERS: tuple[Emitter, ...] = (
     Emitter("OpenInference", f"{OI}.langchain", (), "inclusive", "inside", test="oi-langchain"),
     Emitter("OpenInference", f"{OI}.llama_index", (), "inclusive", "inside", test="oi-llama-index"),
     Emitter("OpenInference", f"{OI}.litellm", (), "inclusive", "inside", test="oi-litellm"),
-    Emitter("OpenLIT", f"{OL}.openai", (), "inclusive", "inside", test="openlit-openai"),
+    Emitter(
+        "OpenLIT",
+        f"{OL}.openai",
+        (),
+        "inclusive",
+        "inside",
+        tier="request-when-streamed",
+        test="openlit-openai",
+    ),
     Emitter("OpenLIT", f"{OL}.anthropic", (), "exclusive", "inside", test="openlit-anthropic"),
     Emitter("OpenLIT", f"{OL}.google_ai_studio", (), "inclusive", "beside", test="openlit-gemini"),
     Emitter(

@@ -52,7 +52,9 @@ from collector.ingest.conventions import (
     LF_USAGE,
     MODEL_CALL_OPERATIONS,
     NO_CACHE_INPUT,
+    OI_INVOCATION,
     OI_KIND,
+    OI_OUTPUT,
     OPENINFERENCE_MODEL_KINDS,
     OPENINFERENCE_ROLLUP_KINDS,
     OPERATION,
@@ -65,6 +67,7 @@ from collector.ingest.conventions import (
     RAW_USAGE,
     REASONING,
     REQUEST_MODEL,
+    REQUEST_TIER,
     RESOURCE_CONCEPTS,
     RESPONSE_MODEL,
     ROLLUP_OPERATIONS,
@@ -72,7 +75,6 @@ from collector.ingest.conventions import (
     SERVER_PROVIDERS,
     SERVICE,
     SERVICE_TIER,
-    SERVICE_TIERS,
     SESSION,
     STORED_CONCEPTS,
     STORED_WITHOUT_TOKENS,
@@ -87,9 +89,10 @@ from collector.ingest.conventions import (
     DimensionRules,
     Found,
 )
-from collector.ingest.emitters import TIER_UNKNOWN, Emitter, EmitterMemo
-from collector.ingest.raw_usage import RawDetails, logfire_raw, vercel_metadata
+from collector.ingest.emitters import Emitter, EmitterMemo
+from collector.ingest.raw_usage import RawDetails, logfire_raw, openinference_raw, vercel_metadata
 from collector.ingest.rejections import SpanRejected
+from collector.ingest.service_tier import served_tier, streamed_responses_call
 from collector.ingest.usage import (
     MAX_REPORTED_COST,
     MAX_TOKENS,
@@ -242,7 +245,7 @@ class Normalizer:
         provider = self._provider(found, resource)
         emitter = self._emitters.find(scope_name, provider, _vercel_version(scope_name, found))
         provider = emitter.provider or provider
-        usage = read_usage(found, emitter)
+        usage = read_usage(found, emitter, attributes)
         stored = STORED_WITHOUT_TOKENS if usage.from_langfuse else STORED_CONCEPTS
         input_tokens, output_tokens = usage.counts.input, usage.counts.output
 
@@ -398,7 +401,7 @@ class UsageRead:
     pricing_assumption: str | None = None
 
 
-def read_usage(found: Found, emitter: Emitter) -> UsageRead:
+def read_usage(found: Found, emitter: Emitter, attributes: Mapping[str, Any]) -> UsageRead:
     """The span's usage by its emitter's rule: first-class attributes first, then what the
     emitter's raw usage JSON adds (cache split, 1-hour writes, tier, web searches)."""
     langfuse = langfuse_usage(found[LF_USAGE][2]) if LF_USAGE in found else None
@@ -419,10 +422,13 @@ def read_usage(found: Found, emitter: Emitter) -> UsageRead:
         flags = counted_tokens(counts, emitter.input, emitter.reasoning)
     if emitter.flag is not None:
         flags.insert(0, emitter.flag)
-    tier_sent = _text(_own(found, SERVICE_TIER)) or raw.service_tier
-    tier = None if tier_sent is None else SERVICE_TIERS.get(tier_sent.strip().lower())
-    if tier_sent is not None and tier is None:
-        flags.append(TIER_UNKNOWN)
+    tier, tier_flags = served_tier(
+        _text(_own(found, SERVICE_TIER)) or raw.service_tier,
+        _text(_own(found, REQUEST_TIER)) or raw.request_tier,
+        emitter.tier,
+        emitter.tier != "response" and streamed_responses_call(attributes),
+    )
+    flags += tier_flags
     one_hour = raw.cache_write_1h
     if one_hour is not None:
         one_hour = min(one_hour, counts.cache_write or 0)
@@ -449,6 +455,8 @@ def _raw_details(found: Found, emitter: Emitter) -> RawDetails:
         details = logfire_raw(found[RAW_USAGE][2])
     elif emitter.raw == "vercel" and PROVIDER_METADATA in found:
         details = vercel_metadata(found[PROVIDER_METADATA][2])
+    elif emitter.raw == "openinference":
+        details = openinference_raw(_own(found, OI_OUTPUT), _own(found, OI_INVOCATION))
     return details or _NO_RAW
 
 

@@ -2,9 +2,13 @@
 
 Logfire sends the provider's usage object as `gen_ai.usage.raw` and nothing else beyond input
 and output; the Vercel AI SDK v5 sends Anthropic cache writes only inside
-`ai.response.providerMetadata`. Both carry what no first-class attribute does: Anthropic's
-1-hour cache writes (`cache_creation.ephemeral_1h_input_tokens`), its `service_tier`, web
-search requests. The object is supplementary: a blob that does not parse, or a count that is
+`ai.response.providerMetadata`; OpenInference records the whole response body as
+`output.value` and the request's parameters as `llm.invocation_parameters`. They carry what no
+first-class attribute does: Anthropic's 1-hour cache writes
+(`cache_creation.ephemeral_1h_input_tokens`), the service tier of the response and of the
+request, web search requests. The JSON is supplementary: a blob longer than `MAX_RAW_JSON`
+characters is not parsed (it is a response body with a long answer: the tier and TTL are then
+unknown, and flagged as such downstream), and a blob that does not parse, or a count that is
 not a whole non-negative number, is ignored rather than rejecting the span.
 """
 
@@ -19,6 +23,10 @@ import orjson
 from collector.ingest.rejections import SpanRejected
 from collector.ingest.usage import to_int
 
+# Longest JSON text parsed for its usage details (characters): a usage object or provider
+# metadata is well under 1 KiB, a response body a few KiB; parsing runs on the ingest hot path.
+MAX_RAW_JSON = 65_536
+
 
 @dataclass(slots=True)
 class RawDetails:
@@ -31,14 +39,15 @@ class RawDetails:
     input_audio: int | None = None
     output_audio: int | None = None
     input_image: int | None = None
-    service_tier: str | None = None
+    service_tier: str | None = None  # the response's
     web_search_calls: int | None = None
+    request_tier: str | None = None  # the tier the request asked for
 
 
 def _object(raw: Any) -> Mapping[str, Any] | None:
     if isinstance(raw, Mapping):
         return raw
-    if isinstance(raw, str | bytes):
+    if isinstance(raw, str | bytes) and len(raw) <= MAX_RAW_JSON:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -93,8 +102,12 @@ def _usage_object(usage: Mapping[str, Any], details: RawDetails) -> None:
     details.output_audio = _count(usage, "completion_tokens_details", "audio_tokens")
     details.input_image = _count(usage, "prompt_tokens_details", "image_tokens")
     details.web_search_calls = _count(usage, "server_tool_use", "web_search_requests")
-    tier = usage.get("service_tier")
-    details.service_tier = tier if isinstance(tier, str) else None
+    details.service_tier = _text(usage, "service_tier")
+
+
+def _text(node: Mapping[str, Any], key: str) -> str | None:
+    value = node.get(key)
+    return value if isinstance(value, str) else None
 
 
 def logfire_raw(raw: Any) -> RawDetails | None:
@@ -124,10 +137,26 @@ def vercel_metadata(raw: Any) -> RawDetails | None:
     elif isinstance(openai := metadata.get("openai"), Mapping):
         details.cache_read = _count(openai, "cachedPromptTokens")
         details.reasoning = _count(openai, "reasoningTokens")
-        tier = openai.get("serviceTier")
-        details.service_tier = tier if isinstance(tier, str) else None
+        details.service_tier = _text(openai, "serviceTier")
     elif isinstance(google := metadata.get("google"), Mapping):
         usage = google.get("usageMetadata")
         details.cache_read = _count(usage, "cachedContentTokenCount")
         details.reasoning = _count(usage, "thoughtsTokenCount")
+    return details
+
+
+def openinference_raw(output: Any, invocation: Any) -> RawDetails | None:
+    """OpenInference's `output.value` (the OpenAI or Anthropic response body; absent or not
+    JSON when outputs are hidden) and `llm.invocation_parameters` (the request's parameters,
+    with its `service_tier`)."""
+    body, parameters = _object(output), _object(invocation)
+    if body is None and parameters is None:
+        return None
+    details = RawDetails()
+    if body is not None:
+        if isinstance(usage := body.get("usage"), Mapping):
+            _usage_object(usage, details)  # Anthropic's tier is in its usage object
+        details.service_tier = _text(body, "service_tier") or details.service_tier
+    if parameters is not None:
+        details.request_tier = _text(parameters, "service_tier")
     return details

@@ -15,8 +15,10 @@ import orjson
 import pytest
 
 from collector.ingest.columns import SpanColumns
-from collector.ingest.emitters import EMITTERS, UNKNOWN, Emitter, find_emitter
+from collector.ingest.emitters import EMITTERS, UNKNOWN, Emitter, TierRule, find_emitter
 from collector.ingest.normalize import Normalizer
+from collector.ingest.raw_usage import MAX_RAW_JSON
+from collector.ingest.service_tier import served_tier
 from tests.support.paths import REPO
 
 NORMALIZER = Normalizer()
@@ -301,6 +303,87 @@ CASES = [
         },
         **ANTHROPIC_STORED,
     ),
+    # OpenInference has no tier attribute: the served tier is the response body's
+    # (`output.value`), which beats the request's (`llm.invocation_parameters`).
+    case(
+        "oi-openai-tier-from-the-response-body",
+        f"{OI}.openai",
+        "ChatCompletion",
+        {
+            **OI_LLM,
+            "llm.system": "openai",
+            "llm.model_name": "gpt-5-2025-08-07",
+            "llm.token_count.prompt": 12000,
+            "llm.token_count.completion": 900,
+            "llm.invocation_parameters": js({"model": "gpt-5", "service_tier": "auto"}),
+            "output.value": js(
+                {
+                    "object": "chat.completion",
+                    "model": "gpt-5-2025-08-07",
+                    "service_tier": "priority",
+                    "usage": {"prompt_tokens": 12000, "completion_tokens": 900},
+                }
+            ),
+        },
+        provider="openai",
+        input_tokens=12000,
+        output_tokens=900,
+        service_tier="priority",
+    ),
+    # ... with outputs hidden (OPENINFERENCE_HIDE_OUTPUTS), the request's tier stands in:
+    # priced by it, and flagged.
+    case(
+        "oi-openai-outputs-hidden-tier-from-request",
+        f"{OI}.openai",
+        "Response",
+        {
+            **OI_LLM,
+            "llm.system": "openai",
+            "llm.model_name": "gpt-5-2025-08-07",
+            "llm.token_count.prompt": 20000,
+            "llm.token_count.completion": 1500,
+            "llm.invocation_parameters": js({"model": "gpt-5", "service_tier": "flex"}),
+            "output.value": "__REDACTED__",
+        },
+        provider="openai",
+        input_tokens=20000,
+        output_tokens=1500,
+        service_tier="flex",
+        pricing_assumption="service_tier_from_request",
+    ),
+    # OpenInference anthropic: the 1-hour cache writes only in the body's usage object.
+    case(
+        "oi-anthropic-cache-ttl-from-the-response-body",
+        f"{OI}.anthropic",
+        "messages.create",
+        {
+            **OI_LLM,
+            "llm.system": "anthropic",
+            "llm.provider": "anthropic",
+            "llm.model_name": "claude-sonnet-4-5-20250929",
+            **OI_ANTHROPIC,
+            "llm.invocation_parameters": js({"max_tokens": 1024}),
+            "output.value": js(
+                {
+                    "type": "message",
+                    "usage": {
+                        "input_tokens": 200,
+                        "cache_read_input_tokens": 4000,
+                        "cache_creation_input_tokens": 1000,
+                        "cache_creation": {
+                            "ephemeral_5m_input_tokens": 400,
+                            "ephemeral_1h_input_tokens": 600,
+                        },
+                        "output_tokens": 700,
+                        "service_tier": "standard",
+                    },
+                }
+            ),
+        },
+        **ANTHROPIC_STORED,
+        cache_write_1h_tokens=600,
+        service_tier="default",
+    ),
     # OpenInference langchain, Gemini `generation_info` path: completion = candidates only.
     case(
         "oi-langchain-gemini",
@@ -398,6 +481,71 @@ CASES = [
         cache_write_tokens=0,
         reasoning_tokens=200,
         service_tier="priority",
+    ),
+    # OpenLIT 1.45 on a streamed Responses call writes its initial "default" as the response
+    # tier whatever the response said (openai.py l.301): the request's wins when it differs.
+    case(
+        "openlit-openai-streamed-responses-tier",
+        f"{OL}.openai",
+        "chat gpt-5",
+        {
+            **CHAT,
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-5",
+            "gen_ai.request.stream": True,
+            "openai.api.type": "responses",
+            "gen_ai.usage.input_tokens": 20000,
+            "gen_ai.usage.output_tokens": 1500,
+            "openai.response.service_tier": "default",
+            "openai.request.service_tier": "priority",
+        },
+        provider="openai",
+        input_tokens=20000,
+        output_tokens=1500,
+        service_tier="priority",
+        pricing_assumption="service_tier_from_request",
+    ),
+    # ... but its response tier stands on streamed Chat Completions, and when not streamed.
+    case(
+        "openlit-openai-streamed-chat-tier",
+        f"{OL}.openai",
+        "chat gpt-5",
+        {
+            **CHAT,
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-5",
+            "gen_ai.request.stream": True,
+            "openai.api.type": "chat_completions",
+            "gen_ai.usage.input_tokens": 20000,
+            "gen_ai.usage.output_tokens": 1500,
+            "openai.response.service_tier": "default",
+            "openai.request.service_tier": "priority",
+        },
+        provider="openai",
+        input_tokens=20000,
+        output_tokens=1500,
+        service_tier="default",
+    ),
+    # OpenLLMetry on a streamed call records only the request's tier: priced by it, flagged
+    # (an `auto` request is read as the default tier, like a span without a tier).
+    case(
+        "openllmetry-openai-streamed-tier-from-request",
+        f"{TL}.openai.v1",
+        "openai.chat",
+        {
+            **CHAT,
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-5",
+            "gen_ai.is_streaming": True,
+            "gen_ai.usage.input_tokens": 12000,
+            "gen_ai.usage.output_tokens": 900,
+            "openai.request.service_tier": "priority",
+        },
+        provider="openai",
+        input_tokens=12000,
+        output_tokens=900,
+        service_tier="priority",
+        pricing_assumption="service_tier_from_request",
     ),
     # OpenLIT anthropic: raw `usage.input_tokens`, uncached only (the measured -14..-27%:
     # with uncached >= cached the old guess read it as inclusive).
@@ -786,6 +934,63 @@ def test_bad_raw_usage_is_ignored_not_fatal() -> None:
     assert result.cache_write_1h_tokens is None
 
 
+@pytest.mark.parametrize(
+    ("response", "asked", "rule", "streamed", "expected"),
+    [
+        ("priority", "auto", "response", False, ("priority", [])),
+        ("default", "priority", "response", True, ("default", [])),  # served below the ask
+        (None, "priority", "response", False, ("priority", ["service_tier_from_request"])),
+        (None, "auto", "response", False, ("default", [])),  # as a span without a tier
+        (None, "turbo", "response", False, (None, ["service_tier_unknown"])),
+        ("turbo", None, "response", False, (None, ["service_tier_unknown"])),
+        (None, None, "response", False, (None, [])),
+        # OpenLIT's placeholder on a streamed Responses call: the request's wins if it differs.
+        ("default", "flex", "request-when-streamed", True, ("flex", ["service_tier_from_request"])),
+        ("default", "auto", "request-when-streamed", True, ("default", [])),
+        ("default", None, "request-when-streamed", True, ("default", [])),
+        ("default", "flex", "request-when-streamed", False, ("default", [])),
+    ],
+)
+def test_the_served_tier_is_the_responses_then_the_requests(
+    response: str | None,
+    asked: str | None,
+    rule: TierRule,
+    streamed: bool,
+    expected: tuple[str | None, list[str]],
+) -> None:
+    assert served_tier(response, asked, rule, streamed) == expected
+
+
+def test_bad_or_oversized_openinference_json_is_ignored_not_fatal() -> None:
+    attributes = {
+        **OI_LLM,
+        "llm.system": "openai",
+        "llm.model_name": "gpt-5",
+        "llm.token_count.prompt": 100,
+        "llm.token_count.completion": 10,
+        "llm.invocation_parameters": "{not json",
+        "output.value": "Your order shipped yesterday.",  # output.mime_type text/plain
+    }
+    result = NORMALIZER.normalize("ChatCompletion", attributes, {}, f"{OI}.openai")
+    assert (result.input_tokens, result.service_tier, result.pricing_assumption) == (
+        100,
+        None,
+        None,
+    )
+    # A response body past the bound is not parsed: the request's tier stands in, flagged.
+    body = {"service_tier": "priority", "choices": [{"text": "x" * MAX_RAW_JSON}]}
+    attributes["output.value"] = js(body)
+    attributes["llm.invocation_parameters"] = js({"service_tier": "flex"})
+    result = NORMALIZER.normalize("ChatCompletion", attributes, {}, f"{OI}.openai")
+    assert (result.service_tier, result.pricing_assumption) == (
+        "flex",
+        "service_tier_from_request",
+    )
+    attributes["output.value"] = js({**body, "choices": []})
+    result = NORMALIZER.normalize("ChatCompletion", attributes, {}, f"{OI}.openai")
+    assert (result.service_tier, result.pricing_assumption) == ("priority", None)
+
+
 def test_the_scope_reaches_the_normalizer_through_the_columns() -> None:
     columns = SpanColumns(NORMALIZER)
     attributes = {
@@ -818,6 +1023,7 @@ def _doc_row(row: Emitter) -> tuple[str, ...]:
         row.input,
         row.reasoning,
         row.raw,
+        row.tier,
         row.provider or "",
         row.flag or "",
         row.test,

@@ -1333,9 +1333,12 @@ DOC_CONCEPTS = {
     "input image tokens": conventions.INPUT_IMAGE,
     "output image tokens": conventions.OUTPUT_IMAGE,
     "service tier": conventions.SERVICE_TIER,
+    "request service tier": conventions.REQUEST_TIER,
     "total tokens": conventions.TOTAL,
     "raw usage": conventions.RAW_USAGE,
     "provider metadata": conventions.PROVIDER_METADATA,
+    "OpenInference output": conventions.OI_OUTPUT,
+    "OpenInference invocation parameters": conventions.OI_INVOCATION,
 }
 
 
