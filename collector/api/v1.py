@@ -65,6 +65,11 @@ class ModelCallRecord(BaseModel):
     price_period_id: int | None = Field(
         None, description="The price period that priced it (GET /api/v1/prices)."
     )
+    pricing_assumption: str | None = Field(
+        None,
+        description="What its price assumes, comma-separated codes (docs/pricing.md); "
+        "null: nothing assumed.",
+    )
 
 
 class SpansResponse(BaseModel):

@@ -29,6 +29,10 @@ WITH matched AS (
     SELECT c.*, p.id AS period_id, p.source, p.override_id, p.input_mtok,
            p.tier_assumption,
            p.cache_write_1h_assumed AND c.cache_write_1h_tokens > 0 AS one_hour_assumed,
+           -- What the span leaves unsaid that this price tells apart: the TTL of its cache
+           -- writes (priced at the 5-minute rate), audio on a speech model (priced as text).
+           c.ttl_unsaid AND p.cache_write_1h_mtok <> p.cache_write_mtok AS ttl_unknown,
+           c.audio_unsaid AND p.output_audio_mtok <> p.output_mtok AS audio_unknown,
            (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
            greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens
                     - c.input_audio_tokens - c.input_image_tokens, 0)
@@ -87,7 +91,9 @@ SELECT trace_id, span_id, start_time, provider, model,
                         CASE WHEN period_id IS NOT NULL THEN tier_assumption END,
                         CASE WHEN period_id IS NOT NULL AND one_hour_assumed
                              THEN 'cache_write_1h_price_assumed' END,
-                        CASE WHEN period_id IS NOT NULL THEN tier_priced_standard END), '')
+                        CASE WHEN period_id IS NOT NULL THEN tier_priced_standard END,
+                        CASE WHEN ttl_unknown THEN 'cache_ttl_unknown' END,
+                        CASE WHEN audio_unknown THEN 'audio_not_reported' END), '')
 FROM matched
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
     start_time = excluded.start_time, provider = excluded.provider, model = excluded.model,
@@ -138,6 +144,9 @@ TARGET_COLUMNS = f"""
     coalesce(s.output_audio_tokens, 0) AS output_audio_tokens,
     coalesce(s.output_image_tokens, 0) AS output_image_tokens,
     coalesce(s.web_search_calls, 0) AS web_search_calls,
+    -- NULL: not reported, unlike 0 (for the assumption flags of PRICE_CALLS).
+    s.cache_write_1h_tokens IS NULL AND coalesce(s.cache_write_tokens, 0) > 0 AS ttl_unsaid,
+    s.input_audio_tokens IS NULL AND s.output_audio_tokens IS NULL AS audio_unsaid,
     -- The tier priced apart (`warehouse.pricing.tiers`); default and NULL are standard.
     CASE WHEN s.service_tier IN ('flex', 'priority', 'batch') THEN s.service_tier END
         AS price_tier,

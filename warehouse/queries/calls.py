@@ -32,7 +32,7 @@ SELECT
     s.start_time, s.end_time, s.duration_ms, s.status_code, s.status_message,
     s.attributes,
     c.cost_usd, c.priced, c.unpriced_reason, c.price_source,
-    c.override_id AS price_override_id, c.price_period_id
+    c.override_id AS price_override_id, c.price_period_id, c.pricing_assumption
 FROM spans s LEFT JOIN model_calls m USING (trace_id, span_id)
 LEFT JOIN call_costs c ON c.trace_id = s.trace_id AND c.span_id = s.span_id
 WHERE s.is_model_call

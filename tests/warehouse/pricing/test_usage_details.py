@@ -9,11 +9,17 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from genai_prices import Usage, calc_price
 
+from collector.api import v1
+from collector.api.deps import ApiContext, install
+from collector.auth import TokenSet
 from collector.ingest.traces.decode import JSON, decode_traces
 from tests.warehouse.pricing.test_pricing import NOW, Warehouse, _attribute, _nanos
 from warehouse.pricing.pricebook import Override
@@ -213,10 +219,92 @@ def test_vercel_v5_anthropic_cache_writes_are_priced(wh: Spans) -> None:
     usage = Usage(
         input_tokens=3_500, cache_read_tokens=500, cache_write_tokens=2_000, output_tokens=200
     )
+    # This usage object has no `cache_creation` split: the writes' TTL is not said.
     assert wh.priced(number) == (
         listed(usage, "claude-sonnet-4-6", "anthropic", AFTER_VARIANTS),
-        None,
+        "cache_ttl_unknown",
     )
+
+
+def test_cache_writes_of_unsaid_ttl_are_priced_at_five_minutes_flagged(wh: Spans) -> None:
+    """OpenLLMetry and OpenLIT send Anthropic cache writes without their TTL: 1-hour writes
+    cost more, so the call is priced at the 5-minute rate (the default TTL) and flagged."""
+    tokens = {
+        "gen_ai.usage.input_tokens": 37_200,
+        "gen_ai.usage.output_tokens": 800,
+        "gen_ai.usage.cache_read.input_tokens": 30_000,
+        "gen_ai.usage.cache_creation.input_tokens": 6_000,
+    }
+    unsaid = wh.span(
+        "opentelemetry.instrumentation.anthropic",
+        chat("anthropic", "claude-sonnet-4-5", **tokens),
+        AFTER_VARIANTS,
+    )
+    usage = Usage(
+        input_tokens=37_200, cache_read_tokens=30_000, cache_write_tokens=6_000, output_tokens=800
+    )
+    five_minutes = listed(usage, "claude-sonnet-4-5", "anthropic", AFTER_VARIANTS)
+    assert wh.priced(unsaid) == (five_minutes, "cache_ttl_unknown")
+    # No writes, or a provider whose price has one write rate: nothing to tell apart.
+    no_writes = {**tokens, "gen_ai.usage.cache_creation.input_tokens": 0}
+    read_only = wh.span(
+        "opentelemetry.instrumentation.anthropic",
+        chat("anthropic", "claude-sonnet-4-5", **no_writes),
+        AFTER_VARIANTS,
+    )
+    assert wh.priced(read_only)[1] is None
+
+
+def test_the_spans_api_shows_what_a_price_assumes(
+    wh: Spans, database: Database, tmp_path: Path
+) -> None:
+    app = FastAPI()
+    install(app, ApiContext(database, TokenSet([]), tmp_path))
+    app.include_router(v1.router)
+    tokens = {"gen_ai.usage.input_tokens": 1_800, "gen_ai.usage.output_tokens": 700}
+    number = wh.span(
+        "opentelemetry.instrumentation.openai.v1",
+        chat("openai", "gpt-audio", **tokens, **{"openai.request.service_tier": "flex"}),
+        AFTER_VARIANTS,
+    )
+    wh.run()
+    answer = TestClient(app).get("/api/v1/spans", params={"trace_id": f"{number:032x}"})
+    assert answer.status_code == 200, answer.text
+    [record] = answer.json()["spans"]
+    # The span's code, then the price's: gpt-audio has no flex price in the catalog.
+    assumed = "service_tier_from_request,tier_price_assumed,audio_not_reported"
+    assert record["pricing_assumption"] == assumed
+
+
+def test_audio_unreported_on_a_speech_model_is_flagged(wh: Spans) -> None:
+    """A span without audio counts on a model the catalog prices audio output for (gpt-audio):
+    priced as text, as the span says, and flagged; reported zeros are not flagged."""
+    tokens = {"gen_ai.usage.input_tokens": 1_800, "gen_ai.usage.output_tokens": 700}
+    unsaid = wh.span(
+        "opentelemetry.instrumentation.openai.v1",
+        chat("openai", "gpt-audio-2025-08-28", **tokens),
+        AFTER_VARIANTS,
+    )
+    as_text = listed(
+        Usage(input_tokens=1_800, output_tokens=700), "gpt-audio", "openai", AFTER_VARIANTS
+    )
+    assert wh.priced(unsaid) == (as_text, "audio_not_reported")
+    zeros = {
+        "openinference.span.kind": "LLM",
+        "llm.provider": "openai",
+        "llm.model_name": "gpt-audio-2025-08-28",
+        "llm.token_count.prompt": 1_800,
+        "llm.token_count.completion": 700,
+        "llm.token_count.prompt_details.audio": 0,
+        "llm.token_count.completion_details.audio": 0,
+    }
+    reported = wh.span("openinference.instrumentation.openai", zeros, AFTER_VARIANTS)
+    assert wh.priced(reported) == (as_text, None)
+    # A text model (no audio price) is not flagged for saying nothing of audio.
+    text_only = wh.span(
+        "opentelemetry.instrumentation.openai.v1", chat("openai", "gpt-5", **tokens), AFTER_VARIANTS
+    )
+    assert wh.priced(text_only)[1] is None
 
 
 def test_audio_tokens_at_the_audio_prices(wh: Spans) -> None:
