@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from collector.ingest.rejections import SpanRejected
-from collector.ingest.usage import to_int
+from collector.ingest.usage import MAX_TOKENS, to_int
 
 # Longest JSON text parsed for its usage details (characters): a usage object or provider
 # metadata is well under 1 KiB, a response body a few KiB; parsing runs on the ingest hot path.
@@ -44,23 +44,29 @@ class RawDetails:
     request_tier: str | None = None  # the tier the request asked for
 
 
-def _object(raw: Any) -> Mapping[str, Any] | None:
+def _object(raw: Any) -> dict[str, Any] | None:
+    """The JSON object `raw` holds (a dict: parsed JSON, or a map attribute), else None."""
     if isinstance(raw, Mapping):
-        return raw
+        return dict(raw)
     if isinstance(raw, str | bytes) and len(raw) <= MAX_RAW_JSON:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
-        return parsed if isinstance(parsed, Mapping) else None
+        return parsed if isinstance(parsed, dict) else None
     return None
 
 
 def _count(node: Any, *path: str) -> int | None:
+    # `dict`, not `Mapping`: `_object` gives dicts, and the ABC check costs on the hot path.
     for step in path:
-        if not isinstance(node, Mapping) or node.get(step) is None:
+        if not isinstance(node, dict):
             return None
-        node = node[step]
+        node = node.get(step)
+        if node is None:
+            return None
+    if type(node) is int and 0 <= node <= MAX_TOKENS:
+        return node
     try:
         return to_int(node, ".".join(path))
     except SpanRejected:
@@ -154,7 +160,7 @@ def openinference_raw(output: Any, invocation: Any) -> RawDetails | None:
         return None
     details = RawDetails()
     if body is not None:
-        if isinstance(usage := body.get("usage"), Mapping):
+        if isinstance(usage := body.get("usage"), dict):
             _usage_object(usage, details)  # Anthropic's tier is in its usage object
         details.service_tier = _text(body, "service_tier") or details.service_tier
     if parameters is not None:
