@@ -79,6 +79,19 @@ ANTHROPIC_STORED: dict[str, Any] = {
     "cache_write_tokens": 1000,
 }
 
+# A streamed OpenLIT openai call that asked for priority; its response tier is "default".
+OPENLIT_STREAMED = {
+    **CHAT,
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-5",
+    "gen_ai.request.stream": True,
+    "gen_ai.usage.input_tokens": 20000,
+    "gen_ai.usage.output_tokens": 1500,
+    "openai.response.service_tier": "default",
+    "openai.request.service_tier": "priority",
+}
+OPENLIT_STREAMED_STORED = {"provider": "openai", "input_tokens": 20000, "output_tokens": 1500}
+
 CASES = [
     # OpenLLMetry openai (shared/__init__.py): prompt_tokens inclusive, reasoning inside,
     # cache reads always set, the response's service tier.
@@ -488,20 +501,8 @@ CASES = [
         "openlit-openai-streamed-responses-tier",
         f"{OL}.openai",
         "chat gpt-5",
-        {
-            **CHAT,
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": "gpt-5",
-            "gen_ai.request.stream": True,
-            "openai.api.type": "responses",
-            "gen_ai.usage.input_tokens": 20000,
-            "gen_ai.usage.output_tokens": 1500,
-            "openai.response.service_tier": "default",
-            "openai.request.service_tier": "priority",
-        },
-        provider="openai",
-        input_tokens=20000,
-        output_tokens=1500,
+        {**OPENLIT_STREAMED, "openai.api.type": "responses"},
+        **OPENLIT_STREAMED_STORED,
         service_tier="priority",
         pricing_assumption="service_tier_from_request",
     ),
@@ -510,20 +511,8 @@ CASES = [
         "openlit-openai-streamed-chat-tier",
         f"{OL}.openai",
         "chat gpt-5",
-        {
-            **CHAT,
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": "gpt-5",
-            "gen_ai.request.stream": True,
-            "openai.api.type": "chat_completions",
-            "gen_ai.usage.input_tokens": 20000,
-            "gen_ai.usage.output_tokens": 1500,
-            "openai.response.service_tier": "default",
-            "openai.request.service_tier": "priority",
-        },
-        provider="openai",
-        input_tokens=20000,
-        output_tokens=1500,
+        {**OPENLIT_STREAMED, "openai.api.type": "chat_completions"},
+        **OPENLIT_STREAMED_STORED,
         service_tier="default",
     ),
     # OpenLLMetry on a streamed call records only the request's tier: priced by it, flagged
