@@ -44,8 +44,8 @@ _INHERIT = ",\n            ".join(f"coalesce(c.{d}, w.{d})" for d in DIMENSIONS)
 _OWN = ", ".join(DIMENSIONS)
 
 # The model calls of the traces touched by batches (low, high], with their dimensions
-# resolved and `path`: their model-call ancestors, outermost first (NULL when the walk
-# did not reach them).
+# resolved and `outer_call`: their nearest model-call ancestor (NULL when there is none or
+# the walk did not reach them).
 RESOLVE_TRACES = f"""
 CREATE OR REPLACE TEMP TABLE attribution_calls AS
 WITH RECURSIVE
@@ -66,18 +66,18 @@ WITH RECURSIVE
         )
     ),
     walk AS (
-        SELECT trace_id, span_id, 0 AS depth, is_model_call, []::BLOB[] AS path, {_OWN}
+        SELECT trace_id, span_id, 0 AS depth, is_model_call, NULL::BLOB AS outer_call, {_OWN}
         FROM roots
         UNION ALL
         SELECT c.trace_id, c.span_id, w.depth + 1, c.is_model_call,
-            CASE WHEN w.is_model_call THEN list_append(w.path, w.span_id) ELSE w.path END,
+            CASE WHEN w.is_model_call THEN w.span_id ELSE w.outer_call END,
             {_INHERIT}
         FROM trace_spans c JOIN walk w
             ON c.trace_id = w.trace_id AND c.parent_span_id = w.span_id
         WHERE w.depth < {MAX_DEPTH}
     ),
     resolved AS (
-        SELECT trace_id, span_id, depth, path, {_OWN} FROM walk WHERE is_model_call
+        SELECT trace_id, span_id, depth, outer_call, {_OWN} FROM walk WHERE is_model_call
         UNION ALL
         -- Model calls the walk did not reach (parent cycles, too deep) keep their own.
         SELECT trace_id, span_id, NULL, NULL, {_OWN} FROM trace_spans t
@@ -85,7 +85,7 @@ WITH RECURSIVE
             SELECT 1 FROM walk w WHERE w.trace_id = t.trace_id AND w.span_id = t.span_id
         )
     )
-SELECT t.trace_id, t.span_id, t.start_time, t.batch_id, r.depth, r.path,
+SELECT t.trace_id, t.span_id, t.start_time, t.batch_id, r.depth, r.outer_call,
        coalesce(t.input_tokens, 0) AS input_tokens,
        coalesce(t.output_tokens, 0) AS output_tokens,
        t.request_model, t.response_model, t.feature_default,
@@ -93,19 +93,17 @@ SELECT t.trace_id, t.span_id, t.start_time, t.batch_id, r.depth, r.path,
 FROM resolved r JOIN trace_spans t USING (trace_id, span_id)
 """
 
-# Each model call under a model-call ancestor of the same usage: the layering candidates.
+# Each model call under a model-call span of the same usage: the layering candidates.
 CANDIDATES = """
 SELECT i.trace_id,
        i.span_id, i.batch_id, i.depth, epoch_ns(i.start_time),
        i.request_model, i.response_model,
        o.span_id, o.batch_id, o.depth, epoch_ns(o.start_time),
        o.request_model, o.response_model
-FROM (
-    SELECT *, unnest(path) AS outer_span_id FROM attribution_calls
-    WHERE len(path) > 0 AND input_tokens + output_tokens > 0
-) i
-JOIN attribution_calls o ON o.trace_id = i.trace_id AND o.span_id = i.outer_span_id
+FROM attribution_calls i
+JOIN attribution_calls o ON o.trace_id = i.trace_id AND o.span_id = i.outer_call
 WHERE o.input_tokens = i.input_tokens AND o.output_tokens = i.output_tokens
+  AND i.input_tokens + i.output_tokens > 0
 """
 
 LAYER_TYPES = {
@@ -121,21 +119,23 @@ def _first(column: str) -> str:
     return f"arg_min({column}, rank) FILTER (WHERE {column} IS NOT NULL)"
 
 
-# One row per call: a chain's members collapse onto the member that keys it.
+# One row per call: a call outside any chain as it is; a chain's members collapse onto the
+# member that keys it.
 ATTRIBUTE_CALLS = f"""
 INSERT OR REPLACE INTO model_calls
+SELECT trace_id, span_id, start_time, coalesce(feature, feature_default),
+       {", ".join(DIMENSIONS[1:])}, $high
+FROM attribution_calls ANTI JOIN layers USING (trace_id, span_id)
+UNION ALL
 SELECT trace_id, call_span_id,
        any_value(start_time) FILTER (WHERE span_id = call_span_id),
        coalesce({_first("feature")}, {_first("feature_default")}),
        {", ".join(_first(d) for d in DIMENSIONS[1:])},
        $high
-FROM (
-    SELECT c.*, coalesce(l.call_span_id, c.span_id) AS call_span_id,
-           coalesce(l.rank, 0) AS rank
-    FROM attribution_calls c LEFT JOIN layers l USING (trace_id, span_id)
-)
+FROM attribution_calls JOIN layers USING (trace_id, span_id)
 GROUP BY trace_id, call_span_id
 """
+
 
 # Members written as calls of their own before their chain was known.
 WITHDRAW = """

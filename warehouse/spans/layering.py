@@ -4,10 +4,10 @@ A framework or proxy span (an OpenInference LangChain `LLM` span, a LiteLLM prox
 span, an OpenLLMetry LangChain `chat` span, a Pydantic AI `chat` span, the AI SDK's
 `embeddings` root) often sits over the client library's span for the same request, and both
 are model calls carrying the same usage. A model-call span is a **layer** of its nearest
-model-call ancestor that has the same usage (input and output tokens, null read as 0, more
-than 0 in all) and a compatible model (`compatible_models`). Each outer span takes at most one
-such inner span, so the layers of one call form a chain, outermost first; siblings never
-merge, and an inner span the outer did not take stays a call of its own.
+model-call ancestor when that one has the same usage (input and output tokens, null read as
+0, more than 0 in all) and a compatible model (`compatible_models`). Each outer span takes at
+most one such inner span, so the layers of one call form a chain, outermost first; siblings
+never merge, and an inner span the outer did not take stays a call of its own.
 
 One chain is one model call:
 
@@ -74,7 +74,8 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """`outer` is a model-call ancestor of `inner` in `trace_id` with the same usage."""
+    """`outer` is the nearest model-call ancestor of `inner` in `trace_id`, with the same
+    usage."""
 
     trace_id: bytes
     inner: Member
@@ -103,17 +104,11 @@ def _key(member: Member) -> tuple[int, int, bytes]:
 
 
 def chains(candidates: Iterable[Candidate]) -> list[Layer]:
-    """The layers of every chain of two or more members, in a stable order."""
-    nearest: dict[tuple[bytes, bytes], Candidate] = {}
+    """The layers of every chain of two or more members."""
+    taken: dict[tuple[bytes, bytes], Candidate] = {}
     for candidate in candidates:
         if not compatible_models(candidate.outer.models, candidate.inner.models):
             continue
-        key = (candidate.trace_id, candidate.inner.span_id)
-        held = nearest.get(key)
-        if held is None or candidate.outer.depth > held.outer.depth:
-            nearest[key] = candidate
-    taken: dict[tuple[bytes, bytes], Candidate] = {}
-    for candidate in nearest.values():
         key = (candidate.trace_id, candidate.outer.span_id)
         held = taken.get(key)
         if held is None or _arrival(candidate.inner) < _arrival(held.inner):
@@ -121,7 +116,7 @@ def chains(candidates: Iterable[Candidate]) -> list[Layer]:
     outer_of = {(c.trace_id, c.inner.span_id): c for c in taken.values()}
     inner_of = {(c.trace_id, c.outer.span_id): c for c in taken.values()}
     layers: list[Layer] = []
-    for (trace_id, span_id), candidate in sorted(inner_of.items()):
+    for (trace_id, span_id), candidate in inner_of.items():
         if (trace_id, span_id) in outer_of:
             continue  # not the outermost member: its chain starts higher up
         members = [candidate.outer]
