@@ -25,14 +25,10 @@ member's row is withdrawn only if it was written before its chain was known.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from warehouse.spans import layering
-from warehouse.store.staging import registered
 
 log = logging.getLogger(__name__)
 
@@ -93,26 +89,6 @@ SELECT t.trace_id, t.span_id, t.start_time, t.batch_id, r.depth, r.outer_call,
 FROM resolved r JOIN trace_spans t USING (trace_id, span_id)
 """
 
-# Each model call under a model-call span of the same usage: the layering candidates.
-CANDIDATES = """
-SELECT i.trace_id,
-       i.span_id, i.batch_id, i.depth, epoch_ns(i.start_time),
-       i.request_model, i.response_model,
-       o.span_id, o.batch_id, o.depth, epoch_ns(o.start_time),
-       o.request_model, o.response_model
-FROM attribution_calls i
-JOIN attribution_calls o ON o.trace_id = i.trace_id AND o.span_id = i.outer_call
-WHERE o.input_tokens = i.input_tokens AND o.output_tokens = i.output_tokens
-  AND i.input_tokens + i.output_tokens > 0
-"""
-
-LAYER_TYPES = {
-    "trace_id": pa.binary(),
-    "span_id": pa.binary(),
-    "call_span_id": pa.binary(),
-    "rank": pa.int32(),
-}
-
 
 def _first(column: str) -> str:
     """The outermost member's value of a dimension, else the next member's inward."""
@@ -146,24 +122,6 @@ RETURNING m.span_id
 """
 
 
-def _member(row: Sequence[Any]) -> layering.Member:
-    span_id, batch_id, depth, start_ns, request_model, response_model = row
-    models = (request_model, response_model)
-    return layering.Member(bytes(span_id), int(batch_id), int(depth), int(start_ns), models)
-
-
-def _layers(cursor: duckdb.DuckDBPyConnection) -> pa.Table:
-    rows = cursor.execute(CANDIDATES).fetchall()
-    candidates = [layering.Candidate(row[0], _member(row[1:7]), _member(row[7:13])) for row in rows]
-    layers = layering.chains(candidates)
-    return pa.table(
-        {
-            name: pa.array([getattr(layer, name) for layer in layers], type=kind)
-            for name, kind in LAYER_TYPES.items()
-        }
-    )
-
-
 def attribute(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
     """Resolve the traces touched by batches in (low, high]; returns model calls written.
 
@@ -172,11 +130,11 @@ def attribute(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
     if high <= low:
         return 0
     cursor.execute(RESOLVE_TRACES, {"low": low, "high": high})
-    with registered(cursor, "layers", _layers(cursor)):
-        row = cursor.execute(ATTRIBUTE_CALLS, {"high": high}).fetchone()
-        withdrawn = cursor.execute(WITHDRAW).fetchall()
-    # A failed step rolls back with its transaction, the temp table included.
-    cursor.execute("DROP TABLE attribution_calls")
+    layering.find_layers(cursor)
+    row = cursor.execute(ATTRIBUTE_CALLS, {"high": high}).fetchone()
+    withdrawn = cursor.execute(WITHDRAW).fetchall()
+    # A failed step rolls back with its transaction, the temp tables included.
+    cursor.execute("DROP TABLE attribution_calls; DROP TABLE layer_links; DROP TABLE layers")
     if withdrawn:
         log.info(
             "attribution: %d model calls merged into the layered call above or below them",

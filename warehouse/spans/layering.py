@@ -6,8 +6,9 @@ span, an OpenLLMetry LangChain `chat` span, a Pydantic AI `chat` span, the AI SD
 are model calls carrying the same usage. A model-call span is a **layer** of its nearest
 model-call ancestor when that one has the same usage (input and output tokens, null read as
 0, more than 0 in all) and a compatible model (`compatible_models`). Each outer span takes at
-most one such inner span, so the layers of one call form a chain, outermost first; siblings
-never merge, and an inner span the outer did not take stays a call of its own.
+most one such inner span (the first to arrive, then to start), so the layers of one call form
+a chain, outermost first; siblings never merge, and an inner span the outer did not take
+stays a call of its own.
 
 One chain is one model call:
 
@@ -21,15 +22,21 @@ One chain is one model call:
   member only updates its attribution. Only when two members were counted apart (an
   intermediate span linking them arrived after both) is the later one's row withdrawn.
 
-Pure functions over the candidate pairs the attribution job finds in SQL; deterministic
-(ties end on span ids) and independent of how the batches were grouped into job runs.
+`find_layers` works in SQL on the temp table `attribution_calls` the attribution job builds
+(its model calls with `outer_call`, their nearest model-call ancestor); only the model-name
+comparison runs in Python, once per distinct combination of names. Deterministic (ties end
+on span ids) and independent of how the batches were grouped into job runs.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from warehouse.store.staging import registered
 
 # Provider and region prefixes: `openai/gpt-4o`, `models/gemini-2.0-flash`,
 # `us.anthropic.claude-3-5-sonnet-20240620-v1:0`. A dot followed by a letter only, so the
@@ -61,71 +68,75 @@ def compatible_models(outer: Iterable[str | None], inner: Iterable[str | None]) 
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A model-call span as layering sees it."""
+# Each model call under a model-call span of the same usage, with both spans' models.
+LINKS = """
+CREATE OR REPLACE TEMP TABLE layer_links AS
+SELECT i.trace_id, i.span_id AS inner_id, o.span_id AS outer_id,
+       i.batch_id, i.start_time, i.depth,
+       o.request_model AS outer_request, o.response_model AS outer_response,
+       i.request_model AS inner_request, i.response_model AS inner_response
+FROM attribution_calls i
+JOIN attribution_calls o ON o.trace_id = i.trace_id AND o.span_id = i.outer_call
+WHERE o.input_tokens = i.input_tokens AND o.output_tokens = i.output_tokens
+  AND i.input_tokens + i.output_tokens > 0
+"""
 
-    span_id: bytes
-    batch_id: int
-    depth: int  # from its trace's root
-    start_ns: int
-    models: tuple[str | None, ...]  # request and response model
+MODEL_PAIRS = """
+SELECT DISTINCT outer_request, outer_response, inner_request, inner_response FROM layer_links
+"""
+
+_PAIR = ("outer_request", "outer_response", "inner_request", "inner_response")
+DROP_INCOMPATIBLE = """
+DELETE FROM layer_links l USING incompatible x
+WHERE l.outer_request IS NOT DISTINCT FROM x.outer_request
+  AND l.outer_response IS NOT DISTINCT FROM x.outer_response
+  AND l.inner_request IS NOT DISTINCT FROM x.inner_request
+  AND l.inner_response IS NOT DISTINCT FROM x.inner_response
+"""
+
+# `layers`: every member of a chain, its rank from the outermost (0) and the member keying
+# the chain's call: the first to arrive, then the innermost.
+CHAINS = """
+CREATE OR REPLACE TEMP TABLE layers AS
+WITH RECURSIVE
+    taken AS (  -- each outer span takes one inner span: the first to arrive, then to start
+        SELECT trace_id, inner_id, outer_id FROM layer_links
+        QUALIFY row_number() OVER (
+            PARTITION BY trace_id, outer_id ORDER BY batch_id, start_time, depth DESC, inner_id
+        ) = 1
+    ),
+    heads AS (
+        SELECT t.trace_id, t.outer_id AS span_id FROM taken t
+        ANTI JOIN taken u ON u.trace_id = t.trace_id AND u.inner_id = t.outer_id
+    ),
+    chain AS (
+        SELECT trace_id, span_id AS head, span_id, 0 AS rank FROM heads
+        UNION ALL
+        SELECT c.trace_id, c.head, t.inner_id, c.rank + 1
+        FROM chain c JOIN taken t ON t.trace_id = c.trace_id AND t.outer_id = c.span_id
+    )
+SELECT c.trace_id, c.span_id,
+       arg_min(c.span_id, (a.batch_id, -a.depth, c.span_id))
+           OVER (PARTITION BY c.trace_id, c.head) AS call_span_id,
+       c.rank
+FROM chain c JOIN attribution_calls a ON a.trace_id = c.trace_id AND a.span_id = c.span_id
+"""
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """`outer` is the nearest model-call ancestor of `inner` in `trace_id`, with the same
-    usage."""
-
-    trace_id: bytes
-    inner: Member
-    outer: Member
-
-
-@dataclass(frozen=True, slots=True)
-class Layer:
-    """A member of a chain: `call_span_id` keys the chain's one model call, `rank` counts
-    from the outermost member (0) inward."""
-
-    trace_id: bytes
-    span_id: bytes
-    call_span_id: bytes
-    rank: int
-
-
-def _arrival(member: Member) -> tuple[int, int, int, bytes]:
-    """Which inner span an outer takes first: the earliest to arrive, then to start."""
-    return (member.batch_id, member.start_ns, -member.depth, member.span_id)
-
-
-def _key(member: Member) -> tuple[int, int, bytes]:
-    """Which member keys the chain: the earliest to arrive, then the innermost."""
-    return (member.batch_id, -member.depth, member.span_id)
-
-
-def chains(candidates: Iterable[Candidate]) -> list[Layer]:
-    """The layers of every chain of two or more members."""
-    taken: dict[tuple[bytes, bytes], Candidate] = {}
-    for candidate in candidates:
-        if not compatible_models(candidate.outer.models, candidate.inner.models):
-            continue
-        key = (candidate.trace_id, candidate.outer.span_id)
-        held = taken.get(key)
-        if held is None or _arrival(candidate.inner) < _arrival(held.inner):
-            taken[key] = candidate
-    outer_of = {(c.trace_id, c.inner.span_id): c for c in taken.values()}
-    inner_of = {(c.trace_id, c.outer.span_id): c for c in taken.values()}
-    layers: list[Layer] = []
-    for (trace_id, span_id), candidate in inner_of.items():
-        if (trace_id, span_id) in outer_of:
-            continue  # not the outermost member: its chain starts higher up
-        members = [candidate.outer]
-        link: Candidate | None = candidate
-        while link is not None:
-            members.append(link.inner)
-            link = inner_of.get((trace_id, link.inner.span_id))
-        call = min(members, key=_key).span_id
-        layers.extend(
-            Layer(trace_id, member.span_id, call, rank) for rank, member in enumerate(members)
+def find_layers(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Build the temp table `layers` (trace_id, span_id, call_span_id, rank) from
+    `attribution_calls`; the caller drops it (and `layer_links`) or rolls them back."""
+    cursor.execute(LINKS)
+    incompatible = [
+        pair
+        for pair in cursor.execute(MODEL_PAIRS).fetchall()
+        if not compatible_models(pair[:2], pair[2:])
+    ]
+    if incompatible:
+        columns = list(zip(*incompatible, strict=True))
+        table = pa.table(
+            {c: pa.array(v, type=pa.string()) for c, v in zip(_PAIR, columns, strict=True)}
         )
-    return layers
+        with registered(cursor, "incompatible", table):
+            cursor.execute(DROP_INCOMPATIBLE)
+    cursor.execute(CHAINS)
