@@ -134,16 +134,14 @@ def oi_chain(trace: int, number: int, parent: int | None = None, **extra: str) -
     return at(OI_LANGCHAIN, sp(trace, number, parent, "RunnableSequence", attributes))
 
 
-def oi_langchain_llm(
-    trace: int, number: int, parent: int, prompt: int, completion: int, cached: int = 0
-) -> Scoped:
-    """OpenInference LangChain's span for a ChatOpenAI call (`_tracer.py`): kind LLM, the
-    model LangChain was configured with, the usage LangChain's UsageMetadata reports."""
-    attributes: Attrs = {
+def oi_llm(model: str, prompt: int, completion: int, cached: int) -> Attrs:
+    """An OpenInference LLM span's attributes, with the context attributes that
+    `using_attributes(session_id=..., user_id=...)` puts on every span under it."""
+    return {
         "openinference.span.kind": "LLM",
         "llm.system": "openai",
         "llm.provider": "openai",
-        "llm.model_name": "gpt-4o-mini",
+        "llm.model_name": model,
         "llm.token_count.prompt": prompt,
         "llm.token_count.completion": completion,
         "llm.token_count.total": prompt + completion,
@@ -151,6 +149,14 @@ def oi_langchain_llm(
         "session.id": "sess-7",
         "user.id": "u-7",
     }
+
+
+def oi_langchain_llm(
+    trace: int, number: int, parent: int, prompt: int, completion: int, cached: int = 0
+) -> Scoped:
+    """OpenInference LangChain's span for a ChatOpenAI call (`_tracer.py`): kind LLM, the
+    model LangChain was configured with, the usage LangChain's UsageMetadata reports."""
+    attributes = oi_llm("gpt-4o-mini", prompt, completion, cached)
     return at(OI_LANGCHAIN, sp(trace, number, parent, "ChatOpenAI", attributes))
 
 
@@ -158,18 +164,7 @@ def oi_openai(
     trace: int, number: int, parent: int | None, prompt: int, completion: int, cached: int = 0
 ) -> Scoped:
     """OpenInference's openai client span under it: the dated model the API answered with."""
-    attributes: Attrs = {
-        "openinference.span.kind": "LLM",
-        "llm.system": "openai",
-        "llm.provider": "openai",
-        "llm.model_name": "gpt-4o-mini-2024-07-18",
-        "llm.token_count.prompt": prompt,
-        "llm.token_count.completion": completion,
-        "llm.token_count.total": prompt + completion,
-        "llm.token_count.prompt_details.cache_read": cached,
-        "session.id": "sess-7",
-        "user.id": "u-7",
-    }
+    attributes = oi_llm("gpt-4o-mini-2024-07-18", prompt, completion, cached)
     return at(OI_OPENAI, sp(trace, number, parent, "ChatCompletion", attributes))
 
 
