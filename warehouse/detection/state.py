@@ -7,7 +7,8 @@ Per series (`spend_state_series`: key, dimensions, first hour) and closed hour
 `value`, the row's `residual` and `deviation` (see `warehouse.detection.baseline`), and `next_*`:
 the rolling statistics of the hours up to and including this one, which the next hour's
 score reads (`recent`: mean of ln(value + offset) over 24 h, `level`: median residual over
-`level_hours`, `mad`: median absolute deviation over `scale_hours`, `active`: share of
+`level_hours`, `mad`: the spread of the deviations over `scale_hours` (from their
+`scale_low` to their `scale_high` quantile), `active`: share of
 hours with spend over `scale_hours`). Scoring an hour reads the row before it, the rows
 1-4 weeks before it (the seasonal lags) and the 23 hours before it (the trailing day).
 
@@ -289,7 +290,9 @@ NEXT_STATS = """
                     THEN median(coalesce(residual_{g}, 0)) FILTER (WHERE hour > $floor_from)
                END
            ) AS level_{g},
-           CASE WHEN count(deviation_{g}) >= 12 THEN median(abs(deviation_{g})) END
+           CASE WHEN count(deviation_{g}) >= 12
+                THEN quantile_cont(deviation_{g}, $scale_high)
+                     - quantile_cont(deviation_{g}, $scale_low) END
                AS mad_{g},"""
 NEXT_SQL = f"""
 UPDATE spend_state SET
@@ -369,6 +372,8 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
             "floor_from": hour - b.level_floor_hours * HOUR,
             "floor_hours": b.level_floor_hours,
             "scale_from": hour - b.scale_hours * HOUR,
+            "scale_low": b.scale_low,
+            "scale_high": b.scale_high,
             "offset_hour": settings.hour.offset_usd,
             "offset_day": settings.day.offset_usd,
         },
