@@ -11,6 +11,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.api import ApiClient
+from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters, next_hour
 from dashboard.findings import NO_BUDGETS, budget_row, finding_row
 from dashboard.forecast import month_end_forecast
@@ -70,18 +71,17 @@ def _where_the_money_goes(
     )
     unpriced_warning(window["unpriced_calls"])
 
-    grain = "day" if filters.daily else "hour"
+    grain = filters.grain
     trend = api.costs(filters.start, filters.end, group_by=("feature",), grain=grain, filters=dims)
     st.subheader("Spend over time, by feature")
-    st.plotly_chart(
-        px.bar(
-            _frame(trend["rows"], "feature"),
-            x="period",
-            y="cost_usd",
-            color="feature",
-            labels={"cost_usd": "cost (USD)", "period": grain},
-        ),
+    figure = px.bar(
+        _frame(trend["rows"], "feature"),
+        x="period",
+        y="cost_usd",
+        color="feature",
+        labels={"cost_usd": "cost (USD)"},
     )
+    st.plotly_chart(cost_axis(time_axis(figure, filters.start, filters.end, grain, grain)))
 
     left, right = st.columns(2)
     for column, dimension, title in (
@@ -92,15 +92,10 @@ def _where_the_money_goes(
         frame = sorted(_frame(rows, dimension), key=lambda row: -row["cost_usd"])
         with column:
             st.subheader(title)
-            st.plotly_chart(
-                px.bar(
-                    frame,
-                    x="cost_usd",
-                    y=dimension,
-                    orientation="h",
-                    labels={"cost_usd": "cost (USD)"},
-                ).update_yaxes(categoryorder="total ascending"),
-            )
+            figure = px.bar(
+                frame, x="cost_usd", y=dimension, orientation="h", labels={"cost_usd": "cost (USD)"}
+            ).update_yaxes(categoryorder="total ascending")
+            st.plotly_chart(cost_axis(figure, "x"))
             st.dataframe(
                 [
                     {
