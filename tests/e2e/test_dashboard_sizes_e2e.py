@@ -31,6 +31,8 @@ from sample_data.sender import SampleSender
 from tests.e2e.test_dashboard_e2e import SCREENSHOTS, VIEWPORT, browser  # noqa: F401
 from tests.support.dashboard_process import DashboardProcess
 
+# 28 days of spans and GPU scrapes take minutes on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(900)
 SIZES = {"empty": 0.0, "one-hour": 1 / 24, "one-day": 1.0, "four-weeks": 28.0}
 SHAPE = Shape(peak_sessions_per_hour=3)
 VALUE_UNIT_ENV = ",".join(f"{feature}={unit}" for feature, unit in VALUE_UNITS.items())
@@ -93,8 +95,10 @@ def open_page(browser: Browser, stack: Stack, url: str) -> Page:  # noqa: F811
     page.get_by_text("Data from ").wait_for(timeout=90_000)  # each page's last line
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
     page.locator('[data-testid="stSkeleton"]').first.wait_for(state="detached", timeout=60_000)
-    for plot in page.locator(".js-plotly-plot").all():
-        plot.locator("g.xtick, g.ytick").first.wait_for(state="attached", timeout=30_000)
+    for plot in page.locator(".js-plotly-plot").all():  # drawn (a donut has no axes)
+        plot.locator("g.pielayer, g.xtick, g.ytick").first.wait_for(
+            state="attached", timeout=30_000
+        )
     return page
 
 
