@@ -38,6 +38,7 @@ from collector.api.routers import (
     gpu,
     outcomes,
     prices,
+    search,
 )
 from collector.api.routers import (
     reconciliation as reconciliation_api,
@@ -354,6 +355,7 @@ def _include_routers(app: FastAPI, service: Service) -> None:
     app.include_router(gpu.router)
     app.include_router(reconciliation_api.router)
     app.include_router(outcomes.router)
+    app.include_router(search.router)
 
 
 # ---- health and metrics --------------------------------------------------------------------

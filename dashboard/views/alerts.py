@@ -10,8 +10,9 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from dashboard.api import ApiClient
+from dashboard.api import ApiClient, ApiError
 from dashboard.charts import time_axis
+from dashboard.links import asked
 from dashboard.moments import moment
 from dashboard.money import usd
 from dashboard.page import Page, PageContext
@@ -45,8 +46,11 @@ def render(context: PageContext) -> None:
         "Deliveries failed or pending",
         sum(1 for d in deliveries if d["status"] in ("failed", "pending")),
     )
+    linked = _linked(api)
     if not alerts:
         st.success(f"**No incidents in this window.** {NO_ALERTS}")
+        if linked is not None:
+            _incident(api, [linked], linked["id"])
         return
     _timeline(alerts, filters.start, now)
     st.subheader("Incidents")
@@ -77,7 +81,23 @@ def render(context: PageContext) -> None:
             "Nothing was sent: no channel is configured, or no incident reached a severity "
             "that is routed (SPENDSCOPE_ALERT_ROUTES)."
         )
-    _incident(api, alerts)
+    if linked is not None and all(a["id"] != linked["id"] for a in alerts):
+        alerts = [linked, *alerts]  # linked from an alert, older than the window
+    _incident(api, alerts, linked["id"] if linked else None)
+
+
+def _linked(api: ApiClient) -> dict[str, Any] | None:
+    """The incident an alert linked to (`?incident=<id>`), None without a (valid) one."""
+    asked_for = asked("incident")
+    if asked_for is None or not asked_for.isdigit():
+        return None
+    try:
+        return api.alert(int(asked_for))
+    except ApiError as exc:
+        if exc.status_code != 404:
+            raise
+        st.warning(f"Incident #{asked_for} was not found (or is another tenant's).")
+        return None
 
 
 def _timeline(alerts: list[dict[str, Any]], start: dt.datetime, now: dt.datetime) -> None:
@@ -137,12 +157,13 @@ def _acknowledged(alert: dict[str, Any]) -> str:
     return alert["acknowledged_by"] or "(someone)"
 
 
-def _incident(api: ApiClient, alerts: list[dict[str, Any]]) -> None:
+def _incident(api: ApiClient, alerts: list[dict[str, Any]], linked: int | None) -> None:
     st.subheader("One incident")
     ids = [a["id"] for a in alerts]
     chosen = st.selectbox(
         "Incident",
         ids,
+        index=ids.index(linked) if linked in ids else 0,
         format_func=lambda id_: next(f"#{a['id']} {a['title']}" for a in alerts if a["id"] == id_),
         key="incident",
     )

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard.api import ApiClient
 from dashboard.filters import Filters
 from dashboard.findings import details_text, reasons_text
+from dashboard.links import asked, asked_tenant
 from dashboard.moments import moment
 from dashboard.money import dollars, priced_cost, usd
 from dashboard.page import Page, PageContext
@@ -30,7 +31,7 @@ def render(context: PageContext) -> None:
     sessions = api.sessions(filters.start, filters.end, limit=TOP, filters=filters.dimensions())[
         "sessions"
     ]
-    if not sessions:
+    if not sessions and not asked("session"):
         no_data("No sessions in this window yet (calls with a session id).")
         return
     averages = {
@@ -56,8 +57,14 @@ def render(context: PageContext) -> None:
         hide_index=True,
     )
 
-    # The runaways first (the latest found first), then the costliest.
-    keys = [*runaways, *((s["tenant_id"], s["session_id"]) for s in sessions)]
+    # The one a link asked for (Find, a user's page), the runaways (the latest found
+    # first), then the costliest.
+    linked = asked("session")
+    keys = [
+        *([(asked_tenant(), linked)] if linked else []),
+        *runaways,
+        *((s["tenant_id"], s["session_id"]) for s in sessions),
+    ]
     choices = _labels(list(dict.fromkeys(keys)))
     chosen = st.selectbox("Session", list(choices), key="session")
     if chosen:

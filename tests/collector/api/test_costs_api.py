@@ -770,6 +770,21 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
             assert denied.status_code == 403, (path, denied.text)
             assert pipeline.client.get(path, headers=ADMIN).status_code == 200
 
+    def search() -> None:
+        mine = pipeline.get("/search", tenant("acme"), q="s-acme")
+        assert [s["session_id"] for s in mine["sessions"]] == ["s-acme"]
+        assert pipeline.get("/search", tenant("acme"), q="s-g")["sessions"] == []
+        assert pipeline.get("/search", tenant("acme"), q="u2")["users"] == []
+        assert [u["tenant_id"] for u in pipeline.get("/search", q="u2")["users"]] == ["globex"]
+        everyone = pipeline.get("/search", q="s-g")["sessions"]  # a prefix: whole id first
+        assert [s["session_id"] for s in everyone] == ["s-glx", "s-glx2"]
+        assert pipeline.get("/search", q="s-")["sessions"] == []  # too short for a prefix
+        for trace, seen in ((1, 1), (2, 0)):
+            found = pipeline.get("/search", tenant("acme"), q=otlp.trace_id(trace).hex())
+            assert len(found["traces"]) == seen
+        user = pipeline.get("/search", tenant("acme"), q="u1")["users"]
+        assert [(u["user_id"], u["calls"]) for u in user] == [("u1", 2)]
+
     def gpu_allocation() -> None:
         body = pipeline.get("/gpu/allocation", tenant("acme"), **WINDOW)
         assert body["deployments"] is None and body["rows"] == []
@@ -793,6 +808,7 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/jobs": jobs,
         "/api/v1/anomalies": anomalies,
         "/api/v1/budgets": budgets,
+        "/api/v1/search": search,
     } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
 
 
