@@ -44,7 +44,7 @@ def render(context: PageContext) -> None:
         f"{filters.label}, {f'tenant {filters.tenant}' if filters.tenant else 'all tenants'}"
         " (UTC). Cost is every call of the feature, failed and abandoned "
         "sessions included; a value unit is the outcome that counts one unit of value for "
-        "the feature (SPENDSCOPE_VALUE_UNITS), including those reported late."
+        "the feature (value_units.toml or SPENDSCOPE_VALUE_UNITS), including those reported late."
     )
     if filters.environment is not None:
         st.warning(
@@ -72,8 +72,10 @@ def render(context: PageContext) -> None:
     )
     if any(row["value_unit"] is None for row in features):
         st.info(
-            "Features without a value unit show n/a per value unit: set one with "
-            "SPENDSCOPE_VALUE_UNITS (`feature=outcome`), see docs/value-units.md."
+            "Features without a value unit show n/a per value unit: set one in "
+            "`value_units.toml` in the data directory, or with "
+            "`PUT /api/v1/value-units/config/{feature}` (no restart), or with "
+            "SPENDSCOPE_VALUE_UNITS; see docs/value-units.md."
         )
 
     st.subheader("Cost per value unit over time")

@@ -727,6 +727,10 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         everyone = {r["feature"]: r for r in pipeline.get("/value-units")["value_units"]}
         assert everyone["support"]["units"] == 2
 
+    def value_unit_config() -> None:  # every tenant's features use the same units
+        mine = pipeline.get("/value-units/config", tenant("acme"))["value_units"]
+        assert mine == pipeline.get("/value-units/config")["value_units"]
+
     def anomalies() -> None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         signals = [
@@ -809,6 +813,7 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/anomalies": anomalies,
         "/api/v1/budgets": budgets,
         "/api/v1/search": search,
+        "/api/v1/value-units/config": value_unit_config,
     } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
 
 
@@ -846,6 +851,9 @@ SHARED_WRITES = {  # change what every tenant sees: an unscoped token only (403)
     ("POST", "/api/v1/budgets/reload"),
     ("POST", "/api/v1/gpu/prices"),
     ("POST", "/api/v1/reconciliation/bills"),
+    ("PUT", "/api/v1/value-units/config/{feature}"),
+    ("DELETE", "/api/v1/value-units/config/{feature}"),
+    ("POST", "/api/v1/value-units/config/reload"),
 }
 # Scoped to the token's tenant: `alert_checks` (the "alert" and "mutes" checks) holds an
 # acme token to acme's incidents and mutes (404 for globex's, its mutes forced to acme).
@@ -871,7 +879,7 @@ def test_a_tenant_token_writes_only_within_its_tenant_on_every_endpoint(
     }
     assert writes == SHARED_WRITES | TENANT_WRITES | INGEST_WRITES, "a write has no check here"
     for method, path in SHARED_WRITES:
-        concrete = path.replace("{override_id}", "1")
+        concrete = path.replace("{override_id}", "1").replace("{feature}", "support")
         denied = pipeline.client.request(method, concrete, json={}, headers=tenant("acme"))
         assert denied.status_code == 403, (method, path, denied.text)
     _tenant_world(pipeline)
