@@ -35,37 +35,10 @@ def render(context: PageContext) -> None:
             "sent."
         )
         return
-    if found["sessions"]:
-        st.subheader("Sessions")
-        _table(
-            [
-                {
-                    "session": session_link(row["session_id"], row["tenant_id"]),
-                    "feature": row["feature"],
-                    "user": row["user_id"],
-                    **_figures(row),
-                }
-                for row in found["sessions"]
-            ],
-            "session",
-        )
-    if found["traces"]:
-        st.subheader("Traces")
-        _table(
-            [
-                {
-                    "trace": row["trace_id"],
-                    "session": session_link(row["session_id"], row["tenant_id"])
-                    if row["session_id"]
-                    else None,
-                    "feature": row["feature"],
-                    "user": row["user_id"],
-                    **_figures(row),
-                }
-                for row in found["traces"]
-            ],
-            "session",
-        )
+    for kind, title, first in (("sessions", "Sessions", None), ("traces", "Traces", "trace")):
+        if found[kind]:
+            st.subheader(title)
+            _table([_session_row(row, first) for row in found[kind]], "session")
     if found["users"]:
         st.subheader("Users")
         _table(
@@ -73,6 +46,18 @@ def render(context: PageContext) -> None:
              for row in found["users"]],
             "user",
         )  # fmt: skip
+
+
+def _session_row(row: dict[str, Any], first: str | None) -> dict[str, Any]:
+    """A session's or a trace's row (`first`: the trace id's column), linking the session."""
+    linked = session_link(row["session_id"], row["tenant_id"]) if row["session_id"] else None
+    return {
+        **({first: row["trace_id"]} if first else {}),
+        "session": linked,
+        "feature": row["feature"],
+        "user": row["user_id"],
+        **_figures(row),
+    }
 
 
 def _figures(row: dict[str, Any]) -> dict[str, Any]:
