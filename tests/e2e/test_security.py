@@ -368,6 +368,9 @@ REVIEWED: dict[str, set[str]] = {
     "warehouse.queries.unit_economics": {
         "RESOLVED_OUTCOMES",
     },
+    "warehouse.queries.search": {
+        "scope=where",  # TenantScope.where's fixed condition; the tenant is a parameter
+    },
 }
 
 

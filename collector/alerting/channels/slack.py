@@ -12,7 +12,14 @@ from typing import Any
 
 import httpx
 
-from collector.alerting.channel import UrlChannel, explanation, facts, headline, other_details
+from collector.alerting.channel import (
+    UrlChannel,
+    explanation,
+    facts,
+    headline,
+    incident_link,
+    other_details,
+)
 from warehouse.incidents.outbox import OutboxItem
 
 HEADER_LIMIT = 150
@@ -41,7 +48,7 @@ class SlackChannel(UrlChannel):
     max_unanswered: int = 3  # no idempotency key: a late answer may mean a message shown
 
     def body(self, item: OutboxItem) -> dict[str, Any]:
-        return message(item.snapshot, self.dashboard_url)
+        return message(item.snapshot, incident_link(self.dashboard_url, item.incident_id))
 
     def delivered(self, response: httpx.Response) -> bool:
         return response.status_code == 200
@@ -90,7 +97,7 @@ def message(snapshot: dict[str, Any], dashboard_url: str | None = None) -> dict[
                 "elements": [
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": "Open in spendscope"},
+                        "text": {"type": "plain_text", "text": "Open the incident"},
                         "url": dashboard_url,
                     }
                 ],
