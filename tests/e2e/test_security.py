@@ -182,6 +182,12 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.spans.attribution": {
         "', '.join(('s.' + d for d in DIMENSIONS))",
+        "', '.join(('r.' + d for d in DIMENSIONS))",
+        "', '.join(DIMENSIONS[1:])",
+        "', '.join((_first(d) for d in DIMENSIONS[1:]))",
+        "_first('feature')",
+        "_first('feature_default')",
+        "column",  # a dimension column name from DIMENSIONS
         "MAX_DEPTH",
         "_INHERIT",
         "_OWN",
