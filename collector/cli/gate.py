@@ -285,11 +285,14 @@ def compare(
     base: Annotated[
         str,
         typer.Option(
-            help="The base run: a run file (main's), or with --server `branch:NAME` (its "
-            "newest run) or `run:ID`."
+            help=option_help(
+                "The base run: a file, or with --server branch:NAME or run:ID.", "main.json"
+            )
         ),
-    ],
-    head: Annotated[str, typer.Option(help="The head run (the pull request's), as --base.")],
+    ] = "main.json",
+    head: Annotated[
+        str, typer.Option(help=option_help("The head run, as --base.", "run.json"))
+    ] = "run.json",
     policy_file: Annotated[
         Path | None,
         typer.Option(
