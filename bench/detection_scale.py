@@ -96,11 +96,15 @@ def child(path: Path, mode: str, memory_limit: int) -> None:
             "WHERE hour >= $start AND hour < $end",
             {"start": window, "end": now},
         ).fetchall()
-        detail = ""
+        detail = "the scan"
     else:
         signals = anomalies.detect(cursor, now, AnomalyConfig())
         (series,) = cursor.execute("SELECT count(*) FROM spend_state_series").fetchone() or (0,)
         detail = f"{series:,} series in the state, {len(signals)} signals"
+    (held,) = cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone() or (
+        0,
+    )
+    detail += f"; DuckDB holds {int(held or 0) / 1e9:.2f} GB at the end"
     database.close()
     figures = {
         "wall": time.perf_counter() - wall,

@@ -30,6 +30,7 @@ import polars as pl
 from warehouse.store.staging import registered
 
 NONE = "(none)"
+HOUR = dt.timedelta(hours=1)
 # The dimension sets watched: each is one GROUPING SET.
 DIMENSION_SETS: tuple[tuple[str, ...], ...] = (
     (),
@@ -77,8 +78,10 @@ ROW_CODE = CODE.format(
 GROUPING_SETS = ", ".join(
     "(" + ", ".join(("hour", *(DIMENSION_IDS[d][0] for d in dims))) + ")" for dims in DIMENSION_SETS
 )
+# A week of hours at a time: the aggregation's hash table holds a week's groups, not 50 days'.
+SLICE_HOURS = 168
 SPEND = f"""
-CREATE OR REPLACE TEMP TABLE spend_hourly AS
+INSERT INTO spend_hourly
 SELECT {ROW_CODE} AS code, hour,
        sum(cost_usd::DOUBLE) AS cost,  -- statistics only: float is fine, and fast
        sum(calls)::DOUBLE AS calls
@@ -137,8 +140,17 @@ def spend_series(
             "SELECT coalesce(max(f), 0) + 1, coalesce(max(m), 0) + 1, coalesce(max(t), 0) + 1 "
             "FROM spend_leaves"
         ).fetchone() or (1, 1, 1)
-        cursor.execute(SPEND, {**params, "nf": nf, "nm": nm, "nt": nt})
-        cursor.execute(KEYS, {"nf": nf, "nm": nm, "nt": nt})
+        cursor.execute(
+            "CREATE OR REPLACE TEMP TABLE spend_hourly (code BIGINT, hour TIMESTAMP, "
+            "cost DOUBLE, calls DOUBLE)"
+        )
+        ids = {"nf": nf, "nm": nm, "nt": nt}
+        sliced = start
+        while sliced < end:
+            upto = min(sliced + SLICE_HOURS * HOUR, end)
+            cursor.execute(SPEND, {"start": sliced, "end": upto, **ids})
+            sliced = upto
+        cursor.execute(KEYS, ids)
         (count,) = cursor.execute("SELECT count(*) FROM spend_keys").fetchone() or (0,)
         yield int(count)
     finally:
@@ -161,9 +173,7 @@ def grid(
         "WHERE series >= $lo AND series < $hi ORDER BY series",
         bounds,
     ).pl()
-    rows = cursor.execute(
-        GRID, {**bounds, "start": start, "last": end - dt.timedelta(hours=1)}
-    ).pl()
+    rows = cursor.execute(GRID, {**bounds, "start": start, "last": end - HOUR}).pl()
     return SeriesGrid(rows, keys)
 
 
