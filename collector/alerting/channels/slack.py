@@ -12,7 +12,14 @@ from typing import Any
 
 import httpx
 
-from collector.alerting.channel import UrlChannel, explanation, facts, headline, other_details
+from collector.alerting.channel import (
+    UrlChannel,
+    explanation,
+    facts,
+    headline,
+    other_details,
+    usd,
+)
 from warehouse.incidents.outbox import OutboxItem
 
 HEADER_LIMIT = 150
@@ -69,6 +76,14 @@ def message(snapshot: dict[str, Any], dashboard_url: str | None = None) -> dict[
     lines = explanation(snapshot["details"])
     if lines:
         text = "*What changed*\n" + "\n".join(f"• {line}" for line in lines)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}}
+        )
+    grouped = snapshot["details"].get("grouped") or []
+    if grouped:  # the related series of the same cause (warehouse.incidents.grouping)
+        text = "*Also firing, same cause (not added: they overlap)*\n" + "\n".join(
+            f"• `{g['series']}` {usd(g['impact_usd'])}" for g in grouped
+        )
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}}
         )
