@@ -59,7 +59,7 @@ GRAINS = (("hour", 1), ("day", 24))
 # Beyond this many hours to derive one by one, the columnar rebuild is cheaper.
 MAX_DERIVED_HOURS = 24
 # A rebuild computes the columnar statistics of this many series at a time.
-REBUILD_SERIES = 2000
+REBUILD_SERIES = 1000
 NEXT = ("recent", "level", "mad")
 
 
