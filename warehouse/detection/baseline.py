@@ -190,15 +190,17 @@ def statistics(
     )
     frame = _residual(frame, t, b)
     # A missing residual (before the series' first spend) counts as 0 (no correction):
-    # a rolling median over nulls is several times slower.
-    residuals = pl.col("residual").fill_null(0.0).shift(1)
+    # a rolling median over nulls is several times slower (even the one null a shift adds;
+    # the windows it reaches are masked).
+    residuals = pl.col("residual").fill_null(0.0).shift(1, fill_value=0.0)
     floor = pl.when(pl.col("age") >= b.level_floor_hours).then(
         _masked(residuals.rolling_median(b.level_floor_hours), b.level_floor_hours)
     )
     level = pl.max_horizontal(
         _masked(residuals.rolling_median(b.level_hours), b.level_hours), floor
     )
-    frame = frame.with_columns(level=level, raw_level=level)
+    # Computed once (an eager with_columns would compute a repeated expression twice).
+    frame = frame.with_columns(level=level).with_columns(raw_level=pl.col("level"))
     frame = _deviation(frame)
     if tail is None or tail > 24:
         mad = rolling_spread(pl.col("deviation"), b.scale_low, b.scale_high, b.scale_hours)

@@ -19,6 +19,7 @@ from collector.alerting.channel import (
     headline,
     incident_link,
     other_details,
+    usd,
 )
 from warehouse.incidents.outbox import OutboxItem
 
@@ -76,6 +77,14 @@ def message(snapshot: dict[str, Any], dashboard_url: str | None = None) -> dict[
     lines = explanation(snapshot["details"])
     if lines:
         text = "*What changed*\n" + "\n".join(f"• {line}" for line in lines)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}}
+        )
+    grouped = snapshot["details"].get("grouped") or []
+    if grouped:  # the related series of the same cause (warehouse.incidents.grouping)
+        text = "*Also firing, same cause (not added: they overlap)*\n" + "\n".join(
+            f"• `{g['series']}` {usd(g['impact_usd'])}" for g in grouped
+        )
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}}
         )
