@@ -234,7 +234,12 @@ def _collect(
     branch: str | None,
 ) -> Run:
     settings = Settings(data_dir=data_dir)
-    database = Database.open(settings.database_path, memory_limit_bytes=settings.memory_limit_bytes)
+    try:
+        database = Database.open(
+            settings.database_path, memory_limit_bytes=settings.memory_limit_bytes
+        )
+    except Exception as exc:  # the CLI's boundary: one line, not a traceback
+        raise _fail(f"cannot open the recording's warehouse: {type(exc).__name__}: {exc}") from None
     try:
         for _ in run_jobs(database, settings, list(JOBS)):
             pass
