@@ -103,6 +103,10 @@ class Figures:
     kinds: dict[str, tuple[int, int, float, float, list[float]]]  # n caught, n, $ caught, $, delays
     spikes_1h: int  # material spikes caught within 1 h
     per_call_6h: int  # material cost-per-call incidents caught within 6 h
+    # Spikes whose first hour clears the hour's floors (see `_clears_hour_floors`), and
+    # how many of them were caught within 1 h.
+    spikes_clear: int = 0
+    spikes_clear_1h: int = 0
     material: dict[str, int] = field(default_factory=dict)  # per kind
     events: dict[str, int] = field(default_factory=dict)  # false incidents per event, noise
     day_after_holiday: int = 0
@@ -206,15 +210,17 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World, config: Anomal
             len(got), len(mine), sum(i.excess for i in got), sum(i.excess for i in mine), delays
         )  # fmt: skip
 
-    def within(kind: str, hours: int) -> int:
+    def within(kind: str, hours: int, among: set[int] = material) -> int:
         return sum(
             1
             for i in world.incidents
             if i.kind == kind
             and i.number in detected
-            and i.number in material
+            and i.number in among
             and detected[i.number] + 1 - i.start <= hours
         )
+
+    clear = _clears_hour_floors(scored, keys, windows, world, config)
 
     figures = Figures(
         series=keys.height,
@@ -224,6 +230,8 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World, config: Anomal
         caught_usd=sum(i.excess for i in world.incidents if i.number in detected),
         kinds=kinds,
         spikes_1h=within("spike", 1),
+        spikes_clear=len(clear),
+        spikes_clear_1h=within("spike", 1, clear),
         per_call_6h=within("per_call", 6),
         material={
             k: sum(1 for i in world.incidents if i.kind == k and i.number in material)
@@ -232,6 +240,39 @@ def judge(scored: pl.DataFrame, keys: pl.DataFrame, world: World, config: Anomal
     )
     _by_event(figures, starts, world, detected)
     return figures
+
+
+def _clears_hour_floors(
+    scored: pl.DataFrame,
+    keys: pl.DataFrame,
+    windows: pl.DataFrame,
+    world: World,
+    config: AnomalyConfig,
+) -> set[int]:
+    """The spikes that any detector with the hour's floors could page for in their first
+    hour: on their own series, the first hour's injected dollars reach `min_excess_usd` and
+    the hour's spend reaches `min_ratio` x (and `min_spend_usd`) the spend without them. A
+    spike on a series already raised by earlier incidents (a level shift it recurs on) can
+    be material yet a 1.2x hour: no hour floor lets that through."""
+    t = config.hour
+    spikes = pl.DataFrame(
+        [(i.number, i.target, i.start) for i in world.incidents if i.kind == "spike"],
+        schema={"incident": pl.Int64, "key": pl.String, "at": pl.Int64},
+        orient="row",
+    )
+    spent = (
+        scored.filter(pl.col("grain") == "hour")
+        .join(keys.select("series", "key"), on="series")
+        .select("key", "value", at=(pl.col("hour") - pl.lit(START)).dt.total_hours())
+    )
+    first = windows.filter(pl.col("window") == 1).select("incident", "key", "at", "extra")
+    rows = spikes.join(first, on=["incident", "key", "at"]).join(spent, on=["key", "at"])
+    clear = rows.filter(
+        (pl.col("extra") >= t.min_excess_usd)
+        & (pl.col("value") >= t.min_spend_usd)
+        & (pl.col("value") >= t.min_ratio * (pl.col("value") - pl.col("extra")))
+    )
+    return set(clear["incident"].to_list())
 
 
 def _by_event(
@@ -301,7 +342,8 @@ def _line(name: str, f: Figures) -> str:
     per_call = f"{f.material['per_call']} of {f.kinds['per_call'][1]}"
     return (
         f"  {name:10} false {f.false:3} = {f.false_rate:.3f}/series-week  recall {f.recall:6.1%}"
-        f"  spikes<=1h {f.spikes_1h}/{spikes}  per-call<=6h {f.per_call_6h}/{per_call}"
+        f"  spikes<=1h {f.spikes_1h}/{spikes} (clearing the hour's floors "
+        f"{f.spikes_clear_1h}/{f.spikes_clear})  per-call<=6h {f.per_call_6h}/{per_call}"
         f"  day after holiday {f.day_after_holiday}"
     )
 
@@ -331,10 +373,12 @@ def report(results: dict[int, dict[str, Figures]]) -> list[str]:
             1, sum(f.material["per_call"] for f in pooled)
         )
         holiday = sum(f.day_after_holiday for f in pooled)
+        clear = sum(f.spikes_clear_1h for f in pooled) / max(1, sum(f.spikes_clear for f in pooled))
         print(
             f"pooled {name:10}: false {false:.3f}/series-week, recall {recall:.1%}, material "
-            f"spikes within 1 h {spikes:.0%}, material cost-per-call incidents within 6 h "
-            f"{per_call:.0%}, false on the day after the holiday {holiday}"
+            f"spikes within 1 h {spikes:.0%} (of those clearing the hour's floors {clear:.0%}), "
+            f"material cost-per-call incidents within 6 h {per_call:.0%}, false on the day "
+            f"after the holiday {holiday}"
         )
         if name == "spendscope":
             figures = {"false": false, "recall": recall, "spike_1h": spikes}

@@ -39,6 +39,8 @@ from collector.api.routers import (
     gpu,
     outcomes,
     prices,
+    search,
+    value_units,
 )
 from collector.api.routers import (
     reconciliation as reconciliation_api,
@@ -58,6 +60,7 @@ from collector.ingest.traces.writer import Writer
 from collector.service_metrics import IngestMetrics, JobStateCollector
 from collector.settings import Settings
 from warehouse.config import sync as config_sync
+from warehouse.config.value_units_file import ValueUnits, ValueUnitsFileError
 from warehouse.detection import anomalies, budgets, runaway
 from warehouse.gpu import prices as gpu_prices
 from warehouse.gpu.config import GpuConfig, store_config
@@ -306,6 +309,17 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     return app
 
 
+def _value_units(settings: Settings) -> ValueUnits:
+    """SPENDSCOPE_VALUE_UNITS under the value units file; an invalid file is logged and
+    the setting's units apply until it is fixed and reloaded."""
+    units = ValueUnits(settings.value_units, settings.data_dir)
+    try:
+        units.reload()
+    except ValueUnitsFileError as exc:
+        log.error("value units file not loaded: %s", "; ".join(exc.errors))
+    return units
+
+
 def api_context(service: Service) -> deps.ApiContext:
     settings = service.settings
     # Reporting outcomes is ingest: open when ingest is, else an ingest or API token.
@@ -320,7 +334,7 @@ def api_context(service: Service) -> deps.ApiContext:
         price_file=service.price_file,
         channels=service.channels,
         wake_dispatcher=service.dispatcher.wake,
-        value_units=dict(settings.value_units),
+        value_units=_value_units(settings),
         detector_intervals={
             "spend_anomaly": settings.detection_interval_seconds,
             "budget": settings.detection_interval_seconds,
@@ -351,6 +365,8 @@ def _include_routers(app: FastAPI, service: Service) -> None:
     app.include_router(reconciliation_api.router)
     app.include_router(gate.router)
     app.include_router(outcomes.router)
+    app.include_router(search.router)
+    app.include_router(value_units.router)
 
 
 # ---- health and metrics --------------------------------------------------------------------

@@ -249,8 +249,13 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = Field(
         None, description="Generic webhook receiving every notice as JSON; a secret."
     )
+    dashboard_url: str | None = Field(
+        None,
+        description="Public URL of the dashboard: every alert links to its incident there "
+        "(`<url>/alerts?incident=<id>`); unset: alerts carry no link.",
+    )
     alert_dashboard_url: str | None = Field(
-        None, description="Link put in alerts (Slack button, PagerDuty link), e.g. the dashboard."
+        None, description="Older name of SPENDSCOPE_DASHBOARD_URL, used when that is unset."
     )
     alert_source: str | None = Field(
         None, description="PagerDuty `payload.source`; the host name when unset."

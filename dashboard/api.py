@@ -154,6 +154,10 @@ class ApiClient:
             {"start": start.isoformat(), "end": end.isoformat(), **(filters or {})},
         )
 
+    def search(self, text: str, limit: int = 20) -> dict[str, Any]:
+        """The sessions, traces and users whose id is `text` (or starts with it)."""
+        return self.get("/search", {"q": text, "limit": limit})
+
     def prices(self) -> dict[str, Any]:
         return self.get("/prices")
 

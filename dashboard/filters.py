@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 
@@ -43,6 +44,11 @@ class Filters:
     def daily(self) -> bool:
         """Daily buckets suit the window (hourly below three days)."""
         return self.end - self.start > dt.timedelta(days=3)
+
+    @property
+    def grain(self) -> Literal["hour", "day"]:
+        """The time buckets of the page's charts: days, or hours up to three days."""
+        return "day" if self.daily else "hour"
 
 
 def next_hour(now: dt.datetime) -> dt.datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dashboard.moments import moment
 from dashboard.money import usd
 
 KINDS = {
@@ -28,7 +29,7 @@ def finding_row(finding: dict[str, Any]) -> dict[str, Any]:
         "usual": usd(finding["expected_usd"]),
         "projected impact": usd(finding["impact_usd"]),
         "tenant": finding["tenant_id"],
-        "last found": finding["last_detected_at"],
+        "last found": moment(finding["last_detected_at"]),
         "series": finding["series"],
     }
 
@@ -46,6 +47,24 @@ def budget_row(budget: dict[str, Any]) -> dict[str, Any]:
         "threshold crossed": _percent(budget["threshold_crossed"]),
         "firing": budget["firing"],
     }
+
+
+def reasons_text(reasons: list[dict[str, Any]] | None) -> str:
+    """A runaway session's reasons, each named once: `peers (calls 6.2x, spend 4.1x), loop
+    (38 repeats)` rather than `peers, peers, loop`."""
+    measures: dict[str, list[str]] = {}
+    for reason in reasons or []:
+        shown = measures.setdefault(str(reason["reason"]), [])
+        if reason.get("measure") is not None:
+            times = f" {reason['times']}x" if reason.get("times") is not None else ""
+            shown.append(f"{str(reason['measure']).replace('_', ' ')}{times}")
+        elif reason.get("repeats") is not None:
+            shown.append(f"{reason['repeats']} repeats")
+        elif reason.get("budget_usd") is not None:
+            shown.append(f"over ${reason['budget_usd']}")
+    return ", ".join(
+        f"{name} ({', '.join(shown)})" if shown else name for name, shown in measures.items()
+    )
 
 
 def details_text(value: Any) -> str | None:

@@ -152,6 +152,8 @@ class Demo:
             "SPENDSCOPE_VALUE_UNITS": ",".join(f"{k}={v}" for k, v in value_units.items()),
             "SPENDSCOPE_LOG_FORMAT": "text",
             "SPENDSCOPE_INSTANCE_ID": self.instance,
+            # Alerts link their incident on the dashboard this demo starts.
+            "SPENDSCOPE_DASHBOARD_URL": settings.dashboard_url or self.dashboard_url,
         }
         if self.api_token:
             env["SPENDSCOPE_API_TOKENS"] = ",".join(settings.api_tokens or [self.api_token])

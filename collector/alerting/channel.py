@@ -81,6 +81,14 @@ class UrlChannel:
         return (self.webhook_url,)
 
 
+def incident_link(dashboard_url: str | None, incident_id: int) -> str | None:
+    """Where the incident is on the dashboard (its Alerts page, the incident chosen), from
+    the dashboard's public URL (SPENDSCOPE_DASHBOARD_URL); None without one."""
+    if not dashboard_url:
+        return None
+    return f"{dashboard_url.rstrip('/')}/alerts?incident={incident_id}"
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
     """`text` without any secret; for a URL, without its path either (where the secret of a
     webhook URL lives), however an error message quotes it."""

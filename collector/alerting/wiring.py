@@ -16,7 +16,7 @@ from warehouse.incidents.policy import AlertPolicy
 
 def alert_channels(settings: Settings) -> list[Channel]:
     """The configured channels: a URL or routing key makes one."""
-    link = settings.alert_dashboard_url
+    link = settings.dashboard_url or settings.alert_dashboard_url
     channels: list[Channel] = []
     if settings.slack_webhook_url is not None:
         channels.append(SlackChannel(settings.slack_webhook_url.get_secret_value(), link))

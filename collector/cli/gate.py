@@ -133,6 +133,57 @@ def record(
         raise typer.Exit(status)
 
 
+@gate_cli.command("load")
+def load(
+    files: Annotated[
+        list[Path], typer.Argument(help="OTLP/JSON files: one export request a line.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help=option_help("Run file to write.", "run.json"))
+    ] = Path("run.json"),
+    label: Annotated[str, typer.Option(help=option_help("A name for the run.", "ci"))] = "ci",
+    commit: Annotated[
+        str | None,
+        typer.Option(help=option_help("Commit of the run.", "GITHUB_SHA or git HEAD")),
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(help=option_help("Branch of the run.", "GITHUB_HEAD_REF or git branch")),
+    ] = None,
+) -> None:
+    """A run from spans a suite exported to files instead of to spendscope (the OTel
+    Collector's file exporter writes one OTLP/JSON export request a line): they go through a
+    spendscope of its own, priced and attributed as `record` does, as one repetition."""
+    with tempfile.TemporaryDirectory(prefix="spendscope-gate-") as directory:
+        data_dir = Path(directory)
+        started = dt.datetime.now(dt.UTC)
+        with _own_service(data_dir) as endpoint:
+            for file in files:
+                _send_file(file, endpoint)
+        windows = [(started, dt.datetime.now(dt.UTC))]
+        run = _collect(data_dir, windows, label, [f"load {file}" for file in files], commit, branch)
+    write_run(run, output)
+    typer.echo(f"loaded {len(run.calls)} model calls -> {output}")
+
+
+def _send_file(file: Path, endpoint: str) -> None:
+    """Each line of `file` to the service's /v1/traces; exits 2 naming the first bad line."""
+    try:
+        lines = file.read_bytes().splitlines()
+    except OSError as exc:
+        raise _fail(f"{file}: cannot read it ({exc.strerror})") from None
+    with httpx.Client(base_url=endpoint, timeout=60) as client:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            response = client.post(
+                "/v1/traces", content=line, headers={"content-type": "application/json"}
+            )
+            if response.status_code != 200:
+                detail = response.text[:300]
+                raise _fail(f"{file}:{number}: not an OTLP/JSON export request ({detail})")
+
+
 @contextmanager
 def _own_service(data_dir: Path) -> Iterator[str]:
     """`spendscope serve` on a free loopback port with `data_dir`, stopped (and flushed) on
@@ -234,7 +285,12 @@ def _collect(
     branch: str | None,
 ) -> Run:
     settings = Settings(data_dir=data_dir)
-    database = Database.open(settings.database_path, memory_limit_bytes=settings.memory_limit_bytes)
+    try:
+        database = Database.open(
+            settings.database_path, memory_limit_bytes=settings.memory_limit_bytes
+        )
+    except Exception as exc:  # the CLI's boundary: one line, not a traceback
+        raise _fail(f"cannot open the recording's warehouse: {type(exc).__name__}: {exc}") from None
     try:
         for _ in run_jobs(database, settings, list(JOBS)):
             pass
@@ -285,11 +341,14 @@ def compare(
     base: Annotated[
         str,
         typer.Option(
-            help="The base run: a run file (main's), or with --server `branch:NAME` (its "
-            "newest run) or `run:ID`."
+            help=option_help(
+                "The base run: a file, or with --server branch:NAME or run:ID.", "main.json"
+            )
         ),
-    ],
-    head: Annotated[str, typer.Option(help="The head run (the pull request's), as --base.")],
+    ] = "main.json",
+    head: Annotated[
+        str, typer.Option(help=option_help("The head run, as --base.", "run.json"))
+    ] = "run.json",
     policy_file: Annotated[
         Path | None,
         typer.Option(

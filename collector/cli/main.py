@@ -50,6 +50,12 @@ GrpcPort = Annotated[
     int | None, setting_option(Settings, "grpc_port", text="OTLP/gRPC port, 0 disables.")
 ]
 LogFormat = Annotated[str | None, setting_option(Settings, "log_format", text="json or text.")]
+DashboardUrl = Annotated[
+    str | None,
+    setting_option(
+        Settings, "dashboard_url", text="Public dashboard URL that alerts link their incident to."
+    ),
+]
 
 
 @cli.callback()
@@ -154,6 +160,7 @@ def serve(
     http_port: HttpPort = None,
     grpc_port: GrpcPort = None,
     log_format: LogFormat = None,
+    dashboard_url: DashboardUrl = None,
 ) -> None:
     """Receive OTLP spans, run the jobs and serve the API (migrates the database first)."""
     settings = load_settings(
@@ -162,6 +169,7 @@ def serve(
         http_port=http_port,
         grpc_port=grpc_port,
         log_format=log_format,
+        dashboard_url=dashboard_url,
     )
     configure_logging(settings.log_format, settings.log_level)
     serve_app(settings)

@@ -11,14 +11,18 @@ from dashboard.views import (
     models,
     overview,
     reconciliation,
+    search,
     sessions,
     unit_economics,
+    user,
 )
 
 PAGES: list[Page] = [
     overview.PAGE,
     unit_economics.PAGE,
     sessions.PAGE,
+    search.PAGE,
+    user.PAGE,
     models.PAGE,
     gpu.PAGE,
     anomalies.PAGE,

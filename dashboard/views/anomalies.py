@@ -183,26 +183,37 @@ def _runaway(details: dict[str, Any]) -> None:
     )
 
 
+def budget_chart(budgets: list[dict[str, Any]]) -> go.Figure:
+    """Spend so far and forecast per budget, in percent of each budget's amount."""
+    names = [b["name"] for b in budgets]
+
+    def bar(name: str, key: str) -> go.Bar:
+        return go.Bar(
+            name=name,
+            x=names,
+            y=[float(Decimal(b[key]) * 100 / Decimal(b["amount_usd"])) for b in budgets],
+            customdata=[[usd(b[key]), usd(b["amount_usd"])] for b in budgets],
+            hovertemplate="%{y:.0f}%: %{customdata[0]} of %{customdata[1]}",
+        )
+
+    figure = go.Figure([bar("spend so far", "spend_usd"), bar("forecast", "forecast_usd")])
+    figure.add_hline(y=100, line_dash="dash", annotation_text="budget", line_color="firebrick")
+    return figure.update_layout(barmode="group", yaxis_title="% of the budget").update_yaxes(
+        rangemode="nonnegative", ticksuffix="%"
+    )
+
+
 def _budgets(budgets: list[dict[str, Any]]) -> None:
     st.subheader("Budgets")
     if not budgets:
         st.info(NO_BUDGETS)
         return
-    names = [b["name"] for b in budgets]
-    figure = go.Figure(
-        [
-            go.Bar(name="spend so far", x=names, y=[float(b["spend_usd"]) for b in budgets]),
-            go.Bar(name="forecast", x=names, y=[float(b["forecast_usd"]) for b in budgets]),
-            go.Scatter(
-                name="budget",
-                x=names,
-                y=[float(b["amount_usd"]) for b in budgets],
-                mode="markers",
-                marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3}},
-            ),
-        ]
-    ).update_layout(barmode="group", yaxis_title="USD")
-    st.plotly_chart(figure)
+    st.caption(
+        "Each budget on its own scale: spend so far and the period-end forecast as a share "
+        "of its amount (the line at 100%), so a $10 daily budget overrunning shows beside a "
+        "$1,500 monthly one. Hover for the dollars."
+    )
+    st.plotly_chart(budget_chart(budgets))
     st.dataframe([budget_row(b) for b in budgets], hide_index=True)
     over = [b["name"] for b in budgets if b["forecast_overrun"]]
     if over:

@@ -13,8 +13,9 @@ import streamlit as st
 
 from dashboard.api import ApiClient, ApiForbidden
 from dashboard.breakeven import break_even
+from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters
-from dashboard.money import share, usd
+from dashboard.money import dollars, share, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import filters_do_not_apply, not_allowed
 
@@ -40,7 +41,7 @@ def render(context: PageContext) -> None:
         help="What the same prompt and generation tokens would cost at this model's API "
         "prices: the break-even view.",
     )
-    grain = "day" if filters.daily else "hour"
+    grain = filters.grain
     try:
         efficiency = api.gpu_efficiency(
             filters.start, filters.end, grain=grain, reference=reference
@@ -52,12 +53,12 @@ def render(context: PageContext) -> None:
         if not efficiency["rows"]:
             st.info(f"**No GPU metrics in this window.** {NO_GPU_DATA}")
             return
-        _efficiency(efficiency, grain, reference)
+        _efficiency(efficiency, filters, reference)
     _allocation(api, filters)
 
 
-def _efficiency(efficiency: dict[str, Any], grain: str, reference: str) -> None:
-    totals = efficiency["totals"]
+def _efficiency(efficiency: dict[str, Any], filters: Filters, reference: str) -> None:
+    totals, grain = efficiency["totals"], filters.grain
     cols = st.columns(4)
     cols[0].metric("Utilization", share(totals["utilization"]), help="Busy / GPU-hours.")
     cols[1].metric(
@@ -87,11 +88,10 @@ def _efficiency(efficiency: dict[str, Any], grain: str, reference: str) -> None:
             "are not in the cost: add one (docs/gpu.md)."
         )
     if even is not None:
-        verdict = "cheaper" if even.cheaper else "dearer"
         target = share(even.utilization) if even.utilization is not None else "n/a"
         st.caption(
             f"Self-hosting cost {even.ratio:.2f}x what {reference} would have charged for the "
-            f"same tokens ({verdict}; savings {usd(totals['savings_vs_reference_usd'])}). "
+            f"same tokens: {saving_text(totals['savings_vs_reference_usd'])}. "
             f"Both cost the same at about {target} utilization, if throughput grows with it."
         )
 
@@ -99,26 +99,19 @@ def _efficiency(efficiency: dict[str, Any], grain: str, reference: str) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(f"Utilization by {grain}")
-        st.plotly_chart(
-            px.line(
-                frame,
-                x="period",
-                y="utilization",
-                color="deployment",
-                markers=True,
-                labels={"period": grain},
-            ).update_yaxes(tickformat=".2~%", rangemode="tozero")
-        )
+        figure = px.line(
+            frame, x="period", y="utilization", color="deployment", markers=True
+        ).update_yaxes(tickformat=".2~%", rangemode="tozero")
+        st.plotly_chart(time_axis(figure, filters.start, filters.end, grain, grain))
     with right:
         st.subheader(f"GPU cost by {grain}: busy and idle")
-        st.plotly_chart(
-            px.bar(
-                frame,
-                x="period",
-                y=["busy_usd", "idle_usd"],
-                labels={"period": grain, "value": "cost (USD)", "variable": ""},
-            )
+        figure = px.bar(
+            frame,
+            x="period",
+            y=["busy_usd", "idle_usd"],
+            labels={"value": "cost (USD)", "variable": ""},
         )
+        st.plotly_chart(cost_axis(time_axis(figure, filters.start, filters.end, grain, grain)))
     st.subheader("By deployment")
     st.dataframe(_deployments(efficiency["rows"]), hide_index=True)
 
@@ -209,15 +202,14 @@ def _allocation(api: ApiClient, filters: Filters) -> None:
         }
         for row in sorted(rows, key=lambda r: -Decimal(r["cost_usd"]))
     ]
-    st.plotly_chart(
-        px.bar(
-            frame,
-            x=dimension,
-            y=["busy_usd", "idle_usd"],
-            hover_data=["deployment"],
-            labels={"value": "allocated GPU cost (USD)", "variable": ""},
-        )
+    figure = px.bar(
+        frame,
+        x=dimension,
+        y=["busy_usd", "idle_usd"],
+        hover_data=["deployment"],
+        labels={"value": "allocated GPU cost (USD)", "variable": ""},
     )
+    st.plotly_chart(cost_axis(figure))
     st.dataframe(
         [
             {
@@ -231,6 +223,19 @@ def _allocation(api: ApiClient, filters: Filters) -> None:
         ],
         hide_index=True,
     )
+
+
+def saving_text(saving: str | None) -> str:
+    """What self-hosting saved against the reference, in words: a negative saving is a
+    cost ("costs $475.83 more"), never "savings $-475.83"."""
+    amount = dollars(saving)
+    if amount is None:
+        return "no saving to compare"
+    if amount < 0:
+        return f"self-hosting costs {usd(-amount)} more"
+    if amount == 0:
+        return "the same cost"
+    return f"self-hosting saves {usd(amount)}"
 
 
 def _rate(value: float | None) -> str:

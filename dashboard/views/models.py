@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
+from dashboard.moments import moment
 from dashboard.money import chart_amount, share, total
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
@@ -77,16 +80,40 @@ def _model_mix(rows: list[dict[str, Any]]) -> None:
         for row in sorted(rows, key=lambda r: -chart_amount(r["cost_usd"]))
     ]
     st.subheader("Model mix")
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(
-            px.pie(frame, names="model", values="cost_usd", title="Share of cost", hole=0.4)
-        )
-    with right:
-        st.plotly_chart(
-            px.pie(frame, names="model", values="calls", title="Share of calls", hole=0.4)
-        )
+    st.plotly_chart(mix_donuts(frame))
     st.dataframe([{k: v for k, v in r.items() if k != "cost_usd"} for r in frame], hide_index=True)
+
+
+def mix_donuts(frame: list[dict[str, Any]]) -> go.Figure:
+    """Share of cost and share of calls, side by side, one colour per model in both (and
+    one legend); percentages inside the slices, names in the legend, so nothing is clipped."""
+    models = list(dict.fromkeys(row["model"] for row in frame))
+    palette = px.colors.qualitative.Plotly + px.colors.qualitative.Set3
+    colours = [palette[models.index(row["model"]) % len(palette)] for row in frame]
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        specs=[[{"type": "domain"}, {"type": "domain"}]],
+        subplot_titles=("Share of cost", "Share of calls"),
+    )
+    for column, values in ((1, "cost_usd"), (2, "calls")):
+        figure.add_trace(
+            go.Pie(
+                labels=[row["model"] for row in frame],
+                values=[row[values] for row in frame],
+                marker={"colors": colours},
+                hole=0.4,
+                sort=False,
+                textposition="inside",
+                textinfo="percent",
+                name=values,
+            ),
+            row=1,
+            col=column,
+        )
+    return figure.update_layout(
+        uniformtext={"minsize": 10, "mode": "hide"}, legend={"title": {"text": "model"}}
+    )
 
 
 def _unpriced(unpriced: list[dict[str, Any]]) -> None:
@@ -107,7 +134,7 @@ def _unpriced(unpriced: list[dict[str, Any]]) -> None:
                 "calls": row["calls"],
                 "input tokens": row["input_tokens"],
                 "output tokens": row["output_tokens"],
-                "last call": row["last_call"],
+                "last call": moment(row["last_call"]),
             }
             for row in unpriced
         ],
@@ -126,7 +153,7 @@ def _overrides(overrides: list[dict[str, Any]]) -> None:
                 "provider": row["provider"],
                 "model": row["model"],
                 **{f"{rate[:-5]} $/MTok": row[rate] for rate in RATES},
-                "effective from": row["effective_from"],
+                "effective from": moment(row["effective_from"]),
                 "source": row["source"],
                 "note": row["note"],
             }

@@ -4,21 +4,20 @@ goes (by feature and by model), the anomalies open now and the budgets."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import plotly.express as px
 import streamlit as st
 
 from dashboard.api import ApiClient
+from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters, next_hour
 from dashboard.findings import NO_BUDGETS, budget_row, finding_row
-from dashboard.forecast import month_end_forecast
+from dashboard.forecast import HISTORY_DAYS, budget_forecasts, spend_forecast
 from dashboard.money import chart_amount, dollars, priced_cost, total
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data, unpriced_warning
 
-FORECAST_HISTORY_DAYS = 14
 OPEN_WINDOW = dt.timedelta(hours=24)  # findings still firing were found within it
 
 
@@ -30,17 +29,9 @@ def render(context: PageContext) -> None:
 
     end = next_hour(now)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month_start = midnight.replace(day=1)
     today = api.costs(midnight, end, filters=dims)["totals"]
-    month = api.costs(month_start, end, filters=dims)["totals"]
-    recent = api.costs(
-        midnight - dt.timedelta(days=FORECAST_HISTORY_DAYS), midnight, grain="day", filters=dims
-    )
-    days = {
-        dt.datetime.fromisoformat(row["period"]).date(): Decimal(row["cost_usd"] or 0)
-        for row in recent["rows"]
-    }
-    forecast = month_end_forecast(Decimal(month["cost_usd"] or 0), days, now)
+    month = api.costs(midnight.replace(day=1), end, filters=dims)["totals"]
+    forecast = spend_forecast(api, now, dims)
     window = api.costs(filters.start, filters.end, filters=dims)["totals"]
 
     cols = st.columns(4)
@@ -50,7 +41,8 @@ def render(context: PageContext) -> None:
         "Month-end forecast",
         priced_cost(forecast, month["calls"], month["unpriced_calls"]),
         help="Month to date plus, for each day left, the average spend of the same weekday "
-        f"over the last {FORECAST_HISTORY_DAYS} complete days (of the priced calls).",
+        f"over the last {HISTORY_DAYS} complete days (of the priced calls); the monthly "
+        "budgets below are forecast the same way.",
     )
     cols[3].metric(f"Spend, {filters.label.lower()}", total(window))
     if window["calls"]:
@@ -58,7 +50,7 @@ def render(context: PageContext) -> None:
     else:
         no_data("No model calls in this window yet.")
     _open_anomalies(api, now)
-    _budgets(api)
+    _budgets(api, now)
 
 
 def _where_the_money_goes(
@@ -70,18 +62,17 @@ def _where_the_money_goes(
     )
     unpriced_warning(window["unpriced_calls"])
 
-    grain = "day" if filters.daily else "hour"
+    grain = filters.grain
     trend = api.costs(filters.start, filters.end, group_by=("feature",), grain=grain, filters=dims)
     st.subheader("Spend over time, by feature")
-    st.plotly_chart(
-        px.bar(
-            _frame(trend["rows"], "feature"),
-            x="period",
-            y="cost_usd",
-            color="feature",
-            labels={"cost_usd": "cost (USD)", "period": grain},
-        ),
+    figure = px.bar(
+        _frame(trend["rows"], "feature"),
+        x="period",
+        y="cost_usd",
+        color="feature",
+        labels={"cost_usd": "cost (USD)"},
     )
+    st.plotly_chart(cost_axis(time_axis(figure, filters.start, filters.end, grain, grain)))
 
     left, right = st.columns(2)
     for column, dimension, title in (
@@ -92,15 +83,10 @@ def _where_the_money_goes(
         frame = sorted(_frame(rows, dimension), key=lambda row: -row["cost_usd"])
         with column:
             st.subheader(title)
-            st.plotly_chart(
-                px.bar(
-                    frame,
-                    x="cost_usd",
-                    y=dimension,
-                    orientation="h",
-                    labels={"cost_usd": "cost (USD)"},
-                ).update_yaxes(categoryorder="total ascending"),
-            )
+            figure = px.bar(
+                frame, x="cost_usd", y=dimension, orientation="h", labels={"cost_usd": "cost (USD)"}
+            ).update_yaxes(categoryorder="total ascending")
+            st.plotly_chart(cost_axis(figure, "x"))
             st.dataframe(
                 [
                     {
@@ -138,14 +124,14 @@ def _open_anomalies(api: ApiClient, now: dt.datetime) -> None:
     )
 
 
-def _budgets(api: ApiClient) -> None:
+def _budgets(api: ApiClient, now: dt.datetime) -> None:
     st.subheader("Budgets")
-    budgets = api.budgets()["budgets"]
+    budgets = budget_forecasts(api, api.budgets()["budgets"], now)
     if not budgets:
         st.info(NO_BUDGETS)
         return
     st.dataframe([budget_row(b) for b in budgets], hide_index=True)
-    over = [b["name"] for b in budgets if b["firing"]]
+    over = [b["name"] for b in budgets if b["firing"] or b["forecast_overrun"]]
     if over:
         st.warning(f"Over a threshold or forecast to overrun: {', '.join(over)}.")
 

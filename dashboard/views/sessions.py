@@ -13,7 +13,9 @@ import streamlit as st
 
 from dashboard.api import ApiClient
 from dashboard.filters import Filters
-from dashboard.findings import details_text
+from dashboard.findings import details_text, reasons_text
+from dashboard.links import asked, asked_tenant
+from dashboard.moments import moment
 from dashboard.money import dollars, total, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
@@ -29,7 +31,7 @@ def render(context: PageContext) -> None:
     sessions = api.sessions(filters.start, filters.end, limit=TOP, filters=filters.dimensions())[
         "sessions"
     ]
-    if not sessions:
+    if not sessions and not asked("session"):
         no_data("No sessions in this window yet (calls with a session id).")
         return
     averages = {
@@ -47,7 +49,7 @@ def render(context: PageContext) -> None:
                 "cost": total(s),
                 "calls": s["calls"],
                 "vs feature average": _ratio(s, averages),
-                "started": _time(s["first_call_at"]),
+                "started": moment(s["first_call_at"]),
                 "duration (s)": round(s["duration_seconds"] or 0, 1),
             }
             for s in sessions
@@ -55,8 +57,14 @@ def render(context: PageContext) -> None:
         hide_index=True,
     )
 
-    # The runaways first (the latest found first), then the costliest.
-    keys = [*runaways, *((s["tenant_id"], s["session_id"]) for s in sessions)]
+    # The one a link asked for (Find, a user's page), the runaways (the latest found
+    # first), then the costliest.
+    linked = asked("session")
+    keys = [
+        *([(asked_tenant(), linked)] if linked else []),
+        *runaways,
+        *((s["tenant_id"], s["session_id"]) for s in sessions),
+    ]
     choices = _labels(list(dict.fromkeys(keys)))
     chosen = st.selectbox("Session", list(choices), key="session")
     if chosen:
@@ -103,8 +111,8 @@ def _runaways(api: ApiClient, filters: Filters) -> list[SessionKey]:
                 "spend": usd(details_text(a["details"].get("spend_usd"))),
                 "spend / minute": usd(details_text(a["details"].get("spend_per_minute_usd"))),
                 "calls": a["details"].get("calls"),
-                "why": ", ".join(r["reason"] for r in a["details"].get("reasons") or []),
-                "last found": _time(a["last_detected_at"]),
+                "why": reasons_text(a["details"].get("reasons")),
+                "last found": moment(a["last_detected_at"]),
             }
             for a in found
         ],
@@ -133,33 +141,40 @@ def _one_session(context: PageContext, label: str, tenant: str | None, session_i
     cols[3].metric("Duration", f"{session['duration_seconds'] or 0:,.1f} s")
     if detail["calls_truncated"]:
         st.caption(f"Showing the first {len(calls):,} calls.")
+    ordered = sorted(calls, key=lambda c: c["start_time"])
+    first = _time(ordered[0]["start_time"]) if ordered else None
     timeline = [
         {
             "call": f"{n:03d} {call['name']}",
             "model": call["response_model"] or call["request_model"] or "(unknown)",
-            "start": _time(call["start_time"]),
-            "end": _time(call["end_time"]),
-            "cost_usd": float(call["cost_usd"]) if call["cost_usd"] is not None else 0.0,
+            "start": moment(call["start_time"]),
+            "end": moment(call["end_time"]),
+            "from_s": _seconds(call["start_time"], first),
+            "for_s": _seconds(call["end_time"], first) - _seconds(call["start_time"], first),
             "cost": usd(call["cost_usd"]) if call["priced"] else "unpriced",
             "input tokens": call["input_tokens"],
             "output tokens": call["output_tokens"],
             "cached tokens": call["cache_read_tokens"],
         }
-        for n, call in enumerate(sorted(calls, key=lambda c: c["start_time"]), start=1)
+        for n, call in enumerate(ordered, start=1)
     ]
     if timeline:
-        figure = px.timeline(
+        # Seconds from the session's first call: a session of a few seconds on a clock
+        # axis is labelled in fractions of a second.
+        figure = px.bar(
             timeline,
-            x_start="start",
-            x_end="end",
+            base="from_s",
+            x="for_s",
             y="call",
             color="model",
+            orientation="h",
             hover_data=["cost", "input tokens", "output tokens", "cached tokens"],
+            labels={"for_s": "seconds from the session's first call"},
         )
         figure.update_yaxes(autorange="reversed", showticklabels=len(timeline) <= 40)
-        st.plotly_chart(figure)
+        st.plotly_chart(figure.update_xaxes(rangemode="nonnegative"))
         st.dataframe(
-            [{k: v for k, v in row.items() if k != "cost_usd"} for row in timeline],
+            [{k: v for k, v in row.items() if not k.endswith("_s")} for row in timeline],
             hide_index=True,
         )
 
@@ -169,6 +184,11 @@ def _ratio(session: dict[str, Any], averages: dict[str, Decimal | None]) -> str:
     if not average or session["cost_usd"] is None:
         return "n/a"
     return f"{Decimal(session['cost_usd']) / average:.1f}x"
+
+
+def _seconds(text: str, first: dt.datetime | None) -> float:
+    at = _time(text)
+    return (at - first).total_seconds() if at and first else 0.0
 
 
 def _time(text: str | None) -> dt.datetime | None:

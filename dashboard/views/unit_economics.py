@@ -12,21 +12,24 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.api import ApiClient
+from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters
+from dashboard.moments import moment
 from dashboard.money import chart_amount, lower_bound, total, usd
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data
 
 TREND_BUCKETS = 8
+# The key figures first (a wide table scrolls: the columns on the right are off-screen).
 COLUMNS = {
     "feature": "Feature",
-    "value_unit": "Value unit",
-    "cost_usd": "Cost",
-    "sessions": "Sessions",
-    "value_units": "Value units",
-    "success_rate": "Success rate",
-    "cost_per_session_usd": "Cost / session",
     "cost_per_value_unit_usd": "Cost / value unit",
+    "cost_per_session_usd": "Cost / session",
+    "success_rate": "Success rate",
+    "cost_usd": "Cost",
+    "value_units": "Value units",
+    "sessions": "Sessions",
+    "value_unit": "Value unit",
     "cost_per_successful_session_usd": "Cost / successful session",
     "cost_per_1k_requests_usd": "Cost / 1k requests",
     "calls": "Requests",
@@ -41,7 +44,7 @@ def render(context: PageContext) -> None:
         f"{filters.label}, {f'tenant {filters.tenant}' if filters.tenant else 'all tenants'}"
         " (UTC). Cost is every call of the feature, failed and abandoned "
         "sessions included; a value unit is the outcome that counts one unit of value for "
-        "the feature (SPENDSCOPE_VALUE_UNITS), including those reported late."
+        "the feature (value_units.toml or SPENDSCOPE_VALUE_UNITS), including those reported late."
     )
     if filters.environment is not None:
         st.warning(
@@ -55,7 +58,11 @@ def render(context: PageContext) -> None:
         return
 
     table = [_display(row) for row in sorted(features, key=lambda r: -chart_amount(r["cost_usd"]))]
-    st.dataframe(table, hide_index=True)
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={"Feature": st.column_config.TextColumn(pinned=True)},
+    )
     if any(row["unpriced_calls"] for row in features):
         st.caption(
             "Unpriced requests (their model has no price) are not in the cost: a feature "
@@ -72,23 +79,26 @@ def render(context: PageContext) -> None:
     )
     if any(row["value_unit"] is None for row in features):
         st.info(
-            "Features without a value unit show n/a per value unit: set one with "
-            "SPENDSCOPE_VALUE_UNITS (`feature=outcome`), see docs/value-units.md."
+            "Features without a value unit show n/a per value unit: set one in "
+            "`value_units.toml` in the data directory, or with "
+            "`PUT /api/v1/value-units/config/{feature}` (no restart), or with "
+            "SPENDSCOPE_VALUE_UNITS; see docs/value-units.md."
         )
 
     st.subheader("Cost per value unit over time")
-    trend = _trend(api, filters)
+    step, trend = _trend(api, filters)
     if trend:
-        st.plotly_chart(
-            px.line(
-                trend,
-                x="from",
-                y="cost_per_value_unit",
-                color="feature",
-                markers=True,
-                labels={"cost_per_value_unit": "cost per value unit (USD)", "from": ""},
-            )
+        figure = px.line(
+            trend,
+            x="middle",
+            y="cost_per_value_unit",
+            color="feature",
+            markers=True,
+            hover_data={"middle": False, "bucket": True},
+            labels={"cost_per_value_unit": "cost per value unit (USD)"},
         )
+        title = f"buckets of {_duration(step)}, each point in the middle of its bucket"
+        st.plotly_chart(cost_axis(time_axis(figure, filters.start, filters.end, title=title)))
     else:
         st.caption("No value units in this window yet.")
 
@@ -119,9 +129,9 @@ def _csv(features: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _trend(api: ApiClient, filters: Filters) -> list[dict[str, Any]]:
+def _trend(api: ApiClient, filters: Filters) -> tuple[dt.timedelta, list[dict[str, Any]]]:
     """Cost per value unit per feature in up to TREND_BUCKETS equal slices of the window
-    (whole days when the window is long enough)."""
+    (whole days when the window is long enough): the slice and the points."""
     span = filters.end - filters.start
     step = span / TREND_BUCKETS
     if filters.daily:
@@ -134,13 +144,21 @@ def _trend(api: ApiClient, filters: Filters) -> list[dict[str, Any]]:
             if row["cost_per_value_unit_usd"] is not None:
                 points.append(
                     {
-                        "from": start,
+                        "middle": start + (end - start) / 2,
+                        "bucket": f"{moment(start)} to {moment(end)}",
                         "feature": row["feature"],
                         "cost_per_value_unit": float(row["cost_per_value_unit_usd"]),
                     }
                 )
         start = end
-    return points
+    return step, points
+
+
+def _duration(step: dt.timedelta) -> str:
+    if step % dt.timedelta(days=1) == dt.timedelta(0):
+        return f"{step.days} day{'s' if step.days != 1 else ''}"
+    hours = step / dt.timedelta(hours=1)
+    return f"{hours:g} hours"
 
 
 PAGE = Page("Unit economics", ":material/balance:", "unit-economics", render)

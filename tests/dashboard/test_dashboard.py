@@ -35,14 +35,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def run_page(
-    url: str, api_url: str, monkeypatch: pytest.MonkeyPatch, token: str | None = None
+    url: str,
+    api_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str | None = None,
+    **query: str,
 ) -> AppTest:
+    """The page at `url` (with `query` as its URL's query parameters, as a link gives)."""
     monkeypatch.setenv("SPENDSCOPE_API_URL", api_url)
     if token:
         monkeypatch.setenv("SPENDSCOPE_API_TOKEN", token)
     else:
         monkeypatch.delenv("SPENDSCOPE_API_TOKEN", raising=False)
     app = AppTest.from_function(page_script, args=(url,), default_timeout=60)
+    app.query_params.update(query)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -128,6 +134,19 @@ def test_overview_shows_the_open_anomalies_and_the_budgets(
         assert row["used"] == f"{budgets[row['budget']]['percent']:.1f}%"
     assert budgets["search-daily"]["firing"]  # the spike overran it
     assert any("search-daily" in w.value for w in app.warning)
+    # One month-end forecast: the headline is the monthly total budget's forecast, and
+    # each monthly budget's is the same function's for its own spend (the tenant's here).
+    shown = {row["budget"]: row for row in rows}
+    headline = metric(app, "Month-end forecast")
+    assert headline.startswith("$")
+    assert shown["monthly-total"]["forecast, period end"] == headline
+    # The page's moment moves between runs (the rest of today is forecast): one run.
+    acme = run_page("overview", stack.http_url, monkeypatch)
+    acme.selectbox(key="tenant").select("acme").run()
+    tables = [t.value.to_dict("records") for t in acme.dataframe]
+    rows = next(rows for rows in tables if rows and "budget" in rows[0])
+    acme_budget = next(row for row in rows if row["budget"] == "acme-monthly")
+    assert metric(acme, "Month-end forecast") == acme_budget["forecast, period end"]
 
 
 def test_overview_filters_by_tenant(stack: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,3 +268,60 @@ def test_unit_economics_of_one_tenant(
     assert shown["support-agent"]["Sessions"] == support["sessions"]
     app.selectbox(key="environment").select("staging").run()
     assert any("environment filter" in w.value for w in app.warning)
+
+
+def test_find_looks_up_a_session_a_trace_and_a_user_by_id(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = stack.get("/api/v1/sessions", **last_30_days()).json()["sessions"]
+    top = next(s for s in reversed(sessions) if s["user_id"])
+    app = run_page("find", stack.http_url, monkeypatch)
+    app.text_input(key="find").input(top["session_id"]).run()
+    assert not app.exception
+    # The whole id first (in each tenant that has it), then ids that start with it.
+    link = f"/sessions?session={top['session_id']}&tenant={top['tenant_id']}"
+    [session] = [row for row in app.dataframe[0].value.to_dict("records") if row["session"] == link]
+    assert session["calls"] == top["calls"]
+    # A trace of it, by its hex id: links to its session.
+    spans = stack.get("/api/v1/spans", session_id=top["session_id"]).json()["spans"]
+    app.text_input(key="find").input(spans[0]["trace_id"]).run()
+    assert app.subheader[0].value == "Traces"
+    assert f"session={top['session_id']}" in app.dataframe[0].value.to_dict("records")[0]["session"]
+    # Its user, with the user's page linked.
+    app.text_input(key="find").input(top["user_id"]).run()
+    users = {row["tenant"]: row for row in app.dataframe[-1].value.to_dict("records")}
+    assert (
+        users[top["tenant_id"]]["user"] == f"/user?user={top['user_id']}&tenant={top['tenant_id']}"
+    )
+    app.text_input(key="find").input("no-such-id-anywhere").run()
+    assert any("Nothing has the id" in i.value for i in app.info)
+
+
+def test_user_page_shows_the_users_cost_calls_and_sessions(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = stack.get("/api/v1/sessions", **last_30_days()).json()["sessions"][0]
+    user, tenant = top["user_id"], top["tenant_id"]
+    app = run_page("user", stack.http_url, monkeypatch, user=user, tenant=tenant)
+    mine = costs(stack, user=user, tenant=tenant, grain="day", **last_30_days())
+    assert metric(app, "Cost") == usd(mine["totals"]["cost_usd"])
+    assert metric(app, "Model calls") == f"{mine['totals']['calls']:,}"
+    sessions = app.dataframe[0].value.to_dict("records")
+    assert any(row["session"].endswith(f"session={top['session_id']}&tenant={tenant}")
+               for row in sessions)  # fmt: skip
+    assert len(app.get("plotly_chart")) == 2  # cost and calls per day
+    # A session link opens that session on the sessions page, whatever the top 50.
+    linked = run_page("sessions", stack.http_url, monkeypatch, session=top["session_id"],
+                      tenant=tenant)  # fmt: skip
+    assert linked.selectbox(key="session").value == top["session_id"]
+
+
+def test_an_alerts_link_opens_its_incident(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alerts = stack.get("/api/v1/alerts").json()["alerts"]
+    oldest = alerts[-1]["id"]
+    app = run_page("alerts", stack.http_url, monkeypatch, incident=str(oldest))
+    assert app.selectbox(key="incident").value == oldest
+    missing = run_page("alerts", stack.http_url, monkeypatch, incident="999999")
+    assert any("#999999 was not found" in w.value for w in missing.warning)

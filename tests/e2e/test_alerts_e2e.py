@@ -80,7 +80,7 @@ def test_the_server_pages_acknowledges_mutes_and_stops_with_a_dead_channel(
         "SPENDSCOPE_ALERT_DELIVERY_POLL_SECONDS": "0.1",
         "SPENDSCOPE_ALERT_RETRY_INITIAL_SECONDS": "0.2",
         "SPENDSCOPE_ALERT_RETRY_MAX_SECONDS": "1",
-        "SPENDSCOPE_ALERT_DASHBOARD_URL": "http://127.0.0.1:8501/",
+        "SPENDSCOPE_DASHBOARD_URL": "http://127.0.0.1:8501/",
     }
     try:
         with ServerProcess(data_dir, env=env) as server:
@@ -91,9 +91,6 @@ def test_the_server_pages_acknowledges_mutes_and_stops_with_a_dead_channel(
             assert page["event_action"] == "trigger"
             assert page["payload"]["severity"] == "critical"
             assert page["payload"]["group"] == "acme"
-            assert page["links"] == [
-                {"href": "http://127.0.0.1:8501/", "text": "Open in spendscope"}
-            ]
             assert {b["text"].split("]")[0] for b in slack.bodies()} == {"[CRITICAL", "[WARNING"}
 
             # A tenant sees its own incidents only.
@@ -101,6 +98,18 @@ def test_the_server_pages_acknowledges_mutes_and_stops_with_a_dead_channel(
             assert [a["series"] for a in mine] == ["spend:hour:tenant=acme"]
             every = server.client.get(api, headers=ADMIN).json()["alerts"]
             assert len(every) == 2
+            # Each alert links to its own incident on the dashboard.
+            link = f"http://127.0.0.1:8501/alerts?incident={mine[0]['id']}"
+            assert page["client_url"] == link
+            assert page["links"] == [{"href": link, "text": "Open the incident in spendscope"}]
+            buttons = {
+                element["url"]
+                for body in slack.bodies()
+                for block in body["blocks"]
+                if block["type"] == "actions"
+                for element in block["elements"]
+            }
+            assert buttons == {f"http://127.0.0.1:8501/alerts?incident={a['id']}" for a in every}
             globex_id = next(a["id"] for a in every if a["tenant_id"] == "globex")
             assert server.client.get(f"{api}/{globex_id}", headers=ACME).status_code == 404
             assert server.client.get(api).status_code == 401

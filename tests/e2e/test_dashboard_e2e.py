@@ -10,6 +10,7 @@ SPENDSCOPE_E2E_REQUIRED=1 (set by `.ci/run`), where a missing browser fails.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import time
@@ -254,6 +255,11 @@ def test_alerts(browser: Browser, demo: DemoProcess) -> None:
     assert sent and all(d["channel"] == "webhook" for d in sent)
     kept = (demo.data_dir / "alerts.jsonl").read_text().splitlines()
     assert len(kept) >= len(sent)
+    # Each notice links its incident on the demo's dashboard.
+    links = [json.loads(line).get("dashboard_url") for line in kept]
+    assert links and all(
+        str(link).startswith(f"{demo.dashboard_url}/alerts?incident=") for link in links
+    ), links
     tables = page.locator('[data-testid="stDataFrame"]').count()
     assert any("sent at" in table_text(page, index) for index in range(tables))
     screenshot(page, "alerts")

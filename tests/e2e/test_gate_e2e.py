@@ -208,3 +208,41 @@ def test_a_server_keeps_runs_and_compares_them(
         headers=server.auth_headers(),
     )
     assert bad.status_code == 422 and "expected format" in bad.text
+
+
+def _export_line(number: int, path: str) -> str:
+    """One OTLP/JSON export request of one chat span, as a file exporter writes it."""
+    attributes = {
+        "spendscope.path": path,
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-2024-08-06",
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 100,
+    }
+    values = [
+        {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
+        for k, v in attributes.items()
+    ]
+    span = {
+        "traceId": f"{number:032x}", "spanId": f"{number:016x}", "name": "chat gpt-4o",
+        "kind": 3, "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "1767225601000000000", "attributes": values,
+    }  # fmt: skip
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+
+
+def test_spans_exported_to_a_file_make_a_run(tmp_path: Path) -> None:
+    exported = tmp_path / "spans.jsonl"
+    exported.write_text(f"{_export_line(1, 'offline.path')}\n\n{_export_line(2, 'offline.path')}\n")
+    output = tmp_path / "loaded.json"
+    done = spendscope("gate", "load", str(exported), "-o", str(output))
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = read_run(output).calls
+    # gpt-4o at $2.50 / $10 per million tokens: 1,000 in and 100 out cost $0.0035.
+    assert [(c.path, str(c.cost_usd)) for c in calls] == [("offline.path", "0.0035")] * 2
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(_export_line(3, "x") + "\n{not json\n")
+    done = spendscope("gate", "load", str(broken), "-o", str(tmp_path / "no.json"))
+    assert done.returncode == 2 and f"{broken}:2: not an OTLP/JSON export request" in done.stderr
+    assert "Traceback" not in done.stderr

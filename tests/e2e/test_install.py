@@ -1,10 +1,12 @@
 """Installing spendscope (issue 17, item 12): pyproject.toml declares compatible ranges
 and the Python versions the stack supports, so the package installs beside others;
 requirements.lock keeps the set that was tested, `make install` holds pip to it, and the
-environment the suite runs in is that set."""
+environment the suite runs in is that set. OpenLIT's test application has a venv and a lock of
+its own (.venv-openlit, requirements-openlit.lock): the venv is that lock, exactly."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
@@ -17,6 +19,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.support.paths import REPO
+from tests.support.venvs import LOCK, OPENLIT_LOCK, locked, openlit_python
 
 PYPROJECT: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
@@ -24,21 +27,6 @@ DECLARED = [
     Requirement(text)
     for text in [*PROJECT["dependencies"], *PROJECT["optional-dependencies"]["dev"]]
 ]
-LOCK = REPO / "requirements.lock"
-
-
-def locked() -> dict[str, tuple[Version, Requirement]]:
-    """Package -> (pinned version, its line) for the lock lines that apply here."""
-    pins: dict[str, tuple[Version, Requirement]] = {}
-    for line in LOCK.read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        requirement = Requirement(line)
-        (spec,) = requirement.specifier
-        assert spec.operator == "==", line
-        if requirement.marker is None or requirement.marker.evaluate():
-            pins[canonicalize_name(requirement.name)] = (Version(spec.version), requirement)
-    return pins
 
 
 @pytest.mark.parametrize("requirement", DECLARED, ids=str)
@@ -65,7 +53,7 @@ def test_duckdb_stays_on_the_1_5_line() -> None:
 
 
 def test_the_lock_pins_every_dependency_within_its_range() -> None:
-    pins = locked()
+    pins = locked(LOCK)
     for requirement in DECLARED:
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement.name} is not in {LOCK.name}"
@@ -76,7 +64,7 @@ def test_the_lock_pins_every_dependency_within_its_range() -> None:
 def test_the_suite_runs_on_the_locked_set() -> None:
     """What `make install` installed is the lock, every package of it that applies here."""
     wrong = {}
-    for name, (pinned, _) in locked().items():
+    for name, (pinned, _) in locked(LOCK).items():
         try:
             installed = Version(version(name))
         except PackageNotFoundError:
@@ -92,3 +80,32 @@ def test_make_install_holds_pip_to_the_lock() -> None:
     )
     installs = [line for line in dry_run.stdout.splitlines() if " install " in line]
     assert any(f"-c {LOCK.name}" in line and "-e" in line for line in installs), dry_run.stdout
+
+
+def test_make_install_builds_the_openlit_venv_from_its_lock() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "-B", "install"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    installs = [line for line in dry_run.stdout.splitlines() if " install " in line]
+    assert any(
+        line.startswith(".venv-openlit/bin/pip") and f"-r {OPENLIT_LOCK.name}" in line
+        for line in installs
+    ), dry_run.stdout
+
+
+def test_the_openlit_venv_is_its_lock() -> None:
+    """Every package of requirements-openlit.lock that applies here, at its pin, and nothing
+    else (aside from what `python -m venv` puts in every venv)."""
+    listed = subprocess.run(
+        [openlit_python(), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {
+        canonicalize_name(p["name"]): Version(p["version"]) for p in json.loads(listed.stdout)
+    }
+    for tool in ("pip", "setuptools"):
+        installed.pop(tool, None)
+    pinned = {name: version for name, (version, _) in locked(OPENLIT_LOCK).items()}
+    assert installed == pinned

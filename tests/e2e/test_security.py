@@ -359,7 +359,13 @@ REVIEWED: dict[str, set[str]] = {
         "DIMENSION_SQL['feature']",
         "DIMENSION_SQL['model']",
         "DIMENSION_SQL['tenant']",
-        "_grouping_sets()",
+        # Fixed fragments built from DIMENSION_SETS and DIMENSION_IDS (column names, ints).
+        "' UNION ALL '.join((_set_keys(dims) for dims in DIMENSION_SETS))",
+        "GROUPING_SETS",
+        "ROW_CODE",
+        "code",
+        "dimensions",
+        "key",
     },
     "warehouse.detection.state": {
         "NEXT_STATS.format(g='day')",  # the grain's fixed column prefix
@@ -373,6 +379,9 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.queries.unit_economics": {
         "RESOLVED_OUTCOMES",
+    },
+    "warehouse.queries.search": {
+        "scope=where",  # TenantScope.where's fixed condition; the tenant is a parameter
     },
 }
 

@@ -25,7 +25,8 @@ import openai
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from tests.support.otlp_clients import CountingIds, SpanRecorder, make_exporter
+from tests.support.otlp_clients import make_exporter
+from tests.support.recording import CountingIds, SpanRecorder
 
 RESOURCE = {"service.name": "helpdesk", "deployment.environment.name": "production"}
 ROOT_DIMENSIONS = {

@@ -1,32 +1,38 @@
 """Real instrumentations over the real `openai` and `anthropic` clients (and LangChain's
 ChatOpenAI over `openai`), run in a process of their own by tests/e2e/test_billed_as_priced.py.
 
-    python -m tests.support.instrumented_calls openllmetry|openinference STUB_URL HTTP_URL \\
-        NAMESPACE SCENARIO...
+    python -m tests.support.instrumented_calls openllmetry|openinference|openlit STUB_URL \\
+        HTTP_URL NAMESPACE SCENARIO...
 
-Each scenario of tests/support/provider_stub.py is one call, under a root span of its own
+Each scenario of tests/support/scenarios.py is one call, under a root span of its own
 (so one trace per call), made streamed or not as the scenario says. The finished spans go to
 spendscope through the OTel SDK's OTLP/HTTP protobuf exporter; the last line printed is JSON:
 {"traces": {scenario: trace_id}, "answers": {scenario: text}, "export": result}.
 
 A process of its own because instrumentors patch the clients globally and OpenLLMetry's
-patches cannot be taken off again (tests/support/instrumented_app.py says why).
+patches cannot be taken off again (tests/support/instrumented_app.py says why). OpenLIT runs
+with `.venv-openlit/bin/python` (openlit 1.45.0 requires openai<3 and anthropic<1, beside the
+project's openai 3 and anthropic 2; requirements-openlit.in), so this module and what it
+imports need only that venv: the clients, the OTel SDK and its OTLP/HTTP exporter.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import openai
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from tests.support.otlp_clients import CountingIds, SpanRecorder
-from tests.support.provider_stub import SCENARIO_HEADER, SCENARIOS, Scenario
+from tests.support.recording import CountingIds, SpanRecorder
+from tests.support.scenarios import SCENARIO_HEADER, SCENARIOS, Scenario
 
 RESOURCE = {"service.name": "billing-check", "deployment.environment.name": "test"}
 PROMPT = "Where is order 1234?"
@@ -47,6 +53,24 @@ def instrumentors(name: str) -> list[Any]:
 
         return [OIInstrumentor(), OIAnthropicInstrumentor(), LangChainInstrumentor()]
     raise SystemExit(f"unknown instrumentation {name!r}")
+
+
+def instrument(name: str, provider: TracerProvider, scratch: Path) -> None:
+    """Patches the clients with the instrumentation `name`, its spans going to `provider`."""
+    if name != "openlit":
+        for patcher in instrumentors(name):
+            patcher.instrument(tracer_provider=provider)
+        return
+    import openlit
+
+    # OpenLIT takes no provider: it reuses the global one when it is the SDK's
+    # (openlit/otel/tracing.py, setup_tracing). It prices with a JSON it downloads from
+    # GitHub unless given a file: an empty one here (its gen_ai.usage.cost is then 0, as
+    # offline). Its other defaults stay, the httpx and requests instrumentations included.
+    trace.set_tracer_provider(provider)
+    pricing = scratch / "openlit-pricing.json"
+    pricing.write_text("{}")
+    openlit.init(pricing_json=str(pricing), disable_metrics=True, disable_events=True)
 
 
 def call_openai(scenario: Scenario, stub_url: str) -> str:
@@ -144,9 +168,8 @@ def main(argv: list[str]) -> int:
         resource=Resource.create(RESOURCE), id_generator=CountingIds(namespace)
     )
     provider.add_span_processor(recorder)
-    patchers = instrumentors(name)
-    for patcher in patchers:
-        patcher.instrument(tracer_provider=provider)
+    with tempfile.TemporaryDirectory() as scratch:
+        instrument(name, provider, Path(scratch))
     tracer = provider.get_tracer("billing-check")
     traces, answers = {}, {}
     for scenario in (SCENARIOS[n] for n in names):

@@ -1,10 +1,10 @@
-"""Real OTLP clients for the integration tests: the OTel SDK exporters, deterministic span
-ids and clocks, raw gRPC calls, and reading the server's Prometheus metrics."""
+"""Real OTLP clients for the integration tests: the OTel SDK exporters, deterministic
+clocks, raw gRPC calls, and reading the server's Prometheus metrics (deterministic span ids
+and the span recorder are tests/support/recording.py's)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -23,9 +23,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from prometheus_client.parser import text_string_to_metric_families
 
 from sample_data.harness.server import ServerProcess
@@ -57,32 +55,6 @@ def at(offset_ms: int) -> int:
 def utc(unix_ns: int) -> dt.datetime:
     """What the API reports for a Unix-nanosecond time: UTC, truncated to microseconds."""
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=unix_ns // 1000)
-
-
-class CountingIds(IdGenerator):
-    """Deterministic trace and span ids: a counter under a per-test namespace."""
-
-    def __init__(self, namespace: str) -> None:
-        self._namespace = zlib.crc32(namespace.encode()) or 1
-        self._count = 0
-
-    def generate_trace_id(self) -> int:
-        self._count += 1
-        return (self._namespace << 64) | self._count
-
-    def generate_span_id(self) -> int:
-        self._count += 1
-        return (self._namespace << 24) | self._count
-
-
-class SpanRecorder(SpanProcessor):
-    """Keeps finished spans so a test decides when, and how often, they are exported."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
 
 
 class Endpoints(Protocol):

@@ -20,8 +20,14 @@ All in log space, l = ln(value + offset), and causal (row t only looks at rows b
   outage) does not lower the next day's expectation, a lasting drop (a price cut) lowers
   it within half a week;
 - expected(t) = exp(seasonal + level) - offset; score(t) = (l - expected log) / scale, where
-  scale is 1.4826 x the median absolute deviation of the past `scale_hours`' deviations
-  (a MAD, robust to the incidents in it), floored at `min_scale`.
+  scale is the spread of the past `scale_hours`' deviations between their median and
+  their 75th percentile (`scale_low`, `scale_high`), as a sigma (/ 0.6745), floored at
+  `min_scale`. It measures the spread about the deviations' own median, not about zero:
+  while the level floor holds the expectation up after a drop, every deviation sits below
+  zero for days, and a MAD about zero measured that offset rather than the noise (several
+  times the noise on the series that then missed 3-5x spikes). The upper half of the
+  spread ignores the deviations' lower tail (hours at the steep edges of a daily pattern,
+  where the phase-tolerant lag is above the spend; a holiday in a lag week).
 
 New series: the seasonal rule needs `min_weeks` (2) weeks of whole windows at the same
 hour of the week; a series with less (a new feature, a fresh install) is judged by the
@@ -41,11 +47,32 @@ A row fires up when the score, the absolute excess (value - expected, USD), the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import polars as pl
 
 HOURS_PER_WEEK = 168
 MAD_TO_SIGMA = 1.4826
+
+
+def sigma_per_spread(low: float, high: float) -> float:
+    """What turns the spread between the `low` and `high` quantiles into a sigma for
+    normal noise (1 / 1.349 for the interquartile range)."""
+    normal = NormalDist()
+    return 1 / (normal.inv_cdf(high) - normal.inv_cdf(low))
+
+
+def rolling_spread(expr: pl.Expr, low: float, high: float, window: int) -> pl.Expr:
+    """The `high` minus the `low` quantile of `expr` over the `window` rows before each
+    row (linear interpolation, as DuckDB's quantile_cont), null with fewer than 12."""
+    before = expr.shift(1)
+
+    def quantile(q: float) -> pl.Expr:
+        return before.rolling_quantile(
+            q, interpolation="linear", window_size=window, min_samples=12
+        )
+
+    return quantile(high) - quantile(low)
 
 
 @dataclass(frozen=True)
@@ -74,6 +101,10 @@ class Baseline:
     level_floor_hours: int = 168  # the level never falls below this window's median
     phase_hours: int = 1  # an hour's seasonal lags: the greatest within this many hours
     scale_hours: int = 336
+    # The scale: the spread between these quantiles of the deviations of `scale_hours`,
+    # as a sigma: the upper half of the spread about the deviations' own median.
+    scale_low: float = 0.5
+    scale_high: float = 0.75
     min_history_hours: int = 24
     # The seasonal rule needs this many weeks of whole windows at the same hour of the
     # week; before, the new-series rule: the series' own last day, new_ratio and cold_score.
@@ -159,21 +190,23 @@ def statistics(
     )
     frame = _residual(frame, t, b)
     # A missing residual (before the series' first spend) counts as 0 (no correction):
-    # a rolling median over nulls is several times slower.
-    residuals = pl.col("residual").fill_null(0.0).shift(1)
+    # a rolling median over nulls is several times slower (even the one null a shift adds;
+    # the windows it reaches are masked).
+    residuals = pl.col("residual").fill_null(0.0).shift(1, fill_value=0.0)
     floor = pl.when(pl.col("age") >= b.level_floor_hours).then(
         _masked(residuals.rolling_median(b.level_floor_hours), b.level_floor_hours)
     )
     level = pl.max_horizontal(
         _masked(residuals.rolling_median(b.level_hours), b.level_hours), floor
     )
-    frame = frame.with_columns(level=level, raw_level=level)
+    # Computed once (an eager with_columns would compute a repeated expression twice).
+    frame = frame.with_columns(level=level).with_columns(raw_level=pl.col("level"))
     frame = _deviation(frame)
     if tail is None or tail > 24:
-        mad = pl.col("deviation").abs().shift(1).rolling_median(b.scale_hours, min_samples=12)
+        mad = rolling_spread(pl.col("deviation"), b.scale_low, b.scale_high, b.scale_hours)
         frame = frame.with_columns(mad=_masked(mad, b.scale_hours))
     else:
-        frame = _tail_mad(frame, keep, tail, b.scale_hours)
+        frame = _tail_mad(frame, keep, tail, b)
     return _judge(frame, window, t, b)
 
 
@@ -228,7 +261,9 @@ def _judge(frame: pl.DataFrame, window: int, t: Thresholds, b: Baseline) -> pl.D
     """scale, expected, score, sparse and fires from seasonal, level, deviation, mad,
     active, age and cold."""
     frame = frame.with_columns(
-        scale=(pl.col("mad") * MAD_TO_SIGMA).clip(lower_bound=t.min_scale),
+        scale=(pl.col("mad") * sigma_per_spread(b.scale_low, b.scale_high)).clip(
+            lower_bound=t.min_scale
+        ),
         expected=((pl.col("seasonal") + pl.col("level")).exp() - t.offset_usd).clip(
             lower_bound=0.0
         ),
@@ -264,17 +299,21 @@ def _judge(frame: pl.DataFrame, window: int, t: Thresholds, b: Baseline) -> pl.D
     return frame.with_columns(fires=fires)
 
 
-def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, reach: int) -> pl.DataFrame:
-    """The rolling MAD of the deviations at the last `tail` rows of each series only: one
-    grouped median per row instead of a rolling median over every row (the same values)."""
+def _tail_mad(frame: pl.DataFrame, keep: int, tail: int, b: Baseline) -> pl.DataFrame:
+    """The rolling spread of the deviations (`scale_low` to `scale_high` quantile) at the last
+    `tail` rows of each series only: grouped quantiles per row instead of rolling ones over
+    every row (the same values)."""
     parts = []
+    reach = b.scale_hours
     for at in range(keep - tail, keep):
         window = frame.filter((pl.col("at") >= max(at - reach, 0)) & (pl.col("at") < at)).group_by(
             "series"
         )
-        mads = window.agg(
-            mad=pl.when(pl.col("deviation").count() >= 12).then(pl.col("deviation").abs().median())
+        deviation = pl.col("deviation")
+        spread = deviation.quantile(b.scale_high, interpolation="linear") - deviation.quantile(
+            b.scale_low, interpolation="linear"
         )
+        mads = window.agg(mad=pl.when(pl.col("deviation").count() >= 12).then(spread))
         parts.append(mads.with_columns(at=pl.lit(at, pl.Int64)))
     mad = pl.concat(parts)
     rows = frame.filter(pl.col("at") >= keep - tail)

@@ -140,6 +140,12 @@ def _checked(config: AnomalyConfig) -> AnomalyConfig:
         raise ConfigError("anomalies.baseline: level_hours >= 4 and scale_hours >= 24")
     if not b.level_hours <= b.level_floor_hours <= b.scale_hours:
         raise ConfigError("anomalies.baseline: level_floor_hours from level_hours to scale_hours")
+    for name, low, high in (
+        ("baseline", b.scale_low, b.scale_high),
+        ("per_call", config.per_call.scale_low, config.per_call.scale_high),
+    ):
+        if not 0 < high < 1 or not 0 <= low < high:
+            raise ConfigError(f"anomalies.{name}: 0 <= scale_low < scale_high < 1")
     if config.explain_limit < 0:
         raise ConfigError("anomalies.explain_limit: must be 0 or more")
     return config

@@ -10,8 +10,11 @@ series grid (`warehouse.detection.series`: spend and calls per hour):
 - usual: the greater of the cost per call of the same window a day and a week before
   (a model mix that follows the time of day, or differs on weekends, is not a change);
   a legitimate drop (a price cut) is not watched;
-- score: (ln(cost per call) - usual) / scale, the scale 1.4826 x the median absolute
-  deviation of the `scale_hours` (72) before, floored at `min_scale`;
+- score: (ln(cost per call) - usual) / scale, the scale the spread of the deviations of
+  the `scale_hours` (72) before from their median to their 75th percentile, as a sigma,
+  floored at `min_scale` (the spread about their own median: the day after an earlier
+  incident the usual is that incident's, and every deviation sits below zero; a MAD about
+  zero took that for noise and kept 2x rises under 4 sigma);
 - fires up when the score >= `min_score`, the ratio >= `min_ratio`, the excess (spend -
   calls x the usual cost per call, USD) >= `min_excess_usd`, the window has
   `min_calls` calls and the series `min_history_hours` of history.
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from warehouse.detection.baseline import MAD_TO_SIGMA
+from warehouse.detection.baseline import rolling_spread, sigma_per_spread
 from warehouse.detection.series import hourly_grid
 
 HOUR = dt.timedelta(hours=1)
@@ -43,6 +46,8 @@ class PerCall:
     enabled: bool = True
     window_hours: int = 3
     scale_hours: int = 72
+    scale_low: float = 0.5  # the scale: the spread between these quantiles, as a sigma
+    scale_high: float = 0.75
     min_history_hours: int = 171  # a week and a whole window
     min_calls: int = 30
     min_score: float = 4.0
@@ -84,9 +89,11 @@ def score_per_call(grid: pl.DataFrame, thresholds: PerCall = PER_CALL) -> pl.Dat
     frame = frame.with_columns(
         usual=pl.max_horizontal(masked(pl.col("log").shift(lag), lag) for lag in LAGS)
     ).with_columns(deviation=pl.col("log") - pl.col("usual"))
-    mad = pl.col("deviation").abs().shift(1).rolling_median(t.scale_hours, min_samples=12)
+    spread = rolling_spread(pl.col("deviation"), t.scale_low, t.scale_high, t.scale_hours)
     frame = frame.with_columns(
-        scale=(masked(mad, t.scale_hours) * MAD_TO_SIGMA).clip(lower_bound=t.min_scale),
+        scale=(masked(spread, t.scale_hours) * sigma_per_spread(t.scale_low, t.scale_high)).clip(
+            lower_bound=t.min_scale
+        ),
         expected=pl.col("calls") * pl.col("usual").exp(),
     ).with_columns(
         score=pl.col("deviation") / pl.col("scale"),

@@ -1,10 +1,13 @@
 """Spend series: hourly spend per feature, model, tenant, feature x model and in total.
 
-One DuckDB query over `rollup_hourly` builds every series at once (GROUPING SETS) as a
-rectangular grid, the input of `warehouse.detection.baseline.score`: one row per (series, hour) over
-the same hours for every series, the spend as a float (for the statistics only) and the
-calls (for the cost per call, `warehouse.detection.per_call`), null before the series'
-first spend in the window and 0 in a quiet hour after it.
+One DuckDB aggregation over `rollup_hourly` builds every series at once (GROUPING SETS over
+integer ids of the window's leaves, its distinct spelled feature, model and tenant), then a
+rectangular grid is read from it, all series at once (`hourly_grid`) or a chunk of series at
+a time (`grids`, for the detector state's rebuild at 10,000 series): the input of
+`warehouse.detection.baseline.score`, one row per (series, hour) over the same hours for every
+series, the spend as a float (for the statistics only) and the calls (for the cost per call,
+`warehouse.detection.per_call`), null before the series' first spend in the window and 0 in
+a quiet hour after it. Series ids follow the order of their keys.
 
 A series is named by its dimensions, spelled the same on every run:
 `feature=search`, `model=openai/gpt-4o`, `tenant=acme`,
@@ -15,6 +18,8 @@ under `(none)`; a model is `provider/model` (just the model when the provider is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +30,7 @@ import polars as pl
 from warehouse.store.staging import registered
 
 NONE = "(none)"
+HOUR = dt.timedelta(hours=1)
 # The dimension sets watched: each is one GROUPING SET.
 DIMENSION_SETS: tuple[tuple[str, ...], ...] = (
     (),
@@ -47,75 +53,145 @@ class SeriesGrid:
     keys: pl.DataFrame  # series (id), key, feature, model, tenant
 
 
-def _grouping_sets() -> str:
-    columns = {"feature": ("feature",), "model": ("provider", "model"), "tenant": ("tenant_id",)}
-    sets = ", ".join(
-        "(" + ", ".join(("hour", *(c for d in dims for c in columns[d]))) + ")"
-        for dims in DIMENSION_SETS
-    )
-    return f"GROUPING SETS ({sets})"
+# Each dimension's integer id of a leaf (a distinct spelled feature, model and tenant), and
+# its bit in grouping(f, m, t): a series' code packs its dimension set and ids, so the
+# aggregation names its series by integers (grouping by strings cost several times more).
+DIMENSION_IDS = {"feature": ("f", 4), "model": ("m", 2), "tenant": ("t", 1)}
 
-
-SPEND = f"""
-CREATE OR REPLACE TEMP TABLE spend_hourly AS
-WITH sets AS (
-    SELECT hour, grouping(feature, provider, model, tenant_id) AS dimension_set,
-           CASE WHEN grouping(feature) = 0 THEN {DIMENSION_SQL["feature"]} ELSE '' END
-               AS feature,
-           CASE WHEN grouping(model) = 0 THEN {DIMENSION_SQL["model"]} ELSE '' END AS model,
-           CASE WHEN grouping(tenant_id) = 0 THEN {DIMENSION_SQL["tenant"]} ELSE '' END
-               AS tenant,
-           sum(cost_usd::DOUBLE) AS cost,  -- statistics only: float is fine, and fast
-           sum(calls)::DOUBLE AS calls
-    FROM rollup_hourly
-    WHERE hour >= $start AND hour < $end
-    GROUP BY {_grouping_sets()}
-),
-keys AS (
-    SELECT (row_number() OVER () - 1)::INTEGER AS series, *
-    FROM (SELECT DISTINCT dimension_set, feature, model, tenant FROM sets)
+LEAVES = f"""
+CREATE OR REPLACE TEMP TABLE spend_leaves AS
+SELECT *, dense_rank() OVER (ORDER BY d_feature)::BIGINT AS f,
+       dense_rank() OVER (ORDER BY d_model)::BIGINT AS m,
+       dense_rank() OVER (ORDER BY d_tenant)::BIGINT AS t
+FROM (
+    SELECT feature, provider, model, tenant_id, {DIMENSION_SQL["feature"]} AS d_feature,
+           {DIMENSION_SQL["model"]} AS d_model, {DIMENSION_SQL["tenant"]} AS d_tenant
+    FROM (SELECT DISTINCT feature, provider, model, tenant_id FROM rollup_hourly
+          WHERE hour >= $start AND hour < $end)
 )
-SELECT k.series, s.hour, s.cost, s.calls, k.feature, k.model, k.tenant
-FROM sets s JOIN keys k USING (dimension_set, feature, model, tenant)
 """
-KEYS = """
-CREATE OR REPLACE TEMP TABLE spend_keys AS
-SELECT series,
-       coalesce(nullif(concat_ws('|', 'feature=' || nullif(any_value(feature), ''),
-                                 'model=' || nullif(any_value(model), ''),
-                                 'tenant=' || nullif(any_value(tenant), '')), ''), 'total')
-           AS key,
-       any_value(feature) AS feature, any_value(model) AS model,
-       any_value(tenant) AS tenant, min(hour) AS first
-FROM spend_hourly
-GROUP BY series
+CODE = "((({set} * $nf + {f}) * $nm + {m}) * $nt + {t})"
+# The aggregation's code of a row (its dimension set from grouping()) and its sets.
+ROW_CODE = CODE.format(
+    set="grouping(f, m, t)", f="coalesce(f, 0)", m="coalesce(m, 0)", t="coalesce(t, 0)"
+)
+GROUPING_SETS = ", ".join(
+    "(" + ", ".join(("hour", *(DIMENSION_IDS[d][0] for d in dims))) + ")" for dims in DIMENSION_SETS
+)
+# A week of hours at a time: the aggregation's hash table holds a week's groups, not 50 days'.
+SLICE_HOURS = 168
+SPEND = f"""
+INSERT INTO spend_hourly
+SELECT {ROW_CODE} AS code, hour,
+       sum(cost_usd::DOUBLE) AS cost,  -- statistics only: float is fine, and fast
+       sum(calls)::DOUBLE AS calls
+FROM rollup_hourly r
+JOIN spend_leaves l
+  ON r.feature IS NOT DISTINCT FROM l.feature AND r.provider = l.provider
+ AND r.model = l.model AND r.tenant_id IS NOT DISTINCT FROM l.tenant_id
+WHERE r.hour >= $start AND r.hour < $end
+GROUP BY GROUPING SETS ({GROUPING_SETS})
 """
-
 GRID = """
+WITH chunk AS (SELECT series, code, first FROM spend_keys WHERE series >= $lo AND series < $hi)
 SELECT k.series, h.hour,
        CASE WHEN h.hour >= k.first THEN coalesce(v.cost, 0) END AS actual,
        CASE WHEN h.hour >= k.first THEN coalesce(v.calls, 0) END AS calls
-FROM spend_keys k
+FROM chunk k
 CROSS JOIN (SELECT unnest(generate_series($start, $last, INTERVAL 1 HOUR)) AS hour) h
-LEFT JOIN spend_hourly v ON v.series = k.series AND v.hour = h.hour
+LEFT JOIN (SELECT * FROM spend_hourly SEMI JOIN chunk USING (code)) v
+       ON v.code = k.code AND v.hour = h.hour
 ORDER BY k.series, h.hour
 """
+
+
+def _set_keys(dims: tuple[str, ...]) -> str:
+    """The series of one dimension set, from the leaves: code, key and dimensions."""
+    bits = sum(bit for name, (_, bit) in DIMENSION_IDS.items() if name not in dims)
+    code = CODE.format(
+        set=bits, **{i: (i if name in dims else "0") for name, (i, _) in DIMENSION_IDS.items()}
+    )
+    key = " || '|' || ".join(f"'{d}=' || d_{d}" for d in dims) or "'total'"
+    dimensions = ", ".join(
+        f"{'d_' + name if name in dims else 'NULL'} AS {name}" for name in DIMENSION_IDS
+    )
+    return f"SELECT DISTINCT {code} AS code, {key} AS key, {dimensions} FROM spend_leaves"
+
+
+KEYS = f"""
+CREATE OR REPLACE TEMP TABLE spend_keys AS
+SELECT (row_number() OVER (ORDER BY key) - 1)::INTEGER AS series, k.*, s.first
+FROM ({" UNION ALL ".join(_set_keys(dims) for dims in DIMENSION_SETS)}) k
+JOIN (SELECT code, min(hour) AS first FROM spend_hourly GROUP BY code) s USING (code)
+"""
+
+
+@contextmanager
+def spend_series(
+    cursor: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime
+) -> Iterator[int]:
+    """Every series' hourly spend over the hours [start, end) (naive UTC, whole hours),
+    aggregated once into temporary tables for `grid` to read within the block; yields the
+    number of series (ids 0 to n - 1, in the order of their keys)."""
+    params = {"start": start, "end": end}
+    try:
+        cursor.execute(LEAVES, params)
+        (nf, nm, nt) = cursor.execute(
+            "SELECT coalesce(max(f), 0) + 1, coalesce(max(m), 0) + 1, coalesce(max(t), 0) + 1 "
+            "FROM spend_leaves"
+        ).fetchone() or (1, 1, 1)
+        cursor.execute(
+            "CREATE OR REPLACE TEMP TABLE spend_hourly (code BIGINT, hour TIMESTAMP, "
+            "cost DOUBLE, calls DOUBLE)"
+        )
+        ids = {"nf": nf, "nm": nm, "nt": nt}
+        sliced = start
+        while sliced < end:
+            upto = min(sliced + SLICE_HOURS * HOUR, end)
+            cursor.execute(SPEND, {"start": sliced, "end": upto, **ids})
+            sliced = upto
+        cursor.execute(KEYS, ids)
+        (count,) = cursor.execute("SELECT count(*) FROM spend_keys").fetchone() or (0,)
+        yield int(count)
+    finally:
+        cursor.execute("DROP TABLE IF EXISTS spend_keys")
+        cursor.execute("DROP TABLE IF EXISTS spend_hourly")
+        cursor.execute("DROP TABLE IF EXISTS spend_leaves")
+
+
+def grid(
+    cursor: duckdb.DuckDBPyConnection,
+    start: dt.datetime,
+    end: dt.datetime,
+    series: range,
+) -> SeriesGrid:
+    """The grid of the `series` ids (within a `spend_series` block over [start, end)):
+    one row per series and hour, sorted by series then hour, rectangular."""
+    bounds = {"lo": series.start, "hi": series.stop}
+    keys = cursor.execute(
+        "SELECT series, key, feature, model, tenant FROM spend_keys "
+        "WHERE series >= $lo AND series < $hi ORDER BY series",
+        bounds,
+    ).pl()
+    rows = cursor.execute(GRID, {**bounds, "start": start, "last": end - HOUR}).pl()
+    return SeriesGrid(rows, keys)
 
 
 def hourly_grid(
     cursor: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime
 ) -> SeriesGrid:
     """Every series' hourly spend over the hours [start, end) (naive UTC, whole hours)."""
-    cursor.execute(SPEND, {"start": start, "end": end})
-    cursor.execute(KEYS)
-    keys = cursor.execute(
-        "SELECT series, key, nullif(feature, '') AS feature, nullif(model, '') AS model, "
-        "nullif(tenant, '') AS tenant FROM spend_keys ORDER BY series"
-    ).pl()
-    grid = cursor.execute(GRID, {"start": start, "last": end - dt.timedelta(hours=1)}).pl()
-    cursor.execute("DROP TABLE spend_hourly")
-    cursor.execute("DROP TABLE spend_keys")
-    return SeriesGrid(grid, keys)
+    with spend_series(cursor, start, end) as count:
+        return grid(cursor, start, end, range(count))
+
+
+def grids(
+    cursor: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime, per_chunk: int
+) -> Iterator[SeriesGrid]:
+    """`hourly_grid`, `per_chunk` series at a time (the memory of one chunk's grid)."""
+    with spend_series(cursor, start, end) as count:
+        for first in range(0, count, per_chunk):
+            yield grid(cursor, start, end, range(first, min(first + per_chunk, count)))
 
 
 def series_filter(dimensions: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -7,7 +7,8 @@ Per series (`spend_state_series`: key, dimensions, first hour) and closed hour
 `value`, the row's `residual` and `deviation` (see `warehouse.detection.baseline`), and `next_*`:
 the rolling statistics of the hours up to and including this one, which the next hour's
 score reads (`recent`: mean of ln(value + offset) over 24 h, `level`: median residual over
-`level_hours`, `mad`: median absolute deviation over `scale_hours`, `active`: share of
+`level_hours`, `mad`: the spread of the deviations over `scale_hours` (from their
+`scale_low` to their `scale_high` quantile), `active`: share of
 hours with spend over `scale_hours`). Scoring an hour reads the row before it, the rows
 1-4 weeks before it (the seasonal lags) and the 23 hours before it (the trailing day).
 
@@ -51,7 +52,7 @@ from warehouse.detection.baseline import (
     statistics,
     window_values,
 )
-from warehouse.detection.series import hourly_grid
+from warehouse.detection.series import grids, hourly_grid
 from warehouse.store.staging import registered
 
 HOUR = dt.timedelta(hours=1)
@@ -59,7 +60,7 @@ GRAINS = (("hour", 1), ("day", 24))
 # Beyond this many hours to derive one by one, the columnar rebuild is cheaper.
 MAX_DERIVED_HOURS = 24
 # A rebuild computes the columnar statistics of this many series at a time.
-REBUILD_SERIES = 2000
+REBUILD_SERIES = 1000
 NEXT = ("recent", "level", "mad")
 
 
@@ -289,7 +290,9 @@ NEXT_STATS = """
                     THEN median(coalesce(residual_{g}, 0)) FILTER (WHERE hour > $floor_from)
                END
            ) AS level_{g},
-           CASE WHEN count(deviation_{g}) >= 12 THEN median(abs(deviation_{g})) END
+           CASE WHEN count(deviation_{g}) >= 12
+                THEN quantile_cont(deviation_{g}, $scale_high)
+                     - quantile_cont(deviation_{g}, $scale_low) END
                AS mad_{g},"""
 NEXT_SQL = f"""
 UPDATE spend_state SET
@@ -369,6 +372,8 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
             "floor_from": hour - b.level_floor_hours * HOUR,
             "floor_hours": b.level_floor_hours,
             "scale_from": hour - b.scale_hours * HOUR,
+            "scale_low": b.scale_low,
+            "scale_high": b.scale_high,
             "offset_hour": settings.hour.offset_usd,
             "offset_day": settings.day.offset_usd,
         },
@@ -385,53 +390,42 @@ def derive(cursor: duckdb.DuckDBPyConnection, hour: dt.datetime, settings: Setti
 def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: Settings) -> None:
     """The state for the hours before `current`, from scratch: the columnar baseline over
     the history window (the hours the window-based detector read), then the statistics of
-    the hours the rolling statistics reach back and the values of the retained hours."""
+    the hours the rolling statistics reach back and the values of the retained hours.
+
+    `REBUILD_SERIES` series at a time, from the series query to the insert: the memory
+    stays that of one chunk's grid however many series there are."""
     for table in ("spend_state", "spend_state_hours", "spend_state_series"):
         cursor.execute(f"DELETE FROM {table}")
     start = current - (settings.history_hours() + 1) * HOUR
-    series = hourly_grid(cursor, start, current + HOUR)
-    if series.grid.is_empty():
-        return
     # The statistics the next hours read are kept for the hours a re-derivation may start
     # after (MAX_DERIVED_HOURS); the residuals and deviations for the hours they reach.
     stats_tail = MAX_DERIVED_HOURS + 2
     first_stored = current - settings.retained_hours() * HOUR
-    grid = series.grid.drop("calls")
-    known = (
-        grid.filter(pl.col("actual").is_not_null() & (pl.col("hour") < current))
-        .group_by("series")
-        .agg(
-            first_hour=pl.col("hour").min(),
-            last_hour=pl.col("hour").filter(pl.col("actual") > 0).max(),
-        )
-        .with_columns(pl.coalesce("last_hour", "first_hour"))
-        .join(series.keys, on="series")
-    )
-    with registered(cursor, "spend_state_new", known.to_arrow()):
-        cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
-    # A few thousand series at a time: the statistics' memory stays bounded however many
-    # series there are (the grid is sorted by series, every series the same hours).
-    hours = grid["hour"].n_unique()
-    for offset in range(0, grid.height, REBUILD_SERIES * hours):
-        part, columns = _grid_statistics(
-            grid.slice(offset, REBUILD_SERIES * hours), settings, stats_tail
-        )
-        rows = (
-            part.filter(
-                pl.col("actual").is_not_null()
-                & (pl.col("hour") >= first_stored)
-                & (pl.col("hour") < current)
+    for chunk in grids(cursor, start, current + HOUR, REBUILD_SERIES):
+        grid = chunk.grid.drop("calls")
+        known = (
+            grid.filter(pl.col("actual").is_not_null() & (pl.col("hour") < current))
+            .group_by("series")
+            .agg(
+                first_hour=pl.col("hour").min(),
+                last_hour=pl.col("hour").filter(pl.col("actual") > 0).max(),
             )
-            .join(columns["hour"], on=["series", "hour"], how="left")
-            .join(columns["day"].drop("next_active"), on=["series", "hour"], how="left")
+            .with_columns(pl.coalesce("last_hour", "first_hour"))
+            .join(chunk.keys, on="series")
+        )
+        if known.is_empty():
+            continue
+        with registered(cursor, "spend_state_new", known.to_arrow()):
+            cursor.execute("INSERT INTO spend_state_series BY NAME SELECT * FROM spend_state_new")
+        rows = _state_rows(grid, settings, stats_tail).filter(
+            pl.col("actual").is_not_null()
+            & (pl.col("hour") >= first_stored)
+            & (pl.col("hour") < current)
         )
         # In hour order, as the derivation appends: a run's reads of a few hours then skip
         # most of the table (DuckDB's min/max per row group).
         with registered(cursor, "spend_state_rows", rows.sort("hour", "series").to_arrow()):
-            cursor.execute(
-                "INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows "
-                "SEMI JOIN spend_state_series USING (series)"
-            )
+            cursor.execute("INSERT INTO spend_state BY NAME SELECT * FROM spend_state_rows")
     cursor.execute(
         """
         INSERT INTO spend_state_hours
@@ -448,30 +442,42 @@ def rebuild(cursor: duckdb.DuckDBPyConnection, current: dt.datetime, settings: S
     )
 
 
-def _grid_statistics(
-    grid: pl.DataFrame, settings: Settings, stats_tail: int
-) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """The grid with each grain's window value (`value_<grain>`), and per grain the residual,
-    deviation and the statistics the next hour reads, over the last `stats_tail` hours."""
-    columns: dict[str, pl.DataFrame] = {}
+def _state_rows(grid: pl.DataFrame, settings: Settings, stats_tail: int) -> pl.DataFrame:
+    """A chunk's state rows: the grid (sorted by series then hour, rectangular) with each
+    grain's window value (`value_<grain>`) and, over the hours the statistics of its last
+    `stats_tail` hours reach, each grain's residual, deviation and the statistics the next
+    hour reads (null before those hours)."""
+    hours = grid["hour"].n_unique()
+    frame = grid.with_columns(
+        *(window_values(grid, window).alias(f"value_{grain}") for grain, window in GRAINS)
+    )
+    # The next row's statistics, where it is the same series' (the rows are in grid order).
+    same = pl.col("series").shift(-1) == pl.col("series")
+    parts = []
     for grain, window in GRAINS:
-        values = window_values(grid, window)
         stats = statistics(
             grid, window=window, thresholds=settings.thresholds(grain),
             baseline=settings.baseline, tail=stats_tail,
-        ).sort("series", "hour")  # fmt: skip
-        columns[grain] = stats.select(
-            "series",
-            "hour",
-            pl.col("residual").alias(f"residual_{grain}"),
-            pl.col("deviation").alias(f"deviation_{grain}"),
-            # The statistics the next hour reads: its own rolling ones.
-            *(
-                pl.col(name).shift(-1).over("series").alias(f"next_{name}_{grain}")
-                for name in ("recent", "mad")
-            ),
-            pl.col("raw_level").shift(-1).over("series").alias(f"next_level_{grain}"),
-            pl.col("active").cast(pl.Float64).shift(-1).over("series").alias("next_active"),
-        )
-        grid = grid.with_columns(values.alias(f"value_{grain}"))
-    return grid, columns
+        )  # fmt: skip
+        parts.append(
+            stats.select(
+                pl.col("residual").alias(f"residual_{grain}"),
+                pl.col("deviation").alias(f"deviation_{grain}"),
+                *(
+                    pl.when(same).then(pl.col(name).shift(-1)).alias(f"next_{name}_{grain}")
+                    for name in ("recent", "mad")
+                ),
+                pl.when(same).then(pl.col("raw_level").shift(-1)).alias(f"next_level_{grain}"),
+                *(
+                    [pl.when(same).then(pl.col("active").cast(pl.Float64).shift(-1))
+                     .alias("next_active")]
+                    if grain == "hour" else []
+                ),
+            )
+        )  # fmt: skip
+    # `statistics` keeps each series' last rows, in grid order: the same number per series.
+    keep = parts[0].height * hours // max(grid.height, 1)
+    at = pl.int_range(pl.len()) % hours
+    older = frame.filter(at < hours - keep)
+    recent = pl.concat([frame.filter(at >= hours - keep), *parts], how="horizontal")
+    return pl.concat([older, recent], how="diagonal_relaxed")

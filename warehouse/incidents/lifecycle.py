@@ -12,6 +12,10 @@ reaches a severity it has not been notified at (opening, escalation), and a reso
 channel it triggered when it resolves. A mute on the series or an acknowledgement records the
 trigger as suppressed instead; a resolve is never suppressed (it closes what was sent).
 
+Related spend incidents across the hierarchy (the total, a feature, its feature x model, for
+the same cause in overlapping windows) share one page: `warehouse.incidents.grouping`. A
+group's notices are decided once per detector run, on its page.
+
 The transitions (`absorb`, `decide`, `resolve`) are pure; `apply_signals` and `housekeeping`
 are the job's step and housekeeping (see `warehouse.jobs.incremental`), and add the notices to the
 outbox
@@ -33,6 +37,7 @@ import pyarrow as pa
 
 from warehouse.core.errors import Conflict, NotFound
 from warehouse.detection.signals import Signal, signals_between
+from warehouse.incidents import grouping
 from warehouse.incidents.mutes import Mute, all_mutes
 from warehouse.incidents.outbox import Event, Notice, add_notices
 from warehouse.incidents.policy import AlertPolicy, load_policy, severity_rank
@@ -47,7 +52,7 @@ COLUMNS = (
     "opened_at", "last_signal_at", "resolved_at", "first_signal_id", "last_signal_id",
     "signal_count", "reopen_count", "window_start", "window_end", "actual_usd", "expected_usd",
     "impact_usd", "peak_impact_usd", "score", "details", "notified_severity",
-    "suppressed_severity", "notified_channels", "acknowledged_at", "acknowledged_by",
+    "suppressed_severity", "notified_channels", "acknowledged_at", "acknowledged_by", "group_id",
 )  # fmt: skip
 MONEY_COLUMNS = ("actual_usd", "expected_usd", "impact_usd", "peak_impact_usd")
 
@@ -83,6 +88,7 @@ class Incident:
     notified_channels: tuple[str, ...] = ()
     acknowledged_at: dt.datetime | None = None
     acknowledged_by: str | None = None
+    group_id: int | None = None  # the group's root (`warehouse.incidents.grouping`)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -286,7 +292,7 @@ TYPES: dict[str, pa.DataType] = {
     "actual_usd": _MONEY, "expected_usd": _MONEY, "impact_usd": _MONEY,
     "peak_impact_usd": _MONEY, "score": pa.float64(), "details": _TEXT,
     "notified_severity": _TEXT, "suppressed_severity": _TEXT, "notified_channels": _TEXT,
-    "acknowledged_at": _TIME, "acknowledged_by": _TEXT,
+    "acknowledged_at": _TIME, "acknowledged_by": _TEXT, "group_id": pa.int64(),
 }  # fmt: skip
 assert tuple(TYPES) == COLUMNS
 
@@ -337,6 +343,43 @@ def _new_ids(cursor: duckdb.DuckDBPyConnection, count: int) -> list[int]:
     return sorted(int(row[0]) for row in rows)
 
 
+class _Book:
+    """The incidents a step works with, by id: the open spend anomalies (the groups a new
+    one may join), those it changed, and group roots loaded when needed."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, incidents: list[Incident]) -> None:
+        self.cursor = cursor
+        self.known = {incident.id: incident for incident in incidents}
+
+    def open(self) -> list[Incident]:
+        return [i for i in self.known.values() if i.status == "open"]
+
+    def members(self, root_id: int) -> list[Incident]:
+        return sorted(
+            (i for i in self.open() if (i.group_id or i.id) == root_id), key=lambda i: i.id
+        )
+
+    def get(self, incident_id: int) -> Incident:
+        if incident_id not in self.known:
+            (found,) = load_incidents(self.cursor, "id = $id", {"id": incident_id})
+            self.known[incident_id] = found
+        return self.known[incident_id]
+
+
+def _decide_group(
+    book: _Book, root_id: int, policy: AlertPolicy, mutes: list[Mute], at: dt.datetime
+) -> tuple[Incident | None, list[Notice]]:
+    """The group's page decided (`decide`): the root as updated, and the notices."""
+    members = book.members(root_id)
+    if not members:
+        return None, []
+    root = book.get(root_id)
+    reasons = [_mute_reason(mutes, member, at) for member in members]
+    shown, sent = decide(grouping.page(root, members), policy, reasons[0] if all(reasons) else None)
+    root = book.known[root_id] = grouping.sent(root, shown)
+    return root, sent
+
+
 def apply_signals(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
     """The job's step: the signals with low < id <= high, oldest first, into incidents and
     outbox notices. Returns the incidents and notices written."""
@@ -346,6 +389,9 @@ def apply_signals(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int
     policy = load_policy(cursor)
     mutes = all_mutes(cursor, min(s.detected_at for s in signals))
     current = _latest(cursor, {(s.kind, s.series, s.direction) for s in signals})
+    book = _Book(
+        cursor, load_incidents(cursor, "status = 'open' AND kind = $kind", {"kind": grouping.KIND})
+    )
     # Only the first signal of a series in a chunk can open an incident (the next ones find
     # it open), so the ids needed are known up front and taken in one query.
     firsts: dict[tuple[str, str, str], Signal] = {}
@@ -364,32 +410,60 @@ def apply_signals(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int
     new_ids: set[int] = set()
     changed: dict[int, Incident] = {}
     notices: list[Notice] = []
-    now = max(s.detected_at for s in signals)
-    for signal in signals:
+    touched: set[int] = set()  # the groups the detector run being read changed
+    for index, signal in enumerate(signals):
         key = (signal.kind, signal.series, signal.direction)
         before = current.get(key)
         incident = absorb(before, signal, policy, new_id=0)
         if before is None or incident.id != before.id:
             incident = replace(incident, id=next(fresh))
             new_ids.add(incident.id)
-        incident, sent = decide(incident, policy, _mute_reason(mutes, incident, signal.detected_at))
-        current[key] = changed[incident.id] = incident
-        notices += sent
+        if incident.group_id is None:
+            incident = replace(
+                incident, group_id=grouping.group_for(incident, book.open()) or incident.id
+            )
+        current[key] = changed[incident.id] = book.known[incident.id] = incident
+        touched.add(incident.group_id or incident.id)
+        following = signals[index + 1] if index + 1 < len(signals) else None
+        if following is None or following.detected_at != signal.detected_at:
+            # The run's signals are all in: each group it touched decides its page once.
+            for root_id in sorted(touched):
+                root, sent = _decide_group(book, root_id, policy, mutes, signal.detected_at)
+                if root is not None:
+                    changed[root.id] = root
+                notices += sent
+            touched.clear()
+    now = max(s.detected_at for s in signals)
     return save(cursor, changed.values(), new_ids) + add_notices(cursor, notices, now)
 
 
 def housekeeping(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
-    """Resolve the open incidents that have been quiet for their kind's quiet time."""
+    """Resolve the open incidents that have been quiet for their kind's quiet time. A group's
+    page resolves with its last open member."""
     policy = load_policy(cursor)
     at = now.replace(tzinfo=None)
-    resolved: list[Incident] = []
+    book = _Book(cursor, load_incidents(cursor, "status = 'open'", {}))
+    changed: dict[int, Incident] = {}
     notices: list[Notice] = []
-    for incident in load_incidents(cursor, "status = 'open'", {}):
-        if incident.last_signal_at + policy.quiet(incident.kind) <= at:
-            incident, sent = resolve(incident, at, policy.channels)
-            resolved.append(incident)
-            notices += sent
-    return save(cursor, resolved, set()) + add_notices(cursor, notices, at)
+    for incident in book.open():
+        if incident.last_signal_at + policy.quiet(incident.kind) > at:
+            continue
+        root_id = incident.group_id or incident.id
+        last = book.members(root_id) == [incident]
+        sent: list[Notice] = []
+        if root_id == incident.id and not last:  # the page stays up: what it sent stays
+            closed = replace(incident, status="resolved", resolved_at=at)
+        else:
+            closed, sent = resolve(incident, at, policy.channels)
+        if last and root_id != incident.id:  # the page's resolve, on the root's dedup key
+            root = book.get(root_id)
+            _, sent = resolve(grouping.page(root, [incident]), at, policy.channels)
+            changed[root_id] = book.known[root_id] = replace(
+                root, notified_channels=(), suppressed_severity=None
+            )
+        changed[closed.id] = book.known[closed.id] = closed
+        notices += sent
+    return save(cursor, changed.values(), set()) + add_notices(cursor, notices, at)
 
 
 def acknowledge(
@@ -411,6 +485,15 @@ def acknowledge(
     if incident is not found[0]:
         save(cursor, [incident], set())
         add_notices(cursor, notices, at)
+    root_id = incident.group_id or incident.id
+    if root_id != incident.id:  # the group's page is acknowledged, on the root's dedup key
+        book = _Book(cursor, load_incidents(cursor, "group_id = $id", {"id": root_id}))
+        root = book.get(root_id)
+        shown, more = acknowledged(grouping.page(root, book.members(root_id) or [incident]), by, at)
+        if shown.acknowledged_at != root.acknowledged_at:
+            save(cursor, [grouping.sent(root, shown)], set())
+            add_notices(cursor, more, at)
+            notices = [*notices, *more]
     return incident, notices
 
 

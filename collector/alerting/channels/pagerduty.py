@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from collector.alerting.channel import explanation, facts, headline
+from collector.alerting.channel import explanation, facts, headline, incident_link
 from warehouse.incidents.outbox import OutboxItem
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -64,9 +64,10 @@ class PagerDutyChannel:
             },
         }
         event["client"] = "spendscope"
-        if self.dashboard_url:
-            event["client_url"] = self.dashboard_url
-            event["links"] = [{"href": self.dashboard_url, "text": "Open in spendscope"}]
+        link = incident_link(self.dashboard_url, item.incident_id)
+        if link:
+            event["client_url"] = link
+            event["links"] = [{"href": link, "text": "Open the incident in spendscope"}]
         return event
 
     def headers(self, item: OutboxItem) -> dict[str, str]:

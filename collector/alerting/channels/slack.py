@@ -12,7 +12,15 @@ from typing import Any
 
 import httpx
 
-from collector.alerting.channel import UrlChannel, explanation, facts, headline, other_details
+from collector.alerting.channel import (
+    UrlChannel,
+    explanation,
+    facts,
+    headline,
+    incident_link,
+    other_details,
+    usd,
+)
 from warehouse.incidents.outbox import OutboxItem
 
 HEADER_LIMIT = 150
@@ -41,7 +49,7 @@ class SlackChannel(UrlChannel):
     max_unanswered: int = 3  # no idempotency key: a late answer may mean a message shown
 
     def body(self, item: OutboxItem) -> dict[str, Any]:
-        return message(item.snapshot, self.dashboard_url)
+        return message(item.snapshot, incident_link(self.dashboard_url, item.incident_id))
 
     def delivered(self, response: httpx.Response) -> bool:
         return response.status_code == 200
@@ -72,6 +80,14 @@ def message(snapshot: dict[str, Any], dashboard_url: str | None = None) -> dict[
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}}
         )
+    grouped = snapshot["details"].get("grouped") or []
+    if grouped:  # the related series of the same cause (warehouse.incidents.grouping)
+        text = "*Also firing, same cause (not added: they overlap)*\n" + "\n".join(
+            f"• `{g['series']}` {usd(g['impact_usd'])}" for g in grouped
+        )
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}}
+        )
     extra = other_details(snapshot["details"])
     context = [f"series `{snapshot['series']}`", f"incident #{snapshot['id']}"]
     context += [f"{k}: {v}" for k, v in extra]
@@ -90,7 +106,7 @@ def message(snapshot: dict[str, Any], dashboard_url: str | None = None) -> dict[
                 "elements": [
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": "Open in spendscope"},
+                        "text": {"type": "plain_text", "text": "Open the incident"},
                         "url": dashboard_url,
                     }
                 ],

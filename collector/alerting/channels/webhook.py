@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from collector.alerting.channel import UrlChannel, explanation, headline
+from collector.alerting.channel import UrlChannel, explanation, headline, incident_link
 from warehouse.incidents.outbox import OutboxItem
 
 
@@ -35,7 +35,7 @@ class WebhookChannel(UrlChannel):
             "dedup_key": snapshot["dedup_key"],
             "notice_id": item.id,  # also in the Idempotency-Key header
             "incident": {k: v for k, v in snapshot.items() if k != "event"},
-            "dashboard_url": self.dashboard_url,
+            "dashboard_url": incident_link(self.dashboard_url, item.incident_id),
         }
 
     def delivered(self, response: httpx.Response) -> bool:

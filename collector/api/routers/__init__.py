@@ -1,3 +1,3 @@
 """One router per resource under `/api/v1`: alerts, costs (with its OpenAPI examples),
-detection, gpu, outcomes, prices.
+detection, gpu, outcomes, prices, reconciliation, search, value_units.
 """

@@ -46,9 +46,7 @@ class Setup:
         self.dispatcher = AlertDispatcher(
             database,
             [
-                SlackChannel(
-                    self.slack.url(SLACK_PATH), "http://dash.example/alerts", min_interval=0
-                ),
+                SlackChannel(self.slack.url(SLACK_PATH), "http://dash.example/", min_interval=0),
                 PagerDutyChannel(ROUTING_KEY, self.pagerduty.url("/v2/enqueue"), source="test"),
                 WebhookChannel(self.webhook.url("/hook")),
             ],
@@ -99,7 +97,9 @@ def test_slack_pagerduty_and_webhook_receive_the_real_payloads(setup: Setup) -> 
     assert "*Tenant*\nacme" in fields
     assert changed["text"]["text"] == "*What changed*\n• calls: 80%\n• tokens per call: 20%"
     assert "series `spend:hour:feature=search`" in context["elements"][0]["text"]
-    assert actions["elements"][0]["url"] == "http://dash.example/alerts"
+    # The button opens this incident on the dashboard.
+    incident = setup.pagerduty.bodies()[0]["payload"]["custom_details"]["incident_id"]
+    assert actions["elements"][0]["url"] == f"http://dash.example/alerts?incident={incident}"
     assert len(header["text"]["text"]) <= 150
 
     (trigger,) = setup.pagerduty.bodies()

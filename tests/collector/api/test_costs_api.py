@@ -734,6 +734,10 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         everyone = {r["feature"]: r for r in pipeline.get("/value-units")["value_units"]}
         assert everyone["support"]["units"] == 2
 
+    def value_unit_config() -> None:  # every tenant's features use the same units
+        mine = pipeline.get("/value-units/config", tenant("acme"))["value_units"]
+        assert mine == pipeline.get("/value-units/config")["value_units"]
+
     def anomalies() -> None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         signals = [
@@ -783,6 +787,21 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
             assert denied.status_code == 403, (path, denied.text)
         assert pipeline.client.get("/api/v1/gate/runs", headers=ADMIN).status_code == 200
 
+    def search() -> None:
+        mine = pipeline.get("/search", tenant("acme"), q="s-acme")
+        assert [s["session_id"] for s in mine["sessions"]] == ["s-acme"]
+        assert pipeline.get("/search", tenant("acme"), q="s-g")["sessions"] == []
+        assert pipeline.get("/search", tenant("acme"), q="u2")["users"] == []
+        assert [u["tenant_id"] for u in pipeline.get("/search", q="u2")["users"]] == ["globex"]
+        everyone = pipeline.get("/search", q="s-g")["sessions"]  # a prefix: whole id first
+        assert [s["session_id"] for s in everyone] == ["s-glx", "s-glx2"]
+        assert pipeline.get("/search", q="s-")["sessions"] == []  # too short for a prefix
+        for trace, seen in ((1, 1), (2, 0)):
+            found = pipeline.get("/search", tenant("acme"), q=otlp.trace_id(trace).hex())
+            assert len(found["traces"]) == seen
+        user = pipeline.get("/search", tenant("acme"), q="u1")["users"]
+        assert [(u["user_id"], u["calls"]) for u in user] == [("u1", 2)]
+
     def gpu_allocation() -> None:
         body = pipeline.get("/gpu/allocation", tenant("acme"), **WINDOW)
         assert body["deployments"] is None and body["rows"] == []
@@ -809,6 +828,8 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/jobs": jobs,
         "/api/v1/anomalies": anomalies,
         "/api/v1/budgets": budgets,
+        "/api/v1/search": search,
+        "/api/v1/value-units/config": value_unit_config,
     } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
 
 
@@ -847,6 +868,9 @@ SHARED_WRITES = {  # change what every tenant sees: an unscoped token only (403)
     ("POST", "/api/v1/gpu/prices"),
     ("POST", "/api/v1/reconciliation/bills"),
     ("POST", "/api/v1/gate/runs"),
+    ("PUT", "/api/v1/value-units/config/{feature}"),
+    ("DELETE", "/api/v1/value-units/config/{feature}"),
+    ("POST", "/api/v1/value-units/config/reload"),
 }
 # Scoped to the token's tenant: `alert_checks` (the "alert" and "mutes" checks) holds an
 # acme token to acme's incidents and mutes (404 for globex's, its mutes forced to acme).
@@ -872,7 +896,7 @@ def test_a_tenant_token_writes_only_within_its_tenant_on_every_endpoint(
     }
     assert writes == SHARED_WRITES | TENANT_WRITES | INGEST_WRITES, "a write has no check here"
     for method, path in SHARED_WRITES:
-        concrete = path.replace("{override_id}", "1")
+        concrete = path.replace("{override_id}", "1").replace("{feature}", "support")
         denied = pipeline.client.request(method, concrete, json={}, headers=tenant("acme"))
         assert denied.status_code == 403, (method, path, denied.text)
     _tenant_world(pipeline)

@@ -49,14 +49,13 @@ from sample_data.harness.server import SMALL_MAX_BODY_BYTES, ServerProcess, free
 from tests.support.otlp_clients import (
     EXPORTER_KINDS,
     UNCOMPRESSED_KINDS,
-    CountingIds,
-    SpanRecorder,
     at,
     grpc_export,
     make_exporter,
     metric,
     utc,
 )
+from tests.support.recording import CountingIds, SpanRecorder
 
 pytestmark = pytest.mark.timeout(60)
 

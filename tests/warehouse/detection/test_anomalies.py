@@ -340,6 +340,9 @@ def test_thresholds_come_from_the_config_with_clear_errors() -> None:
         anomaly_config({"hourly": {}})
     with pytest.raises(ConfigError, match="weeks: must be 1 to 4"):
         anomaly_config({"baseline": {"weeks": 6}})
+    with pytest.raises(ConfigError, match="per_call: 0 <= scale_low < scale_high < 1"):
+        anomaly_config({"per_call": {"scale_low": 0.8}})
+    assert anomaly_config({"baseline": {"scale_low": 0.25}}).baseline.scale_low == 0.25
 
 
 @pytest.mark.parametrize(

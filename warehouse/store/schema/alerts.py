@@ -55,6 +55,8 @@ class AlertIncident(Base):
     notified_channels: Mapped[str] = mapped_column(String, nullable=False)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String)
+    # The group's first incident: it holds the shared page (dedup key, what was sent).
+    group_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AlertOutbox(Base):
