@@ -12,7 +12,9 @@ from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 # A model call's dimensions: inherited ones once the attribution job has resolved its
 # trace, its own until then (a just-acknowledged call is visible at once).
-# Cost columns are NULL until the pricing job has priced the call.
+# Cost columns are NULL until the pricing job has priced the call. A span the attribution
+# job has seen that has no row of its own in model_calls is a layer of another call (the
+# same request seen by two instrumentations, docs/normalization.md): it is not listed.
 MODEL_CALLS = """
 SELECT
     lower(hex(s.trace_id)) AS trace_id,
@@ -36,6 +38,8 @@ SELECT
 FROM spans s LEFT JOIN model_calls m USING (trace_id, span_id)
 LEFT JOIN call_costs c ON c.trace_id = s.trace_id AND c.span_id = s.span_id
 WHERE s.is_model_call
+  AND (m.span_id IS NOT NULL OR s.batch_id > coalesce(
+        (SELECT watermark FROM job_state WHERE name = 'attribution'), 0))
 """
 
 

@@ -4,7 +4,8 @@ A framework or proxy span (an OpenInference LangChain `LLM` span, a LiteLLM prox
 span, an OpenLLMetry LangChain `chat` span, a Pydantic AI `chat` span, the AI SDK's
 `embeddings` root) often sits over the client library's span for the same request, and both
 are model calls carrying the same usage. A model-call span is a **layer** of its nearest
-model-call ancestor when that one has the same usage (input and output tokens, null read as
+model-call ancestor (or of a model-call sibling enclosing it in time, see `LINKS`) when that
+one has the same usage (input and output tokens, null read as
 0, more than 0 in all) and a compatible model (`compatible_models`). Each outer span takes at
 most one such inner span (the first to arrive, then to start), so the layers of one call form
 a chain, outermost first; siblings never merge, and an inner span the outer did not take
@@ -68,7 +69,12 @@ def compatible_models(outer: Iterable[str | None], inner: Iterable[str | None]) 
     )
 
 
-# Each model call under a model-call span of the same usage, with both spans' models.
+# Each model call under a model-call span of the same usage, with both spans' models; and
+# each model call a model-call *sibling* of the same usage encloses in time, strictly (the
+# sibling starts earlier or ends later): OpenInference LangChain does not make its LLM span
+# the current context (`_tracer.py`: its `context_api.attach` is commented out), so the
+# client library's span of the same request lands beside it, not under it. Siblings of equal
+# times (or in sequence) stay two calls.
 LINKS = """
 CREATE OR REPLACE TEMP TABLE layer_links AS
 SELECT i.trace_id, i.span_id AS inner_id, o.span_id AS outer_id,
@@ -76,7 +82,13 @@ SELECT i.trace_id, i.span_id AS inner_id, o.span_id AS outer_id,
        o.request_model AS outer_request, o.response_model AS outer_response,
        i.request_model AS inner_request, i.response_model AS inner_response
 FROM attribution_calls i
-JOIN attribution_calls o ON o.trace_id = i.trace_id AND o.span_id = i.outer_call
+JOIN attribution_calls o ON o.trace_id = i.trace_id AND (
+        o.span_id = i.outer_call
+        OR (o.span_id <> i.span_id AND o.outer_call IS NOT DISTINCT FROM i.outer_call
+            AND o.depth IS NOT DISTINCT FROM i.depth
+            AND o.start_time <= i.start_time AND o.end_time >= i.end_time
+            AND (o.start_time < i.start_time OR o.end_time > i.end_time))
+    )
 WHERE o.input_tokens = i.input_tokens AND o.output_tokens = i.output_tokens
   AND i.input_tokens + i.output_tokens > 0
 """
@@ -116,7 +128,7 @@ WITH RECURSIVE
         FROM chain c JOIN taken t ON t.trace_id = c.trace_id AND t.outer_id = c.span_id
     )
 SELECT c.trace_id, c.span_id,
-       arg_min(c.span_id, (a.batch_id, -a.depth, c.span_id))
+       arg_min(c.span_id, (a.batch_id, -c.rank, c.span_id))
            OVER (PARTITION BY c.trace_id, c.head) AS call_span_id,
        c.rank
 FROM chain c JOIN attribution_calls a ON a.trace_id = c.trace_id AND a.span_id = c.span_id

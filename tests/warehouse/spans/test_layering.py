@@ -511,3 +511,22 @@ def test_model_family_keeps_version_dots() -> None:
     assert model_family("gpt-4.1-2025-04-14") == "gpt-4.1"
     assert model_family("Claude-3.5-Sonnet-Latest") == "claude-3.5-sonnet"
     assert model_family("gpt-4-0613") == "gpt-4"
+
+
+def test_openinference_langchain_beside_its_client_span_is_one_call(warehouse: Warehouse) -> None:
+    """OpenInference LangChain does not attach its LLM span as the current context: the
+    client span of the same request is its sibling, inside it in time (real spans, 0.1.80)."""
+    outer = oi_langchain_llm(1, 2, 1, 30, 3)
+    outer[1].end_time_unix_nano += 10_000_000
+    inner = oi_openai(1, 3, 1, 30, 3)
+    inner[1].start_time_unix_nano += 1_000_000
+    inner[1].end_time_unix_nano += 1_000_000
+    # Two more calls of that usage in sequence after it: siblings, not layers.
+    later = [oi_openai(1, n, 1, 30, 3) for n in (4, 5)]
+    for offset, (_, span) in enumerate(later, 1):
+        span.start_time_unix_nano += offset * 20_000_000
+        span.end_time_unix_nano += offset * 20_000_000
+    warehouse.ingest(oi_chain(1, 1), outer, inner, *later)
+    warehouse.run_jobs()
+    assert set(warehouse.calls()) == {3, 4, 5}
+    assert warehouse.trace_rollup()[0] == 3
