@@ -56,6 +56,27 @@ PATH_ATTRIBUTE = "spendscope.path"
 READY_SECONDS = 60.0
 STOP_SECONDS = 60.0
 
+Output = Annotated[
+    Path,
+    typer.Option(
+        "--output", "-o", help=option_help("Run file to write.", "run.json"), show_default=False
+    ),
+]
+Label = Annotated[
+    str, typer.Option(help=option_help("A name for the run.", "ci"), show_default=False)
+]
+Commit = Annotated[
+    str | None,
+    typer.Option(
+        help=option_help("Commit of the run.", "GITHUB_SHA or git HEAD"), show_default=False
+    ),
+]
+Branch = Annotated[
+    str | None,
+    typer.Option(
+        help=option_help("Branch of the run.", "GITHUB_HEAD_REF or git branch"), show_default=False
+    ),
+]
 Url = Annotated[
     str | None,
     typer.Option(
@@ -81,24 +102,19 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @gate_cli.command("record")
 def record(
     command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help=option_help("Run file to write.", "run.json"))
-    ] = Path("run.json"),
-    label: Annotated[str, typer.Option(help=option_help("A name for the run.", "ci"))] = "ci",
+    output: Output = Path("run.json"),
+    label: Label = "ci",
     repeat: Annotated[
         int,
         typer.Option(
-            min=1, max=100, help=option_help("Run the command this many times (noise).", "1")
+            min=1,
+            max=100,
+            help=option_help("Run the command this many times (noise).", "1"),
+            show_default=False,
         ),
     ] = 1,
-    commit: Annotated[
-        str | None,
-        typer.Option(help=option_help("Commit of the run.", "GITHUB_SHA or git HEAD")),
-    ] = None,
-    branch: Annotated[
-        str | None,
-        typer.Option(help=option_help("Branch of the run.", "GITHUB_HEAD_REF or git branch")),
-    ] = None,
+    commit: Commit = None,
+    branch: Branch = None,
     server: Url = None,
     token: Token = None,
 ) -> None:
@@ -138,18 +154,10 @@ def load(
     files: Annotated[
         list[Path], typer.Argument(help="OTLP/JSON files: one export request a line.")
     ],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help=option_help("Run file to write.", "run.json"))
-    ] = Path("run.json"),
-    label: Annotated[str, typer.Option(help=option_help("A name for the run.", "ci"))] = "ci",
-    commit: Annotated[
-        str | None,
-        typer.Option(help=option_help("Commit of the run.", "GITHUB_SHA or git HEAD")),
-    ] = None,
-    branch: Annotated[
-        str | None,
-        typer.Option(help=option_help("Branch of the run.", "GITHUB_HEAD_REF or git branch")),
-    ] = None,
+    output: Output = Path("run.json"),
+    label: Label = "ci",
+    commit: Commit = None,
+    branch: Branch = None,
 ) -> None:
     """A run from spans a suite exported to files instead of to spendscope (the OTel
     Collector's file exporter writes one OTLP/JSON export request a line): they go through a
@@ -343,11 +351,13 @@ def compare(
         typer.Option(
             help=option_help(
                 "The base run: a file, or with --server branch:NAME or run:ID.", "main.json"
-            )
+            ),
+            show_default=False,
         ),
     ] = "main.json",
     head: Annotated[
-        str, typer.Option(help=option_help("The head run, as --base.", "run.json"))
+        str,
+        typer.Option(help=option_help("The head run, as --base.", "run.json"), show_default=False),
     ] = "run.json",
     policy_file: Annotated[
         Path | None,
@@ -360,16 +370,20 @@ def compare(
     output_format: Annotated[
         str,
         typer.Option(
-            "--format",
-            help=option_help("text, markdown or json.", "text"),
+            "--format", help=option_help("text, markdown or json.", "text"), show_default=False
         ),
     ] = "text",
     output: Annotated[
         Path | None,
-        typer.Option(help=option_help("Write the report here.", "standard output")),
+        typer.Option(
+            help=option_help("Write the report here.", "standard output"), show_default=False
+        ),
     ] = None,
     warn_only: Annotated[
-        bool, typer.Option(help=option_help("Report, but never exit 1.", "the policy's"))
+        bool,
+        typer.Option(
+            help=option_help("Report, but never exit 1.", "the policy's"), show_default=False
+        ),
     ] = False,
     server: Url = None,
     token: Token = None,
