@@ -82,6 +82,7 @@ def reference_prices(
             and (period.effective_to is None or naive < period.effective_to)
             and period.min_input_tokens == 0
             and period.time_of_day_from is None
+            and period.service_tier is None  # the standard tier, not flex or batch
         )
 
     found = [period for period in periods if holds(period)]

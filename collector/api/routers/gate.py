@@ -57,6 +57,7 @@ router = APIRouter(
     response_model=GateRunSummary,
     summary="Keep a gate run",
     dependencies=[Depends(full_access)],
+    responses=errors(400),  # a body that is not JSON
 )
 def post_run(
     cursor: Cursor,
