@@ -83,7 +83,7 @@ def get_config(context: Context) -> ValueUnitsConfig:
     response_model=ValueUnitsConfig,
     summary="Set a feature's value unit",
     dependencies=change,
-    responses={**errors(403), 422: INVALID},
+    responses={**errors(400, 403), 422: INVALID},
 )
 def put_unit(feature: Feature, unit: NewValueUnit, context: Context) -> ValueUnitsConfig:
     """Make `outcome` the feature's value unit (written to the value units file); it counts
@@ -112,7 +112,7 @@ def delete_unit(feature: Feature, context: Context) -> Response:
     response_model=ValueUnitsConfig,
     summary="Re-read the value units file",
     dependencies=change,
-    responses={**errors(403), 422: INVALID},
+    responses={**errors(400, 403), 422: INVALID},
 )
 def reload_units(context: Context) -> ValueUnitsConfig:
     """Re-read `<data_dir>/value_units.toml` after an edit; an invalid file changes
