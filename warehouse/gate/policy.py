@@ -28,6 +28,7 @@ from typing import Any
 
 from warehouse.core.errors import InvalidRequest
 from warehouse.gate.compare import PathChange
+from warehouse.gate.run import read_document
 
 DEFAULT_POLICY_FILE = "spendscope-gate.toml"
 
@@ -84,16 +85,9 @@ def load_policy(path: Path | None) -> Policy:
     """The policy in `path`; the defaults when `path` is None (no file given or found)."""
     if path is None:
         return Policy()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: no such policy file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: not a TOML file ({exc})") from None
-    try:
-        return _policy(document)
-    except PolicyError as exc:
-        raise PolicyError(f"{path}: {exc}") from None
+    return read_document(
+        path, tomllib.loads, tomllib.TOMLDecodeError, _policy, PolicyError, "policy", "TOML"
+    )
 
 
 def _policy(document: dict[str, Any]) -> Policy:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from warehouse.core.clock import naive_utc, utc
 from warehouse.core.errors import InvalidRequest
+
+T = TypeVar("T")
 
 FORMAT = "spendscope-gate-run/1"
 # The path of calls that name none: their feature, else the span's name, else this.
@@ -91,16 +94,31 @@ def write_run(run: Run, path: Path) -> None:
 
 def read_run(path: Path) -> Run:
     """The run in `path`; RunFileError naming the file and what is wrong with it."""
+    return read_document(path, json.loads, json.JSONDecodeError, run_from_json, RunFileError, "run")
+
+
+def read_document(
+    path: Path,
+    parse: Callable[[str], Any],
+    parse_error: type[Exception],
+    build: Callable[[Any], T],
+    error: type[InvalidRequest],
+    kind: str,
+    syntax: str | None = None,
+) -> T:
+    """`build(parse(text of path))`; `error` naming `path` when it is missing, unreadable,
+    not parsable (`syntax`: what it should parse as, default `kind`), or not a `kind` (the
+    message of the `error` that `build` raised)."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RunFileError(f"{path}: no such run file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunFileError(f"{path}: not a run file ({exc})") from None
+        raise error(f"{path}: no such {kind} file") from None
+    except (OSError, UnicodeDecodeError, parse_error) as exc:
+        raise error(f"{path}: not a {syntax or kind} file ({exc})") from None
     try:
-        return run_from_json(document)
-    except RunFileError as exc:
-        raise RunFileError(f"{path}: {exc}") from None
+        return build(document)
+    except error as exc:
+        raise error(f"{path}: {exc}") from None
 
 
 def run_from_json(document: Any) -> Run:
