@@ -17,23 +17,9 @@ log = logging.getLogger(__name__)
 KEY_PROVIDER = "coalesce(s.provider, '')"
 KEY_MODEL = "coalesce(nullif(s.response_model, ''), nullif(s.request_model, ''), '')"
 
-# Prices the calls in the temp table `targets` (TARGET_COLUMNS); upserts only what changes.
-PRICE_CALLS = """
-INSERT INTO call_costs (
-    trace_id, span_id, start_time, provider, model, priced, unpriced_reason, cost_usd,
-    input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,
-    request_cost_usd, price_period_id, price_source, override_id, reported_cost_usd,
-    attributed_batch_id, priced_seq, priced_at, cache_savings_usd, pricing_assumption
-)
-WITH matched AS (
-    SELECT c.*, p.id AS period_id, p.source, p.override_id, p.input_mtok,
-           p.tier_assumption,
-           p.cache_write_1h_assumed AND c.cache_write_1h_tokens > 0 AS one_hour_assumed,
-           -- What the span leaves unsaid that this price tells apart: the TTL of its cache
-           -- writes (priced at the 5-minute rate), audio on a speech model (priced as text).
-           c.ttl_unsaid AND p.cache_write_1h_mtok <> p.cache_write_mtok AS ttl_unknown,
-           c.audio_unsaid AND p.output_audio_mtok <> p.output_mtok AS audio_unknown,
-           (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
+# A call `c` (TARGET_COLUMNS) priced under a period `p` (`price_periods`): the parts of its
+# cost, exact DECIMAL arithmetic. Shared with the what-ifs (`warehouse.savings.reprice`).
+COST_PARTS = """
            greatest(c.input_tokens - c.cache_read_tokens - c.cache_write_tokens
                     - c.input_audio_tokens - c.input_image_tokens, 0)
                * p.input_mtok * 0.000001
@@ -54,12 +40,11 @@ WITH matched AS (
            p.requests_kcount * 0.001
                + c.web_search_calls * coalesce(p.web_searches_kcount, 0) * 0.001
                AS request_cost
-    FROM targets c
-    LEFT JOIN gpu_call_costs g ON g.trace_id = c.trace_id AND g.span_id = c.span_id
-    LEFT JOIN price_periods p
-        ON g.trace_id IS NULL AND NOT c.no_usage
-        AND p.retired_at IS NULL
-        AND p.provider = c.provider AND p.model = c.model
+"""
+
+# The period `p` of a price key holds the call `c`: its tier, date range, UTC time-of-day
+# window and input-token band. Periods never overlap, so at most one holds a call.
+PERIOD_HOLDS_CALL = """
         AND p.service_tier IS NOT DISTINCT FROM c.price_tier
         AND (p.effective_from IS NULL OR c.start_time >= p.effective_from)
         AND (p.effective_to IS NULL OR c.start_time < p.effective_to)
@@ -67,6 +52,33 @@ WITH matched AS (
         AND (p.time_of_day_to IS NULL OR c.start_time::TIME < p.time_of_day_to)
         AND c.input_tokens >= p.min_input_tokens
         AND (p.max_input_tokens IS NULL OR c.input_tokens < p.max_input_tokens)
+"""
+
+# Prices the calls in the temp table `targets` (TARGET_COLUMNS); upserts only what changes.
+PRICE_CALLS = f"""
+INSERT INTO call_costs (
+    trace_id, span_id, start_time, provider, model, priced, unpriced_reason, cost_usd,
+    input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,
+    request_cost_usd, price_period_id, price_source, override_id, reported_cost_usd,
+    attributed_batch_id, priced_seq, priced_at, cache_savings_usd, pricing_assumption
+)
+WITH matched AS (
+    SELECT c.*, p.id AS period_id, p.source, p.override_id, p.input_mtok,
+           p.tier_assumption,
+           p.cache_write_1h_assumed AND c.cache_write_1h_tokens > 0 AS one_hour_assumed,
+           -- What the span leaves unsaid that this price tells apart: the TTL of its cache
+           -- writes (priced at the 5-minute rate), audio on a speech model (priced as text).
+           c.ttl_unsaid AND p.cache_write_1h_mtok <> p.cache_write_mtok AS ttl_unknown,
+           c.audio_unsaid AND p.output_audio_mtok <> p.output_mtok AS audio_unknown,
+           (g.cost_nanos * 0.000000001)::DECIMAL(38, 24) AS gpu_cost,
+           {COST_PARTS}
+    FROM targets c
+    LEFT JOIN gpu_call_costs g ON g.trace_id = c.trace_id AND g.span_id = c.span_id
+    LEFT JOIN price_periods p
+        ON g.trace_id IS NULL AND NOT c.no_usage
+        AND p.retired_at IS NULL
+        AND p.provider = c.provider AND p.model = c.model
+        {PERIOD_HOLDS_CALL}
 )
 SELECT trace_id, span_id, start_time, provider, model,
        period_id IS NOT NULL OR gpu_cost IS NOT NULL,
