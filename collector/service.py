@@ -39,6 +39,7 @@ from collector.api.routers import (
     gpu,
     outcomes,
     prices,
+    savings,
     search,
     value_units,
 )
@@ -367,6 +368,7 @@ def _include_routers(app: FastAPI, service: Service) -> None:
     app.include_router(outcomes.router)
     app.include_router(search.router)
     app.include_router(value_units.router)
+    app.include_router(savings.router)
 
 
 # ---- health and metrics --------------------------------------------------------------------

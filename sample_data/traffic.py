@@ -384,28 +384,44 @@ class SampleTraffic:
         return at
 
     def summarize(self, session: Session) -> int:
-        """Older OpenLLMetry names: gen_ai.system and prompt/completion tokens."""
+        """Older OpenLLMetry names: gen_ai.system and prompt/completion tokens. Some users
+        ask follow-up questions about the document: each follow-up resends the document and
+        the conversation so far, and nobody turned on Anthropic's prompt caching (the
+        savings page's caching opportunity)."""
         root = self._session_root(
             "summarize.workflow",
             {"traceloop.span.kind": "workflow", "traceloop.workflow.name": SUMMARIZER},
             session,
             TRACELOOP_IDS,
         )
-        at = self._call(
+        prompt = self.random.randint(2000, 8000)
+        at = self._summary_call(root, prompt, self.random.randint(100, 400), session.start_ns)
+        # Follow-ups draw from a generator of their own, so the rest of the traffic (and
+        # its incidents) is the same as before they were added.
+        main, self.random = self.random, random.Random(f"follow-ups-{session.session_id}")
+        try:
+            for _ in range(self.random.choices((0, 1, 2, 3), weights=(6, 2, 1, 1))[0]):
+                prompt += self.random.randint(100, 400) + 60  # the answer, the next question
+                at = self._summary_call(root, prompt, self.random.randint(40, 200), at)
+        finally:
+            self.random = main
+        self._finish(root, session, at)
+        return at
+
+    def _summary_call(self, root: Span, prompt: int, completion: int, at: int) -> int:
+        return self._call(
             root,
             "anthropic.chat",
             {
                 "gen_ai.system": "Anthropic",
                 "gen_ai.request.model": "claude-3-5-haiku-latest",
                 "llm.request.type": "chat",
-                "gen_ai.usage.prompt_tokens": self.random.randint(2000, 8000),
-                "gen_ai.usage.completion_tokens": self.random.randint(100, 400),
+                "gen_ai.usage.prompt_tokens": prompt,
+                "gen_ai.usage.completion_tokens": completion,
             },
-            session.start_ns,
+            at,
             (1500, 6000),
         )
-        self._finish(root, session, at)
-        return at
 
     def classify_batch(self, session: Session) -> int:
         """The hourly batch job: LiteLLM proxy spans (`litellm_request`) for each ticket,
@@ -413,7 +429,12 @@ class SampleTraffic:
         value units are the tickets classified, reported as one counted outcome."""
         root = self._root(
             "classify_tickets",
-            {"spendscope.feature": CLASSIFICATION, "session.id": session.session_id},
+            {
+                "spendscope.feature": CLASSIFICATION,
+                "session.id": session.session_id,
+                # Nobody waits for it: its calls could go through a batch API.
+                "spendscope.interactive": False,
+            },
             session.start_ns,
         )
         tickets = self.random.randint(8, 24)

@@ -1,0 +1,186 @@
+"""The savings opportunities in the recorded calls, ranked by dollars per month.
+
+Three kinds, each with its assumptions stated:
+
+- `model_swap`: within a feature, the calls of one model routed to another model that
+  already served the same feature (so spendscope holds quality evidence for both:
+  `warehouse.savings.quality`), at the target's prices (`warehouse.savings.whatif`). Only
+  the best target per (feature, model) is listed.
+- `prompt_caching`: repeated input read from the prompt cache (`warehouse.savings.caching`).
+- `batch`: calls nobody waits for at batch prices (`warehouse.savings.batch`).
+
+Each opportunity is per (feature, provider, model); only those that save money are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import duckdb
+
+from warehouse.core.errors import InvalidRequest, NotFound
+from warehouse.pricing.pricebook import PriceBook
+from warehouse.savings import batch, caching, recorded
+from warehouse.savings.interval import history_days
+from warehouse.savings.quality import ModelEvidence, evidence, same_model
+from warehouse.savings.recorded import Selection
+from warehouse.savings.reprice import OWN_MODEL, reprice
+from warehouse.savings.tally import GroupSaving, tally
+from warehouse.savings.whatif import Rule, what_if
+
+Kind = Literal["model_swap", "prompt_caching", "batch"]
+KINDS: tuple[Kind, ...] = ("model_swap", "prompt_caching", "batch")
+GROUP = ["feature", "provider", "model"]
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    kind: Kind
+    feature: str | None
+    provider: str
+    model: str
+    change: str  # what would change, in words
+    group: GroupSaving  # the affected calls: counts, dollars, the monthly saving
+    assumptions: tuple[str, ...]
+    evidence: tuple[ModelEvidence, ...] = ()  # model_swap: the feature's models
+    evidence_note: str | None = None
+    to_provider: str | None = None  # model_swap: the target
+    to_model: str | None = None
+
+
+@dataclass(frozen=True)
+class Savings:
+    opportunities: list[Opportunity]
+    calls: int  # recorded calls looked at
+    days: int
+    confidence: float
+
+
+def _own_model(
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    stage: str,
+    table: str,
+    selection: Selection,
+    days: int,
+    confidence: float,
+) -> list[GroupSaving]:
+    """Stage `table` with the SQL `stage`, price it under each call's own model, tally."""
+    cursor.execute(stage)
+    reprice(cursor, book, table, OWN_MODEL, into=f"{table}_repriced")
+    found = tally(cursor, table, f"{table}_repriced", GROUP, selection.end, days, confidence)
+    return [group for group in found if group.saving.usd > 0]
+
+
+def _key(group: GroupSaving) -> tuple[str | None, str, str]:
+    feature, provider, model = group.key
+    return feature, str(provider), str(model)
+
+
+def _by_rule(
+    kind: Kind, change: str, assumptions: tuple[str, ...], groups: list[GroupSaving]
+) -> list[Opportunity]:
+    return [Opportunity(kind, *_key(group), change, group, assumptions) for group in groups]
+
+
+def opportunities(
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    selection: Selection,
+    value_units: Mapping[str, str],
+    confidence: float = 0.9,
+    kinds: tuple[Kind, ...] = KINDS,
+) -> Savings:
+    """Every opportunity of `kinds` in the selected calls, most dollars per month first."""
+    calls = recorded.stage_calls(cursor, selection)
+    days = history_days(recorded.first_call(cursor, selection), selection.end)
+    found: list[Opportunity] = []
+    if "prompt_caching" in kinds:
+        groups = _own_model(
+            cursor, book, caching.STAGE, caching.CACHED_TABLE, selection, days, confidence
+        )
+        found += _by_rule("prompt_caching", "cache the repeated input", caching.ASSUMPTIONS, groups)
+    if "batch" in kinds:
+        groups = _own_model(
+            cursor, book, batch.STAGE, batch.BATCH_TABLE, selection, days, confidence
+        )
+        found += _by_rule("batch", "send through the batch API", batch.ASSUMPTIONS, groups)
+    if "model_swap" in kinds and calls:
+        models = evidence(cursor, value_units, selection.start)
+        found += _swaps(cursor, book, selection, value_units, models, confidence)
+    found.sort(key=lambda o: (-o.group.saving.usd, o.kind, o.feature or "", o.model))
+    return Savings(found, calls, days, confidence)
+
+
+def _swaps(
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    selection: Selection,
+    value_units: Mapping[str, str],
+    models: list[ModelEvidence],
+    confidence: float,
+) -> list[Opportunity]:
+    """Per (feature, model): the best swap to another model that served the feature."""
+    by_feature: dict[str | None, list[ModelEvidence]] = {}
+    for row in models:
+        by_feature.setdefault(row.feature, []).append(row)
+    found = []
+    for feature, served in by_feature.items():
+        if feature is None:
+            continue  # calls of no feature: no feature to route
+        for source in served:
+            best: Opportunity | None = None
+            for target in served:
+                if same_model(
+                    book.catalog, (source.provider, source.model), (target.provider, target.model)
+                ):
+                    continue
+                rule = Rule(target.model, target.provider, from_model=source.model)
+                scoped = replace(selection, feature=feature)
+                try:
+                    result = what_if(cursor, book, scoped, rule, value_units, confidence)
+                except (InvalidRequest, NotFound):
+                    continue  # the target has no token price (self-hosted), or nothing moves
+                for group in result.features:
+                    if group.saving.usd > 0 and (
+                        best is None or group.saving.usd > best.group.saving.usd
+                    ):
+                        best = Opportunity(
+                            "model_swap",
+                            feature,
+                            source.provider,
+                            source.model,
+                            f"route to {target.provider}/{target.model}",
+                            group,
+                            tuple(result.assumptions),
+                            tuple(served),
+                            evidence_note(source, target),
+                            target.provider,
+                            target.model,
+                        )
+            if best is not None:
+                found.append(best)
+    return found
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def evidence_note(source: ModelEvidence | None, target: ModelEvidence | None) -> str:
+    """The quality evidence in words: both models' rates, or plainly that there is none."""
+    if target is None or not target.calls:
+        return "no quality evidence: the target model never served this feature in the window"
+    parts = []
+    for row in (source, target) if source is not None else (target,):
+        success = (
+            f"value-unit success {_rate(row.success_rate)} of {row.sessions:,} sessions"
+            if row.value_unit
+            else "no value unit configured"
+        )
+        parts.append(
+            f"{row.model}: {success}, errors {_rate(row.error_rate)} of {row.calls:,} calls"
+        )
+    return "; ".join(parts) + " (observed, not a controlled comparison)"
