@@ -329,6 +329,8 @@ REVIEWED: dict[str, set[str]] = {
         "', '.join(_PERIOD_COLUMNS)",
     },
     "warehouse.pricing.calls": {
+        "COST_PARTS",  # fixed SQL text
+        "PERIOD_HOLDS_CALL",  # fixed SQL text
         "TARGET_COLUMNS",
     },
     "warehouse.rollups.job": {
@@ -377,6 +379,37 @@ REVIEWED: dict[str, set[str]] = {
         "lags=lags",  # built from those ints
         "table",  # a fixed tuple of state tables
     },
+    # The savings what-ifs: temp table names and SQL fragments fixed in the code; the
+    # caller's values (feature, tenant, models, token limits) are parameters.
+    "warehouse.savings.batch": {"BATCH_TABLE", "CALLS_TABLE"},
+    "warehouse.savings.caching": {
+        "CACHED_TABLE",
+        "CALLS_TABLE",
+        "LOW_READ_SHARE",
+        "MIN_CACHEABLE",
+        "MIN_CACHEABLE_HAIKU",
+        "MOVABLE",
+        "_CHAINED",
+    },
+    "warehouse.savings.quality": {"CALLS_TABLE", "MOVABLE", "RESOLVED_OUTCOMES"},
+    "warehouse.savings.recorded": {
+        "CALLS_TABLE",
+        "scope",  # TenantScope.where's fixed condition; the tenant is a parameter
+    },
+    "warehouse.savings.reprice": {
+        "', '.join(_PERIOD_COLUMNS)",
+        "COST_PARTS",
+        "PERIODS_TABLE",
+        "PERIOD_HOLDS_CALL",
+        "calls",  # a temp table name the caller fixed in code
+        "marks",  # '?' placeholders
+    },
+    "warehouse.savings.tally": {
+        "calls=calls",  # temp table names fixed in code
+        "keys=', '.join(keys)",  # column names fixed in code
+        "repriced=repriced",
+    },
+    "warehouse.savings.whatif": {"CALLS_TABLE", "MOVABLE", "MOVED_TABLE", "REPRICED_TABLE"},
     "warehouse.queries.unit_economics": {
         "RESOLVED_OUTCOMES",
     },

@@ -23,10 +23,11 @@ SELECT {keys}, day,
 FROM (
     SELECT c.*, r.cost_usd AS what_if_cost_usd,
            c.recorded_cost_usd IS NOT NULL AND r.cost_usd IS NOT NULL AS known,
-           floor(epoch($end - c.start_time) / 86400)::BIGINT AS day
+           -- The oldest day may be partial: a call before it (the first call exactly
+           -- `days` days before the end) counts in it.
+           least(floor(epoch($end - c.start_time) / 86400)::BIGINT, $days - 1) AS day
     FROM {calls} c JOIN {repriced} r USING (trace_id, span_id)
 )
-WHERE day < $days
 GROUP BY ALL
 """
 

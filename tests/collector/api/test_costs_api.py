@@ -807,7 +807,32 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         assert body["deployments"] is None and body["rows"] == []
         assert pipeline.get("/gpu/allocation", **WINDOW)["deployments"] == []
 
+    def savings() -> None:  # acme's calls are gpt-4o-mini only: nothing to swap for it
+        mine = pipeline.get("/savings", tenant("acme"), kind=["model_swap"], **WINDOW)
+        assert (mine["calls"], mine["opportunities"]) == (2, [])
+        everyone = pipeline.get("/savings", kind=["model_swap"], **WINDOW)["opportunities"]
+        assert [(o["feature"], o["model"], o["to_model"]) for o in everyone] == [
+            ("support", "gpt-4o", "gpt-4o-mini")
+        ]
+        assert {e["model"] for e in everyone[0]["evidence"]} == {"gpt-4o", "gpt-4o-mini"}
+
+    def what_if() -> None:
+        query = {"feature": "support", "to_model": "gpt-4o", **WINDOW}
+        mine = pipeline.get("/savings/what-if", tenant("acme"), **query)
+        assert (mine["calls"], mine["moved_calls"]) == (2, 2)
+        assert [e["model"] for e in mine["evidence"]] == ["gpt-4o-mini"]
+        everyone = pipeline.get("/savings/what-if", **query)
+        assert (everyone["calls"], everyone["moved_calls"]) == (3, 2)
+        other = pipeline.client.get(
+            "/api/v1/savings/what-if",
+            params={**query, "tenant": "globex"},
+            headers=tenant("acme"),
+        )
+        assert other.status_code == 404, other.text  # globex's calls: none in acme's scope
+
     return {
+        "/api/v1/savings": savings,
+        "/api/v1/savings/what-if": what_if,
         "/api/v1/reconciliation": bills,
         "/api/v1/reconciliation/bills": bills,
         "/api/v1/gate/runs": gate,
