@@ -21,6 +21,7 @@ from collector.cli.gate import gate_cli
 from collector.cli.options import print_version, setting_option
 from collector.cli.ports import Port, bind, busy
 from collector.cli.prices import check_price_file, prices_cli
+from collector.cli.savings import savings_cli
 from collector.logging_setup import configure_logging
 from collector.service import create_app
 from collector.settings import INSTANCE_HEADER, Settings, SettingsError
@@ -364,6 +365,7 @@ def dashboard_command(
 cli.add_typer(prices_cli, name="prices")
 cli.add_typer(bills_cli, name="bills")
 cli.add_typer(gate_cli, name="gate")
+cli.add_typer(savings_cli, name="savings")
 
 
 def main() -> None:
