@@ -154,6 +154,21 @@ class ApiClient:
             {"start": start.isoformat(), "end": end.isoformat(), **(filters or {})},
         )
 
+    def savings(
+        self, start: dt.datetime, end: dt.datetime, tenant: str | None = None
+    ) -> dict[str, Any]:
+        """The savings opportunities, most dollars per month first."""
+        return self.get(
+            "/savings", {"start": start.isoformat(), "end": end.isoformat(), "tenant": tenant}
+        )
+
+    def savings_what_if(
+        self, start: dt.datetime, end: dt.datetime, rule: Mapping[str, str | int | None]
+    ) -> dict[str, Any]:
+        """A routing rule (feature, to_model, max_input_tokens, no_tools, ...) replayed."""
+        params = {"start": start.isoformat(), "end": end.isoformat(), **rule}
+        return self.get("/savings/what-if", {k: v for k, v in params.items() if v is not None})
+
     def search(self, text: str, limit: int = 20) -> dict[str, Any]:
         """The sessions, traces and users whose id is `text` (or starts with it)."""
         return self.get("/search", {"q": text, "limit": limit})
