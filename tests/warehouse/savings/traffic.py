@@ -5,12 +5,12 @@ by the collector, stored, then attributed, priced and their outcomes extracted b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import duckdb
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -26,24 +26,19 @@ from warehouse.spans import attribution
 from warehouse.spans.insert import insert_spans, last_batch_id
 
 
-def nanos(moment: dt.datetime) -> int:
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
-
-
-def store_sessions(
-    cursor: duckdb.DuckDBPyConnection, sessions: Iterable[Session], seed: int = 7
-) -> SampleTraffic:
-    """Emit the sessions, store their spans as the service does and run the jobs."""
+def tracer_provider(seed: int = 7) -> tuple[TracerProvider, InMemorySpanExporter]:
     memory = InMemorySpanExporter()
     provider = TracerProvider(
         resource=Resource.create({"service.name": "sample"}), id_generator=SeededIds(seed)
     )
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    traffic = SampleTraffic(provider.get_tracer("sample"), seed=seed)
-    for session in sessions:
-        traffic.emit(session)
-    provider.shutdown()
-    body = encode_spans(memory.get_finished_spans()).SerializeToString()
+    return provider, memory
+
+
+def store_spans(cursor: duckdb.DuckDBPyConnection, spans: Sequence[ReadableSpan]) -> None:
+    """Store finished spans as the service does (OTLP protobuf, decoded by the collector),
+    then run the attribution, outcome and pricing jobs."""
+    body = encode_spans(spans).SerializeToString()
     decoded = decode_traces(body, PROTOBUF, Normalizer())
     assert not decoded.rejected, decoded.rejection_message
     now = dt.datetime.now(dt.UTC)
@@ -52,4 +47,16 @@ def store_sessions(
     cursor.commit()
     for name in (attribution.NAME, extraction.NAME, pricing.NAME):
         run_job(cursor, JOBS[name], now)
+
+
+def store_sessions(
+    cursor: duckdb.DuckDBPyConnection, sessions: Iterable[Session], seed: int = 7
+) -> SampleTraffic:
+    """Emit the sessions of the sample product and store them."""
+    provider, memory = tracer_provider(seed)
+    traffic = SampleTraffic(provider.get_tracer("sample"), seed=seed)
+    for session in sessions:
+        traffic.emit(session)
+    provider.shutdown()
+    store_spans(cursor, memory.get_finished_spans())
     return traffic
