@@ -402,14 +402,20 @@ REVIEWED: dict[str, set[str]] = {
         "PERIODS_TABLE",
         "PERIOD_HOLDS_CALL",
         "calls",  # a temp table name the caller fixed in code
-        "marks",  # '?' placeholders
+        "values",  # rows of '?' placeholders
     },
     "warehouse.savings.tally": {
         "calls=calls",  # temp table names fixed in code
         "keys=', '.join(keys)",  # column names fixed in code
         "repriced=repriced",
     },
-    "warehouse.savings.whatif": {"CALLS_TABLE", "MOVABLE", "MOVED_TABLE", "REPRICED_TABLE"},
+    "warehouse.savings.whatif": {
+        "CALLS_TABLE",
+        "MOVABLE",
+        "MOVED_TABLE",
+        "OF_FEATURE",
+        "REPRICED_TABLE",
+    },
     "warehouse.queries.unit_economics": {
         "RESOLVED_OUTCOMES",
     },

@@ -3,8 +3,9 @@ from the provider's prompt cache, at the price book's cache prices.
 
 Repeated input. Spans carry token counts, not prompts, so the repeated part is inferred the
 way conversations and agent loops build prompts: within a session (else a trace), a call to
-the same model resends the previous call's input as the prefix of its own, so the repeated
-part of a call is the smaller of its input and the previous call's input. A call is a
+the same model whose input is at least as long as the previous call's resends that input as
+the prefix of its own (a conversation grows; independent prompts of a job do not chain), so
+the repeated part of such a call is the previous call's input. A call is a
 candidate when that part is at least the provider's minimum cacheable prompt
 (`min_cacheable`: 1,024 tokens for OpenAI and Anthropic; 2,048 for Anthropic's Haiku models,
 as Anthropic's prompt-caching documentation publishes) and its recorded cache reads are under
@@ -29,7 +30,10 @@ MIN_CACHEABLE_HAIKU = 2048
 
 _CHAINED = f"""
     SELECT *,
-           least(coalesce(lag(input_tokens) OVER chain, 0), input_tokens) AS repeated,
+           -- A conversation grows: a call resends the previous prompt only if its own
+           -- is at least as long (independent prompts of a job do not chain).
+           CASE WHEN input_tokens >= lag(input_tokens) OVER chain
+                THEN lag(input_tokens) OVER chain ELSE 0 END AS repeated,
            lead(input_tokens) OVER chain IS NOT NULL AS resent
     FROM {CALLS_TABLE}
     WHERE priced AND price_source <> 'gpu' AND NOT no_usage AND {MOVABLE}
@@ -77,7 +81,7 @@ FROM cached
 
 ASSUMPTIONS = (
     "the repeated input is inferred: within a session (else a trace), a call to the same "
-    "model resends the previous call's input as its prefix",
+    "model with at least as much input resends the previous call's input as its prefix",
     f"a candidate call repeats at least the minimum cacheable prompt ({MIN_CACHEABLE:,} "
     f"tokens; {MIN_CACHEABLE_HAIKU:,} for Anthropic Haiku) and reads under "
     f"{LOW_READ_SHARE:.0%} of it from the cache",

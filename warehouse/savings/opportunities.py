@@ -14,13 +14,14 @@ Each opportunity is per (feature, provider, model); only those that save money a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import duckdb
 
-from warehouse.core.errors import InvalidRequest, NotFound
+from warehouse.core.errors import InvalidRequest
 from warehouse.pricing.pricebook import PriceBook
 from warehouse.savings import batch, caching, recorded
 from warehouse.savings.interval import history_days
@@ -28,7 +29,7 @@ from warehouse.savings.quality import ModelEvidence, evidence, same_model
 from warehouse.savings.recorded import Selection
 from warehouse.savings.reprice import OWN_MODEL, reprice
 from warehouse.savings.tally import GroupSaving, tally
-from warehouse.savings.whatif import Rule, what_if
+from warehouse.savings.whatif import Rule, replay
 
 Kind = Literal["model_swap", "prompt_caching", "batch"]
 KINDS: tuple[Kind, ...] = ("model_swap", "prompt_caching", "batch")
@@ -109,7 +110,7 @@ def opportunities(
         found += _by_rule("batch", "send through the batch API", batch.ASSUMPTIONS, groups)
     if "model_swap" in kinds and calls:
         models = evidence(cursor, value_units, selection.start)
-        found += _swaps(cursor, book, selection, value_units, models, confidence)
+        found += _swaps(cursor, book, (selection.end, days), models, confidence)
     found.sort(key=lambda o: (-o.group.saving.usd, o.kind, o.feature or "", o.model))
     return Savings(found, calls, days, confidence)
 
@@ -117,12 +118,12 @@ def opportunities(
 def _swaps(
     cursor: duckdb.DuckDBPyConnection,
     book: PriceBook,
-    selection: Selection,
-    value_units: Mapping[str, str],
+    history: tuple[dt.datetime, int],
     models: list[ModelEvidence],
     confidence: float,
 ) -> list[Opportunity]:
-    """Per (feature, model): the best swap to another model that served the feature."""
+    """Per (feature, model) of the staged calls: the best swap to another model that
+    served the feature."""
     by_feature: dict[str | None, list[ModelEvidence]] = {}
     for row in models:
         by_feature.setdefault(row.feature, []).append(row)
@@ -131,38 +132,51 @@ def _swaps(
         if feature is None:
             continue  # calls of no feature: no feature to route
         for source in served:
-            best: Opportunity | None = None
-            for target in served:
-                if same_model(
+            options = [
+                _swap(cursor, book, history, confidence, feature, served, source, target)
+                for target in served
+                if not same_model(
                     book.catalog, (source.provider, source.model), (target.provider, target.model)
-                ):
-                    continue
-                rule = Rule(target.model, target.provider, from_model=source.model)
-                scoped = replace(selection, feature=feature)
-                try:
-                    result = what_if(cursor, book, scoped, rule, value_units, confidence)
-                except (InvalidRequest, NotFound):
-                    continue  # the target has no token price (self-hosted), or nothing moves
-                for group in result.features:
-                    if group.saving.usd > 0 and (
-                        best is None or group.saving.usd > best.group.saving.usd
-                    ):
-                        best = Opportunity(
-                            "model_swap",
-                            feature,
-                            source.provider,
-                            source.model,
-                            f"route to {target.provider}/{target.model}",
-                            group,
-                            tuple(result.assumptions),
-                            tuple(served),
-                            evidence_note(source, target),
-                            target.provider,
-                            target.model,
-                        )
-            if best is not None:
-                found.append(best)
+                )
+            ]
+            saving = [o for o in options if o is not None and o.group.saving.usd > 0]
+            if saving:
+                found.append(max(saving, key=lambda o: o.group.saving.usd))
     return found
+
+
+def _swap(
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    history: tuple[dt.datetime, int],
+    confidence: float,
+    feature: str,
+    served: list[ModelEvidence],
+    source: ModelEvidence,
+    target: ModelEvidence,
+) -> Opportunity | None:
+    """The source model's calls of the feature routed to the target (None: the target has
+    no token price, e.g. a self-hosted model)."""
+    rule = Rule(target.model, target.provider, from_model=source.model)
+    try:
+        played = replay(cursor, book, rule, history, confidence, feature)
+    except InvalidRequest:
+        return None
+    if not played.features:
+        return None
+    return Opportunity(
+        "model_swap",
+        feature,
+        source.provider,
+        source.model,
+        f"route to {target.provider}/{target.model}",
+        played.features[0],
+        tuple(played.assumptions),
+        tuple(served),
+        evidence_note(source, target),
+        target.provider,
+        target.model,
+    )
 
 
 def _rate(value: float | None) -> str:

@@ -99,9 +99,10 @@ def stage_periods(
         _, periods = book.resolve(provider, model)
         counts[(provider, model)] = len(periods)
         rows += [_period_row(provider, model, period) for period in periods]
-    if rows:
-        marks = ", ".join(["?"] * len(_PERIOD_COLUMNS))
-        cursor.executemany(f"INSERT INTO {PERIODS_TABLE} VALUES ({marks})", rows)
+    if rows:  # one statement: `executemany` costs a round trip per row
+        row = f"({', '.join(['?'] * len(_PERIOD_COLUMNS))})"
+        values = ", ".join([row] * len(rows))
+        cursor.execute(f"INSERT INTO {PERIODS_TABLE} VALUES {values}", [v for r in rows for v in r])
     return counts
 
 

@@ -14,6 +14,7 @@ a bootstrap interval over days (`warehouse.savings.interval`), and the quality e
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,10 +33,12 @@ from warehouse.savings.tokenizers import TokenizerRatio, tokenizer_ratio
 
 MOVED_TABLE = "savings_moved"
 REPRICED_TABLE = "savings_moved_repriced"
+# The staged calls of one feature (all of them: $feature NULL).
+OF_FEATURE = "($feature IS NULL OR feature = $feature)"
 MOVE = f"""
 CREATE OR REPLACE TEMP TABLE {MOVED_TABLE} AS
 SELECT * FROM {CALLS_TABLE}
-WHERE NOT no_usage AND {MOVABLE}
+WHERE NOT no_usage AND {MOVABLE} AND {OF_FEATURE}
   AND EXISTS (
       SELECT 1 FROM (SELECT unnest($providers) AS p, unnest($models) AS m) k
       WHERE k.p = provider AND k.m = model
@@ -65,23 +68,36 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class WhatIf:
-    rule: Rule
+class Replay:
+    """A rule replayed on the staged calls: the target, savings per feature and in all."""
+
     target: Target
-    features: list[GroupSaving]  # key: (feature,)
+    features: list[GroupSaving]  # key: (feature,), most saved first
     total: Monthly
-    calls: int  # selected
-    moved_calls: int
-    evidence: list[ModelEvidence]
     tokenizers: dict[str, TokenizerRatio]  # source model -> ratio to the target
     assumptions: list[str]
+
+    @property
+    def moved_calls(self) -> int:
+        return sum(group.calls for group in self.features)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    rule: Rule
+    replay: Replay
+    calls: int  # selected
+    evidence: list[ModelEvidence]
     days: int
 
 
-def _target_provider(cursor: duckdb.DuckDBPyConnection, rule: Rule) -> str:
+def _target_provider(cursor: duckdb.DuckDBPyConnection, rule: Rule, feature: str | None) -> str:
     if rule.to_provider:
         return rule.to_provider
-    found = cursor.execute(f"SELECT DISTINCT provider FROM {CALLS_TABLE} WHERE {MOVABLE}")
+    found = cursor.execute(
+        f"SELECT DISTINCT provider FROM {CALLS_TABLE} WHERE {MOVABLE} AND {OF_FEATURE}",
+        {"feature": feature},
+    )
     providers = [provider for (provider,) in found.fetchall()]
     if len(providers) != 1:
         names = ", ".join(sorted(repr(p) for p in providers))
@@ -90,19 +106,73 @@ def _target_provider(cursor: duckdb.DuckDBPyConnection, rule: Rule) -> str:
 
 
 def _sources(
-    cursor: duckdb.DuckDBPyConnection, book: PriceBook, rule: Rule, target: tuple[str, str]
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    rule: Rule,
+    target: tuple[str, str],
+    feature: str | None,
 ) -> list[tuple[str, str]]:
-    """The selected calls' keys the rule moves: not the target's model, `from_model`'s."""
+    """The staged calls' keys the rule moves: not the target's model, `from_model`'s."""
     keys = [
         (str(p), str(m))
         for p, m in cursor.execute(
-            f"SELECT DISTINCT provider, model FROM {CALLS_TABLE} WHERE {MOVABLE} ORDER BY 1, 2"
+            f"SELECT DISTINCT provider, model FROM {CALLS_TABLE} "
+            f"WHERE {MOVABLE} AND {OF_FEATURE} ORDER BY 1, 2",
+            {"feature": feature},
         ).fetchall()
     ]
     moved = [key for key in keys if not same_model(book.catalog, key, target)]
     if rule.from_model is not None:
         moved = [key for key in moved if same_model(book.catalog, key, (key[0], rule.from_model))]
     return moved
+
+
+def replay(
+    cursor: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    rule: Rule,
+    history: tuple[dt.datetime, int],
+    confidence: float,
+    feature: str | None = None,
+) -> Replay:
+    """The rule on the staged calls (`recorded.stage_calls`), of `feature` only when given,
+    over `history` (its end and days); InvalidRequest when the price book cannot price the
+    target."""
+    provider = _target_provider(cursor, rule, feature)
+    key = (provider, rule.to_model)
+    sources = _sources(cursor, book, rule, key, feature)
+    ratios = {f"{p}/{m}": tokenizer_ratio((p, m), key) for p, m in sources}
+    ratio = {r.ratio for r in ratios.values()}
+    if len(ratio) > 1:  # tokenizers.py publishes only 1.0 (same tokenizer) today
+        raise InvalidRequest("the moved models have different tokenizer ratios: give from_model")
+    target = Target(provider, rule.to_model, ratio.pop() if ratio else Decimal(1))
+    cursor.execute(
+        MOVE,
+        {
+            "providers": [p for p, _ in sources] or [""],
+            "models": [m for _, m in sources] or [""],
+            "max_input": rule.max_input_tokens,
+            "no_tools": rule.no_tools,
+            "feature": feature,
+        },
+    )
+    periods = reprice(cursor, book, MOVED_TABLE, target, into=REPRICED_TABLE)
+    if not periods.get(key):
+        raise InvalidRequest(
+            f"no price for {provider}/{rule.to_model}: neither the catalog nor an override "
+            "prices it (GET /api/v1/prices/catalog lists the catalog's models)"
+        )
+    end, days = history
+    features = tally(cursor, MOVED_TABLE, REPRICED_TABLE, ["feature"], end, days, confidence)
+    features.sort(key=lambda group: -group.saving.usd)
+    assumptions = [
+        rule.describe(provider),
+        *(f"{source}: tokens x {r.ratio} ({r.basis})" for source, r in ratios.items()),
+        *_tier_assumptions(cursor),
+        "moved calls keep their start time (the target's price then) and their service tier",
+    ]
+    total = combined(features, days, confidence)
+    return Replay(target, features, total, ratios, assumptions)
 
 
 def what_if(
@@ -118,55 +188,10 @@ def what_if(
     selected = recorded.stage_calls(cursor, selection)
     if not selected:
         raise NotFound("no recorded model calls match the selection in the window")
-    provider = _target_provider(cursor, rule)
-    key = (provider, rule.to_model)
-    sources = _sources(cursor, book, rule, key)
-    ratios = {f"{p}/{m}": tokenizer_ratio((p, m), key) for p, m in sources}
-    ratio = {r.ratio for r in ratios.values()}
-    if len(ratio) > 1:  # tokenizers.py publishes only 1.0 (same tokenizer) today
-        raise InvalidRequest("the moved models have different tokenizer ratios: give from_model")
-    target = Target(provider, rule.to_model, ratio.pop() if ratio else Decimal(1))
-    cursor.execute(
-        MOVE,
-        {
-            "providers": [p for p, _ in sources] or [""],
-            "models": [m for _, m in sources] or [""],
-            "max_input": rule.max_input_tokens,
-            "no_tools": rule.no_tools,
-        },
-    )
-    periods = reprice(cursor, book, MOVED_TABLE, target, into=REPRICED_TABLE)
-    if not periods.get(key):
-        raise InvalidRequest(
-            f"no price for {provider}/{rule.to_model}: neither the catalog nor an override "
-            "prices it (GET /api/v1/prices/catalog lists the catalog's models)"
-        )
-    days = history_days(
-        recorded.first_call(cursor, Selection(selection.start, selection.end, selection.scope)),
-        selection.end,
-    )
-    features = tally(
-        cursor, MOVED_TABLE, REPRICED_TABLE, ["feature"], selection.end, days, confidence
-    )
-    features.sort(key=lambda group: -group.saving.usd)
-    assumptions = [
-        f"{rule.describe(provider)}",
-        *(f"{source}: tokens x {r.ratio} ({r.basis})" for source, r in ratios.items()),
-        *_tier_assumptions(cursor),
-        "moved calls keep their start time (the target's price then) and their service tier",
-    ]
-    return WhatIf(
-        rule=rule,
-        target=target,
-        features=features,
-        total=combined(features, days, confidence),
-        calls=selected,
-        moved_calls=sum(group.calls for group in features),
-        evidence=evidence(cursor, value_units, selection.start),
-        tokenizers=ratios,
-        assumptions=assumptions,
-        days=days,
-    )
+    whole = Selection(selection.start, selection.end, selection.scope)
+    days = history_days(recorded.first_call(cursor, whole), selection.end)
+    played = replay(cursor, book, rule, (selection.end, days), confidence)
+    return WhatIf(rule, played, selected, evidence(cursor, value_units, selection.start), days)
 
 
 def _tier_assumptions(cursor: duckdb.DuckDBPyConnection) -> list[str]:

@@ -262,9 +262,10 @@ def get_what_if(
     rule = Rule(to_model, to_provider, from_model, max_input_tokens, no_tools)
     book = current_book(cursor)
     result = what_if(cursor, book, selection, rule, context.value_units, confidence)
-    target = (result.target.provider, result.target.model)
+    played = result.replay
+    target = (played.target.provider, played.target.model)
     features = []
-    for group in result.features:
+    for group in played.features:
         served = [row for row in result.evidence if row.feature == group.key[0]]
         ours = [
             row for row in served if same_model(book.catalog, (row.provider, row.model), target)
@@ -275,14 +276,14 @@ def get_what_if(
     return WhatIfResponse(
         start=utc(selection.start),
         end=utc(selection.end),
-        rule=rule.describe(result.target.provider),
-        to_provider=result.target.provider,
-        to_model=result.target.model,
+        rule=rule.describe(played.target.provider),
+        to_provider=played.target.provider,
+        to_model=played.target.model,
         calls=result.calls,
-        moved_calls=result.moved_calls,
-        monthly_savings=_monthly(result.total),
+        moved_calls=played.moved_calls,
+        monthly_savings=_monthly(played.total),
         features=features,
         evidence=[_evidence(row) for row in result.evidence],
-        tokenizer_ratios={k: decimal_text(r.ratio) or "1" for k, r in result.tokenizers.items()},
-        assumptions=result.assumptions,
+        tokenizer_ratios={k: decimal_text(r.ratio) or "1" for k, r in played.tokenizers.items()},
+        assumptions=played.assumptions,
     )

@@ -128,8 +128,8 @@ def test_a_routing_rule_moves_only_the_calls_it_matches(cursor: duckdb.DuckDBPyC
     result = what_if(cursor, current_book(cursor), replace_feature("chat"), rule, UNITS)
     # gpt-4o with input under 1,000 and no tool: c1 (500) and c4 (700); not c2 (5,000),
     # not c3 (a tool ran in its trace); the gpt-4o-mini calls are already there.
-    assert (result.calls, result.moved_calls) == (6, 2)
-    (feature,) = result.features
+    assert (result.calls, result.replay.moved_calls) == (6, 2)
+    (feature,) = result.replay.features
     recorded = price("gpt-4o", input_tokens=500, output_tokens=100) + price(
         "gpt-4o", input_tokens=700, output_tokens=100
     )
@@ -137,7 +137,7 @@ def test_a_routing_rule_moves_only_the_calls_it_matches(cursor: duckdb.DuckDBPyC
         "gpt-4o-mini", input_tokens=700, output_tokens=100
     )
     assert (feature.recorded_usd, feature.what_if_usd) == (recorded, target)
-    assert result.total.usd == feature.saving.usd == per_month(recorded - target)
+    assert result.replay.total.usd == feature.saving.usd == per_month(recorded - target)
     assert result.days == 10
 
 
