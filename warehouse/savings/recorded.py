@@ -6,9 +6,10 @@ Besides the token counts, each call carries its attribution (feature, tenant, se
 recorded cost (`call_costs`: NULL while unpriced; `price_source` 'gpu' for self-hosted calls,
 whose cost is a GPU share rather than token prices), whether it failed (span status ERROR),
 whether its trace used tools (a span with `gen_ai.operation.name` `execute_tool`), and
-whether its trace is marked non-interactive: a span of the trace carries the attribute
-`spendscope.interactive` = false (docs/savings.md), set where the code knows nobody waits
-(a scheduled job's root span), as `spendscope.feature` is.
+whether its trace is marked non-interactive: a span of the trace (or its resource) carries
+the attribute `spendscope.interactive` = false (docs/savings.md), set where the code knows
+nobody waits (a scheduled job's root span, a batch worker's resource), as
+`spendscope.feature` is.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ WITH
     marked AS (
         SELECT DISTINCT trace_id FROM spans
         WHERE start_time >= $near_start AND start_time < $near_end
-          AND attributes LIKE '%spendscope.interactive%'
-          AND lower(json_extract_string(attributes, '$."spendscope.interactive"'))
-              IN ('false', '0')
+          AND (
+              (attributes LIKE '%spendscope.interactive%'
+               AND lower(json_extract_string(attributes, '$."spendscope.interactive"'))
+                   IN ('false', '0'))
+              OR (resource_attributes LIKE '%spendscope.interactive%'
+                  AND lower(json_extract_string(
+                      resource_attributes, '$."spendscope.interactive"')) IN ('false', '0'))
+          )
     )
 SELECT {{columns}},
        m.feature, m.tenant_id, m.session_id, s.operation,

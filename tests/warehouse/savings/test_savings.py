@@ -109,7 +109,12 @@ def cursor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPy
     provider, memory = tracer_provider()
     build(provider.get_tracer("test"))
     provider.shutdown()
-    store_spans(cursor, memory.get_finished_spans())
+    # A batch worker marked on its resource (OTEL_RESOURCE_ATTRIBUTES), not on a span.
+    worker, worker_memory = tracer_provider(8, {"spendscope.interactive": "false"})
+    at = FIRST + dt.timedelta(days=8, hours=1)
+    session(worker.get_tracer("worker"), at, "digest", "w1", [("gpt-4o-mini", 1500)])
+    worker.shutdown()
+    store_spans(cursor, [*memory.get_finished_spans(), *worker_memory.get_finished_spans()])
     yield cursor
     cursor.close()
     database.close()
@@ -204,8 +209,9 @@ def test_caching_reads_the_resent_document_from_the_cache(
 def test_batch_is_the_traffic_nobody_waits_for(cursor: duckdb.DuckDBPyConnection) -> None:
     found = opportunities(cursor, current_book(cursor), WINDOW, UNITS, kinds=("batch",))
     by_feature = {o.feature: o.group for o in found.opportunities}
-    assert set(by_feature) == {"nightly", "webhook"}  # chat and docs are interactive sessions
-    for feature, tokens in (("nightly", 2000), ("webhook", 400)):
+    # chat and docs are interactive sessions
+    assert set(by_feature) == {"nightly", "webhook", "digest"}
+    for feature, tokens in (("nightly", 2000), ("webhook", 400), ("digest", 1500)):
         cost = price("gpt-4o-mini", input_tokens=tokens, output_tokens=100)
         assert (by_feature[feature].recorded_usd, by_feature[feature].what_if_usd) == (
             cost,

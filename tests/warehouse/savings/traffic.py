@@ -5,7 +5,7 @@ by the collector, stored, then attributed, priced and their outcomes extracted b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -26,10 +26,14 @@ from warehouse.spans import attribution
 from warehouse.spans.insert import insert_spans, last_batch_id
 
 
-def tracer_provider(seed: int = 7) -> tuple[TracerProvider, InMemorySpanExporter]:
+def tracer_provider(
+    seed: int = 7, resource: Mapping[str, str] | None = None
+) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """An SDK provider keeping its spans in memory (ids deterministic for a seed)."""
     memory = InMemorySpanExporter()
     provider = TracerProvider(
-        resource=Resource.create({"service.name": "sample"}), id_generator=SeededIds(seed)
+        resource=Resource.create({"service.name": "sample", **(resource or {})}),
+        id_generator=SeededIds(seed),
     )
     provider.add_span_processor(SimpleSpanProcessor(memory))
     return provider, memory
