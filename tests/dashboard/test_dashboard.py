@@ -237,6 +237,43 @@ def test_models_page_shows_mix_cache_savings_and_overrides(
         assert any("Every model call has a price" in s.value for s in app.success)
 
 
+def test_savings_page_ranks_the_apis_opportunities_and_replays_a_rule(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("savings", stack.http_url, monkeypatch)
+    body = stack.get("/api/v1/savings", **last_30_days()).json()
+    found = body["opportunities"]
+    kinds = {(o["kind"], o["feature"]) for o in found}
+    assert {("model_swap", "search"), ("prompt_caching", "summarizer")} <= kinds
+    assert ("batch", "classification") in kinds
+    assert metric(app, "Opportunities") == str(len(found))
+    assert metric(app, "Up to, per month") == usd(body["monthly_savings_usd"])
+    shown = app.dataframe[0].value.to_dict("records")
+    assert [(r["feature"], r["model"], r["$ / month"]) for r in shown] == [
+        (o["feature"], o["model"], usd(o["monthly_savings"]["usd"])) for o in found
+    ]
+    text = " ".join(m.value for m in app.markdown)
+    assert all(line in text for o in found for line in o["assumptions"])
+    assert "Quality evidence" in text
+    # A rule of the user's own, through the form.
+    inputs = {t.label: t for t in app.text_input}
+    inputs["Feature"].input("support-agent")
+    inputs["Route to model"].input("gpt-4o-mini")
+    next(b for b in app.button if "Replay" in b.label).click()
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    result = stack.get(
+        "/api/v1/savings/what-if",
+        feature="support-agent",
+        to_model="gpt-4o-mini",
+        no_tools="false",
+        **last_30_days(),
+    ).json()
+    text = " ".join(m.value for m in app.markdown)
+    assert f"{result['moved_calls']:,} of {result['calls']:,} calls move" in text
+    assert usd(result["monthly_savings"]["usd"]) in text
+
+
 def test_every_page_says_what_to_do_when_the_api_is_down(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

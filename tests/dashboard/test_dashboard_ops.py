@@ -256,6 +256,8 @@ def test_an_empty_service_says_how_to_get_each_page_populated(
         assert "detection.toml" in app.info[0].value  # no budgets
         app = run_page("alerts", server.http_url, monkeypatch)
         assert "No incidents" in app.success[0].value
-        for url in ("gpu", "anomalies", "alerts"):
+        app = run_page("savings", server.http_url, monkeypatch)
+        assert "No saving found" in app.info[0].value and "docs/savings.md" in app.info[0].value
+        for url in ("gpu", "anomalies", "alerts", "savings"):
             app = run_page(url, server.http_url, monkeypatch)
             assert not app.error and not app.warning, url
