@@ -148,7 +148,11 @@ def what_if(
     ] = None,
     max_input_tokens: Annotated[
         int | None,
-        typer.Option(min=1, help=option_help("Move only calls with fewer input tokens.", "any")),
+        typer.Option(
+            min=1,
+            max=1_000_000_000,
+            help=option_help("Move only calls with fewer input tokens.", "any"),
+        ),
     ] = None,
     no_tools: Annotated[
         bool,

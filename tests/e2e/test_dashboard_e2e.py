@@ -53,6 +53,7 @@ PAGES = {
     "anomalies": "Anomalies and budgets",
     "alerts": "Alerts",
     "reconciliation": "Bill reconciliation",
+    "savings": "Savings",
 }
 
 if not CHROMIUM.exists():
@@ -277,6 +278,23 @@ def test_bill_reconciliation(browser: Browser, demo: DemoProcess) -> None:
     assert metric(page, "Billed") == usd(billed)
     assert "price differs" in table_text(page, 0)
     screenshot(page, "reconciliation")
+
+
+def test_savings(browser: Browser, demo: DemoProcess) -> None:
+    """The demo populates every kind: the live search spike's gpt-4o where gpt-4o-mini also
+    served (a swap), the summarizer's uncached follow-ups (caching), the classification
+    job marked non-interactive (batch)."""
+    body = api(demo, "/api/v1/savings", **last_30_days())
+    kinds = {(o["kind"], o["feature"]) for o in body["opportunities"]}
+    assert {("prompt_caching", "summarizer"), ("batch", "classification")} <= kinds
+    assert any(kind == "model_swap" for kind, _ in kinds)
+    page = open_page(browser, demo, "savings", charts=False)
+    assert metric(page, "Opportunities") == str(len(body["opportunities"]))
+    assert metric(page, "Up to, per month") == usd(body["monthly_savings_usd"])
+    ranked = table_text(page, 0)
+    for o in body["opportunities"]:
+        assert o["feature"] in ranked and usd(o["monthly_savings"]["usd"]) in ranked
+    screenshot(page, "savings")
 
 
 def test_ctrl_c_stops_the_whole_stack(demo: DemoProcess) -> None:

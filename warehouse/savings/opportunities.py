@@ -9,7 +9,8 @@ Three kinds, each with its assumptions stated:
 - `prompt_caching`: repeated input read from the prompt cache (`warehouse.savings.caching`).
 - `batch`: calls nobody waits for at batch prices (`warehouse.savings.batch`).
 
-Each opportunity is per (feature, provider, model); only those that save money are listed.
+Each opportunity is per (feature, provider, model); only those that save at least a cent a
+month (`MIN_MONTHLY_USD`) are listed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import duckdb
@@ -34,6 +36,7 @@ from warehouse.savings.whatif import Rule, replay
 Kind = Literal["model_swap", "prompt_caching", "batch"]
 KINDS: tuple[Kind, ...] = ("model_swap", "prompt_caching", "batch")
 GROUP = ["feature", "provider", "model"]
+MIN_MONTHLY_USD = Decimal("0.01")  # below it, noise rather than an opportunity
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def _own_model(
     cursor.execute(stage)
     reprice(cursor, book, table, OWN_MODEL, into=f"{table}_repriced")
     found = tally(cursor, table, f"{table}_repriced", GROUP, selection.end, days, confidence)
-    return [group for group in found if group.saving.usd > 0]
+    return [group for group in found if group.saving.usd >= MIN_MONTHLY_USD]
 
 
 def _key(group: GroupSaving) -> tuple[str | None, str, str]:
@@ -139,7 +142,7 @@ def _swaps(
                     book.catalog, (source.provider, source.model), (target.provider, target.model)
                 )
             ]
-            saving = [o for o in options if o is not None and o.group.saving.usd > 0]
+            saving = [o for o in options if o is not None and o.group.saving.usd >= MIN_MONTHLY_USD]
             if saving:
                 found.append(max(saving, key=lambda o: o.group.saving.usd))
     return found

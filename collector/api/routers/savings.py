@@ -30,6 +30,7 @@ from warehouse.savings.whatif import Rule, what_if
 from warehouse.store.scope import TenantScope
 
 ZERO = Decimal(0)
+MAX_TOKENS = 1_000_000_000  # far above any model's context window
 Filter = Annotated[str | None, Query(min_length=1, max_length=512)]
 Confidence = Annotated[
     float, Query(ge=0.5, lt=1, description="Of the monthly intervals (bootstrap over days).")
@@ -245,7 +246,8 @@ def get_what_if(
         str | None, Query(min_length=1, max_length=512, description="Move only its calls.")
     ] = None,
     max_input_tokens: Annotated[
-        int | None, Query(ge=1, description="Move only calls with fewer input tokens.")
+        int | None,
+        Query(ge=1, le=MAX_TOKENS, description="Move only calls with fewer input tokens."),
     ] = None,
     no_tools: Annotated[
         bool, Query(description="Move only calls whose trace ran no tool.")

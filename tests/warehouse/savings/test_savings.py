@@ -98,8 +98,8 @@ def build(tracer: Tracer) -> None:
         provider="anthropic",
     )
     # nightly: a job marked non-interactive; webhook: calls outside any session.
-    session(tracer, FIRST + 7 * day, "nightly", "n1", [("gpt-4o-mini", 2000)], interactive=False)
-    session(tracer, FIRST + 8 * day, "webhook", None, [("gpt-4o-mini", 400)])
+    session(tracer, FIRST + 7 * day, "nightly", "n1", [("gpt-4o-mini", 100_000)], interactive=False)
+    session(tracer, FIRST + 8 * day, "webhook", None, [("gpt-4o-mini", 80_000)])
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def cursor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPy
     # A batch worker marked on its resource (OTEL_RESOURCE_ATTRIBUTES), not on a span.
     worker, worker_memory = tracer_provider(8, {"spendscope.interactive": "false"})
     at = FIRST + dt.timedelta(days=8, hours=1)
-    session(worker.get_tracer("worker"), at, "digest", "w1", [("gpt-4o-mini", 1500)])
+    session(worker.get_tracer("worker"), at, "digest", "w1", [("gpt-4o-mini", 60_000)])
     worker.shutdown()
     store_spans(cursor, [*memory.get_finished_spans(), *worker_memory.get_finished_spans()])
     yield cursor
@@ -211,7 +211,7 @@ def test_batch_is_the_traffic_nobody_waits_for(cursor: duckdb.DuckDBPyConnection
     by_feature = {o.feature: o.group for o in found.opportunities}
     # chat and docs are interactive sessions
     assert set(by_feature) == {"nightly", "webhook", "digest"}
-    for feature, tokens in (("nightly", 2000), ("webhook", 400), ("digest", 1500)):
+    for feature, tokens in (("nightly", 100_000), ("webhook", 80_000), ("digest", 60_000)):
         cost = price("gpt-4o-mini", input_tokens=tokens, output_tokens=100)
         assert (by_feature[feature].recorded_usd, by_feature[feature].what_if_usd) == (
             cost,
