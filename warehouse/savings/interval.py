@@ -23,6 +23,7 @@ import numpy as np
 DAY = dt.timedelta(days=1)
 DAYS_PER_MONTH = Decimal("30.436875")  # 365.2425 / 12
 RESAMPLES = 2000
+CHUNK_NUMBERS = 2_000_000  # resampled days held at once (16 MB)
 SEED = 19
 CENTS = Decimal("0.01")
 MICRO = Decimal("0.000001")
@@ -58,7 +59,14 @@ def monthly(by_day: Mapping[int, Decimal], days: int, confidence: float) -> Mont
     mean = sum(amounts, Decimal(0)) / days
     sample = np.array([float(amount) for amount in amounts])
     rng = np.random.default_rng(SEED)
-    means = rng.choice(sample, size=(RESAMPLES, days), replace=True).mean(axis=1)
+    # In chunks: a history of years must not hold RESAMPLES x days numbers at once.
+    chunk = max(1, min(RESAMPLES, CHUNK_NUMBERS // days))
+    means = np.concatenate(
+        [
+            rng.choice(sample, size=(min(chunk, RESAMPLES - done), days)).mean(axis=1)
+            for done in range(0, RESAMPLES, chunk)
+        ]
+    )
     tail = (1 - confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     factor = float(DAYS_PER_MONTH)

@@ -23,12 +23,12 @@ from typing import Literal
 
 import duckdb
 
+from warehouse.core.clock import naive_utc
 from warehouse.core.errors import InvalidRequest
 from warehouse.pricing.pricebook import PriceBook
 from warehouse.savings import batch, caching, recorded
-from warehouse.savings.interval import history_days
 from warehouse.savings.quality import ModelEvidence, evidence, same_model
-from warehouse.savings.recorded import Selection
+from warehouse.savings.recorded import CALLS_TABLE, Selection
 from warehouse.savings.reprice import OWN_MODEL, reprice
 from warehouse.savings.tally import GroupSaving, tally
 from warehouse.savings.whatif import Rule, replay
@@ -67,14 +67,13 @@ def _own_model(
     book: PriceBook,
     stage: str,
     table: str,
-    selection: Selection,
-    days: int,
+    history: tuple[dt.datetime, int],
     confidence: float,
 ) -> list[GroupSaving]:
     """Stage `table` with the SQL `stage`, price it under each call's own model, tally."""
     cursor.execute(stage)
     reprice(cursor, book, table, OWN_MODEL, into=f"{table}_repriced")
-    found = tally(cursor, table, f"{table}_repriced", GROUP, selection.end, days, confidence)
+    found = tally(cursor, table, f"{table}_repriced", GROUP, *history, confidence)
     return [group for group in found if group.saving.usd >= MIN_MONTHLY_USD]
 
 
@@ -99,21 +98,19 @@ def opportunities(
 ) -> Savings:
     """Every opportunity of `kinds` in the selected calls, most dollars per month first."""
     calls = recorded.stage_calls(cursor, selection)
-    days = history_days(recorded.first_call(cursor, selection), selection.end)
+    end, days = recorded.history(cursor, selection)
     found: list[Opportunity] = []
     if "prompt_caching" in kinds:
         groups = _own_model(
-            cursor, book, caching.STAGE, caching.CACHED_TABLE, selection, days, confidence
+            cursor, book, caching.STAGE, caching.CACHED_TABLE, (end, days), confidence
         )
         found += _by_rule("prompt_caching", "cache the repeated input", caching.ASSUMPTIONS, groups)
     if "batch" in kinds:
-        groups = _own_model(
-            cursor, book, batch.STAGE, batch.BATCH_TABLE, selection, days, confidence
-        )
+        groups = _own_model(cursor, book, batch.STAGE, batch.BATCH_TABLE, (end, days), confidence)
         found += _by_rule("batch", "send through the batch API", batch.ASSUMPTIONS, groups)
     if "model_swap" in kinds and calls:
         models = evidence(cursor, value_units, selection.start)
-        found += _swaps(cursor, book, (selection.end, days), models, confidence)
+        found += _swaps(cursor, book, (end, days), models, confidence)
     found.sort(key=lambda o: (-o.group.saving.usd, o.kind, o.feature or "", o.model))
     return Savings(found, calls, days, confidence)
 
@@ -126,10 +123,17 @@ def _swaps(
     confidence: float,
 ) -> list[Opportunity]:
     """Per (feature, model) of the staged calls: the best swap to another model that
-    served the feature."""
+    served the feature and might be cheaper (`_worth_trying`)."""
     by_feature: dict[str | None, list[ModelEvidence]] = {}
     for row in models:
         by_feature.setdefault(row.feature, []).append(row)
+    priced = {
+        (str(p), str(m))
+        for p, m in cursor.execute(
+            f"SELECT DISTINCT provider, model FROM {CALLS_TABLE} WHERE priced"
+        ).fetchall()
+    }
+    rates: dict[tuple[str, str], tuple[Decimal, Decimal] | None] = {}
     found = []
     for feature, served in by_feature.items():
         if feature is None:
@@ -138,14 +142,53 @@ def _swaps(
             options = [
                 _swap(cursor, book, history, confidence, feature, served, source, target)
                 for target in served
-                if not same_model(
-                    book.catalog, (source.provider, source.model), (target.provider, target.model)
-                )
+                if (source.provider, source.model) in priced
+                and _worth_trying(book, rates, source, target, history[0])
             ]
             saving = [o for o in options if o is not None and o.group.saving.usd >= MIN_MONTHLY_USD]
             if saving:
                 found.append(max(saving, key=lambda o: o.group.saving.usd))
     return found
+
+
+def _standard_rates(
+    book: PriceBook, key: tuple[str, str], at: dt.datetime
+) -> tuple[Decimal, Decimal] | None:
+    """The key's standard input and output rates at `at` for a small call (None: the
+    price book has no token price for it)."""
+    instant = naive_utc(at)
+    for period in book.resolve(*key)[1]:
+        if (
+            period.service_tier is None
+            and period.min_input_tokens == 0
+            and period.time_of_day_from is None
+            and period.covers(instant)
+        ):
+            return period.rates.input_mtok, period.rates.output_mtok
+    return None
+
+
+def _worth_trying(
+    book: PriceBook,
+    rates: dict[tuple[str, str], tuple[Decimal, Decimal] | None],
+    source: ModelEvidence,
+    target: ModelEvidence,
+    at: dt.datetime,
+) -> bool:
+    """Whether to replay the swap: another model, with a token price, not dearer than the
+    source both for input and for output (a self-hosted source has no token price: any
+    priced target is worth trying)."""
+    ours, theirs = (source.provider, source.model), (target.provider, target.model)
+    if same_model(book.catalog, ours, theirs):
+        return False
+    for key in (ours, theirs):
+        if key not in rates:
+            rates[key] = _standard_rates(book, key, at)
+    other = rates[theirs]
+    if other is None:
+        return False
+    mine = rates[ours]
+    return mine is None or other[0] < mine[0] or other[1] < mine[1]
 
 
 def _swap(

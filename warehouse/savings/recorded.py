@@ -21,6 +21,7 @@ import duckdb
 
 from warehouse.core.clock import naive_utc, utc
 from warehouse.pricing.calls import TARGET_COLUMNS
+from warehouse.savings.interval import history_days
 from warehouse.store.scope import TenantScope
 
 CALLS_TABLE = "savings_calls"
@@ -72,13 +73,19 @@ WHERE m.start_time >= $start AND m.start_time < $end
 @dataclass(frozen=True)
 class Selection:
     """Which recorded calls: a window [start, end) (UTC), optionally one feature and/or one
-    tenant, always within the caller's tenant scope."""
+    tenant, always within the caller's tenant scope. `now`, when given, ends the history
+    the daily figures average over if the window reaches past it."""
 
     start: dt.datetime
     end: dt.datetime
     scope: TenantScope
     feature: str | None = None
     tenant: str | None = None
+    now: dt.datetime | None = None
+
+    @property
+    def history_end(self) -> dt.datetime:
+        return self.end if self.now is None else min(self.end, self.now)
 
 
 def stage_calls(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> int:
@@ -101,9 +108,9 @@ def stage_calls(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> int:
     return int(row[0]) if row else 0
 
 
-def first_call(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> dt.datetime | None:
-    """When the first call of the scope (any feature) in the window started: where the
-    history the daily figures average over begins."""
+def history(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> tuple[dt.datetime, int]:
+    """The end of the history the daily figures average over, and its whole days: from the
+    first call of the scope (any feature, any tenant the selection allows) in the window."""
     scope = selection.scope.where("m.tenant_id")
     row = cursor.execute(
         "SELECT min(m.start_time) FROM model_calls m "
@@ -114,4 +121,5 @@ def first_call(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> dt.da
             **selection.scope.params(),
         },
     ).fetchone()
-    return utc(row[0]) if row else None
+    end = selection.history_end
+    return end, history_days(utc(row[0]) if row else None, end)

@@ -24,7 +24,7 @@ import duckdb
 from warehouse.core.errors import InvalidRequest, NotFound
 from warehouse.pricing.pricebook import PriceBook
 from warehouse.savings import recorded
-from warehouse.savings.interval import Monthly, history_days
+from warehouse.savings.interval import Monthly
 from warehouse.savings.quality import ModelEvidence, evidence, same_model
 from warehouse.savings.recorded import CALLS_TABLE, MOVABLE, Selection
 from warehouse.savings.reprice import Target, reprice
@@ -140,6 +140,11 @@ def replay(
     target."""
     provider = _target_provider(cursor, rule, feature)
     key = (provider, rule.to_model)
+    if not book.resolve(*key)[1]:
+        raise InvalidRequest(
+            f"no price for {provider}/{rule.to_model}: neither the catalog nor an override "
+            "prices it (GET /api/v1/prices/catalog lists the catalog's models)"
+        )
     sources = _sources(cursor, book, rule, key, feature)
     ratios = {f"{p}/{m}": tokenizer_ratio((p, m), key) for p, m in sources}
     ratio = {r.ratio for r in ratios.values()}
@@ -156,12 +161,7 @@ def replay(
             "feature": feature,
         },
     )
-    periods = reprice(cursor, book, MOVED_TABLE, target, into=REPRICED_TABLE)
-    if not periods.get(key):
-        raise InvalidRequest(
-            f"no price for {provider}/{rule.to_model}: neither the catalog nor an override "
-            "prices it (GET /api/v1/prices/catalog lists the catalog's models)"
-        )
+    reprice(cursor, book, MOVED_TABLE, target, into=REPRICED_TABLE)
     end, days = history
     features = tally(cursor, MOVED_TABLE, REPRICED_TABLE, ["feature"], end, days, confidence)
     features.sort(key=lambda group: -group.saving.usd)
@@ -188,10 +188,11 @@ def what_if(
     selected = recorded.stage_calls(cursor, selection)
     if not selected:
         raise NotFound("no recorded model calls match the selection in the window")
-    whole = Selection(selection.start, selection.end, selection.scope)
-    days = history_days(recorded.first_call(cursor, whole), selection.end)
-    played = replay(cursor, book, rule, (selection.end, days), confidence)
-    return WhatIf(rule, played, selected, evidence(cursor, value_units, selection.start), days)
+    whole = Selection(selection.start, selection.end, selection.scope, now=selection.now)
+    history = recorded.history(cursor, whole)
+    played = replay(cursor, book, rule, history, confidence)
+    quality = evidence(cursor, value_units, selection.start)
+    return WhatIf(rule, played, selected, quality, history[1])
 
 
 def _tier_assumptions(cursor: duckdb.DuckDBPyConnection) -> list[str]:

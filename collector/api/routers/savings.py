@@ -162,8 +162,9 @@ def _selection(
     feature: str | None,
     tenant: str | None,
 ) -> Selection:
-    first, last = requested_window(start, end, dt.datetime.now(dt.UTC))
-    return Selection(first, last, scope, feature, tenant)
+    now = dt.datetime.now(dt.UTC)
+    first, last = requested_window(start, end, now)
+    return Selection(first, last, scope, feature, tenant, now)
 
 
 router = APIRouter(

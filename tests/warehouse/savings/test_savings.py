@@ -146,6 +146,18 @@ def test_a_routing_rule_moves_only_the_calls_it_matches(cursor: duckdb.DuckDBPyC
     assert result.days == 10
 
 
+def test_a_window_reaching_past_now_averages_over_the_history_up_to_now(
+    cursor: duckdb.DuckDBPyConnection,
+) -> None:
+    later = Selection(WINDOW.start, NOW + dt.timedelta(days=365), WINDOW.scope, "chat", now=NOW)
+    result = what_if(cursor, current_book(cursor), later, Rule("gpt-4o-mini"), UNITS)
+    same = what_if(
+        cursor, current_book(cursor), replace_feature("chat"), Rule("gpt-4o-mini"), UNITS
+    )
+    assert result.days == same.days == 10
+    assert result.replay.total == same.replay.total
+
+
 def replace_feature(feature: str) -> Selection:
     return Selection(WINDOW.start, WINDOW.end, WINDOW.scope, feature)
 
@@ -240,6 +252,8 @@ def test_the_monthly_interval_is_a_bootstrap_over_days() -> None:
     assert monthly({0: Decimal(20)}, 10, 0.5).high_usd < lumpy.high_usd
     assert history_days(NOW - dt.timedelta(days=9, hours=1), NOW) == 10
     assert history_days(None, NOW) == 1
+    decades = monthly({0: Decimal(1)}, 20_000, 0.9)  # in chunks, not 40 million at once
+    assert decades.low_usd <= decades.usd <= decades.high_usd
 
 
 def test_tokenizer_ratios_only_where_published() -> None:
