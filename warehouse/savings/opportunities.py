@@ -4,8 +4,10 @@ Three kinds, each with its assumptions stated:
 
 - `model_swap`: within a feature, the calls of one model routed to another model that
   already served the same feature (so spendscope holds quality evidence for both:
-  `warehouse.savings.quality`), at the target's prices (`warehouse.savings.whatif`). Only
-  the best target per (feature, model) is listed.
+  `warehouse.savings.quality`), at the target's prices (`warehouse.savings.whatif`). A
+  target is tried when the price book prices it and its standard input or output rate is
+  below the source's (any priced target for a self-hosted source); only the best target
+  per (feature, model) is listed.
 - `prompt_caching`: repeated input read from the prompt cache (`warehouse.savings.caching`).
 - `batch`: calls nobody waits for at batch prices (`warehouse.savings.batch`).
 

@@ -6,10 +6,10 @@ under `max_input_tokens` (default: any), and, with `no_tools`, only calls whose 
 tool (`warehouse.savings.recorded`); embedding calls never move. Each moved call keeps its
 token counts (scaled by the tokenizer ratio where one is published:
 `warehouse.savings.tokenizers`), its start time (the target's price in effect then) and its
-service tier. The target's provider defaults to
-the provider of the selected calls when they have one. Savings per feature per month with
-a bootstrap interval over days (`warehouse.savings.interval`), and the quality evidence
-(`warehouse.savings.quality`) of every model that served each feature.
+service tier. The target's provider defaults to the provider of the selected calls when
+they have one. Savings per feature per month with a bootstrap interval over days
+(`warehouse.savings.interval`), and the quality evidence (`warehouse.savings.quality`) of
+every model that served each feature.
 """
 
 from __future__ import annotations
