@@ -102,6 +102,8 @@ def opportunities(
     calls = recorded.stage_calls(cursor, selection)
     end, days = recorded.history(cursor, selection)
     found: list[Opportunity] = []
+    if not calls:
+        return Savings(found, calls, days, confidence)
     if "prompt_caching" in kinds:
         groups = _own_model(
             cursor, book, caching.STAGE, caching.CACHED_TABLE, (end, days), confidence
@@ -110,7 +112,7 @@ def opportunities(
     if "batch" in kinds:
         groups = _own_model(cursor, book, batch.STAGE, batch.BATCH_TABLE, (end, days), confidence)
         found += _by_rule("batch", "send through the batch API", batch.ASSUMPTIONS, groups)
-    if "model_swap" in kinds and calls:
+    if "model_swap" in kinds:
         models = evidence(cursor, value_units, selection.start)
         found += _swaps(cursor, book, (end, days), models, confidence)
     found.sort(key=lambda o: (-o.group.saving.usd, o.kind, o.feature or "", o.model))
