@@ -1,3 +1,4 @@
 """One router per resource under `/api/v1`: alerts, costs (with its OpenAPI examples),
-detection, gpu, outcomes, prices, reconciliation, search, value_units.
+detection, gpu, latency (beside cost), outcomes, prices,
+reconciliation, search, value_units.
 """

@@ -34,6 +34,7 @@ from collector.api.routers.costs import (
     SessionsResponse,
     UnitEconomicsResponse,
 )
+from collector.api.routers.costs_models import LatencyResponse
 from collector.api.routers.outcomes import OutcomeIn, outcome_rows
 from collector.auth import TokenSet
 from collector.ingest.normalize import Normalizer
@@ -647,6 +648,7 @@ def test_openapi_documents_each_cost_endpoint_with_a_valid_example(pipeline: Pip
         "/api/v1/sessions/{session_id}": SessionDetail,
         "/api/v1/unit-economics": UnitEconomicsResponse,
         "/api/v1/cache-savings": CacheSavingsResponse,
+        "/api/v1/latency": LatencyResponse,
     }
     for path, model in models.items():
         content = paths[path]["get"]["responses"]["200"]["content"]["application/json"]
@@ -712,6 +714,15 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         assert [(r["feature"], r["model"], r["calls"]) for r in body["rows"]] == [
             ("support", "gpt-4o-mini", 2)
         ]
+
+    def latency() -> None:
+        body = pipeline.get("/latency", tenant("acme"), group_by=["tenant", "model"], **WINDOW)
+        assert [(r["dimensions"], r["calls"], r["latency_calls"]) for r in body["rows"]] == [
+            ({"tenant": "acme", "model": "gpt-4o-mini"}, 2, 2)
+        ]
+        assert body["rows"][0]["latency_p50_ms"] == 2000.0  # the fixture's spans last 2 s
+        assert pipeline.get("/latency", tenant("acme"), tenant="globex", **WINDOW)["rows"] == []
+        assert len(pipeline.get("/latency", **WINDOW)["rows"]) == 4
 
     def prices() -> None:
         body = pipeline.get("/prices", tenant("acme"))
@@ -822,6 +833,7 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/spans": spans,
         "/api/v1/unit-economics": unit_economics,
         "/api/v1/cache-savings": cache_savings,
+        "/api/v1/latency": latency,
         "/api/v1/prices": prices,
         "/api/v1/outcomes": outcomes,
         "/api/v1/value-units": value_units,
