@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from warehouse.core.rows import fetch_dicts
+from warehouse.pricing.calls import PRICED_CALLS_IN_WINDOW
 from warehouse.queries.costs import CostQueryError, Window, align
 from warehouse.store.scope import TenantScope
 
@@ -42,19 +43,13 @@ MEASURES = (
 NONE = dict.fromkeys(MEASURES) | {"latency_calls": 0, "ttft_calls": 0}
 
 LATENCY = """
-SELECT {keys}
-       count(*) AS latency_calls,
+SELECT {keys}count(*) AS latency_calls,
        quantile_cont(s.duration_ms, 0.5) AS latency_p50_ms,
        quantile_cont(s.duration_ms, 0.95) AS latency_p95_ms,
        count(s.time_to_first_token_ms) AS ttft_calls,
        quantile_cont(s.time_to_first_token_ms, 0.5) AS ttft_p50_ms,
        quantile_cont(s.time_to_first_token_ms, 0.95) AS ttft_p95_ms
-FROM call_costs c
-JOIN model_calls m ON m.trace_id = c.trace_id AND m.span_id = c.span_id
-JOIN spans s ON s.trace_id = c.trace_id AND s.span_id = c.span_id
-WHERE c.start_time >= $start AND c.start_time < $end
-  AND m.start_time >= $start AND m.start_time < $end
-  AND s.start_time >= $start AND s.start_time < $end
+{calls}
   AND s.status_code <> 2
   AND {where}
 {group}
@@ -81,10 +76,9 @@ def latency(
         where.append(f"{LATENCY_DIMENSIONS[name]} = $filter{n}")
         params[f"filter{n}"] = value
     keys = "".join(f"{LATENCY_DIMENSIONS[name]} AS {name}, " for name in group_by)
-    sql = (
-        LATENCY.replace("{keys}", keys)
-        .replace("{where}", " AND ".join(where))
-        .replace("{group}", "GROUP BY ALL" if group_by else "")
+    group = "GROUP BY ALL" if group_by else ""
+    sql = LATENCY.format(
+        calls=PRICED_CALLS_IN_WINDOW, keys=keys, where=" AND ".join(where), group=group
     )
     result = {}
     for row in fetch_dicts(cursor, sql, params):

@@ -11,7 +11,9 @@ every /api/v1 endpoint.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -724,6 +726,16 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         assert pipeline.get("/latency", tenant("acme"), tenant="globex", **WINDOW)["rows"] == []
         assert len(pipeline.get("/latency", **WINDOW)["rows"]) == 4
 
+    def focus() -> None:
+        def tenants(headers: Mapping[str, str]) -> set[str]:
+            params = {**WINDOW, "by": ["tenant"]}
+            answer = pipeline.client.get("/api/v1/export/focus", params=params, headers=headers)
+            assert answer.status_code == 200, answer.text
+            return {row["x_Tenant"] for row in csv.DictReader(io.StringIO(answer.text))}
+
+        assert tenants(tenant("acme")) == {"acme"}
+        assert {"acme", "globex"} <= tenants(ADMIN)
+
     def prices() -> None:
         body = pipeline.get("/prices", tenant("acme"))
         assert [(m["model"], m["calls"]) for m in body["models"]] == [("gpt-4o-mini", 2)]
@@ -834,6 +846,7 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/unit-economics": unit_economics,
         "/api/v1/cache-savings": cache_savings,
         "/api/v1/latency": latency,
+        "/api/v1/export/focus": focus,
         "/api/v1/prices": prices,
         "/api/v1/outcomes": outcomes,
         "/api/v1/value-units": value_units,
