@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from collector.cli.bills import Token, Url
 from collector.cli.client import service_client
 from collector.cli.options import option_help
+from warehouse.export.focus import aligned
 
 export_cli = typer.Typer(help="Export the priced calls in standard formats (FOCUS).")
 
@@ -34,16 +35,6 @@ def _fail(message: str) -> typer.Exit:
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def whole(start: dt.datetime, end: dt.datetime, grain: str) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) widened to whole days or hours, as the API widens each request: the
-    slices then meet on whole periods, so no period is in two of them."""
-    step = dt.timedelta(days=1) if grain == "day" else dt.timedelta(hours=1)
-    low = start.replace(minute=0, second=0, microsecond=0)
-    low = low.replace(hour=0) if grain == "day" else low
-    high = low + ((end - low) // step) * step
-    return low, high if high == end else high + step
 
 
 def slices(
@@ -123,34 +114,12 @@ def focus_command(
     begin = _utc(start) if start else stop - dt.timedelta(days=DEFAULT_DAYS)
     if stop <= begin:
         raise _fail("--end must be after --start")
-    begin, stop = whole(begin, stop, grain)
-    cuts = slices(begin, stop, slice_days)
-    csv_parts: list[bytes] = []
-    tables: list[pa.Table] = []
-    rows = left_out = 0
-    with service_client(url, token, timeout=300.0) as client, _progress() as progress:
-        task = progress.add_task("FOCUS export", total=len(cuts))
-        for low, high in cuts:
-            params: dict[str, object] = {
-                "start": low.isoformat(),
-                "end": high.isoformat(),
-                "format": file_format,
-                "grain": grain,
-                "by": by or [],
-            }
-            response = _fetch(client, params)
-            rows += int(response.headers.get("X-Spendscope-Rows", 0))
-            left_out += int(response.headers.get("X-Spendscope-Left-Out-Calls", 0))
-            if file_format == "csv":
-                body = response.content
-                csv_parts.append(body if not csv_parts else body.split(b"\n", 1)[1])
-            else:
-                tables.append(pq.read_table(io.BytesIO(response.content)))
-            progress.advance(task)
-    if file_format == "csv":
-        output.write_bytes(b"".join(csv_parts))
-    else:
-        pq.write_table(pa.concat_tables(tables), output)
+    # Whole days (hours), as the API widens each request: the slices meet on whole
+    # periods, so no period is in two of them.
+    begin, stop = (edge.replace(tzinfo=dt.UTC) for edge in aligned(begin, stop, grain))
+    params: dict[str, object] = {"format": file_format, "grain": grain, "by": by or []}
+    with service_client(url, token, timeout=300.0) as client:
+        rows, left_out = _export(client, slices(begin, stop, slice_days), params, output)
     window = f"{begin:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M} UTC"
     typer.echo(f"{output}: {rows} FOCUS 1.2 row(s), {window}")
     if left_out:
@@ -159,6 +128,36 @@ def focus_command(
             "(no cost to state): price their models to include them.",
             err=True,
         )
+
+
+def _export(
+    client: httpx.Client,
+    cuts: list[tuple[dt.datetime, dt.datetime]],
+    params: dict[str, object],
+    output: Path,
+) -> tuple[int, int]:
+    """Fetch each slice (a progress bar), join them into `output`: one CSV header, or one
+    Parquet table. Returns the rows written and the calls the service left out."""
+    csv_parts: list[bytes] = []
+    tables: list[pa.Table] = []
+    rows = left_out = 0
+    with _progress() as progress:
+        task = progress.add_task("FOCUS export", total=len(cuts))
+        for low, high in cuts:
+            response = _fetch(client, params | {"start": low.isoformat(), "end": high.isoformat()})
+            rows += int(response.headers.get("X-Spendscope-Rows", 0))
+            left_out += int(response.headers.get("X-Spendscope-Left-Out-Calls", 0))
+            if params["format"] == "csv":
+                body = response.content
+                csv_parts.append(body if not csv_parts else body.split(b"\n", 1)[1])
+            else:
+                tables.append(pq.read_table(io.BytesIO(response.content)))
+            progress.advance(task)
+    if params["format"] == "csv":
+        output.write_bytes(b"".join(csv_parts))
+    else:
+        pq.write_table(pa.concat_tables(tables), output)
+    return rows, left_out
 
 
 def _progress() -> Progress:
