@@ -124,6 +124,23 @@ class ApiClient:
             {"start": start.isoformat(), "end": end.isoformat(), "tenant": tenant},
         )
 
+    def latency(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: tuple[str, ...] = ("provider", "model"),
+        filters: Mapping[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        return self.get(
+            "/latency",
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "group_by": list(group_by),
+                **(filters or {}),
+            },
+        )
+
     def sessions(
         self,
         start: dt.datetime,

@@ -169,6 +169,9 @@ class SampleTraffic:
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+        # Times to first token draw from their own stream: the rest of the traffic is the
+        # same for a seed with or without them.
+        self._first_tokens = random.Random(self.seed + 1)
         self._tracer = self.tracer
 
     def run(self, sessions: int) -> TrafficSummary:
@@ -217,11 +220,24 @@ class SampleTraffic:
         )
 
     def _call(
-        self, parent: Span, name: str, attributes: Mapping[str, Any], at: int, ms: tuple[int, int]
+        self,
+        parent: Span,
+        name: str,
+        attributes: Mapping[str, Any],
+        at: int,
+        ms: tuple[int, int],
+        streamed: bool = False,
     ) -> int:
-        """A model call under `parent`, `ms` milliseconds long; returns its end."""
+        """A model call under `parent`, `ms` milliseconds long; returns its end. A
+        `streamed` call carries its time to first token (OTel GenAI, seconds): the prompt's
+        prefill, a fifth to a half of the call."""
         span = self._child(parent, name, attributes, at)
-        end = at + self.random.randint(*ms) * MS
+        duration = self.random.randint(*ms)
+        end = at + duration * MS
+        if streamed:
+            span.set_attribute("gen_ai.request.stream", True)
+            share = self._first_tokens.uniform(0.2, 0.5)
+            span.set_attribute("gen_ai.response.time_to_first_chunk", duration * share / 1000)
         if self.random.random() < 0.01:
             span.set_status(Status(StatusCode.ERROR, "upstream 529: overloaded"))
         span.end(end_time=end)
@@ -290,7 +306,7 @@ class SampleTraffic:
                 **self._chat("gpt-4o", "gpt-4o-2024-08-06", (prompt, prompt), (60, 400)),
                 "gen_ai.usage.cache_read.input_tokens": cached,
             }
-            at = self._call(root, "chat gpt-4o", attributes, at, (900, 4000))
+            at = self._call(root, "chat gpt-4o", attributes, at, (900, 4000), streamed=True)
             tool = "lookup_order" if session.runaway else self.random.choice(SUPPORT_TOOLS)
             span = self._child(
                 root,

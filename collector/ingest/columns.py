@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from collector.ingest.latency import FirstTokenBounds
 from collector.ingest.limits import (
     DEFAULT_ITEM_CHARS,
     MAX_KEY_CHARS,
@@ -89,6 +90,7 @@ SCHEMA = pa.schema(
         ("service_tier", pa.string()),
         ("web_search_calls", pa.int64()),
         ("pricing_assumption", pa.string()),
+        ("time_to_first_token_ms", pa.float64()),
     ]
 )
 COLUMN_NAMES = tuple(SCHEMA.names)
@@ -158,6 +160,7 @@ class SpanColumns(Rejections):
         self.accepted = 0
         self._seen: dict[bytes, int] = {}  # trace id + span id -> index of its first row
         self.conflicts = 0
+        self.first_tokens = FirstTokenBounds()
 
     def add(
         self,
@@ -231,6 +234,7 @@ class SpanColumns(Rejections):
                 n.service_tier,
                 n.web_search_calls,
                 n.pricing_assumption,
+                self.first_tokens.check(n.time_to_first_token_ms, start_ns, end_ns, span_id),
             )
         except SpanRejected as exc:
             self.reject(f"{item_label('span', span_id)}: {exc}")
@@ -258,6 +262,7 @@ class SpanColumns(Rejections):
         )
 
     def to_arrow(self) -> pa.Table:
+        self.first_tokens.report()
         if self.conflicts:
             log.warning(
                 "%d spans conflict with a span of the same trace and span id earlier in their "

@@ -22,6 +22,7 @@ LF_USAGE, LF_COST, SERVICE, AGGREGATED_USAGE = 22, 23, 24, 25
 INPUT_AUDIO, OUTPUT_AUDIO, INPUT_IMAGE, OUTPUT_IMAGE, SERVICE_TIER = 26, 27, 28, 29, 30
 TOTAL, RAW_USAGE, PROVIDER_METADATA = 31, 32, 33
 REQUEST_TIER, OI_OUTPUT, OI_INVOCATION = 34, 35, 36
+TIME_TO_FIRST_TOKEN = 37
 
 # Priority-ordered attribute keys per concept (standards.md section 2.2). FEATURE and
 # TENANT come from the configured `DimensionRules`.
@@ -136,6 +137,15 @@ CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
     # OpenInference: the response body and the request's parameters, as JSON.
     OI_OUTPUT: ("output.value",),
     OI_INVOCATION: ("llm.invocation_parameters",),
+    # Streamed calls: start to first chunk. Seconds, except the Vercel keys (milliseconds,
+    # FIRST_TOKEN_MS_KEYS). `collector.ingest.latency` reads and bounds it.
+    TIME_TO_FIRST_TOKEN: (
+        "gen_ai.response.time_to_first_chunk",
+        "gen_ai.server.time_to_first_token",
+        "gen_ai.latency.time_to_first_token",
+        "ai.response.msToFirstChunk",
+        "ai.stream.msToFirstChunk",
+    ),
     COST: (
         "gen_ai.usage.cost",
         "llm.cost.total",
@@ -183,6 +193,8 @@ CONCEPT_KEYS: dict[int, tuple[str, ...]] = {
         "gen_ai.aggregated_usage.cache_creation.input_tokens",
     ),
 }
+
+FIRST_TOKEN_MS_KEYS = frozenset({"ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"})
 
 # Concepts whose winning attribute is stored in a column, so it leaves the JSON remainder.
 # The others (provider as sent, span kinds, server address, ...) stay in the remainder.

@@ -90,6 +90,7 @@ from collector.ingest.conventions import (
     Found,
 )
 from collector.ingest.emitters import Emitter, EmitterMemo
+from collector.ingest.latency import first_token_ms
 from collector.ingest.raw_usage import RawDetails, logfire_raw, openinference_raw, vercel_metadata
 from collector.ingest.rejections import SpanRejected
 from collector.ingest.service_tier import served_tier, streamed_responses_call
@@ -181,6 +182,8 @@ class Normalized:
     service_tier: str | None = None
     web_search_calls: int | None = None
     pricing_assumption: str | None = None
+    # As sent, in ms; bounded by the span's duration when stored (`collector.ingest.latency`).
+    time_to_first_token_ms: float | None = None
 
 
 class Normalizer:
@@ -322,6 +325,7 @@ class Normalizer:
             service_tier=usage.service_tier,
             web_search_calls=usage.web_search_calls,
             pricing_assumption=usage.pricing_assumption,
+            time_to_first_token_ms=first_token_ms(found),
         )
 
     def _provider(self, found: Found, resource: Mapping[int, Any]) -> str | None:

@@ -1,5 +1,5 @@
-"""Models and prices: the model mix, what prompt caching saved, the models still unpriced,
-and the price overrides in force."""
+"""Models and prices: the model mix, latency beside cost per model, what prompt caching
+saved, the models still unpriced, and the price overrides in force."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard.api import ApiClient
+from dashboard.filters import Filters
+from dashboard.latency import latency_table, trade_off
 from dashboard.moments import moment
 from dashboard.money import chart_amount, share, total
 from dashboard.page import Page, PageContext
@@ -29,6 +32,7 @@ def render(context: PageContext) -> None:
         no_data("No model calls in this window yet.")
     else:
         _model_mix(mix["rows"])
+        _latency(api, filters)
 
     st.subheader("Prompt caching")
     savings = api.cache_savings(filters.start, filters.end, filters=filters.dimensions())
@@ -82,6 +86,20 @@ def _model_mix(rows: list[dict[str, Any]]) -> None:
     st.subheader("Model mix")
     st.plotly_chart(mix_donuts(frame))
     st.dataframe([{k: v for k, v in r.items() if k != "cost_usd"} for r in frame], hide_index=True)
+
+
+def _latency(api: ApiClient, filters: Filters) -> None:
+    st.subheader("Latency and cost by model")
+    rows = api.latency(filters.start, filters.end, filters=filters.dimensions())["rows"]
+    figure = trade_off(rows)
+    if figure is not None:
+        st.plotly_chart(figure)
+    st.dataframe(latency_table(rows), hide_index=True)
+    st.caption(
+        "Latency is each successful call's span duration; time to first token is measured "
+        "by the instrumentation on streamed calls (n/a when none of a model's calls says). "
+        "p50 / p95 over the window's calls; cost per 1k requests over the priced ones."
+    )
 
 
 def mix_donuts(frame: list[dict[str, Any]]) -> go.Figure:

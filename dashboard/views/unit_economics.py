@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard.api import ApiClient
 from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters
+from dashboard.latency import milliseconds
 from dashboard.moments import moment
 from dashboard.money import chart_amount, lower_bound, total, usd
 from dashboard.page import Page, PageContext
@@ -32,6 +33,10 @@ COLUMNS = {
     "value_unit": "Value unit",
     "cost_per_successful_session_usd": "Cost / successful session",
     "cost_per_1k_requests_usd": "Cost / 1k requests",
+    "latency_p50_ms": "p50 latency",
+    "latency_p95_ms": "p95 latency",
+    "ttft_p50_ms": "p50 time to first token",
+    "ttft_p95_ms": "p95 time to first token",
     "calls": "Requests",
     "unpriced_calls": "Unpriced requests",
 }
@@ -43,8 +48,10 @@ def render(context: PageContext) -> None:
     st.caption(
         f"{filters.label}, {f'tenant {filters.tenant}' if filters.tenant else 'all tenants'}"
         " (UTC). Cost is every call of the feature, failed and abandoned "
-        "sessions included; a value unit is the outcome that counts one unit of value for "
-        "the feature (value_units.toml or SPENDSCOPE_VALUE_UNITS), including those reported late."
+        "sessions included (latency is over the successful calls; time to first token over "
+        "the streamed calls whose instrumentation measured it); a value unit is the outcome "
+        "that counts one unit of value for the feature (value_units.toml or "
+        "SPENDSCOPE_VALUE_UNITS), including those reported late."
     )
     if filters.environment is not None:
         st.warning(
@@ -117,6 +124,8 @@ def _display(row: dict[str, Any]) -> dict[str, Any]:
             value = "n/a" if value is None else f"{value:.1%}"
         elif key == "value_unit":
             value = value or "(not set)"
+        elif key.endswith("_ms"):
+            value = milliseconds(value)
         shown[title] = value
     return shown
 

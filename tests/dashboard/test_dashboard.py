@@ -4,6 +4,7 @@ holds days of the sample product: the figures shown are the API's."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,13 @@ def test_unit_economics_table_is_the_apis(
             assert shown[row["feature"]]["Cost / value unit"] == per_unit
             assert shown[row["feature"]]["Sessions"] == row["sessions"]
     assert shown["support-agent"]["Value unit"] == "ticket_resolved"
+    # Latency beside cost: the support agent streams its answers (a time to first token),
+    # search does not; every feature with calls has a latency (live traffic moves the
+    # percentiles between the page's call and this one, so their shape is checked).
+    for row in shown.values():
+        assert re.fullmatch(r"[\d,]+ ms", row["p50 latency"]), row
+    assert re.fullmatch(r"[\d,]+ ms", shown["support-agent"]["p50 time to first token"])
+    assert shown["search"]["p50 time to first token"] == "n/a"
     assert not app.error
 
 
@@ -228,6 +236,18 @@ def test_models_page_shows_mix_cache_savings_and_overrides(
     assert metric(app, "Saved by cache reads") == marked(savings, "cache_savings_usd")
     models = {row["model"] for row in app.dataframe[0].value.to_dict("records")}
     assert {"gpt-4o-2024-08-06", "meta-llama/Llama-3.1-8B-Instruct"} <= models
+    # Latency beside cost, per model: every model of the API's answer, the support agent's
+    # streamed gpt-4o with a time to first token, the batch's self-hosted model without.
+    latency = next(
+        t.value.to_dict("records") for t in app.dataframe if "p95 latency" in t.value.columns
+    )
+    by_model = {row["model"]: row for row in latency}
+    answer = stack.get("/api/v1/latency", **last_30_days()).json()["rows"]
+    assert {row["dimensions"]["model"] for row in answer} <= set(by_model) | {None}
+    assert by_model["gpt-4o-2024-08-06"]["p50 time to first token"].endswith(" ms")
+    assert by_model["meta-llama/Llama-3.1-8B-Instruct"]["p50 time to first token"] == "n/a"
+    assert by_model["meta-llama/Llama-3.1-8B-Instruct"]["p95 latency"].endswith(" ms")
+    assert len(app.get("plotly_chart")) >= 2  # the mix and the cost-latency trade-off
     overrides = [t.value.to_dict("records") for t in app.dataframe if "note" in t.value.columns]
     assert overrides and overrides[0][0]["model"] == NEGOTIATED_PRICE["model"]
     unpriced = stack.get("/api/v1/prices").json()["unpriced"]

@@ -25,9 +25,9 @@ from dashboard.filters import DEFAULT_RANGE, window
 from dashboard.money import usd
 from sample_data.harness.bill_scenario import Scenario, build
 from sample_data.harness.server import ServerProcess
-from sample_data.harness.span_warehouse import otlp_json
 from tests.dashboard.test_dashboard import metric, run_page
 from tests.support.admin_api_stub import AdminApiStub, openai_error
+from tests.support.scenario_server import scenario_server
 from warehouse.reconciliation.formats import parse_bill
 
 ADMIN, ACME = "admin-token", "acme-token"
@@ -54,14 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> Iter
         "SPENDSCOPE_TENANT_TOKENS": f"acme:{ACME}",
         "SPENDSCOPE_DETECTION_INTERVAL_SECONDS": "1",
     }
-    with ServerProcess(data_dir, env) as server:
-        response = server.client.post(
-            f"{server.http_url}/v1/traces",
-            content=otlp_json(scenario.instrumented),
-            headers={"Content-Type": "application/json"},
-        )
-        assert response.status_code == 200, response.text
-        server.wait_attributed(timeout=60)
+    with scenario_server(data_dir, scenario, env) as server:
         yield server
 
 

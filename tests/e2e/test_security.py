@@ -419,6 +419,18 @@ REVIEWED: dict[str, set[str]] = {
     "warehouse.queries.unit_economics": {
         "RESOLVED_OUTCOMES",
     },
+    "warehouse.queries.latency": {
+        "calls=PRICED_CALLS_IN_WINDOW",  # a fixed fragment of warehouse.pricing.calls
+        "keys=keys",  # `<column> AS <name>, ` of LATENCY_DIMENSIONS entries, names checked
+        "where=' AND '.join(where)",  # the scope's fixed condition, `<column> = $filterN`
+        "group=group",  # GROUP BY ALL or nothing
+    },
+    "warehouse.export.focus": {
+        "calls=PRICED_CALLS_IN_WINDOW",
+        "dims=dims",  # `<column> AS <name>, ` of BY_DIMENSIONS entries, names checked
+        "keys=keys",  # the same names
+        "scope=where",  # TenantScope.where's fixed condition; the tenant is a parameter
+    },
     "warehouse.queries.search": {
         "scope=where",  # TenantScope.where's fixed condition; the tenant is a parameter
     },

@@ -287,3 +287,16 @@ def _count_seq(cursor: duckdb.DuckDBPyConnection, seq: int, provider: str, model
         [seq, provider, model],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+# The priced calls that started in [$start, $end), with their attribution (`m`) and their
+# span (`s`), for the readers that need call-level rows (latency percentiles, FOCUS export).
+# Every read of a call-level table is bounded on start_time, so DuckDB skips the rest.
+PRICED_CALLS_IN_WINDOW = """
+FROM call_costs c
+JOIN model_calls m ON m.trace_id = c.trace_id AND m.span_id = c.span_id
+JOIN spans s ON s.trace_id = c.trace_id AND s.span_id = c.span_id
+WHERE c.start_time >= $start AND c.start_time < $end
+  AND m.start_time >= $start AND m.start_time < $end
+  AND s.start_time >= $start AND s.start_time < $end
+"""

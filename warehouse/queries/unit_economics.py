@@ -8,7 +8,9 @@ are the feature's value-unit outcomes that occurred in the window (`value_unit_t
 an outcome reported hours later counts in the window it occurred in); `successful_sessions`
 are the window's sessions that reached their feature's value unit, whenever (a session that
 succeeds after the window closes still succeeded). A ratio whose denominator is zero is
-None, never an error.
+None, never an error. Beside the cost, the p50 / p95 latency and time to first token of the
+feature's successful calls (`warehouse.queries.latency`): the trade-off a routing decision
+needs.
 
 Unpriced calls: `cost_usd` is the priced calls' cost, None when the feature has calls and
 none is priced; `priced_calls` and `priced_share` (of calls) say how much it covers. Cost per
@@ -33,6 +35,8 @@ from warehouse.queries.costs import (
     naive_utc,
     usage_source,
 )
+from warehouse.queries.latency import NONE as NO_LATENCY
+from warehouse.queries.latency import latency
 from warehouse.queries.outcomes import RESOLVED_OUTCOMES, value_unit_totals
 from warehouse.store.scope import TenantScope
 
@@ -138,6 +142,7 @@ def unit_economics(
     units = value_unit_totals(
         cursor, value_units, since=naive_utc(window.start), until=naive_utc(window.end), scope=scope
     )
+    latencies = latency(cursor, window, scope, ("feature",))
     features = sorted(set(usage) | set(value_units), key=lambda f: (f is None, f or ""))
     result = []
     for feature in features:
@@ -168,6 +173,7 @@ def unit_economics(
                 if successful is not None and session_count
                 else None,
                 **_ratios(cost, covered["priced_calls"], session_count, successful, value_count),
+                **latencies.get((feature,), NO_LATENCY),
             }
         )
     return result

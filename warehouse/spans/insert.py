@@ -20,7 +20,7 @@ _PASSTHROUGH = (
     "user_id", "tenant_id", "environment", "agent_name", "attributes", "resource_attributes",
     "events", "links", "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
     "input_image_tokens", "output_image_tokens", "service_tier", "web_search_calls",
-    "pricing_assumption",
+    "pricing_assumption", "time_to_first_token_ms",
 )  # fmt: skip
 
 INSERT_SPANS = f"""

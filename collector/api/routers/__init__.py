@@ -1,3 +1,4 @@
-"""One router per resource under `/api/v1`: alerts, costs (with its OpenAPI examples),
-detection, gpu, outcomes, prices, reconciliation, search, value_units.
+"""One router per resource under `/api/v1`: alerts, costs (with latency beside cost, and its
+OpenAPI examples), detection, export (FOCUS files), gpu, outcomes, prices, reconciliation,
+search, value_units.
 """

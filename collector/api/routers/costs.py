@@ -1,4 +1,5 @@
-"""The cost API: `/api/v1/costs`, `/sessions`, `/unit-economics` and `/cache-savings`.
+"""The cost API: `/api/v1/costs`, `/sessions`, `/unit-economics`, `/latency` (p50 / p95
+latency and time to first token beside cost) and `/cache-savings`.
 
 JSON, money as exact decimal strings in USD; a cost over calls none of which is priced is
 null, and every aggregate carries `unpriced_calls` and `priced_share` (`costs_models`).
@@ -25,6 +26,9 @@ from collector.api.routers.costs_models import (
     CacheSavingsRow,
     CostsResponse,
     Dimension,
+    LatencyDimension,
+    LatencyResponse,
+    LatencyRow,
     SessionDetail,
     SessionRecord,
     SessionsResponse,
@@ -43,7 +47,10 @@ from warehouse.queries import calls as queries
 from warehouse.queries import costs as cost_queries
 from warehouse.queries import unit_economics
 from warehouse.queries.costs import CostQuery, Window, coverage, known_cost
+from warehouse.queries.latency import NONE as NO_LATENCY
+from warehouse.queries.latency import latency
 from warehouse.queries.outcomes import list_outcomes
+from warehouse.queries.unit_economics import ratio
 from warehouse.store.scope import TenantScope
 
 JSON = "application/json"
@@ -335,6 +342,68 @@ def get_unit_economics(
             UnitEconomicsRecord(**(row | {key: decimal_text(row[key]) for key in money}))
             for row in rows
         ],
+    )
+
+
+@router.get(
+    "/latency",
+    response_model=LatencyResponse,
+    summary="p50 / p95 latency and time to first token beside cost, by feature and model",
+    responses={
+        **examples.ok(examples.LATENCY),
+        400: {"model": ErrorDetail, "description": "A dimension given twice in group_by."},
+    },
+)
+def get_latency(
+    scope: Scope,
+    cursor: Cursor,
+    group_by: Annotated[
+        list[LatencyDimension] | None,
+        Query(
+            description="Dimensions to group by, repeated (`group_by=feature&group_by=model`);"
+            " default provider and model."
+        ),
+    ] = None,
+    start: Start = None,
+    end: End = None,
+    feature: Filter = None,
+    model: Filter = None,
+    tenant: Filter = None,
+    environment: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> LatencyResponse:
+    """Per group over the window (whole hours): calls, their cost and cost per 1,000
+    requests (over the priced calls), and the p50 / p95 latency (span end - start) and time
+    to first token (streamed calls whose instrumentation set one) of the successful calls,
+    in milliseconds. Error calls are counted, not measured. Costliest groups first."""
+    dimensions = tuple(group_by or ("provider", "model"))
+    filters = _given(feature=feature, model=model, tenant=tenant, environment=environment)
+    window = _window(start, end)
+    query = CostQuery(window=window, group_by=dimensions, filters=filters, limit=limit)
+    result = cost_queries.costs(cursor, query, scope)
+    latencies = latency(cursor, window, scope, dimensions, filters)
+    rows = []
+    for row in result.rows:
+        covered = _coverage(row)
+        cost = known_cost(Decimal(row["cost_usd"] or 0), row["calls"], row["unpriced_calls"])
+        rows.append(
+            LatencyRow(
+                **covered,
+                dimensions={name: row[name] for name in dimensions},
+                error_calls=int(row["error_calls"]),
+                cost_usd=_known(row["cost_usd"], row),
+                cost_per_1k_requests_usd=None
+                if cost is None
+                else decimal_text(ratio(cost * 1000, covered["priced_calls"])),
+                **latencies.get(tuple(row[name] for name in dimensions), NO_LATENCY),
+            )
+        )
+    return LatencyResponse(
+        start=utc(result.window.start),
+        end=utc(result.window.end),
+        group_by=list(dimensions),
+        rows=rows,
+        truncated=result.truncated,
     )
 
 

@@ -84,8 +84,56 @@ UNIT_ECONOMICS = {
             "cost_per_successful_session_usd": "0.0111325",
             "cost_per_session_usd": "0.00556625",
             "cost_per_1k_requests_usd": "5.56625",  # over the 4 priced calls
+            "latency_calls": 4,  # the error call is not measured
+            "latency_p50_ms": 1850.0,
+            "latency_p95_ms": 3912.5,
+            "ttft_calls": 3,
+            "ttft_p50_ms": 420.0,
+            "ttft_p95_ms": 611.0,
         }
     ],
+}
+
+LATENCY = {
+    "currency": "USD",
+    "start": "2026-11-02T00:00:00Z",
+    "end": "2026-11-03T00:00:00Z",
+    "group_by": ["provider", "model"],
+    "rows": [
+        {
+            "dimensions": {"provider": "openai", "model": "gpt-4o"},
+            "calls": 120,
+            "unpriced_calls": 0,
+            "priced_calls": 120,
+            "priced_share": 1.0,
+            "error_calls": 2,
+            "cost_usd": "1.2045",
+            "cost_per_1k_requests_usd": "10.0375",
+            "latency_calls": 118,
+            "latency_p50_ms": 2210.5,
+            "latency_p95_ms": 3810.0,
+            "ttft_calls": 118,
+            "ttft_p50_ms": 512.0,
+            "ttft_p95_ms": 880.25,
+        },
+        {
+            "dimensions": {"provider": "openai", "model": "gpt-4o-mini"},
+            "calls": 300,
+            "unpriced_calls": 0,
+            "priced_calls": 300,
+            "priced_share": 1.0,
+            "error_calls": 0,
+            "cost_usd": "0.0561",
+            "cost_per_1k_requests_usd": "0.187",
+            "latency_calls": 300,
+            "latency_p50_ms": 640.0,
+            "latency_p95_ms": 1290.0,
+            "ttft_calls": 0,
+            "ttft_p50_ms": None,
+            "ttft_p95_ms": None,
+        },
+    ],
+    "truncated": False,
 }
 
 CACHE_SAVINGS = {

@@ -105,7 +105,23 @@ class SessionDetail(BaseModel):
     calls_truncated: bool
 
 
-class UnitEconomicsRecord(Coverage):
+class Latency(BaseModel):
+    """p50 / p95 latency and time to first token of the successful calls (error spans left
+    out), in milliseconds; null where no call was measured."""
+
+    latency_calls: int = Field(description="Successful calls measured (status not error).")
+    latency_p50_ms: float | None = Field(
+        None, description="Median model-call latency: the span's end - start (ms)."
+    )
+    latency_p95_ms: float | None = Field(None, description="95th percentile latency (ms).")
+    ttft_calls: int = Field(
+        description="Of them, streamed calls whose instrumentation set a time to first token."
+    )
+    ttft_p50_ms: float | None = Field(None, description="Median time to first token (ms).")
+    ttft_p95_ms: float | None = Field(None, description="95th percentile time to first token (ms).")
+
+
+class UnitEconomicsRecord(Latency, Coverage):
     feature: str | None
     cost_usd: Money | None = Field(
         description="The feature's cost of its priced calls in the window: failed and "
@@ -141,6 +157,30 @@ class UnitEconomicsResponse(BaseModel):
     start: dt.datetime = Field(description="Cost and calls cover whole hours from here.")
     end: dt.datetime
     features: list[UnitEconomicsRecord]
+
+
+LatencyDimension = Literal["feature", "provider", "model", "tenant", "environment"]
+
+
+class LatencyRow(Latency, Coverage):
+    dimensions: dict[str, str | None] = Field(
+        description="The group_by dimensions' values (null: calls without that dimension)."
+    )
+    calls: int
+    error_calls: int = Field(description="Calls whose span status was error (not measured).")
+    cost_usd: Money | None = Field(description=f"The priced calls' cost; {KNOWN}.")
+    cost_per_1k_requests_usd: Money | None = Field(
+        description="cost_usd x 1000 / priced_calls; null when none is priced."
+    )
+
+
+class LatencyResponse(BaseModel):
+    currency: Literal["USD"] = "USD"
+    start: dt.datetime = Field(description="The window covered, widened to whole hours.")
+    end: dt.datetime
+    group_by: list[LatencyDimension]
+    rows: list[LatencyRow] = Field(description="Costliest first.")
+    truncated: bool = Field(description="More groups than `limit`.")
 
 
 class CacheSavingsRow(Coverage):

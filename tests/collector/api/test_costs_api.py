@@ -11,7 +11,9 @@ every /api/v1 endpoint.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -34,6 +36,7 @@ from collector.api.routers.costs import (
     SessionsResponse,
     UnitEconomicsResponse,
 )
+from collector.api.routers.costs_models import LatencyResponse
 from collector.api.routers.outcomes import OutcomeIn, outcome_rows
 from collector.auth import TokenSet
 from collector.ingest.normalize import Normalizer
@@ -647,6 +650,7 @@ def test_openapi_documents_each_cost_endpoint_with_a_valid_example(pipeline: Pip
         "/api/v1/sessions/{session_id}": SessionDetail,
         "/api/v1/unit-economics": UnitEconomicsResponse,
         "/api/v1/cache-savings": CacheSavingsResponse,
+        "/api/v1/latency": LatencyResponse,
     }
     for path, model in models.items():
         content = paths[path]["get"]["responses"]["200"]["content"]["application/json"]
@@ -712,6 +716,25 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         assert [(r["feature"], r["model"], r["calls"]) for r in body["rows"]] == [
             ("support", "gpt-4o-mini", 2)
         ]
+
+    def latency() -> None:
+        body = pipeline.get("/latency", tenant("acme"), group_by=["tenant", "model"], **WINDOW)
+        assert [(r["dimensions"], r["calls"], r["latency_calls"]) for r in body["rows"]] == [
+            ({"tenant": "acme", "model": "gpt-4o-mini"}, 2, 2)
+        ]
+        assert body["rows"][0]["latency_p50_ms"] == 2000.0  # the fixture's spans last 2 s
+        assert pipeline.get("/latency", tenant("acme"), tenant="globex", **WINDOW)["rows"] == []
+        assert len(pipeline.get("/latency", **WINDOW)["rows"]) == 4
+
+    def focus() -> None:
+        def tenants(headers: Mapping[str, str]) -> set[str]:
+            params = {**WINDOW, "by": ["tenant"]}
+            answer = pipeline.client.get("/api/v1/export/focus", params=params, headers=headers)
+            assert answer.status_code == 200, answer.text
+            return {row["x_Tenant"] for row in csv.DictReader(io.StringIO(answer.text))}
+
+        assert tenants(tenant("acme")) == {"acme"}
+        assert {"acme", "globex"} <= tenants(ADMIN)
 
     def prices() -> None:
         body = pipeline.get("/prices", tenant("acme"))
@@ -847,6 +870,8 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/spans": spans,
         "/api/v1/unit-economics": unit_economics,
         "/api/v1/cache-savings": cache_savings,
+        "/api/v1/latency": latency,
+        "/api/v1/export/focus": focus,
         "/api/v1/prices": prices,
         "/api/v1/outcomes": outcomes,
         "/api/v1/value-units": value_units,

@@ -1314,6 +1314,7 @@ DOC_CONCEPTS = {
     "cache write tokens": CACHE_WRITE,
     "reasoning tokens": REASONING,
     "uncached input tokens": NO_CACHE_INPUT,
+    "time to first token": conventions.TIME_TO_FIRST_TOKEN,
     "reported cost": COST,
     "session": SESSION,
     "user": USER,

@@ -81,6 +81,8 @@ class Span(Base):
     web_search_calls: Mapped[int | None] = mapped_column(BigInteger)
     # What the normalizer had to assume (comma-separated codes, docs/normalization.md).
     pricing_assumption: Mapped[str | None] = mapped_column(String)
+    # Streamed calls: start to first chunk, as the instrumentation measured it (0022).
+    time_to_first_token_ms: Mapped[float | None] = mapped_column(Double)
 
 
 class ModelCall(Base):
