@@ -131,14 +131,25 @@ def test_what_if_errors_say_what_is_wrong(server: ServerProcess) -> None:
     assert "give to_provider" in mixed["detail"]  # vLLM and OpenAI calls
 
 
-def spendscope(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+def spendscope(
+    server: ServerProcess, *args: str, url: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`spendscope savings ARGS`, given the server's URL (or, `url` False, its port in
+    SPENDSCOPE_HTTP_PORT, as a user of the default address would)."""
+    port = server.http_url.rsplit(":", 1)[1]
     return subprocess.run(
-        [sys.executable, "-m", "collector", "savings", *args, "--url", server.http_url],
+        [sys.executable, "-m", "collector", "savings", *args]
+        + (["--url", server.http_url] if url else []),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONPATH": str(Path.cwd())},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "200",
+            "PYTHONPATH": str(Path.cwd()),
+            "SPENDSCOPE_HTTP_PORT": port,
+        },
     )
 
 
@@ -146,6 +157,9 @@ def test_the_cli_reads_the_same_savings(server: ServerProcess) -> None:
     listed = spendscope(server, "list")
     assert listed.returncode == 0, listed.stderr
     assert "prompt_caching" in listed.stdout and "summarizer" in listed.stdout
+    bare = spendscope(server, url=False)  # `spendscope savings` alone: the same list
+    assert bare.returncode == 0, bare.stderr
+    assert "prompt_caching" in bare.stdout and "Savings opportunities" in bare.stdout
     shown = spendscope(server, "what-if", "--feature", "support-agent", "--to", "gpt-4o-mini")
     assert shown.returncode == 0, shown.stderr
     assert "calls move; saving" in shown.stdout and "Assumptions:" in shown.stdout
