@@ -17,6 +17,7 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 
 from collector.cli.bills import bills_cli
+from collector.cli.budget import budget_cli
 from collector.cli.gate import gate_cli
 from collector.cli.options import print_version, setting_option
 from collector.cli.ports import Port, bind, busy
@@ -364,6 +365,7 @@ def dashboard_command(
 cli.add_typer(prices_cli, name="prices")
 cli.add_typer(bills_cli, name="bills")
 cli.add_typer(gate_cli, name="gate")
+cli.add_typer(budget_cli, name="budget")
 
 
 def main() -> None:
