@@ -65,10 +65,7 @@ class SpanBatches:
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         self._inserted = insert_spans(cursor, table, self._batch_id, dt.datetime.now(dt.UTC))
         if self._feed is not None:
-            self._fresh = self._new_spans(cursor, table)
-            if time.monotonic() - self._book_read >= BOOK_SECONDS:
-                self._feed.use_book(current_book(cursor))
-                self._book_read = time.monotonic()
+            self._for_ledger(cursor, table)
         results = [Written(t.num_rows) for t in tables]
         if self._inserted < table.num_rows:  # duplicates: are some of them other spans?
             starts = list(itertools.accumulate((t.num_rows for t in tables), initial=0))
@@ -80,6 +77,19 @@ class SpanBatches:
                     f"trace and span id (different {differ}); the stored one is kept"
                 )
         return results
+
+    def _for_ledger(self, cursor: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+        """Keep the new spans for the ledger; never a reason to fail the commit."""
+        assert self._feed is not None
+        try:
+            self._fresh = self._new_spans(cursor, table)
+            if time.monotonic() - self._book_read >= BOOK_SECONDS:
+                self._feed.use_book(current_book(cursor))
+                self._book_read = time.monotonic()
+        except Exception:  # loop boundary: the spans still commit; the jobs will count them
+            log.exception("the live ledger cannot take %d spans", table.num_rows)
+            self._metrics.ledger_failures.inc()
+            self._fresh = None
 
     def _new_spans(self, cursor: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
         """The rows of `table` this transaction stored: all of them unless some were
@@ -98,7 +108,7 @@ class SpanBatches:
             if key in stored:
                 stored.discard(key)
                 keep.append(row)
-        return table.take(keep)
+        return table.take(pa.array(keep, type=pa.int64()))
 
     def committed(self, tables: list[pa.Table], results: list[Written], seconds: float) -> None:
         if self._feed is not None and self._fresh is not None:
