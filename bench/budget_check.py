@@ -152,7 +152,7 @@ def _populate(server: ServerProcess, sessions: int) -> list[str]:
         for s in range(batch_start, min(batch_start + 200, sessions)):
             tenant, feature = f"tenant-{s % 10}", f"feature-{s % 5}"
             for call in range(5):
-                attributes = {
+                attributes: dict[str, str | int] = {
                     "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
                     "gen_ai.request.model": "gpt-4o-mini",
                     "gen_ai.usage.input_tokens": rng.randint(100, 5000),
