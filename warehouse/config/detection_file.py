@@ -34,7 +34,7 @@ import datetime as dt
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,7 +45,7 @@ from warehouse.detection import config as detection_config
 from warehouse.detection.budgets import Budget, BudgetScope, Period, store_budgets
 from warehouse.detection.config import ANOMALIES, RUNAWAY, ConfigError
 from warehouse.ledger.limits import SECTION as BUDGET_CHECK
-from warehouse.ledger.limits import parse_section
+from warehouse.ledger.limits import parse_section, positive_usd
 from warehouse.reconciliation.config import RECONCILIATION, reconciliation_config
 
 FILE_NAME = "detection.toml"
@@ -87,11 +87,8 @@ def _budget(entry: Any, where: str) -> Budget:
     period = entry.get("period", "month")
     if period not in ("day", "month"):
         raise ValueError(f"{where}: period must be day or month, got {period!r}")
-    try:
-        amount = Decimal(str(entry.get("amount_usd")))
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if isinstance(entry.get("amount_usd"), bool) or not amount.is_finite() or amount <= 0:
+    amount = positive_usd(entry.get("amount_usd"))
+    if amount is None:
         raise ValueError(f"{where}: amount_usd must be a positive amount in USD")
     thresholds = entry.get("thresholds", [50, 80, 100])
     if (

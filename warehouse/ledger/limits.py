@@ -44,12 +44,20 @@ class CheckLimits:
         return self.session_usd
 
 
-def _amount(value: Any, where: str) -> Decimal:
+def positive_usd(value: Any) -> Decimal | None:
+    """`value` (a string or number of the file) as a positive, finite amount; else None."""
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        amount = Decimal("NaN")
+        return None
     if isinstance(value, bool) or not amount.is_finite() or amount <= 0:
+        return None
+    return amount
+
+
+def _amount(value: Any, where: str) -> Decimal:
+    amount = positive_usd(value)
+    if amount is None:
         raise ConfigError(f"[{SECTION}] {where} must be a positive amount in USD, got {value!r}")
     return amount
 
