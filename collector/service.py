@@ -33,6 +33,7 @@ from collector.api.price_catalog import CatalogSource
 from collector.api.price_file_status import PriceFileStatus
 from collector.api.routers import (
     alerts,
+    budget_check,
     costs,
     detection,
     export,
@@ -71,6 +72,10 @@ from warehouse.incidents.policy import store_policy
 from warehouse.jobs import quarantine
 from warehouse.jobs.incremental import job_states
 from warehouse.jobs.scheduler import JobScheduler
+from warehouse.ledger.feed import LedgerFeed
+from warehouse.ledger.ledger import LiveLedger
+from warehouse.ledger.limits import load_limits
+from warehouse.ledger.seed import seed as seed_ledger
 from warehouse.reconciliation import detector as reconciliation
 from warehouse.store.database import Database
 
@@ -119,6 +124,7 @@ class Service:
     dispatcher: AlertDispatcher
     price_file: PriceFileStatus
     catalog: CatalogSource  # the catalog file or URL, if set (docs/pricing.md)
+    ledger_feed: LedgerFeed  # the budget check's live spend (warehouse.ledger)
 
 
 def _read(database: Database, query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -129,11 +135,13 @@ def _read(database: Database, query: Callable[[duckdb.DuckDBPyConnection], T]) -
 def build_service(settings: Settings, database: Database) -> Service:
     metrics = IngestMetrics(CollectorRegistry())
     metrics.registry.register(JobStateCollector(partial(_read, database, job_states)))
+    ledger_feed = LedgerFeed(LiveLedger())
     writer = Writer(
         database,
         metrics,
         max_queued_spans=settings.max_queued_spans,
         max_commit_spans=settings.max_commit_spans,
+        feed=ledger_feed,
     )
     item_chars = settings.max_item_attribute_chars
     ingest = IngestService(
@@ -179,6 +187,7 @@ def build_service(settings: Settings, database: Database) -> Service:
         dispatcher=dispatcher,
         price_file=PriceFileStatus(),
         catalog=CatalogSource.from_settings(database, settings),
+        ledger_feed=ledger_feed,
     )
 
 
@@ -249,6 +258,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _start(service: Service) -> None:
     settings = service.settings
+    with closing(service.database.cursor()) as cursor:
+        # Before the writer takes spans: what it commits from now on is fed on top.
+        counted = seed_ledger(cursor, service.ledger_feed, dt.datetime.now(dt.UTC))
+        log.info("budget check: %d calls in the live ledger at start-up", counted)
     service.writer.start()
     service.outcome_writer.start()
     service.metric_writer.start()
@@ -263,6 +276,7 @@ async def _start(service: Service) -> None:
         store_config(cursor, gpu_settings(settings))
         # Valid: `serve` checked the detection file before it started the service.
         config_sync.sync_detection_file(cursor, settings.data_dir)
+        service.ledger_feed.ledger.set_limits(load_limits(cursor))
     service.scheduler.start()
     service.dispatcher.start()
     log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
@@ -349,6 +363,7 @@ def api_context(service: Service) -> deps.ApiContext:
             max_body_bytes=settings.max_body_bytes,
         ),
         retry_after_seconds=settings.retry_after_seconds,
+        budget_checks=deps.BudgetChecks(service.ledger_feed.ledger, service.metrics.budget_checks),
     )
 
 
@@ -371,6 +386,7 @@ def _include_routers(app: FastAPI, service: Service) -> None:
     app.include_router(search.router)
     app.include_router(value_units.router)
     app.include_router(savings.router)
+    app.include_router(budget_check.router)
 
 
 # ---- health and metrics --------------------------------------------------------------------

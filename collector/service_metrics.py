@@ -52,6 +52,17 @@ class IngestMetrics:
         self.commit_failures = Counter(
             "spendscope_commit_failures", "Group commits that failed.", registry=registry
         )
+        self.ledger_failures = Counter(
+            "spendscope_ledger_failures",
+            "Committed span batches the live ledger (budget check) could not count.",
+            registry=registry,
+        )
+        self.budget_checks = Counter(
+            "spendscope_budget_checks",
+            "Budget checks answered, by decision (allow, deny).",
+            ["decision"],
+            registry=registry,
+        )
         self.commit_seconds = Histogram(
             "spendscope_commit_seconds", "Duration of one group commit.", registry=registry
         )

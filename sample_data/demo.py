@@ -40,7 +40,8 @@ from sample_data.stack import Child, ChildFailed, NotOurs, check_identity
 
 # The sample product's budgets, written to `<data dir>/detection.toml` when there is none
 # (docs/anomalies.md): the month as a whole and the largest tenant stay within theirs, search
-# overruns its daily budget once the live spike comes.
+# overruns its daily budget once the live spike comes, and from then on the budget check
+# (`[budget_check]`, docs/budgets.md) denies search's calls for the rest of the day.
 DETECTION_FILE = """\
 # Written by `spendscope demo`: the sample product's budgets (docs/anomalies.md).
 [[budgets]]
@@ -62,6 +63,11 @@ scope = "feature"
 value = "search"
 period = "day"
 amount_usd = "10"
+
+# The budget check before a model call (docs/budgets.md): `spendscope budget check`.
+[budget_check]
+session_usd = "2"
+enforce = ["search-daily", "acme-monthly"]
 """
 
 

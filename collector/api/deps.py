@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import duckdb
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 
 from collector import auth
 from collector.alerting.channel import Channel
@@ -37,6 +38,7 @@ from warehouse.core.errors import (
     SpendscopeError,
     Unavailable,
 )
+from warehouse.ledger.ledger import LiveLedger
 from warehouse.store.database import Database
 from warehouse.store.scope import TenantScope
 
@@ -56,6 +58,14 @@ class OutcomeIntake:
 
 
 @dataclass(frozen=True)
+class BudgetChecks:
+    """The live ledger the budget check reads (`warehouse.ledger`), and its counter."""
+
+    ledger: LiveLedger
+    answered: Counter  # by decision
+
+
+@dataclass(frozen=True)
 class ApiContext:
     """The service's parts the API reads and changes; one per app, on `app.state.api`."""
 
@@ -69,6 +79,7 @@ class ApiContext:
     detector_intervals: Mapping[str, float] = field(default_factory=dict)  # kind -> seconds
     outcomes: OutcomeIntake | None = None
     retry_after_seconds: int = 2  # the Retry-After of a 503
+    budget_checks: BudgetChecks | None = None  # None: this app answers no budget check
 
 
 def install(app: FastAPI, context: ApiContext) -> None:

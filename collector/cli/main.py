@@ -17,6 +17,7 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 
 from collector.cli.bills import bills_cli
+from collector.cli.budget import budget_cli
 from collector.cli.export import export_cli
 from collector.cli.gate import gate_cli
 from collector.cli.options import print_version, setting_option
@@ -368,6 +369,7 @@ cli.add_typer(bills_cli, name="bills")
 cli.add_typer(export_cli, name="export")
 cli.add_typer(gate_cli, name="gate")
 cli.add_typer(savings_cli, name="savings")
+cli.add_typer(budget_cli, name="budget")
 
 
 def main() -> None:

@@ -195,6 +195,9 @@ REVIEWED: dict[str, set[str]] = {
     "warehouse.detection.budgets": {
         "condition",
     },
+    "warehouse.ledger.seed": {
+        "columns=', '.join(rest)",  # the ledger feed's fixed column names (feed.COLUMNS)
+    },
     "warehouse.queries.costs": {
         "' AND '.join(where)",
         "condition",  # one of two fixed fragments; the tenant is a parameter

@@ -19,6 +19,11 @@
     thresholds = [50, 80, 100]    # percent of the amount (default 50, 80, 100)
     forecast = true               # also alert when the forecast overruns (default true)
 
+    [budget_check]                # the check before a model call (see docs/budgets.md)
+    session_usd = "2"             # any one session's limit
+    feature_session_usd = { support-agent = "0.5" }
+    enforce = ["acme-monthly"]    # budgets above the check denies at, once spent
+
 Loaded when the service starts (and by `spendscope jobs run`): the budgets become exactly
 the file's, the thresholds the file's over the defaults. Errors name the entry and field.
 """
@@ -29,7 +34,7 @@ import datetime as dt
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,6 +44,8 @@ from warehouse.core.errors import InvalidEntries
 from warehouse.detection import config as detection_config
 from warehouse.detection.budgets import Budget, BudgetScope, Period, store_budgets
 from warehouse.detection.config import ANOMALIES, RUNAWAY, ConfigError
+from warehouse.ledger.limits import SECTION as BUDGET_CHECK
+from warehouse.ledger.limits import parse_section, positive_usd
 from warehouse.reconciliation.config import RECONCILIATION, reconciliation_config
 
 FILE_NAME = "detection.toml"
@@ -56,6 +63,7 @@ class DetectionFile:
     runaway: Mapping[str, Any] = field(default_factory=dict)
     budgets: tuple[Budget, ...] = ()
     reconciliation: Mapping[str, Any] = field(default_factory=dict)
+    budget_check: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _budget(entry: Any, where: str) -> Budget:
@@ -79,11 +87,8 @@ def _budget(entry: Any, where: str) -> Budget:
     period = entry.get("period", "month")
     if period not in ("day", "month"):
         raise ValueError(f"{where}: period must be day or month, got {period!r}")
-    try:
-        amount = Decimal(str(entry.get("amount_usd")))
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if isinstance(entry.get("amount_usd"), bool) or not amount.is_finite() or amount <= 0:
+    amount = positive_usd(entry.get("amount_usd"))
+    if amount is None:
         raise ValueError(f"{where}: amount_usd must be a positive amount in USD")
     thresholds = entry.get("thresholds", [50, 80, 100])
     if (
@@ -109,7 +114,7 @@ def _budget(entry: Any, where: str) -> Budget:
 
 def parse(data: Mapping[str, Any], source: str) -> DetectionFile:
     errors: list[str] = []
-    unknown = sorted(set(data) - {ANOMALIES, RUNAWAY, RECONCILIATION, "budgets"})
+    unknown = sorted(set(data) - {ANOMALIES, RUNAWAY, RECONCILIATION, BUDGET_CHECK, "budgets"})
     if unknown:
         errors.append(f"{source}: unknown section(s) {', '.join(unknown)}")
     anomalies, runaway = data.get(ANOMALIES, {}), data.get(RUNAWAY, {})
@@ -142,9 +147,14 @@ def parse(data: Mapping[str, Any], source: str) -> DetectionFile:
     series = [b.series for b in budgets]
     for key in sorted({s for s in series if series.count(s) > 1}):
         errors.append(f"{source}: two budgets watch the same {key!r}")
+    check = data.get(BUDGET_CHECK, {})
+    try:
+        parse_section(check, set(names))
+    except ConfigError as exc:
+        errors.append(f"{source}: {exc}")
     if errors:
         raise DetectionFileError(errors)
-    return DetectionFile(None, anomalies, runaway, tuple(budgets), reconciliation)
+    return DetectionFile(None, anomalies, runaway, tuple(budgets), reconciliation, check)
 
 
 def load(data_dir: Path) -> DetectionFile:
@@ -158,7 +168,12 @@ def load(data_dir: Path) -> DetectionFile:
         raise DetectionFileError([f"{path}: {exc}"]) from None
     parsed = parse(data, str(path))
     return DetectionFile(
-        path, parsed.anomalies, parsed.runaway, parsed.budgets, parsed.reconciliation
+        path,
+        parsed.anomalies,
+        parsed.runaway,
+        parsed.budgets,
+        parsed.reconciliation,
+        parsed.budget_check,
     )
 
 
@@ -168,3 +183,4 @@ def store(cursor: duckdb.DuckDBPyConnection, loaded: DetectionFile, now: dt.date
     detection_config.store(cursor, ANOMALIES, loaded.anomalies, now)
     detection_config.store(cursor, RUNAWAY, loaded.runaway, now)
     detection_config.store(cursor, RECONCILIATION, loaded.reconciliation, now)
+    detection_config.store(cursor, BUDGET_CHECK, loaded.budget_check, now)

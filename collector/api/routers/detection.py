@@ -21,6 +21,7 @@ from collector.auth import Scope
 from warehouse.config import sync as config_sync
 from warehouse.core.clock import utc
 from warehouse.detection import budgets
+from warehouse.ledger.limits import load_limits
 from warehouse.queries.anomalies import list_anomalies
 
 Money = Annotated[str, Field(description="USD, exact decimal string.")]
@@ -191,6 +192,8 @@ def reload_budgets(cursor: Cursor, context: Context) -> DetectionFileReloadRespo
     """Re-read `<data_dir>/detection.toml` (budgets and detector thresholds); an invalid
     file changes nothing (422 with every error)."""
     synced = config_sync.sync_detection_file(cursor, context.data_dir)
+    if context.budget_checks is not None:  # the budget check's limits are the file's too
+        context.budget_checks.ledger.set_limits(load_limits(cursor))
     return DetectionFileReloadResponse(
         file=str(synced.path) if synced.path else None, budgets=synced.budgets
     )

@@ -48,6 +48,7 @@ from tests.support.alerts_scope import alert_checks
 from warehouse.detection.budgets import Budget, store_budgets
 from warehouse.detection.signals import Signal, record_signals
 from warehouse.jobs.incremental import JOBS, run_job
+from warehouse.ledger.seed import seed as seed_ledger
 from warehouse.outcomes.records import insert_outcomes, sequence_outcomes
 from warehouse.rollups import job as rollups
 from warehouse.spans.insert import insert_spans, last_batch_id
@@ -786,6 +787,23 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         assert [b["name"] for b in pipeline.get("/budgets", tenant("acme"))["budgets"]] == ["a"]
         assert len(pipeline.get("/budgets")["budgets"]) == 3
 
+    def budget_check() -> None:  # the live ledger, filled as at start-up
+        service = pipeline.app.state.service
+        seed_ledger(pipeline.cursor, service.ledger_feed, DAY0 + dt.timedelta(days=1))
+        mine = pipeline.get("/budget/check", tenant("acme"), session_id="s-acme")
+        assert [(s["scope"], s["value"], s["calls"]) for s in mine["scopes"]] == [
+            ("session", "s-acme", 2)
+        ]
+        # Session ids are per tenant: acme's token never reaches globex's session.
+        other = pipeline.get("/budget/check", tenant("acme"), session_id="s-glx")
+        assert other["scopes"][0]["calls"] == 0
+        denied = pipeline.client.get(
+            "/api/v1/budget/check", params={"tenant": "globex"}, headers=tenant("acme")
+        )
+        assert denied.status_code == 403
+        theirs = pipeline.get("/budget/check", session_id="s-glx", tenant="globex")
+        assert theirs["scopes"][0]["calls"] == 1
+
     def jobs() -> None:
         body = pipeline.get("/jobs", tenant("acme"))
         assert body["jobs"] and all(j["total_rows"] is None for j in body["jobs"])
@@ -878,6 +896,7 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/jobs": jobs,
         "/api/v1/anomalies": anomalies,
         "/api/v1/budgets": budgets,
+        "/api/v1/budget/check": budget_check,
         "/api/v1/search": search,
         "/api/v1/value-units/config": value_unit_config,
     } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
