@@ -35,6 +35,7 @@ from collector.api.routers import (
     alerts,
     costs,
     detection,
+    forecast,
     gate,
     gpu,
     outcomes,
@@ -359,6 +360,7 @@ def _include_routers(app: FastAPI, service: Service) -> None:
     app.include_router(alerts.router)
     app.include_router(costs.router)
     app.include_router(detection.router)
+    app.include_router(forecast.router)
     for receiver in (service.logs_receiver, service.metrics_receiver):
         app.include_router(otlp_router(receiver.signal, service.ingest_tokens, *limits))
     app.include_router(gpu.router)

@@ -1,4 +1,5 @@
-"""The `spendscope` command line: serve, migrate, demo, jobs, prices."""
+"""The `spendscope` command line: serve, migrate, demo, jobs, prices, bills, gate, forecast,
+project."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from collector.cli.bills import bills_cli
 from collector.cli.gate import gate_cli
 from collector.cli.options import print_version, setting_option
+from collector.cli.planning import forecast_command, project_command
 from collector.cli.ports import Port, bind, busy
 from collector.cli.prices import check_price_file, prices_cli
 from collector.logging_setup import configure_logging
@@ -364,6 +366,8 @@ def dashboard_command(
 cli.add_typer(prices_cli, name="prices")
 cli.add_typer(bills_cli, name="bills")
 cli.add_typer(gate_cli, name="gate")
+cli.command("forecast")(forecast_command)
+cli.command("project")(project_command)
 
 
 def main() -> None:
