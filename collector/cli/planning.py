@@ -148,8 +148,9 @@ def project_command(
     url: Url = None,
     token: Token = None,
 ) -> None:
-    """Spend at 1x, 10x, 100x and --multiplier times today's traffic, per feature, from its
-    measured drivers; and when each self-hosted deployment breaks even (docs/forecast.md)."""
+    """Spend at 1x, 10x, 100x and the chosen multiple of today's traffic, per feature, from
+    its measured drivers; and when each self-hosted deployment breaks even
+    (docs/projections.md)."""
     params: dict[str, Any] = {"multiplier": str(multiplier), "reference": reference}
     params |= {"swap": swap} if swap else {}
     params |= {"environment": environment} if environment else {}

@@ -195,6 +195,14 @@ REVIEWED: dict[str, set[str]] = {
     "warehouse.detection.budgets": {
         "condition",
     },
+    "warehouse.forecast.spend": {
+        "condition",  # fixed `column = $f_name` fragments from FORECAST_FILTERS' columns
+        "scope.where('tenant_id')",
+    },
+    "warehouse.projections.drivers": {
+        "condition",  # TRUE or `environment = $environment`
+        "scope.where('tenant_id')",
+    },
     "warehouse.queries.costs": {
         "' AND '.join(where)",
         "condition",  # one of two fixed fragments; the tenant is a parameter

@@ -132,7 +132,7 @@ def _reprice(
     total = sum(calls.values(), Decimal(0))
     mix = tuple(
         MixShare(provider, model, count / total)
-        for (provider, model), count in sorted(calls.items(), key=lambda kv: -kv[1])
+        for (provider, model), count in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))
         if count and total
     )
     return delta, mix
