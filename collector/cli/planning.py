@@ -134,6 +134,7 @@ def project_command(
         ),
     ] = None,
     environment: Annotated[str | None, _filter("Only this environment's traffic.")] = None,
+    tenant: Annotated[str | None, _filter("Only this tenant's traffic.")] = None,
     reference: Annotated[
         str,
         typer.Option(
@@ -154,6 +155,7 @@ def project_command(
     params: dict[str, Any] = {"multiplier": str(multiplier), "reference": reference}
     params |= {"swap": swap} if swap else {}
     params |= {"environment": environment} if environment else {}
+    params |= {"tenant": tenant} if tenant else {}
     body = _get(url, token, "/api/v1/projections", params | _at(at))
     if as_json:
         typer.echo(json.dumps(body, indent=2))

@@ -256,6 +256,9 @@ def test_an_empty_service_says_how_to_get_each_page_populated(
         assert "detection.toml" in app.info[0].value  # no budgets
         app = run_page("alerts", server.http_url, monkeypatch)
         assert "No incidents" in app.success[0].value
+        app = run_page("projections", server.http_url, monkeypatch)
+        assert "No model calls in the last 7 complete days" in app.info[0].value
+        assert "No forecast yet" in app.caption[1].value
         for url in ("gpu", "anomalies", "alerts"):
             app = run_page(url, server.http_url, monkeypatch)
             assert not app.error and not app.warning, url

@@ -200,7 +200,7 @@ REVIEWED: dict[str, set[str]] = {
         "scope.where('tenant_id')",
     },
     "warehouse.projections.drivers": {
-        "condition",  # TRUE or `environment = $environment`
+        "condition",  # TRUE or fixed `column = $name` fragments from FILTERS
         "scope.where('tenant_id')",
     },
     "warehouse.queries.costs": {

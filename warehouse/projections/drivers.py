@@ -9,6 +9,7 @@ cost its calls were allocated (`warehouse.queries.gpu`). Everything through the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -62,10 +63,14 @@ def _feature(value: str | None) -> str:
     return NO_FEATURE if value is None else value
 
 
-def _filters(environment: str | None, alias: str = "") -> tuple[str, dict[str, Any]]:
-    if environment is None:
-        return "TRUE", {}
-    return f"{alias}environment = $environment", {"environment": environment}
+FILTERS = {"environment": "environment", "tenant": "tenant_id"}  # filter: column
+
+
+def _filters(filters: Mapping[str, str | None]) -> tuple[str, dict[str, Any]]:
+    """`column = $name` for each filter given (FILTERS' fixed columns), or TRUE."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    where = " AND ".join(f"{FILTERS[name]} = ${name}" for name in sorted(given))
+    return where or "TRUE", given
 
 
 def feature_drivers(
@@ -73,10 +78,11 @@ def feature_drivers(
     start: dt.datetime,
     end: dt.datetime,
     scope: TenantScope,
-    environment: str | None = None,
+    filters: Mapping[str, str | None] | None = None,
 ) -> list[FeatureDrivers]:
-    """Each feature's drivers over [start, end) (whole UTC days), by cost, largest first."""
-    condition, params = _filters(environment)
+    """Each feature's drivers over [start, end) (whole UTC days), by cost, largest first;
+    `filters`: an environment and/or a tenant."""
+    condition, params = _filters(filters or {})
     window = {"start": naive_utc(start), "end": naive_utc(end)} | params | scope.params()
     usage = fetch_dicts(
         cursor,
@@ -104,7 +110,7 @@ def feature_drivers(
         window,
     )
     counted = {_feature(row["feature"]): row for row in units}
-    gpu = _gpu_costs(cursor, start, end, scope, environment)
+    gpu = _gpu_costs(cursor, start, end, scope, filters or {})
     models: dict[str, list[ModelUsage]] = {}
     for row in usage:
         models.setdefault(_feature(row["feature"]), []).append(
@@ -141,14 +147,14 @@ def _gpu_costs(
     start: dt.datetime,
     end: dt.datetime,
     scope: TenantScope,
-    environment: str | None,
+    filters: Mapping[str, str | None],
 ) -> dict[str, dict[str | None, Decimal]]:
     """The self-hosted GPU cost allocated to each feature's calls, per deployment."""
-    group = ("feature", "environment") if environment is not None else ("feature",)
-    rows = gpu_queries.allocation_rows(cursor, scope, start, end, group)
+    given = {name: value for name, value in filters.items() if value is not None}
+    rows = gpu_queries.allocation_rows(cursor, scope, start, end, ("feature", *sorted(given)))
     result: dict[str, dict[str | None, Decimal]] = {}
     for row in rows:
-        if environment is not None and row["environment"] != environment:
+        if any(row[name] != value for name, value in given.items()):
             continue
         costs = result.setdefault(_feature(row["feature"]), {})
         cost = gpu_queries.usd(row["cost_nanos"]) or Decimal(0)

@@ -13,7 +13,7 @@ deployment's GPUs, fixed until the GPUs are full (`selfhosted`). Money is exact 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -144,16 +144,17 @@ def project(
     multiplier: Decimal,
     swaps: Sequence[Swap] = (),
     scope: TenantScope = ALL_TENANTS,
-    environment: str | None = None,
+    filters: Mapping[str, str | None] | None = None,
     reference: str = "openai/gpt-4o-mini",
 ) -> Projection:
     """The projection at `multiplier` from the drivers of the last DAYS complete UTC days
-    before `now`, with `swaps` applied in order (each moves a share of what is left)."""
+    before `now`, with `swaps` applied in order (each moves a share of what is left);
+    `filters`: an environment and/or a tenant whose traffic grows."""
     if not Decimal(0) < multiplier <= MAX_MULTIPLIER:
         raise InvalidRequest(f"multiplier must be above 0 and at most {MAX_MULTIPLIER}")
     end = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - dt.timedelta(days=DAYS)
-    drivers = feature_drivers(cursor, start, end, scope, environment)
+    drivers = feature_drivers(cursor, start, end, scope, filters)
     for swap in swaps:
         if not any(swap.moves(u) for f in drivers for u in f.models):
             raise InvalidRequest(f"swap {swap.text!r}: no calls of {swap.source} to move")

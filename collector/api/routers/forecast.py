@@ -173,7 +173,7 @@ class ProjectionsResponse(BaseModel):
     days: int
     multiplier: float
     swaps: list[str] = Field(description="The mix changes applied, in order.")
-    environment: str | None
+    filters: dict[str, str] = Field(description="The environment and tenant filters given.")
     levels: list[Level] = Field(description="1x, 10x, 100x and the requested multiplier.")
     features: list[FeatureRecord]
     self_hosted: list[DeploymentRecord] | None = Field(
@@ -203,6 +203,7 @@ def get_projections(
         ),
     ] = None,
     environment: Filter = None,
+    tenant: Filter = None,
     reference: Annotated[
         str,
         Query(
@@ -219,16 +220,15 @@ def get_projections(
     the same until full. 400: a reference model without a price; 422: a bad swap."""
     swaps = [projections.parse_swap(text) for text in swap or []]
     now = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    found = projections.project(
-        cursor, now, multiplier, swaps, scope, environment=environment, reference=reference
-    )
+    filters = {"environment": environment, "tenant": tenant}
+    found = projections.project(cursor, now, multiplier, swaps, scope, filters, reference)
     return ProjectionsResponse(
         start=utc(found.start),
         end=utc(found.end),
         days=projections.DAYS,
         multiplier=float(multiplier),
         swaps=[s.text for s in found.swaps],
-        environment=environment,
+        filters={name: value for name, value in filters.items() if value is not None},
         levels=[_level(found, m) for m in found.levels],
         features=[_feature(found, f) for f in found.features],
         self_hosted=[_deployment(d, multiplier, found.days) for d in found.fleet]

@@ -81,7 +81,10 @@ def test_drivers_and_levels(database: Database) -> None:
     acme = project(database.cursor(), NOW, Decimal(3), scope=TenantScope("acme"))
     assert [f.drivers.feature for f in acme.features] == ["support"]
     assert acme.levels == (Decimal(1), Decimal(3), Decimal(10), Decimal(100))
-    assert project(database.cursor(), NOW, Decimal(1), environment="staging").features == ()
+    staging = project(database.cursor(), NOW, Decimal(1), filters={"environment": "staging"})
+    assert staging.features == ()
+    acme_only = project(database.cursor(), NOW, Decimal(3), filters={"tenant": "acme"})
+    assert acme_only.per_day(Decimal(3)) == acme.per_day(Decimal(3))
 
 
 def test_a_swap_prices_the_moved_share_with_the_price_book(database: Database) -> None:
