@@ -18,22 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from collector.cli.client import service_client
+from collector.cli.client import Token, Url, service_client
 from collector.cli.options import option_help
 
-Url = Annotated[
-    str | None,
-    typer.Option(
-        help=option_help("Service URL.", "from SPENDSCOPE_HOST and SPENDSCOPE_HTTP_PORT"),
-        show_default=False,
-    ),
-]
-Token = Annotated[
-    str | None,
-    typer.Option(
-        help=option_help("API token.", "the first of SPENDSCOPE_API_TOKENS"), show_default=False
-    ),
-]
 AsJson = Annotated[
     bool, typer.Option("--json", help=option_help("Print the API's JSON.", "a table"))
 ]

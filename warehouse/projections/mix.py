@@ -47,7 +47,7 @@ def parse_swap(text: str) -> Swap:
         share = Decimal(share_text)
     except InvalidOperation:
         raise InvalidRequest(f"swap {text!r}: share {share_text!r} is not a number") from None
-    if not Decimal(0) < share <= Decimal(1):
+    if not share.is_finite() or not Decimal(0) < share <= Decimal(1):
         raise InvalidRequest(f"swap {text!r}: share must be above 0 and at most 1")
     return Swap(source, target, share)
 

@@ -150,7 +150,7 @@ def project(
     """The projection at `multiplier` from the drivers of the last DAYS complete UTC days
     before `now`, with `swaps` applied in order (each moves a share of what is left);
     `filters`: an environment and/or a tenant whose traffic grows."""
-    if not Decimal(0) < multiplier <= MAX_MULTIPLIER:
+    if not multiplier.is_finite() or not Decimal(0) < multiplier <= MAX_MULTIPLIER:
         raise InvalidRequest(f"multiplier must be above 0 and at most {MAX_MULTIPLIER}")
     end = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - dt.timedelta(days=DAYS)

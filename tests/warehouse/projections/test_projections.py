@@ -113,6 +113,7 @@ def test_a_swap_prices_the_moved_share_with_the_price_book(database: Database) -
         ("gpt-4o:gpt-4o-mini", "expected MODEL_A:MODEL_B:SHARE"),
         ("gpt-4o:gpt-4o-mini:half", "is not a number"),
         ("gpt-4o:gpt-4o-mini:1.5", "at most 1"),
+        ("gpt-4o:gpt-4o-mini:NaN", "at most 1"),
         ("claude-3:gpt-4o-mini:0.5", "no calls of claude-3"),
         ("gpt-4o:no-such-model-xyz:0.5", "no price for model no-such-model-xyz"),
     ],
