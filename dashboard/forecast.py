@@ -20,9 +20,13 @@ HELP = (
 )
 
 
-def spend_forecast(api: ApiClient, filters: Mapping[str, str | None]) -> dict[str, Any]:
-    """The API's forecast of the spend `filters` select (`/forecast` filters)."""
-    return api.forecast({name: value for name, value in filters.items() if value is not None})
+def spend_forecast(
+    api: ApiClient, filters: Mapping[str, str | None], at: str | None = None
+) -> dict[str, Any]:
+    """The API's forecast of the spend `filters` select (`/forecast` filters), made at `at`
+    (an API timestamp, such as `/budgets`' `at`; default now)."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    return api.forecast(given | ({"at": at} if at else {}))
 
 
 def forecast_figure(forecast: Mapping[str, Any], month: Mapping[str, Any]) -> str:

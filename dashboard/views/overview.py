@@ -31,7 +31,10 @@ def render(context: PageContext) -> None:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = api.costs(midnight, end, filters=dims)["totals"]
     month = api.costs(midnight.replace(day=1), end, filters=dims)["totals"]
-    forecast = spend_forecast(api, dims)
+    budgets = api.budgets()
+    # The forecast as at the budgets' moment: the headline and the monthly total budget
+    # are then one computation, to the cent.
+    forecast = spend_forecast(api, dims, budgets["at"])
     window = api.costs(filters.start, filters.end, filters=dims)["totals"]
 
     cols = st.columns(4)
@@ -45,7 +48,7 @@ def render(context: PageContext) -> None:
     else:
         no_data("No model calls in this window yet.")
     _open_anomalies(api, now)
-    _budgets(api)
+    _budgets(budgets["budgets"])
 
 
 def _where_the_money_goes(
@@ -119,9 +122,8 @@ def _open_anomalies(api: ApiClient, now: dt.datetime) -> None:
     )
 
 
-def _budgets(api: ApiClient) -> None:
+def _budgets(budgets: list[dict[str, Any]]) -> None:
     st.subheader("Budgets")
-    budgets = api.budgets()["budgets"]
     if not budgets:
         st.info(NO_BUDGETS)
         return

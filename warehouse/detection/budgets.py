@@ -4,7 +4,8 @@ A budget fires (a `budget` signal on every run while it holds) once its spend so
 period reaches one of its thresholds (percentages of the amount, e.g. 50, 80, 100), or when
 its forecast overruns the amount. A month budget's forecast is the product's one month-end
 forecast (`warehouse.forecast`, weekday-aware, the figure the overview and `/forecast` show
-for the same spend); none without a complete day of history. A day budget's is the spend so
+for the same spend); none without a complete day of history (an overrun is then the spend
+so far past the amount). A day budget's is the spend so
 far plus the last 6 hours' spend per hour to midnight. Spend comes from `rollup_hourly` (the
 hour under way included), in exact DECIMAL; periods are UTC calendar days and months.
 
@@ -165,7 +166,10 @@ def evaluate(
         forecast_usd=forecast,
         percent=percent,
         crossed=crossed,
-        forecast_overrun=budget.forecast and forecast is not None and forecast > budget.amount_usd,
+        # Without a forecast the spend so far is the period's floor: past the amount, it
+        # overruns whatever comes.
+        forecast_overrun=budget.forecast
+        and (spend if forecast is None else forecast) > budget.amount_usd,
     )
 
 

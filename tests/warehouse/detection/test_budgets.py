@@ -52,6 +52,12 @@ def test_thresholds_and_forecast() -> None:
     day = Budget("d", "total", None, "day", Decimal("100"), forecast=False)
     status = budgets.evaluate(day, Decimal("101"), None, NOW)  # no forecast: the spend counts
     assert status.crossed == Decimal(100) and status.impact_usd == Decimal(1)
+    assert not status.forecast_overrun  # this budget does not fire on forecasts
+    blown = budgets.evaluate(budget, Decimal("1001"), None, NOW)  # no history, past the amount
+    assert (
+        blown.forecast_overrun
+        and not budgets.evaluate(budget, Decimal("999"), None, NOW).forecast_overrun
+    )
     assert budgets.signal(status, NOW).series == "budget:total:day"
     # A day budget runs the last 6 hours' rate to midnight: $3 in 6 h, 12 h left.
     assert budgets.day_forecast(Decimal(10), Decimal(3), NOW) == Decimal(16)
