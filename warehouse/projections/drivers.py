@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.core.clock import naive_utc
+from warehouse.core.clock import naive_utc, utc
 from warehouse.core.rows import fetch_dicts
 from warehouse.queries import gpu as gpu_queries
 from warehouse.store.scope import TenantScope
@@ -140,6 +140,24 @@ def feature_drivers(
             )
         )
     return sorted(result, key=lambda f: (-(f.cost_usd + sum(f.gpu_cost_usd.values())), f.feature))
+
+
+def first_hour(
+    cursor: duckdb.DuckDBPyConnection,
+    start: dt.datetime,
+    end: dt.datetime,
+    scope: TenantScope,
+    filters: Mapping[str, str | None] | None = None,
+) -> dt.datetime | None:
+    """The first hour with calls in [start, end) (a fresh install has less than the
+    window), or None."""
+    condition, params = _filters(filters or {})
+    row = cursor.execute(
+        f"SELECT min(hour) FROM rollup_hourly WHERE hour >= $start AND hour < $end "
+        f"AND {condition} AND {scope.where('tenant_id')}",
+        {"start": naive_utc(start), "end": naive_utc(end)} | params | scope.params(),
+    ).fetchone()
+    return None if row is None or row[0] is None else utc(row[0])
 
 
 def _gpu_costs(

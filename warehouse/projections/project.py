@@ -20,7 +20,7 @@ from decimal import Decimal
 import duckdb
 
 from warehouse.core.errors import InvalidRequest
-from warehouse.projections.drivers import FeatureDrivers, feature_drivers
+from warehouse.projections.drivers import FeatureDrivers, feature_drivers, first_hour
 from warehouse.projections.mix import Pricer, Swap, repriced
 from warehouse.projections.selfhosted import Deployment, deployments
 from warehouse.store.scope import ALL_TENANTS, TenantScope
@@ -148,12 +148,17 @@ def project(
     reference: str = "openai/gpt-4o-mini",
 ) -> Projection:
     """The projection at `multiplier` from the drivers of the last DAYS complete UTC days
-    before `now`, with `swaps` applied in order (each moves a share of what is left);
+    before `now` (fewer when the data begins later: from its first day), with `swaps`
+    applied in order (each moves a share of what is left);
     `filters`: an environment and/or a tenant whose traffic grows."""
     if not multiplier.is_finite() or not Decimal(0) < multiplier <= MAX_MULTIPLIER:
         raise InvalidRequest(f"multiplier must be above 0 and at most {MAX_MULTIPLIER}")
     end = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - dt.timedelta(days=DAYS)
+    # A fresh install has fewer days: the rates are per day of data, not of the window.
+    first = first_hour(cursor, start, end, scope, filters)
+    if first is not None:
+        start = first.replace(hour=0)
     drivers = feature_drivers(cursor, start, end, scope, filters)
     for swap in swaps:
         if not any(swap.moves(u) for f in drivers for u in f.models):
@@ -162,7 +167,8 @@ def project(
     features = []
     for found in drivers:
         delta, mix = _reprice(found, swaps, pricer)
-        features.append(FeatureProjection(found, DAYS, found.cost_usd + delta, delta, mix))
+        days = (end - start).days
+        features.append(FeatureProjection(found, days, found.cost_usd + delta, delta, mix))
     return Projection(
         start=start,
         end=end,

@@ -225,7 +225,7 @@ def get_projections(
     return ProjectionsResponse(
         start=utc(found.start),
         end=utc(found.end),
-        days=projections.DAYS,
+        days=found.days,
         multiplier=float(multiplier),
         swaps=[s.text for s in found.swaps],
         filters={name: value for name, value in filters.items() if value is not None},

@@ -87,6 +87,13 @@ def test_drivers_and_levels(database: Database) -> None:
     assert acme_only.per_day(Decimal(3)) == acme.per_day(Decimal(3))
 
 
+def test_a_fresh_install_counts_per_day_of_data(database: Database) -> None:
+    _world(database)  # from Nov 15: two complete days before the 17th
+    found = project(database.cursor(), dt.datetime(2026, 11, 17, 8, tzinfo=dt.UTC), Decimal(1))
+    assert found.days == 2 and found.start == dt.datetime(2026, 11, 15, tzinfo=dt.UTC)
+    assert found.features[0].units_per_day == 10  # not 20 sessions spread over 7 days
+
+
 def test_a_swap_prices_the_moved_share_with_the_price_book(database: Database) -> None:
     _world(database)
     cursor = database.cursor()
