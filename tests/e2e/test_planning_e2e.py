@@ -27,6 +27,9 @@ DAYS = 10
 ADMIN = {"authorization": "Bearer admin"}
 ACME = {"authorization": "Bearer acme-token"}
 CENT = Decimal("0.01")
+STARTUP_SECONDS = 180  # migrating a new database takes a minute on a busy shared machine
+# The fixture (start, ten days of traffic, the jobs) and each CLI start are slow under load.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("planning")
     (data_dir / "detection.toml").write_text(DETECTION_FILE)
     env = {"SPENDSCOPE_API_TOKENS": "admin", "SPENDSCOPE_TENANT_TOKENS": "acme:acme-token"}
-    with ServerProcess(data_dir, env=env) as server:
+    server = ServerProcess(data_dir, env=env)
+    server.start(timeout=STARTUP_SECONDS)
+    try:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=DAYS)
         with httpx.Client(base_url=server.http_url, headers=ADMIN) as http:
             configure_prices(http, start)
@@ -43,6 +48,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         sender.close()
         server.wait_attributed(timeout=120)
         yield server
+    finally:
+        server.kill()
+        server.client.close()
 
 
 def get(server: ServerProcess, path: str, headers: dict[str, str] = ADMIN, **params: Any) -> Any:
