@@ -37,6 +37,7 @@ from collector.api.routers import (
     costs,
     detection,
     export,
+    forecast,
     gate,
     gpu,
     outcomes,
@@ -377,6 +378,7 @@ def _include_routers(app: FastAPI, service: Service) -> None:
     app.include_router(costs.router)
     app.include_router(export.router)
     app.include_router(detection.router)
+    app.include_router(forecast.router)
     for receiver in (service.logs_receiver, service.metrics_receiver):
         app.include_router(otlp_router(receiver.signal, service.ingest_tokens, *limits))
     app.include_router(gpu.router)

@@ -233,6 +233,27 @@ class ApiClient:
     def budgets(self) -> dict[str, Any]:
         return self.get("/budgets")
 
+    def forecast(self, filters: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+        """The month-end forecast (with its 80 % interval) of the spend `filters` select
+        (feature, tenant, environment, model; none: all of it)."""
+        return self.get("/forecast", dict(filters or {}))
+
+    def projections(
+        self,
+        multiplier: str,
+        swaps: list[str] | None = None,
+        filters: Mapping[str, str | None] | None = None,
+        reference: str | None = None,
+    ) -> dict[str, Any]:
+        """Spend at 1x, 10x, 100x and `multiplier` times today's traffic, per feature."""
+        params: dict[str, str | list[str] | None] = {
+            "multiplier": multiplier,
+            "swap": swaps or None,
+            "reference": reference,
+            **(filters or {}),
+        }
+        return self.get("/projections", params)
+
     def reconciliation(self, start: dt.date, end: dt.date) -> dict[str, Any]:
         """The organisation's bills against spans: a tenant token gets `ApiForbidden`."""
         return self.get("/reconciliation", {"start": start.isoformat(), "end": end.isoformat()})

@@ -9,10 +9,12 @@ Subpackages:
 - `outcomes`: value-unit outcomes, reported or extracted from spans.
 - `rollups`: cost and usage per hour, day and session.
 - `gpu`: GPU prices, efficiency and allocation of self-hosted inference.
+- `forecast`: the one month-end forecast and its prediction interval.
 - `detection`: spend anomalies, budgets and runaway sessions, as signals.
 - `incidents`: the alert lifecycle, policy, mutes and outbox.
 - `queries`: typed read models behind the API.
 - `jobs`: the incremental job machinery and its scheduler.
+- `projections`: spend at 10x and 100x the traffic from measured drivers.
 
 `warehouse` never imports `collector`, FastAPI or httpx (`make lint` checks it).
 """

@@ -21,25 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.billing.admin_api import BASE_URLS, PullError, Source, pull
-from collector.cli.client import service_client
+from collector.cli.client import Token, Url, service_client
 from collector.cli.options import option_help
 
 bills_cli = typer.Typer(help="Provider bills: import, pull from admin APIs, reconcile.")
 
-Url = Annotated[
-    str | None,
-    typer.Option(
-        help=option_help("Service URL.", "from SPENDSCOPE_HOST and SPENDSCOPE_HTTP_PORT"),
-        show_default=False,
-    ),
-]
-Token = Annotated[
-    str | None,
-    typer.Option(
-        help=option_help("API token.", "the first of SPENDSCOPE_API_TOKENS"),
-        show_default=False,
-    ),
-]
 Day = Annotated[
     dt.datetime | None,
     typer.Option(

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import Annotated
 
+import httpx
+import typer
+
+from collector.cli.options import option_help
 from collector.settings import Settings
+
+# The options of the commands that talk to a running service.
+Url = Annotated[
+    str | None,
+    typer.Option(
+        help=option_help("Service URL.", "from SPENDSCOPE_HOST and SPENDSCOPE_HTTP_PORT"),
+        show_default=False,
+    ),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        help=option_help("API token.", "the first of SPENDSCOPE_API_TOKENS"),
+        show_default=False,
+    ),
+]
 
 
 def service_client(url: str | None, token: str | None, timeout: float = 30.0) -> httpx.Client:

@@ -1,4 +1,5 @@
-"""The `spendscope` command line: serve, migrate, demo, jobs, prices."""
+"""The `spendscope` command line: serve, migrate, demo, jobs, prices, bills, gate, forecast,
+project."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from collector.cli.budget import budget_cli
 from collector.cli.export import export_cli
 from collector.cli.gate import gate_cli
 from collector.cli.options import print_version, setting_option
+from collector.cli.planning import forecast_command, project_command
 from collector.cli.ports import Port, bind, busy
 from collector.cli.prices import check_price_file, prices_cli
 from collector.cli.savings import savings_cli
@@ -370,6 +372,8 @@ cli.add_typer(export_cli, name="export")
 cli.add_typer(gate_cli, name="gate")
 cli.add_typer(savings_cli, name="savings")
 cli.add_typer(budget_cli, name="budget")
+cli.command("forecast")(forecast_command)
+cli.command("project")(project_command)
 
 
 def main() -> None:

@@ -191,7 +191,11 @@ def budget_chart(budgets: list[dict[str, Any]]) -> go.Figure:
         return go.Bar(
             name=name,
             x=names,
-            y=[float(Decimal(b[key]) * 100 / Decimal(b["amount_usd"])) for b in budgets],
+            # A month budget without a day of history has no forecast yet (null): no bar.
+            y=[
+                None if b[key] is None else float(Decimal(b[key]) * 100 / Decimal(b["amount_usd"]))
+                for b in budgets
+            ],
             customdata=[[usd(b[key]), usd(b["amount_usd"])] for b in budgets],
             hovertemplate="%{y:.0f}%: %{customdata[0]} of %{customdata[1]}",
         )

@@ -13,7 +13,7 @@ from dashboard.api import ApiClient
 from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters, next_hour
 from dashboard.findings import NO_BUDGETS, budget_row, finding_row
-from dashboard.forecast import HISTORY_DAYS, budget_forecasts, spend_forecast
+from dashboard.forecast import HELP, forecast_figure, interval_text, spend_forecast
 from dashboard.money import chart_amount, dollars, priced_cost, total
 from dashboard.page import Page, PageContext
 from dashboard.states import no_data, unpriced_warning
@@ -31,26 +31,24 @@ def render(context: PageContext) -> None:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = api.costs(midnight, end, filters=dims)["totals"]
     month = api.costs(midnight.replace(day=1), end, filters=dims)["totals"]
-    forecast = spend_forecast(api, now, dims)
+    budgets = api.budgets()
+    # The forecast as at the budgets' moment: the headline and the monthly total budget
+    # are then one computation, to the cent.
+    forecast = spend_forecast(api, dims, budgets["at"])
     window = api.costs(filters.start, filters.end, filters=dims)["totals"]
 
     cols = st.columns(4)
     cols[0].metric("Spend today", total(today), help="Since 00:00 UTC.")
     cols[1].metric("Spend this month", total(month), help="Month to date, UTC.")
-    cols[2].metric(
-        "Month-end forecast",
-        priced_cost(forecast, month["calls"], month["unpriced_calls"]),
-        help="Month to date plus, for each day left, the average spend of the same weekday "
-        f"over the last {HISTORY_DAYS} complete days (of the priced calls); the monthly "
-        "budgets below are forecast the same way.",
-    )
+    cols[2].metric("Month-end forecast", forecast_figure(forecast, month), help=HELP)
     cols[3].metric(f"Spend, {filters.label.lower()}", total(window))
+    cols[2].caption(interval_text(forecast))
     if window["calls"]:
         _where_the_money_goes(api, filters, dims, window)
     else:
         no_data("No model calls in this window yet.")
     _open_anomalies(api, now)
-    _budgets(api, now)
+    _budgets(budgets["budgets"])
 
 
 def _where_the_money_goes(
@@ -124,9 +122,8 @@ def _open_anomalies(api: ApiClient, now: dt.datetime) -> None:
     )
 
 
-def _budgets(api: ApiClient, now: dt.datetime) -> None:
+def _budgets(budgets: list[dict[str, Any]]) -> None:
     st.subheader("Budgets")
-    budgets = budget_forecasts(api, api.budgets()["budgets"], now)
     if not budgets:
         st.info(NO_BUDGETS)
         return

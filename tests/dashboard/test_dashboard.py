@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -395,3 +396,59 @@ def test_an_alerts_link_opens_its_incident(
     assert app.selectbox(key="incident").value == oldest
     missing = run_page("alerts", stack.http_url, monkeypatch, incident="999999")
     assert any("#999999 was not found" in w.value for w in missing.warning)
+
+
+def test_projections_page_shows_the_apis_levels_drivers_and_break_even(
+    stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page("projections", stack.http_url, monkeypatch)
+    found = stack.get("/api/v1/projections", multiplier="10").json()
+    for level in found["levels"]:
+        assert metric(app, f"{level['multiplier']:g}x, a month") == usd(level["usd_per_month"])
+    assert metric(app, "Month-end forecast").startswith("$")
+    assert any("80% interval" in c.value for c in app.caption)
+    drivers = {
+        row["feature"]: row
+        for frame in app.dataframe
+        if "calls each" in frame.value.columns
+        for row in frame.value.to_dict("records")
+    }
+    assert (
+        set(drivers)
+        == {f["feature"] for f in found["features"]}
+        >= {
+            "support-agent",
+            "search",
+            "classification",
+        }
+    )
+    for feature in found["features"]:
+        row = drivers[feature["feature"]]
+        tenfold = next(lv for lv in feature["levels"] if lv["multiplier"] == 10)
+        assert row["10x / day"] == usd(tenfold["usd_per_day"])
+        assert row["per day"].endswith(f"{feature['unit']}s")
+    # The demo's vLLM deployment against gpt-4o-mini: the break-even the API computed.
+    (deployment,) = found["self_hosted"]
+    shown = next(
+        frame.value.to_dict("records")[0]
+        for frame in app.dataframe
+        if "break-even at" in frame.value.columns
+    )
+    even = deployment["break_even_multiplier"]
+    assert shown["break-even at"] == ("never" if even is None else f"{even:,.2f}x")
+    # A mix change: half of gpt-4o's calls (as the spans name it) to gpt-4o-mini costs less.
+    choice = app.selectbox(key="swap_from")
+    gpt_4o = next(option for option in choice.options if option.startswith("gpt-4o-20"))
+    choice.select(gpt_4o).run()
+    assert not app.exception and not app.error
+    swapped = stack.get(
+        "/api/v1/projections", multiplier="10", swap=f"{gpt_4o}:gpt-4o-mini:0.5"
+    ).json()
+    assert [lv["multiplier"] for lv in swapped["levels"]] == [1, 10, 100]
+    assert metric(app, "10x, a month") == usd(swapped["levels"][1]["usd_per_month"])
+    assert Decimal(swapped["levels"][1]["usd_per_month"]) < Decimal(
+        found["levels"][1]["usd_per_month"]
+    )
+    # A model the price book does not know: the page says so and keeps today's mix.
+    app.text_input(key="swap_to").input("no-such-model-xyz").run()
+    assert "cannot be priced" in app.error[0].value and "no price" in app.error[0].value

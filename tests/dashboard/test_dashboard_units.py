@@ -1,59 +1,15 @@
-"""The dashboard's own arithmetic: the month-end forecast, money formatting and the GPU
-break-even."""
+"""The dashboard's own arithmetic: money formatting and the GPU break-even (the month-end
+forecast is the API's: tests/warehouse/forecast)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from dashboard.breakeven import break_even
-from dashboard.forecast import month_end_forecast
 from dashboard.money import chart_amount, lower_bound, priced_cost, total, usd
 
 UTC = dt.UTC
-
-
-def test_forecast_adds_each_remaining_day_at_its_weekdays_rate() -> None:
-    # Monday 2026-11-23, noon. Last two weeks: weekdays $10, weekends $2.
-    now = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
-    days = {}
-    for back in range(1, 15):
-        day = now.date() - dt.timedelta(days=back)
-        days[day] = Decimal(2) if day.weekday() >= 5 else Decimal(10)
-    forecast = month_end_forecast(Decimal(100), days, now)
-    # Half of today (Monday, $10) + Tue 24..Fri 27 and Mon 30 at $10 + Sat 28, Sun 29 at $2.
-    assert forecast == Decimal(100) + Decimal(5) + 5 * Decimal(10) + 2 * Decimal(2)
-
-
-def test_forecast_falls_back_to_the_average_for_weekdays_not_seen() -> None:
-    now = dt.datetime(2026, 11, 29, 0, tzinfo=UTC)  # Sunday, midnight
-    days = {dt.date(2026, 11, 28): Decimal(4)}  # only a Saturday
-    assert month_end_forecast(Decimal(50), days, now) == Decimal(50) + Decimal(4) * 2
-
-
-def test_no_history_no_forecast() -> None:
-    now = dt.datetime(2026, 11, 3, tzinfo=UTC)
-    assert month_end_forecast(Decimal(1), {}, now) is None
-    assert month_end_forecast(Decimal(1), {now.date(): Decimal(3)}, now) is None  # today only
-
-
-@given(
-    st.dictionaries(
-        st.dates(dt.date(2026, 10, 1), dt.date(2026, 11, 14)),
-        st.decimals(min_value=0, max_value=10_000, places=6),
-        min_size=1,
-    ),
-    st.decimals(min_value=0, max_value=100_000, places=6),
-)
-def test_forecast_is_never_below_the_month_so_far(
-    days: dict[dt.date, Decimal], so_far: Decimal
-) -> None:
-    now = dt.datetime(2026, 11, 15, 9, 30, tzinfo=UTC)
-    forecast = month_end_forecast(so_far, days, now)
-    assert forecast is not None and forecast >= so_far
 
 
 def test_money_is_shown_with_the_digits_it_needs_and_unpriced_is_never_zero() -> None:

@@ -177,8 +177,9 @@ def test_budgets_show_spend_and_forecast_and_fire(served: dict[str, Any]) -> Non
     assert Decimal(acme["spend_usd"]) == spend
     assert acme["percent"] == pytest.approx(float(spend / Decimal("1.50") * 100), abs=0.01)
     assert acme["threshold_crossed"] == 100.0
-    assert acme["firing"] and acme["forecast_overrun"]
-    assert Decimal(acme["forecast_usd"]) >= spend
+    # Today's calls only: no complete day to forecast the month by (docs/forecast.md), and
+    # the spend so far, already past the amount, is an overrun whatever comes.
+    assert acme["firing"] and acme["forecast_overrun"] and acme["forecast_usd"] is None
     total = budgets["everything-daily"]
     assert not total["firing"] and total["threshold_crossed"] is None
     deadline = time.monotonic() + 30

@@ -197,6 +197,13 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.ledger.seed": {
         "columns=', '.join(rest)",  # the ledger feed's fixed column names (feed.COLUMNS)
+    "warehouse.forecast.spend": {
+        "condition",  # fixed `column = $f_name` fragments from FORECAST_FILTERS' columns
+        "scope.where('tenant_id')",
+    },
+    "warehouse.projections.drivers": {
+        "condition",  # TRUE or fixed `column = $name` fragments from FILTERS
+        "scope.where('tenant_id')",
     },
     "warehouse.queries.costs": {
         "' AND '.join(where)",

@@ -2,10 +2,12 @@
 
 A budget fires (a `budget` signal on every run while it holds) once its spend so far in the
 period reaches one of its thresholds (percentages of the amount, e.g. 50, 80, 100), or when
-its forecast overruns the amount. Forecast: the spend so far plus the recent rate over the
-rest of the period; the rate of a month budget is the last 7 days' spend per day, that of a
-day budget the last 6 hours' spend per hour. Spend comes from `rollup_hourly` (the hour
-under way included), in exact DECIMAL; periods are UTC calendar days and months.
+its forecast overruns the amount. A month budget's forecast is the product's one month-end
+forecast (`warehouse.forecast`, weekday-aware, the figure the overview and `/forecast` show
+for the same spend); none without a complete day of history (an overrun is then the spend
+so far past the amount). A day budget's is the spend so
+far plus the last 6 hours' spend per hour to midnight. Spend comes from `rollup_hourly` (the
+hour under way included), in exact DECIMAL; periods are UTC calendar days and months.
 
 One series per budget: `budget:total:month`, `budget:feature=search:day`,
 `budget:tenant=acme:month`; crossing 50 % then 80 % updates one incident, its impact
@@ -23,6 +25,7 @@ from typing import Any, Literal
 import duckdb
 
 from warehouse.detection.signals import Signal, record_signals
+from warehouse.forecast import spend_forecast
 from warehouse.store.scope import ALL_TENANTS, TenantScope
 
 NAME = "budgets"
@@ -30,7 +33,7 @@ BudgetScope = Literal["total", "feature", "tenant"]
 Period = Literal["day", "month"]
 SCOPE_COLUMNS = {"feature": "feature", "tenant": "tenant_id"}
 DEFAULT_THRESHOLDS = (Decimal(50), Decimal(80), Decimal(100))
-RATE_WINDOW = {"month": dt.timedelta(days=7), "day": dt.timedelta(hours=6)}
+DAY_RATE_WINDOW = dt.timedelta(hours=6)  # a day budget's forecast runs this rate to midnight
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class BudgetStatus:
     period_start: dt.datetime
     period_end: dt.datetime
     spend_usd: Decimal
-    forecast_usd: Decimal
+    forecast_usd: Decimal | None  # None: no history to forecast by
     percent: Decimal  # spend / amount x 100
     crossed: Decimal | None  # the highest threshold reached
     forecast_overrun: bool
@@ -71,7 +74,7 @@ class BudgetStatus:
     @property
     def impact_usd(self) -> Decimal:
         """The overrun, actual or forecast (0 while neither exceeds the amount)."""
-        worst = max(self.spend_usd, self.forecast_usd)
+        worst = max(self.spend_usd, self.forecast_usd or Decimal(0))
         return max(worst - self.budget.amount_usd, Decimal(0))
 
 
@@ -140,13 +143,19 @@ def _spend(
     return Decimal(row[0]) if row else Decimal(0)
 
 
-def evaluate(budget: Budget, spend: Decimal, recent: Decimal, now: dt.datetime) -> BudgetStatus:
-    """A budget's status from its spend so far and its spend over the last RATE_WINDOW."""
-    now = now.replace(tzinfo=None)
+def day_forecast(spend: Decimal, recent: Decimal, now: dt.datetime) -> Decimal:
+    """A day budget's forecast: the spend so far plus `recent` (the spend of the last
+    DAY_RATE_WINDOW) per window for the rest of the day."""
+    _, end = period_bounds("day", now)
+    remaining = Decimal((end - now.replace(tzinfo=None)).total_seconds())
+    return spend + recent * remaining / Decimal(DAY_RATE_WINDOW.total_seconds())
+
+
+def evaluate(
+    budget: Budget, spend: Decimal, forecast: Decimal | None, now: dt.datetime
+) -> BudgetStatus:
+    """A budget's status from its spend so far and its period-end forecast."""
     start, end = period_bounds(budget.period, now)
-    window = RATE_WINDOW[budget.period]
-    remaining = Decimal((end - now).total_seconds()) / Decimal(window.total_seconds())
-    forecast = spend + recent * remaining
     percent = spend * 100 / budget.amount_usd if budget.amount_usd else Decimal(0)
     crossed = max((t for t in budget.thresholds if percent >= t), default=None)
     return BudgetStatus(
@@ -157,7 +166,10 @@ def evaluate(budget: Budget, spend: Decimal, recent: Decimal, now: dt.datetime) 
         forecast_usd=forecast,
         percent=percent,
         crossed=crossed,
-        forecast_overrun=budget.forecast and forecast > budget.amount_usd,
+        # Without a forecast the spend so far is the period's floor: past the amount, it
+        # overruns whatever comes.
+        forecast_overrun=budget.forecast
+        and (spend if forecast is None else forecast) > budget.amount_usd,
     )
 
 
@@ -170,8 +182,17 @@ def statuses(
     for budget in load_budgets(cursor, scope):
         start, end = period_bounds(budget.period, now)
         spend = _spend(cursor, budget, start, end)
-        recent = _spend(cursor, budget, now - RATE_WINDOW[budget.period], now)
-        result.append(evaluate(budget, spend, recent, now))
+        forecast: Decimal | None
+        if budget.period == "day":
+            recent = _spend(cursor, budget, now - DAY_RATE_WINDOW, now)
+            forecast = day_forecast(spend, recent, now)
+        else:
+            filters: dict[str, str | None] = (
+                {} if budget.scope == "total" else {budget.scope: budget.scope_value}
+            )
+            found = spend_forecast(cursor, now, filters)[1]
+            forecast = found.total if found is not None else None
+        result.append(evaluate(budget, spend, forecast, now))
     return result
 
 
@@ -184,7 +205,8 @@ def signal(status: BudgetStatus, now: dt.datetime) -> Signal:
     what = "total spend" if b.scope == "total" else f"{b.scope} {b.scope_value}"
     title = (
         f"Budget {b.name}: {what} at {status.percent:.0f}% of {_money(b.amount_usd)} this "
-        f"{b.period}, forecast {_money(status.forecast_usd)}"
+        f"{b.period}, forecast "
+        f"{'n/a' if status.forecast_usd is None else _money(status.forecast_usd)}"
     )
     return Signal(
         kind="budget",
@@ -209,7 +231,9 @@ def signal(status: BudgetStatus, now: dt.datetime) -> Signal:
             "percent": str(status.percent.quantize(Decimal("0.1"))),
             "threshold_crossed": str(status.crossed) if status.crossed is not None else None,
             "thresholds": [str(t) for t in b.thresholds],
-            "forecast_usd": str(status.forecast_usd.quantize(Decimal("0.000001"))),
+            "forecast_usd": None
+            if status.forecast_usd is None
+            else str(status.forecast_usd.quantize(Decimal("0.000001"))),
             "forecast_overrun": status.forecast_overrun,
         },
     )

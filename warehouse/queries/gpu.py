@@ -17,6 +17,7 @@ import duckdb
 from warehouse.core.errors import InvalidRequest
 from warehouse.core.rows import dicts
 from warehouse.pricing.job import current_book
+from warehouse.pricing.periods import Rates
 from warehouse.pricing.pricebook import Period
 from warehouse.store.scope import TenantScope
 
@@ -68,11 +69,15 @@ def gpu_hours(ms: int) -> Decimal:
     return (Decimal(int(ms)) / MS_PER_HOUR).quantize(HOURS, ROUND_HALF_EVEN)
 
 
-def reference_prices(
-    cursor: duckdb.DuckDBPyConnection, provider: str, model: str, at: dt.datetime
-) -> Reference:
-    """The base input and output prices of `provider/model` in effect at `at` (the price
-    book's catalog and overrides, as token pricing uses them)."""
+def standard_rates(
+    cursor: duckdb.DuckDBPyConnection,
+    provider: str,
+    model: str,
+    at: dt.datetime,
+    what: str = "model",
+) -> Rates:
+    """The standard-tier base rates of `provider/model` in effect at `at` (the price book's
+    catalog and overrides, as token pricing uses them)."""
     _, periods = current_book(cursor).resolve(provider, model)
     naive = at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
 
@@ -87,8 +92,15 @@ def reference_prices(
 
     found = [period for period in periods if holds(period)]
     if not found:
-        raise GpuQueryError(f"no price for reference model {provider}/{model}")
-    rates = found[-1].rates
+        raise GpuQueryError(f"no price for {what} {provider}/{model}")
+    return found[-1].rates
+
+
+def reference_prices(
+    cursor: duckdb.DuckDBPyConnection, provider: str, model: str, at: dt.datetime
+) -> Reference:
+    """The base input and output prices of `provider/model` in effect at `at`."""
+    rates = standard_rates(cursor, provider, model, at, "reference model")
     return Reference(provider, model, rates.input_mtok, rates.output_mtok)
 
 

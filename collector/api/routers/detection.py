@@ -65,7 +65,11 @@ class BudgetRecord(BaseModel):
     amount_usd: Money
     spend_usd: Money = Field(description="Spend so far in the period.")
     percent: float = Field(description="Spend so far as a percentage of the amount.")
-    forecast_usd: Money = Field(description="Spend so far plus the recent rate to period end.")
+    forecast_usd: Money | None = Field(
+        description="The period-end forecast: a month budget's is the month-end forecast of "
+        "its spend (`GET /api/v1/forecast`), null without a complete day of history; a day "
+        "budget's the spend so far plus the last 6 hours' rate to midnight."
+    )
     forecast_overrun: bool
     thresholds: list[float] = Field(description="Alert thresholds, percent of the amount.")
     threshold_crossed: float | None = Field(description="The highest threshold reached.")
@@ -169,7 +173,7 @@ def list_budgets(scope: Scope, cursor: Cursor) -> BudgetsResponse:
                 amount_usd=_money(s.budget.amount_usd),
                 spend_usd=_money(s.spend_usd),
                 percent=round(float(s.percent), 2),
-                forecast_usd=_money(round(s.forecast_usd, 6)),
+                forecast_usd=None if s.forecast_usd is None else _money(round(s.forecast_usd, 6)),
                 forecast_overrun=s.forecast_overrun,
                 thresholds=[float(t) for t in s.budget.thresholds],
                 threshold_crossed=float(s.crossed) if s.crossed is not None else None,

@@ -843,6 +843,26 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         user = pipeline.get("/search", tenant("acme"), q="u1")["users"]
         assert [(u["user_id"], u["calls"]) for u in user] == [("u1", 2)]
 
+    def forecast() -> None:
+        at = (DAY0 + dt.timedelta(days=1, hours=12)).isoformat()  # one complete day behind
+        mine = pipeline.get("/forecast", tenant("acme"), at=at)
+        acme = pipeline.costs(ADMIN, tenant="acme")["totals"]["cost_usd"]
+        assert Decimal(mine["month_to_date_usd"]) == Decimal(acme) > 0
+        assert mine["history_days"] == 1 and Decimal(mine["forecast_usd"]) > Decimal(acme)
+        other = pipeline.get("/forecast", tenant("acme"), tenant="globex", at=at)
+        assert other["month_to_date_usd"] == "0" and other["forecast_usd"] is None
+        everyone = pipeline.get("/forecast", at=at)
+        assert Decimal(everyone["month_to_date_usd"]) > Decimal(acme)
+
+    def projections() -> None:
+        at = (DAY0 + dt.timedelta(days=2)).isoformat()  # the drivers: Oct 26 - Nov 1
+        mine = pipeline.get("/projections", tenant("acme"), at=at, multiplier=10)
+        assert mine["self_hosted"] is None  # the GPUs are the whole fleet's
+        assert [(f["feature"], f["calls_per_unit"]) for f in mine["features"]] == [("support", 2.0)]
+        everyone = pipeline.get("/projections", at=at)
+        assert {f["feature"] for f in everyone["features"]} == {"support", "search"}
+        assert everyone["self_hosted"] == []
+
     def gpu_allocation() -> None:
         body = pipeline.get("/gpu/allocation", tenant("acme"), **WINDOW)
         assert body["deployments"] is None and body["rows"] == []
@@ -899,6 +919,8 @@ def _acme_checks(pipeline: Pipeline) -> dict[str, Any]:
         "/api/v1/budget/check": budget_check,
         "/api/v1/search": search,
         "/api/v1/value-units/config": value_unit_config,
+        "/api/v1/forecast": forecast,
+        "/api/v1/projections": projections,
     } | alert_checks(pipeline.client, pipeline.cursor, pipeline.run, ADMIN, tenant("acme"), NOW)
 
 

@@ -16,6 +16,7 @@ from warehouse.config import detection_file
 from warehouse.detection import budgets
 from warehouse.detection.budgets import Budget
 from warehouse.detection.config import load_anomaly_config, load_runaway_config
+from warehouse.forecast import spend_forecast
 from warehouse.store.database import Database
 from warehouse.store.scope import TenantScope
 
@@ -33,15 +34,15 @@ def spend(database: Database, rows: list[tuple[dt.datetime, str, str, str]]) -> 
 
 def test_thresholds_and_forecast() -> None:
     budget = Budget("b", "tenant", "acme", "month", Decimal("1000"))
-    # $400 so far, $140 over the last 7 days: $20 a day for the 10.5 days left.
-    status = budgets.evaluate(budget, Decimal("400"), Decimal("140"), NOW)
+    # $400 so far, forecast $610.
+    status = budgets.evaluate(budget, Decimal("400"), Decimal("610"), NOW)
     assert status.period_start == dt.datetime(2026, 11, 1)
     assert status.period_end == dt.datetime(2026, 12, 1)
     assert status.percent == Decimal(40)
     assert status.crossed is None and not status.forecast_overrun and not status.firing
-    assert status.forecast_usd == Decimal("400") + Decimal("140") * Decimal("10.5") / 7
+    assert status.forecast_usd == Decimal("610")
     # $850: past 80 %, forecast $1,060 overruns.
-    status = budgets.evaluate(budget, Decimal("850"), Decimal("980"), NOW)
+    status = budgets.evaluate(budget, Decimal("850"), Decimal("1060"), NOW)
     assert status.crossed == Decimal(80) and status.forecast_overrun and status.firing
     assert status.impact_usd == status.forecast_usd - Decimal(1000)
     signal = budgets.signal(status, NOW)
@@ -49,9 +50,17 @@ def test_thresholds_and_forecast() -> None:
     assert signal.details["threshold_crossed"] == "80"
     assert signal.actual_usd == Decimal("850") and signal.expected_usd == Decimal(1000)
     day = Budget("d", "total", None, "day", Decimal("100"), forecast=False)
-    status = budgets.evaluate(day, Decimal("101"), Decimal("0"), NOW)
+    status = budgets.evaluate(day, Decimal("101"), None, NOW)  # no forecast: the spend counts
     assert status.crossed == Decimal(100) and status.impact_usd == Decimal(1)
+    assert not status.forecast_overrun  # this budget does not fire on forecasts
+    blown = budgets.evaluate(budget, Decimal("1001"), None, NOW)  # no history, past the amount
+    assert (
+        blown.forecast_overrun
+        and not budgets.evaluate(budget, Decimal("999"), None, NOW).forecast_overrun
+    )
     assert budgets.signal(status, NOW).series == "budget:total:day"
+    # A day budget runs the last 6 hours' rate to midnight: $3 in 6 h, 12 h left.
+    assert budgets.day_forecast(Decimal(10), Decimal(3), NOW) == Decimal(16)
     assert budgets.period_bounds("month", dt.datetime(2026, 12, 31, 23)) == (
         dt.datetime(2026, 12, 1),
         dt.datetime(2027, 1, 1),
@@ -85,6 +94,33 @@ def test_statuses_read_exact_spend_through_the_tenant_scope(database: Database) 
     assert [s.budget.name for s in scoped] == ["acme"]
     assert budgets.statuses(cursor, NOW, TenantScope("globex")) == []
     assert budgets.run(cursor, NOW) == 1  # search-today is at 60 %
+
+
+def test_a_month_budgets_forecast_is_the_month_end_forecast(database: Database) -> None:
+    """One forecast: a month budget's is `warehouse.forecast`'s for the same spend (the
+    figure the overview and /api/v1/forecast show); without history there is none."""
+    cursor = database.cursor()
+    budgets.store_budgets(
+        cursor,
+        [
+            Budget("search", "feature", "search", "month", Decimal("300")),
+            Budget("all", "total", None, "month", Decimal("300")),
+            Budget("new", "feature", "launched-today", "month", Decimal("300")),
+        ],
+        NOW,
+    )
+    rows = [
+        (dt.datetime(2026, 11, 20) - dt.timedelta(days=back, hours=-9), "search", "acme", cost)
+        for back, cost in ((n, "10" if n % 7 else "4") for n in range(1, 15))
+    ]
+    rows += [(dt.datetime(2026, 11, 20, 10), "launched-today", "acme", "2")]
+    spend(database, rows)
+    found = {s.budget.name: s for s in budgets.statuses(cursor, NOW)}
+    expected = spend_forecast(cursor, NOW, {"feature": "search"})[1]
+    assert expected is not None and found["search"].forecast_usd == expected.total
+    everything = spend_forecast(cursor, NOW)[1]
+    assert everything is not None and found["all"].forecast_usd == everything.total
+    assert found["new"].forecast_usd is None and not found["new"].forecast_overrun
 
 
 def test_the_detection_file_round_trips(tmp_path: Path, database: Database) -> None:
