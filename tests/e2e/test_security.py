@@ -197,6 +197,7 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.ledger.seed": {
         "columns=', '.join(rest)",  # the ledger feed's fixed column names (feed.COLUMNS)
+    },
     "warehouse.forecast.spend": {
         "condition",  # fixed `column = $f_name` fragments from FORECAST_FILTERS' columns
         "scope.where('tenant_id')",
