@@ -18,8 +18,7 @@ import pyarrow.parquet as pq
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from collector.cli.bills import Token, Url
-from collector.cli.client import service_client
+from collector.cli.client import Token, Url, service_client
 from collector.cli.options import option_help
 from warehouse.export.focus import aligned
 

@@ -15,8 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from collector.cli.bills import Token, Url
-from collector.cli.client import service_client
+from collector.cli.client import Token, Url, service_client
 from collector.cli.options import option_help
 
 savings_cli = typer.Typer(
