@@ -80,10 +80,10 @@ def mutes(
 def delete_mute(cursor: duckdb.DuckDBPyConnection, mute_id: int, scope: TenantScope) -> bool:
     """Remove a mute the scope may see; False when there is none."""
     row = cursor.execute(
-        f"DELETE FROM alert_mutes WHERE id = $id AND {scope.where('tenant_id')} RETURNING id",
+        f"DELETE FROM alert_mutes WHERE id = $id AND {scope.where('tenant_id')}",
         {"id": mute_id, **scope.params()},
     ).fetchone()
-    return row is not None
+    return bool(row and row[0])  # the count of rows deleted
 
 
 def all_mutes(cursor: duckdb.DuckDBPyConnection, since: dt.datetime) -> list[Mute]:

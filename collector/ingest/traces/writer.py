@@ -38,8 +38,9 @@ class Written:
 class SpanBatches:
     """Writes one ingest batch per transaction; each request's result is `Written`."""
 
-    def __init__(self, metrics: IngestMetrics) -> None:
+    def __init__(self, metrics: IngestMetrics, *, lake: bool = False) -> None:
         self._metrics = metrics
+        self._lake = lake  # append only: the lake's readers deduplicate
         self._batch_id: int | None = None
         self._inserted = 0  # new spans of the transaction under way
 
@@ -48,7 +49,9 @@ class SpanBatches:
             self._batch_id = last_batch_id(cursor)
         self._batch_id += 1
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        self._inserted = insert_spans(cursor, table, self._batch_id, dt.datetime.now(dt.UTC))
+        self._inserted = insert_spans(
+            cursor, table, self._batch_id, dt.datetime.now(dt.UTC), lake=self._lake
+        )
         results = [Written(t.num_rows) for t in tables]
         if self._inserted < table.num_rows:  # duplicates: are some of them other spans?
             starts = list(itertools.accumulate((t.num_rows for t in tables), initial=0))
@@ -91,10 +94,11 @@ class Writer(GroupCommitWriter[Written]):
     ) -> None:
         super().__init__(
             database,
-            SpanBatches(metrics),
+            SpanBatches(metrics, lake=database.lake is not None),
             name="span writer",
             max_queued_rows=max_queued_spans,
             max_commit_rows=max_commit_spans,
+            on_conflict_retry=metrics.commit_conflict_retries.inc,
         )
 
     @property
