@@ -61,7 +61,7 @@ LakeDataPath = Annotated[
 ]
 NodeId = Annotated[
     str | None,
-    setting_option(Settings, "node_id", text="This node's name.", default="<hostname>-<pid>"),
+    setting_option(Settings, "node_id", text="This node's name (unset: <hostname>-<pid>)."),
 ]
 DashboardUrl = Annotated[
     str | None,

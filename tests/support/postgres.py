@@ -8,7 +8,8 @@ processes run as the `postgres` system user (or `nobody`) and the directory is t
 
 Where the binaries are missing, `require_binaries()` skips the calling test with the reason,
 or fails it when SPENDSCOPE_E2E_REQUIRED=1 (`.ci/run` sets it). The fixtures: `postgres_cluster`
-(one per session) and `lake_catalog` (a fresh catalog database in it for each test).
+(one per session), `lake_catalog` (a fresh catalog database in it for each test), `lake_url`
+(the SPENDSCOPE_WAREHOUSE value of that lake) and `lake_database` (the lake, migrated).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 import pytest
 
 from sample_data.harness.server import free_port
+from warehouse.store import lake
+from warehouse.store.database import Database
 
 BIN_DIR = Path(os.environ.get("SPENDSCOPE_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
@@ -156,3 +159,17 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 def lake_catalog(postgres_cluster: PostgresCluster) -> str:
     """A fresh, empty catalog database in the session's cluster; its name."""
     return postgres_cluster.create_database()
+
+
+@pytest.fixture
+def lake_url(postgres_cluster: PostgresCluster, lake_catalog: str) -> str:
+    """SPENDSCOPE_WAREHOUSE for a fresh lake (its catalog: `lake_catalog`)."""
+    return postgres_cluster.warehouse_url(lake_catalog)
+
+
+@pytest.fixture
+def lake_database(lake_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A migrated lake, its data files in `tmp_path / "lake-data"`."""
+    database = Database.open_lake(lake.parse_target(lake_url, str(tmp_path / "lake-data")))
+    yield database
+    database.close()

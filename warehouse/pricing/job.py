@@ -183,6 +183,13 @@ def price(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
 # ---- overrides --------------------------------------------------------------------------
 
 
+_INSERTED_OVERRIDE_COLUMNS = (
+    "provider", "model_pattern", "match_kind", "input_mtok", "cache_read_mtok",
+    "cache_write_mtok", "output_mtok", "reasoning_mtok", "effective_from", "source", "note",
+    "created_at", "effective_until", "tiers",
+)  # fmt: skip
+
+
 def add_override(
     cursor: duckdb.DuckDBPyConnection, override: Override, source: str, now: dt.datetime
 ) -> int:
@@ -190,22 +197,7 @@ def add_override(
     (new_id,) = insert_numbered(
         cursor,
         "price_overrides",
-        (
-            "provider",
-            "model_pattern",
-            "match_kind",
-            "input_mtok",
-            "cache_read_mtok",
-            "cache_write_mtok",
-            "output_mtok",
-            "reasoning_mtok",
-            "effective_from",
-            "source",
-            "note",
-            "created_at",
-            "effective_until",
-            "tiers",
-        ),
+        _INSERTED_OVERRIDE_COLUMNS,
         [
             [
                 override.provider,

@@ -9,7 +9,6 @@ attribution, pricing and rollup jobs give the lake the costs they give the file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,7 +18,6 @@ from collector.ingest.normalize import Normalizer
 from collector.ingest.traces.decode import JSON, decode_traces
 from sample_data.bills import BilledCall
 from sample_data.harness.span_warehouse import otlp_json
-from tests.support.postgres import PostgresCluster
 from warehouse.jobs.incremental import JOBS, run_job
 from warehouse.pricing import job as pricing
 from warehouse.rollups import job as rollups
@@ -40,18 +38,6 @@ FROM information_schema.columns
 WHERE table_catalog = current_database() AND table_schema = 'main'
 ORDER BY table_name, column_name
 """
-
-
-@pytest.fixture
-def lake_target(postgres_cluster: PostgresCluster, lake_catalog: str, tmp_path: Path) -> str:
-    return postgres_cluster.warehouse_url(lake_catalog)
-
-
-@pytest.fixture
-def lake_database(lake_target: str, tmp_path: Path) -> Iterator[Database]:
-    database = Database.open_lake(lake.parse_target(lake_target, str(tmp_path / "lake-data")))
-    yield database
-    database.close()
 
 
 def _store(cursor: duckdb.DuckDBPyConnection, calls: list[BilledCall], first_id: int) -> None:
@@ -79,8 +65,8 @@ def test_the_migrations_build_the_files_tables_on_a_lake(
     )
 
 
-def test_a_second_node_finds_the_lake_migrated(lake_target: str, tmp_path: Path) -> None:
-    target = lake.parse_target(lake_target, str(tmp_path / "lake-data"))
+def test_a_second_node_finds_the_lake_migrated(lake_url: str, tmp_path: Path) -> None:
+    target = lake.parse_target(lake_url, str(tmp_path / "lake-data"))
     first = Database.open_lake(target)
     second = Database.open_lake(target)  # migrates nothing: the lake is at head
     with first.cursor() as a, second.cursor() as b:

@@ -13,15 +13,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-import pytest
-
 from tests.support.paths import REPO
-from tests.support.postgres import PostgresCluster
-from warehouse.store import lake
 from warehouse.store.database import Database
 from warehouse.store.leadership import DEFAULT_TTL_SECONDS
 
@@ -40,22 +35,10 @@ def _node(*args: str, log: IO[str] | None = None) -> subprocess.Popen[str]:
     )
 
 
-@pytest.fixture
-def lake_url(postgres_cluster: PostgresCluster, lake_catalog: str, tmp_path: Path) -> str:
-    return postgres_cluster.warehouse_url(lake_catalog)
-
-
-@pytest.fixture
-def lake_database(lake_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = Database.open_lake(lake.parse_target(lake_url, str(tmp_path / "data")))
-    yield database
-    database.close()
-
-
 def test_two_processes_commit_at_once_and_each_span_is_read_once(
     lake_database: Database, lake_url: str, tmp_path: Path
 ) -> None:
-    data = str(tmp_path / "data")
+    data = str(tmp_path / "lake-data")
     # Node one: spans 1..200, five times over; node two: 101..300, five times over.
     nodes = [_node("write", lake_url, data, "1", "200", "5"),
              _node("write", lake_url, data, "101", "200", "5")]  # fmt: skip
@@ -93,7 +76,7 @@ def _holder(database: Database) -> tuple[str | None, int]:
 def test_a_killed_leader_is_replaced_within_30_s_and_nothing_is_computed_twice(
     lake_database: Database, lake_url: str, tmp_path: Path
 ) -> None:
-    data = str(tmp_path / "data")
+    data = str(tmp_path / "lake-data")
     logs = [(tmp_path / f"node-{name}.log").open("w") for name in "ab"]
     nodes = {
         name: _node("lead", lake_url, data, name, log=log)
