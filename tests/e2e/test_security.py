@@ -172,6 +172,20 @@ SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|WHERE|JOIN|VALUES)
 # dicts, SQL fragments built from them, and `scope.where(...)` (a `$scope_tenant_id`
 # parameter). Never a value: a value is a `$name` or `?` parameter. Reviewed 2026-11.
 REVIEWED: dict[str, set[str]] = {
+    # The lake's store layer: its catalog and schema names are constants, the metadata
+    # tables' names come from DuckLake's own catalog, the sequences' from the migrations.
+    "warehouse.store.lake": {"CATALOG", "VIEWS", "metadata", "name"},
+    "warehouse.store.lake_ddl": {"match.group(1)", "start - 1"},
+    "warehouse.store.numbering": {
+        "', '.join(['?'] * (len(columns) + 1))",
+        "', '.join(columns)",
+        "LAKE_TABLE",
+        "ids[0] - 1",
+        "select",
+        "sequence",
+        "table",
+    },
+    "warehouse.store.upsert": {"', '.join(keys)", "source", "table"},
     "warehouse.queries.alerts": {
         "', '.join(ATTEMPT_COLUMNS)",
         "', '.join(NOTICE_COLUMNS)",
@@ -246,7 +260,6 @@ REVIEWED: dict[str, set[str]] = {
         "', '.join(_PASSTHROUGH)",
     },
     "warehouse.gpu.prices": {
-        "', '.join(['?'] * (len(_COLUMNS) + 2))",
         "', '.join(_COLUMNS)",
     },
     "warehouse.queries.gpu": {
@@ -272,9 +285,6 @@ REVIEWED: dict[str, set[str]] = {
         "', '.join(_COLUMNS)",
         "active",
         "scope.where('tenant_id')",
-    },
-    "warehouse.incidents.outbox": {
-        "', '.join(_NOTICE_TYPES)",
     },
     "warehouse.outcomes.extraction": {
         "COUNT_ATTRIBUTE",
@@ -325,10 +335,11 @@ REVIEWED: dict[str, set[str]] = {
         "', '.join(_OVERRIDE_COLUMNS)",
     },
     "warehouse.pricing.keys": {
-        "', '.join(['?'] * (len(_PERIOD_COLUMNS) + 3))",
         "', '.join(_PERIOD_COLUMNS)",
     },
     "warehouse.pricing.calls": {
+        "_COST_COLUMNS",  # a fixed column list
+        "_NEW_VALUES",  # excluded.<each of those columns>
         "TARGET_COLUMNS",
     },
     "warehouse.rollups.job": {
@@ -347,7 +358,6 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.detection.signals": {
         "', '.join(_COLUMNS)",
-        "', '.join(_TYPES)",
         "values",
     },
     "warehouse.detection.explain": {
