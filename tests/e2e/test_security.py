@@ -185,7 +185,15 @@ REVIEWED: dict[str, set[str]] = {
         "sequence",
         "table",
     },
-    "warehouse.store.upsert": {"', '.join(keys)", "source", "table"},
+    "warehouse.store.upsert": {
+        "', '.join(keys)",
+        "', '.join((f'new.{k}' for k in keys))",
+        "match",
+        "names",
+        "select",
+        "source",
+        "table",
+    },
     "warehouse.queries.alerts": {
         "', '.join(ATTEMPT_COLUMNS)",
         "', '.join(NOTICE_COLUMNS)",
@@ -258,6 +266,8 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.gpu.metric_points": {
         "', '.join(_PASSTHROUGH)",
+        "', '.join(_POINT_COLUMNS)",
+        "_POINT_ROWS",  # the fixed SELECT the file and the lake forms share
     },
     "warehouse.gpu.prices": {
         "', '.join(_COLUMNS)",
@@ -287,6 +297,10 @@ REVIEWED: dict[str, set[str]] = {
         "scope.where('tenant_id')",
     },
     "warehouse.outcomes.extraction": {
+        "', '.join(_LINK_COLUMNS)",
+        "', '.join(_OUTCOME_COLUMNS)",
+        "_LINK_ROWS",  # fixed SELECTs the file and the lake forms share
+        "_OUTCOME_ROWS",
         "COUNT_ATTRIBUTE",
         "FEATURE_ATTRIBUTE",
         "ID_ATTRIBUTE",
@@ -327,6 +341,7 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.outcomes.records": {
         "', '.join(_STORED)",
+        "_ROWS",  # the fixed SELECT the file and the lake forms share
     },
     "warehouse.queries.prices": {
         "scope.where('m.tenant_id')",

@@ -46,9 +46,10 @@ VIEWS = "deduped"
 # commit the earlier row), and `batch_id` is the commit's snapshot: snapshots are numbered in
 # commit order across every node, so a job's watermark never passes a commit that is still
 # to come (node-local batch numbers would: one node's batch 10 may commit after batch 11).
+# `rowid` is the table's (DuckLake keeps a row's id for its life), as the jobs read it.
 SPANS_VIEW = f"""
 CREATE OR REPLACE VIEW {CATALOG}.{VIEWS}.spans AS
-SELECT * REPLACE (snapshot_id AS batch_id)
+SELECT * REPLACE (snapshot_id AS batch_id), rowid
 FROM {CATALOG}.main.spans
 QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY snapshot_id, rowid) = 1
 """

@@ -18,3 +18,17 @@ def replace_into(table: str, keys: Sequence[str], source: str) -> str:
         f"MERGE INTO {table} USING ({source}) AS new USING ({', '.join(keys)}) "
         "WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT"
     )
+
+
+def insert_new(table: str, keys: Sequence[str], columns: Sequence[str], select: str) -> str:
+    """`INSERT OR IGNORE INTO table (columns) <select>` for a lake, which has no key to
+    ignore on: the rows of `select` (its columns: `columns`, in order) whose `keys` are not
+    stored yet, one per key. (Two nodes inserting one key at the same moment may both store
+    it: the tables written this way are read by key.)"""
+    names = ", ".join(columns)
+    match = " AND ".join(f"stored.{key} IS NOT DISTINCT FROM new.{key}" for key in keys)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM ({select}) AS new({names}) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} stored WHERE {match}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'new.{k}' for k in keys)}) = 1"
+    )
