@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
@@ -157,7 +159,8 @@ def build_service(settings: Settings, database: Database) -> Service:
         metric_writer,
         metric_ingest_metrics,
     )
-    leadership = Leadership(database, settings.node_name)
+    node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+    leadership = Leadership(database, node)
     metrics.registry.register(LakeCollector(database, leadership))
     channels = alert_channels(settings)
     dispatcher = _dispatcher(settings, database, channels, metrics.registry, leadership)

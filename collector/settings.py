@@ -10,7 +10,6 @@ import ipaddress
 import logging
 import os
 import re
-import socket
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -63,22 +62,16 @@ class Settings(BaseSettings):
         "shared by many nodes, `ducklake:postgres:dbname=... host=... port=... user=...` (its "
         "catalog in that PostgreSQL database; docs/scale.md).",
     )
-    lake_data_path: str | None = Field(
-        None,
-        description="Where a lake's data files go: a directory every node shares, or an s3:// "
-        "prefix (through httpfs). Required with a ducklake warehouse.",
-    )
+    lake_data_path: str | None = Field(None, description="Where a lake's data files go: a "
+        "directory every node shares, or an s3:// prefix. Required with a lake.")  # fmt: skip
     lake_compaction_interval_seconds: float = Field(
         300.0,
         gt=0,
         description="How often the job-running node compacts a lake (flush inlined rows, "
         "merge small files, expire snapshots older than an hour, delete unneeded files).",
     )
-    node_id: str | None = Field(
-        None,
-        description="This node's name among the nodes of one lake (leader election, /metrics); "
-        "unset: <hostname>-<pid>.",
-    )
+    node_id: str | None = Field(None, description="This node's name among the nodes of one "
+        "lake (leader election); unset: <hostname>-<pid>.")  # fmt: skip
     host: str = Field(
         "127.0.0.1",
         description="Address the HTTP and gRPC receivers bind to. Loopback by default.",
@@ -450,10 +443,6 @@ class Settings(BaseSettings):
         if self.warehouse == "file":
             return None
         return parse_target(self.warehouse, self.lake_data_path)
-
-    @property
-    def node_name(self) -> str:
-        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
 
     @property
     def memory_limit_bytes(self) -> int:
