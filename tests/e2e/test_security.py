@@ -243,7 +243,6 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.gate.store": {
         "COLUMNS",  # fixed column names
-        "COLUMNS.removeprefix('id, ')",
     },
     "warehouse.config.file_rows": {
         "table",  # FileTable: a Literal of the two file-sourced tables

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.store.numbering import insert_numbered
 from warehouse.store.scope import TenantScope
 
 _COLUMNS = ("id", "series", "tenant_id", "created_at", "until", "reason")
@@ -46,12 +47,14 @@ def add_mute(
     reason: str | None,
     now: dt.datetime,
 ) -> Mute:
+    (new_id,) = insert_numbered(
+        cursor,
+        "alert_mutes",
+        ("series", "tenant_id", "created_at", "until", "reason"),
+        [[series, tenant_id, now.replace(tzinfo=None), until.replace(tzinfo=None), reason]],
+    )
     row = cursor.execute(
-        f"""
-        INSERT INTO alert_mutes (series, tenant_id, created_at, until, reason)
-        VALUES (?, ?, ?, ?, ?) RETURNING {", ".join(_COLUMNS)}
-        """,
-        [series, tenant_id, now.replace(tzinfo=None), until.replace(tzinfo=None), reason],
+        f"SELECT {', '.join(_COLUMNS)} FROM alert_mutes WHERE id = ?", [new_id]
     ).fetchone()
     assert row is not None
     return Mute(*row)
