@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
@@ -61,7 +63,7 @@ from collector.ingest.otlp_http import otlp_router
 from collector.ingest.pipeline import IngestService
 from collector.ingest.traces.grpc_receiver import GrpcReceiver
 from collector.ingest.traces.writer import Writer
-from collector.service_metrics import IngestMetrics, JobStateCollector
+from collector.service_metrics import IngestMetrics, JobStateCollector, LakeCollector
 from collector.settings import Settings
 from warehouse.config import sync as config_sync
 from warehouse.config.value_units_file import ValueUnits, ValueUnitsFileError
@@ -78,7 +80,10 @@ from warehouse.ledger.ledger import LiveLedger
 from warehouse.ledger.limits import load_limits
 from warehouse.ledger.seed import seed as seed_ledger
 from warehouse.reconciliation import detector as reconciliation
+from warehouse.store.compaction import Compactor
 from warehouse.store.database import Database
+from warehouse.store.leadership import Leadership
+from warehouse.store.retry import retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +125,8 @@ class Service:
     metric_writer: MetricWriter
     metrics_receiver: MetricsReceiver
     grpc_receiver: GrpcReceiver | None
+    leadership: Leadership  # whether this node runs the jobs and the alert delivery
+    compactor: Compactor  # the lake's compaction, on the leader (nothing on the file)
     scheduler: JobScheduler
     channels: list[Channel]
     dispatcher: AlertDispatcher
@@ -163,8 +170,11 @@ def build_service(settings: Settings, database: Database) -> Service:
         metric_writer,
         metric_ingest_metrics,
     )
+    node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+    leadership = Leadership(database, node)
+    metrics.registry.register(LakeCollector(database, leadership))
     channels = alert_channels(settings)
-    dispatcher = _dispatcher(settings, database, channels, metrics.registry)
+    dispatcher = _dispatcher(settings, database, channels, metrics.registry, leadership)
     metrics.registry.register(
         PendingCollector(partial(_read, database, pending_counts), dispatcher.channels)
     )
@@ -183,7 +193,13 @@ def build_service(settings: Settings, database: Database) -> Service:
         grpc_receiver=_grpc_receiver(
             settings, ingest, ingest_tokens, logs_receiver, metrics_receiver
         ),
-        scheduler=_scheduler(settings, database),
+        leadership=leadership,
+        compactor=Compactor(
+            database,
+            settings.lake_compaction_interval_seconds,
+            lambda: leadership.is_leader,
+        ),
+        scheduler=_scheduler(settings, database, leadership),
         channels=channels,
         dispatcher=dispatcher,
         price_file=PriceFileStatus(),
@@ -214,7 +230,7 @@ def _grpc_receiver(
     )
 
 
-def _scheduler(settings: Settings, database: Database) -> JobScheduler:
+def _scheduler(settings: Settings, database: Database, leadership: Leadership) -> JobScheduler:
     detector_intervals = {
         anomalies.NAME: settings.detection_interval_seconds,
         budgets.NAME: settings.detection_interval_seconds,
@@ -226,11 +242,16 @@ def _scheduler(settings: Settings, database: Database) -> JobScheduler:
         settings.attribution_interval_seconds,
         intervals=detector_intervals,
         quarantine_after=settings.job_quarantine_after_failures,
+        leads=lambda: leadership.is_leader,
     )
 
 
 def _dispatcher(
-    settings: Settings, database: Database, channels: list[Channel], registry: CollectorRegistry
+    settings: Settings,
+    database: Database,
+    channels: list[Channel],
+    registry: CollectorRegistry,
+    leadership: Leadership,
 ) -> AlertDispatcher:
     return AlertDispatcher(
         database,
@@ -240,6 +261,7 @@ def _dispatcher(
         timeout_seconds=settings.alert_delivery_timeout_seconds,
         initial_backoff_seconds=settings.alert_retry_initial_seconds,
         max_backoff_seconds=settings.alert_retry_max_seconds,
+        leads=lambda: leadership.is_leader,
     )
 
 
@@ -268,19 +290,27 @@ async def _start(service: Service) -> None:
     service.metric_writer.start()
     if service.grpc_receiver is not None:
         await service.grpc_receiver.start()
+    retry_on_conflict(partial(_sync_configuration, service))
+    service.catalog.start()  # the catalog file or URL, if set (docs/pricing.md)
+    service.leadership.start()
+    service.scheduler.start()
+    service.compactor.start()
+    service.dispatcher.start()
+    log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
+
+
+def _sync_configuration(service: Service) -> None:
+    """Store the files' and settings' configuration (each node of a lake does, at start)."""
+    settings = service.settings
     with closing(service.database.cursor()) as cursor:
         config_sync.load_price_file_reporting(
             cursor, settings.data_dir, gpu_prices, service.price_file
         )
-        service.catalog.start()  # the catalog file or URL, if set (docs/pricing.md)
         store_policy(cursor, alert_policy(settings), dt.datetime.now(dt.UTC))
         store_config(cursor, gpu_settings(settings))
         # Valid: `serve` checked the detection file before it started the service.
         config_sync.sync_detection_file(cursor, settings.data_dir)
         service.ledger_feed.ledger.set_limits(load_limits(cursor))
-    service.scheduler.start()
-    service.dispatcher.start()
-    log.info("spendscope serving on %s:%d", settings.host, settings.http_port)
 
 
 async def _stop(service: Service) -> None:
@@ -296,6 +326,8 @@ async def _stop(service: Service) -> None:
     if not service.dispatcher.stop(min(left(), settings.alert_delivery_timeout_seconds + 1)):
         log.warning("alert dispatcher still sending at shutdown")
     service.scheduler.stop(deadline_seconds=min(left(), 5.0))  # interrupts a long job
+    service.compactor.stop(min(left(), 5.0))
+    service.leadership.stop()  # gives the lease up: a follower takes the jobs over
     service.catalog.stop(min(left(), 5.0))
     if service.grpc_receiver is not None:
         await service.grpc_receiver.stop(grace=min(5.0, left()))

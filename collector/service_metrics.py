@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import duckdb
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from warehouse.store import lake
+from warehouse.store.database import Database
+from warehouse.store.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,58 @@ class IngestMetrics:
         self.queued_spans = Gauge(
             "spendscope_queued_spans", "Spans waiting for the writer.", registry=registry
         )
+        self.commit_conflict_retries = Counter(
+            "spendscope_commit_conflict_retries",
+            "Group commits run again after losing to a concurrent transaction (on a lake: "
+            "another node's).",
+            registry=registry,
+        )
+
+
+class LakeCollector:
+    """The job runner's lease and, on a lake, its files, read at each scrape: whether this
+    node leads (1 on the embedded file), its term, how often it became leader; the lake's
+    live data files, their bytes, the rows inlined in its catalog, its snapshots."""
+
+    def __init__(self, database: Database, leadership: Leadership) -> None:
+        self._database = database
+        self._leadership = leadership
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        leadership = self._leadership
+        yield GaugeMetricFamily(
+            "spendscope_leader", "1 while this node runs the jobs and the alert delivery.",
+            value=1.0 if leadership.is_leader else 0.0,
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "spendscope_leader_term", "The job runner's lease term this node last held.",
+            value=float(leadership.term),
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "spendscope_leader_changes", "Times this node became the job runner.",
+            value=float(leadership.changes),
+        )  # fmt: skip
+        if self._database.lake is None:
+            return
+        try:
+            with closing(self._database.cursor()) as cursor:
+                stats = lake.lake_stats(cursor)
+        except duckdb.Error:  # a scrape must not fail while the catalog is away
+            log.warning("could not read the lake's statistics for /metrics", exc_info=True)
+            return
+        for key, text in LAKE_GAUGES.items():
+            yield GaugeMetricFamily(f"spendscope_lake_{key}", text, value=float(stats[key]))
+
+
+LAKE_GAUGES = {
+    "data_files": "Live Parquet data files of the lake's tables.",
+    "data_bytes": "Bytes of the live data files.",
+    "inlined_rows": "Rows committed inline in the catalog, not yet in a data file.",
+    "snapshots": "Snapshots the catalog keeps (compaction expires the old ones).",
+}
 
 
 class JobStateCollector:

@@ -29,6 +29,7 @@ from collector.ingest.limits import DEFAULT_ITEM_CHARS
 from collector.ingest.normalize import DEFAULT_RULES
 from warehouse.gpu import config as gpu_config
 from warehouse.incidents import policy as alert_policy
+from warehouse.store.lake import LakeSettingsError, LakeTarget, parse_target
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -55,6 +56,22 @@ class Settings(BaseSettings):
         Path("data"),
         description="Directory that holds the DuckDB database (spendscope.duckdb).",
     )
+    warehouse: str = Field(
+        "file",
+        description="Where the warehouse is: `file` (the DuckDB file in data_dir), or a DuckLake "
+        "shared by many nodes, `ducklake:postgres:dbname=... host=... port=... user=...` (its "
+        "catalog in that PostgreSQL database; docs/scale.md).",
+    )
+    lake_data_path: str | None = Field(None, description="Where a lake's data files go: a "
+        "directory every node shares, or an s3:// prefix. Required with a lake.")  # fmt: skip
+    lake_compaction_interval_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How often the job-running node compacts a lake (flush inlined rows, "
+        "merge small files, expire snapshots older than an hour, delete unneeded files).",
+    )
+    node_id: str | None = Field(None, description="This node's name among the nodes of one "
+        "lake (leader election); unset: <hostname>-<pid>.")  # fmt: skip
     host: str = Field(
         "127.0.0.1",
         description="Address the HTTP and gRPC receivers bind to. Loopback by default.",
@@ -400,6 +417,14 @@ class Settings(BaseSettings):
             )
         return value
 
+    @model_validator(mode="after")
+    def _known_warehouse(self) -> Settings:
+        try:
+            self.lake  # noqa: B018 (parsed to be checked)
+        except LakeSettingsError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -411,6 +436,13 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "spendscope.duckdb"
+
+    @property
+    def lake(self) -> LakeTarget | None:
+        """The lake the warehouse is on (None: the file); `LakeSettingsError` if misnamed."""
+        if self.warehouse == "file":
+            return None
+        return parse_target(self.warehouse, self.lake_data_path)
 
     @property
     def memory_limit_bytes(self) -> int:

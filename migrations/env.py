@@ -15,6 +15,14 @@ class AlembicDuckDBImpl(DefaultImpl):
 
 
 def run_migrations_online() -> None:
+    # A lake (warehouse.store.lake) passes the connection it attached and translates for.
+    given = context.config.attributes.get("connection")
+    if given is not None:
+        context.configure(connection=given, target_metadata=None)
+        with context.begin_transaction():
+            context.run_migrations()
+        given.commit()
+        return
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set by warehouse.store.migrate"
     engine = create_engine(url, poolclass=pool.NullPool)

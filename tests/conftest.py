@@ -9,6 +9,9 @@ import pytest
 from sample_data.harness.server import SMALL_MAX_BODY_BYTES, ServerProcess
 from warehouse.store.database import Database
 
+# The temporary PostgreSQL cluster of the lake tests (postgres_cluster, lake_catalog).
+pytest_plugins = ["tests.support.postgres"]
+
 
 @pytest.fixture(autouse=True)
 def _no_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:

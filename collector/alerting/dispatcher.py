@@ -39,6 +39,7 @@ from warehouse.incidents.outbox import (
     Attempt,
     OutboxItem,
     Outcome,
+    claim,
     due,
     record_attempt,
 )
@@ -140,8 +141,12 @@ class AlertDispatcher:
         max_backoff_seconds: float = 300.0,
         transport: httpx.BaseTransport | None = None,
         seed: int | None = None,
+        leads: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`leads()`: whether this node delivers now (one node of a lake does:
+        `warehouse.store.leadership`; the embedded file's process always does)."""
         self._database = database
+        self._leads = leads
         self._channels = {channel.name: channel for channel in channels}
         self._metrics = metrics
         self._poll = poll_seconds
@@ -232,9 +237,11 @@ class AlertDispatcher:
         try:
             attempts = 0
             for item in due(cursor, now, [name]):
-                if self._stopping.is_set() or not self._ready(channel):
+                if self._stopping.is_set() or not self._leads() or not self._ready(channel):
                     break
                 at = now + dt.timedelta(seconds=time.monotonic() - pass_started)
+                if not claim(cursor, item, at):
+                    continue
                 attempt = self._send(channel, item, at)
                 self._last_sent[name] = time.monotonic()
                 record_attempt(cursor, item, attempt)

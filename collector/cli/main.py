@@ -35,6 +35,7 @@ from warehouse.config.detection_file import load as load_detection_file
 from warehouse.config.price_file import PriceFileError
 from warehouse.store import migrate
 from warehouse.store.database import Database, DatabaseInUse, DataDirectoryUnusable
+from warehouse.store.lake import LakeUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,18 @@ GrpcPort = Annotated[
     int | None, setting_option(Settings, "grpc_port", text="OTLP/gRPC port, 0 disables.")
 ]
 LogFormat = Annotated[str | None, setting_option(Settings, "log_format", text="json or text.")]
+Warehouse = Annotated[
+    str | None,
+    setting_option(Settings, "warehouse", text="file, or ducklake:postgres:<libpq string>."),
+]
+LakeDataPath = Annotated[
+    str | None,
+    setting_option(Settings, "lake_data_path", text="The lake's shared data directory."),
+]
+NodeId = Annotated[
+    str | None,
+    setting_option(Settings, "node_id", text="This node's name (unset: <hostname>-<pid>)."),
+]
 DashboardUrl = Annotated[
     str | None,
     setting_option(
@@ -103,10 +116,8 @@ def serve_app(settings: Settings) -> None:
     http_socket = _listen_or_exit(settings)
     # A bad price file does not stop the service: the lifespan reports it (PriceFileStatus).
     try:
-        database = Database.open(
-            settings.database_path, memory_limit_bytes=settings.memory_limit_bytes
-        )
-    except (DatabaseInUse, DataDirectoryUnusable) as exc:
+        database = open_database(settings)
+    except (DatabaseInUse, DataDirectoryUnusable, LakeUnavailable) as exc:
         http_socket.close()
         log.error("%s", exc)
         raise typer.Exit(2) from None
@@ -134,6 +145,14 @@ def serve_app(settings: Settings) -> None:
     finally:
         http_socket.close()
         database.close()
+
+
+def open_database(settings: Settings) -> Database:
+    """The warehouse the settings name, migrated: the file, or the lake."""
+    target = settings.lake
+    if target is not None:
+        return Database.open_lake(target, memory_limit_bytes=settings.memory_limit_bytes)
+    return Database.open(settings.database_path, memory_limit_bytes=settings.memory_limit_bytes)
 
 
 def _listen_or_exit(settings: Settings) -> socket.socket:
@@ -166,9 +185,15 @@ def serve(
     grpc_port: GrpcPort = None,
     log_format: LogFormat = None,
     dashboard_url: DashboardUrl = None,
+    warehouse: Warehouse = None,
+    lake_data_path: LakeDataPath = None,
+    node_id: NodeId = None,
 ) -> None:
     """Receive OTLP spans, run the jobs and serve the API (migrates the database first)."""
     settings = load_settings(
+        warehouse=warehouse,
+        lake_data_path=lake_data_path,
+        node_id=node_id,
         data_dir=data_dir,
         host=host,
         http_port=http_port,
@@ -221,7 +246,7 @@ def open_stopped_database(settings: Settings) -> Database:
     try:
         check_price_file(settings.data_dir)
         load_detection_file(settings.data_dir)
-        return Database.open(settings.database_path, memory_limit_bytes=settings.memory_limit_bytes)
+        return open_database(settings)
     except (PriceFileError, DetectionFileError) as exc:
         for error in exc.errors:
             typer.echo(str(error), err=True)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -26,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse.store.database import Database
+from warehouse.store.retry import is_conflict, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,12 @@ class GroupCommitWriter(Generic[Result]):
         name: str,
         max_queued_rows: int,
         max_commit_rows: int,
+        on_conflict_retry: Callable[[], None] | None = None,
     ) -> None:
+        """`on_conflict_retry` counts the commits run again after losing to a concurrent
+        transaction (on a lake, another node's: `warehouse.store.retry`)."""
         self._database = database
+        self._on_conflict_retry = on_conflict_retry
         self._batch = batch
         self._name = name
         self._max_queued = max_queued_rows
@@ -169,10 +176,21 @@ class GroupCommitWriter(Generic[Result]):
     def _commit(self, cursor: duckdb.DuckDBPyConnection, taken: list[_Pending[Result]]) -> None:
         started = time.perf_counter()
         tables = [pending.table for pending in taken]
-        try:
+
+        def attempt() -> list[Result]:
             cursor.begin()
-            results = self._batch.write(cursor, tables)
-            cursor.commit()
+            try:
+                written = self._batch.write(cursor, tables)
+                cursor.commit()
+            except duckdb.TransactionException as exc:
+                if is_conflict(exc):  # rolled back: run the transaction again
+                    with contextlib.suppress(duckdb.Error):
+                        cursor.rollback()
+                raise
+            return written
+
+        try:
+            results = retry_on_conflict(attempt, on_retry=self._on_conflict_retry)
         except Exception as exc:  # transport boundary: every waiter learns of the failure
             log.exception(
                 "%s: commit of %d rows failed", self._name, sum(t.num_rows for t in tables)

@@ -172,6 +172,28 @@ SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|WHERE|JOIN|VALUES)
 # dicts, SQL fragments built from them, and `scope.where(...)` (a `$scope_tenant_id`
 # parameter). Never a value: a value is a `$name` or `?` parameter. Reviewed 2026-11.
 REVIEWED: dict[str, set[str]] = {
+    # The lake's store layer: its catalog and schema names are constants, the metadata
+    # tables' names come from DuckLake's own catalog, the sequences' from the migrations.
+    "warehouse.store.lake": {"CATALOG", "VIEWS", "metadata", "name"},
+    "warehouse.store.lake_ddl": {"match.group(1)", "start - 1"},
+    "warehouse.store.numbering": {
+        "', '.join(['?'] * (len(columns) + 1))",
+        "', '.join(columns)",
+        "LAKE_TABLE",
+        "ids[0] - 1",
+        "select",
+        "sequence",
+        "table",
+    },
+    "warehouse.store.upsert": {
+        "', '.join(keys)",
+        "', '.join((f'new.{k}' for k in keys))",
+        "match",
+        "names",
+        "select",
+        "source",
+        "table",
+    },
     "warehouse.queries.alerts": {
         "', '.join(ATTEMPT_COLUMNS)",
         "', '.join(NOTICE_COLUMNS)",
@@ -232,7 +254,6 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.gate.store": {
         "COLUMNS",  # fixed column names
-        "COLUMNS.removeprefix('id, ')",
     },
     "warehouse.config.file_rows": {
         "table",  # FileTable: a Literal of the two file-sourced tables
@@ -255,9 +276,10 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.gpu.metric_points": {
         "', '.join(_PASSTHROUGH)",
+        "', '.join(_POINT_COLUMNS)",
+        "_POINT_ROWS",  # the fixed SELECT the file and the lake forms share
     },
     "warehouse.gpu.prices": {
-        "', '.join(['?'] * (len(_COLUMNS) + 2))",
         "', '.join(_COLUMNS)",
     },
     "warehouse.queries.gpu": {
@@ -284,10 +306,11 @@ REVIEWED: dict[str, set[str]] = {
         "active",
         "scope.where('tenant_id')",
     },
-    "warehouse.incidents.outbox": {
-        "', '.join(_NOTICE_TYPES)",
-    },
     "warehouse.outcomes.extraction": {
+        "', '.join(_LINK_COLUMNS)",
+        "', '.join(_OUTCOME_COLUMNS)",
+        "_LINK_ROWS",  # fixed SELECTs the file and the lake forms share
+        "_OUTCOME_ROWS",
         "COUNT_ATTRIBUTE",
         "FEATURE_ATTRIBUTE",
         "ID_ATTRIBUTE",
@@ -328,6 +351,7 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.outcomes.records": {
         "', '.join(_STORED)",
+        "_ROWS",  # the fixed SELECT the file and the lake forms share
     },
     "warehouse.queries.prices": {
         "scope.where('m.tenant_id')",
@@ -336,12 +360,13 @@ REVIEWED: dict[str, set[str]] = {
         "', '.join(_OVERRIDE_COLUMNS)",
     },
     "warehouse.pricing.keys": {
-        "', '.join(['?'] * (len(_PERIOD_COLUMNS) + 3))",
         "', '.join(_PERIOD_COLUMNS)",
     },
     "warehouse.pricing.calls": {
         "COST_PARTS",  # fixed SQL text
         "PERIOD_HOLDS_CALL",  # fixed SQL text
+        "_COST_COLUMNS",  # a fixed column list
+        "_NEW_VALUES",  # excluded.<each of those columns>
         "TARGET_COLUMNS",
     },
     "warehouse.rollups.job": {
@@ -360,7 +385,6 @@ REVIEWED: dict[str, set[str]] = {
     },
     "warehouse.detection.signals": {
         "', '.join(_COLUMNS)",
-        "', '.join(_TYPES)",
         "values",
     },
     "warehouse.detection.explain": {

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from warehouse.store.numbering import insert_numbered_select
 from warehouse.store.staging import MONEY_TEXT, staged
 
 Kind = Literal["spend_anomaly", "runaway_session", "budget", "reconciliation_gap"]
@@ -77,9 +78,12 @@ def record_signals(cursor: duckdb.DuckDBPyConnection, signals: Iterable[Signal])
             for column in _TYPES
         )
         with staged(cursor, "staged_signals", _TYPES, rows):
-            cursor.execute(
-                f"INSERT INTO alert_signals ({', '.join(_TYPES)}) SELECT {values}"
-                " FROM staged_signals"
+            insert_numbered_select(
+                cursor,
+                "alert_signals",
+                tuple(_TYPES),
+                f"SELECT {values} FROM staged_signals",
+                len(rows),
             )
     return len(rows)
 

@@ -12,15 +12,17 @@ from warehouse.core.clock import naive_utc, utc
 from warehouse.core.errors import NotFound
 from warehouse.core.rows import fetch_dicts
 from warehouse.gate.run import Run, run_from_json
+from warehouse.store.numbering import insert_numbered
 
 COLUMNS = "id, label, commit, branch, recorded_at, received_at, repetitions, calls"
 
 
 def save_run(cursor: duckdb.DuckDBPyConnection, run: Run, now: dt.datetime) -> int:
-    row = cursor.execute(
-        f"INSERT INTO gate_runs ({COLUMNS.removeprefix('id, ')}, document) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [
+    (new_id,) = insert_numbered(
+        cursor,
+        "gate_runs",
+        (*COLUMNS.removeprefix("id, ").split(", "), "document"),
+        [[
             run.label,
             run.commit,
             run.branch,
@@ -29,10 +31,9 @@ def save_run(cursor: duckdb.DuckDBPyConnection, run: Run, now: dt.datetime) -> i
             run.repetitions,
             len(run.calls),
             json.dumps(run.to_json()),
-        ],
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+        ]],
+    )  # fmt: skip
+    return new_id
 
 
 def list_runs(

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 import duckdb
 import orjson
 
+from warehouse.store.upsert import replace_into
+
 MATCH_RULES = ("deployment", "server_address", "model")
 DEFAULT_DEPLOYMENT_KEYS = ("spendscope.deployment", "k8s.deployment.name", "deployment")
 DEFAULT_MAX_SAMPLE_GAP_SECONDS = 120.0
@@ -64,4 +66,7 @@ def get_value(cursor: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def set_value(cursor: duckdb.DuckDBPyConnection, name: str, value: str) -> None:
-    cursor.execute("INSERT OR REPLACE INTO gpu_config (name, value) VALUES (?, ?)", [name, value])
+    cursor.execute(
+        replace_into("gpu_config", ("name",), "SELECT ?::VARCHAR AS name, ?::VARCHAR"),
+        [name, value],
+    )

@@ -13,7 +13,9 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from warehouse.store.numbering import on_lake
 from warehouse.store.staging import registered
+from warehouse.store.upsert import insert_new
 
 _PASSTHROUGH = (
     "stream_id", "time_unix_nano", "metric", "signal", "kind", "cumulative", "value", "count",
@@ -21,16 +23,19 @@ _PASSTHROUGH = (
     "token_type", "attributes",
 )  # fmt: skip
 
-INSERT_POINTS = f"""
-INSERT OR IGNORE INTO metric_points (
-    {", ".join(_PASSTHROUGH)}, time, start_time, batch_id, received_at
-)
+_POINT_COLUMNS = (*_PASSTHROUGH, "time", "start_time", "batch_id", "received_at")
+_POINT_ROWS = f"""
 SELECT {", ".join(_PASSTHROUGH)},
        make_timestamp(time_unix_nano // 1000),
        CASE WHEN start_unix_nano > 0 THEN make_timestamp(start_unix_nano // 1000) END,
        $batch_id, $received_at
 FROM incoming_points
 """
+INSERT_POINTS = f"INSERT OR IGNORE INTO metric_points ({', '.join(_POINT_COLUMNS)}) {_POINT_ROWS}"
+# On a lake (no key to ignore on): warehouse.store.upsert.
+LAKE_INSERT_POINTS = insert_new(
+    "metric_points", ("stream_id", "time_unix_nano"), _POINT_COLUMNS, _POINT_ROWS
+)
 
 
 def last_metric_batch(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -48,7 +53,7 @@ def insert_metric_points(
     the transaction."""
     with registered(cursor, "incoming_points", points):
         row = cursor.execute(
-            INSERT_POINTS,
+            LAKE_INSERT_POINTS if on_lake(cursor) else INSERT_POINTS,
             {"batch_id": batch_id, "received_at": received_at.replace(tzinfo=None)},
         ).fetchone()
     return int(row[0]) if row else 0

@@ -47,6 +47,7 @@ from warehouse.config.price_file import (
 from warehouse.core.clock import naive_utc
 from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.pricebook import SINCE_ALWAYS
+from warehouse.store.numbering import insert_numbered
 
 SCOPES = ("deployment", "node_pool", "gpu_model")  # precedence, highest first
 PRICINGS = ("on_demand", "reserved", "owned")
@@ -165,13 +166,13 @@ _COLUMNS = (
 def add_gpu_price(
     cursor: duckdb.DuckDBPyConnection, price: GpuPrice, source: str, now: dt.datetime
 ) -> int:
-    row = cursor.execute(
-        f"INSERT INTO gpu_prices ({', '.join(_COLUMNS)}, source, created_at) "
-        f"VALUES ({', '.join(['?'] * (len(_COLUMNS) + 2))}) RETURNING id",
-        [*price.identity(), source, naive_utc(now)],
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    (new_id,) = insert_numbered(
+        cursor,
+        "gpu_prices",
+        (*_COLUMNS, "source", "created_at"),
+        [[*price.identity(), source, naive_utc(now)]],
+    )
+    return new_id
 
 
 def sync_file_gpu_prices(

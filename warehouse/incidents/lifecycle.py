@@ -41,6 +41,7 @@ from warehouse.incidents import grouping
 from warehouse.incidents.mutes import Mute, all_mutes
 from warehouse.incidents.outbox import Event, Notice, add_notices
 from warehouse.incidents.policy import AlertPolicy, load_policy, severity_rank
+from warehouse.store.numbering import next_values
 from warehouse.store.scope import TenantScope
 from warehouse.store.staging import MONEY_TEXT, staged
 from warehouse.store.transaction import transaction
@@ -337,10 +338,7 @@ def save(
 
 
 def _new_ids(cursor: duckdb.DuckDBPyConnection, count: int) -> list[int]:
-    rows = cursor.execute(
-        "SELECT nextval('alert_incidents_id_seq') FROM range(?)", [count]
-    ).fetchall()
-    return sorted(int(row[0]) for row in rows)
+    return next_values(cursor, "alert_incidents_id_seq", count)
 
 
 class _Book:

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.store.numbering import insert_numbered
 from warehouse.store.scope import TenantScope
 
 _COLUMNS = ("id", "series", "tenant_id", "created_at", "until", "reason")
@@ -46,12 +47,14 @@ def add_mute(
     reason: str | None,
     now: dt.datetime,
 ) -> Mute:
+    (new_id,) = insert_numbered(
+        cursor,
+        "alert_mutes",
+        ("series", "tenant_id", "created_at", "until", "reason"),
+        [[series, tenant_id, now.replace(tzinfo=None), until.replace(tzinfo=None), reason]],
+    )
     row = cursor.execute(
-        f"""
-        INSERT INTO alert_mutes (series, tenant_id, created_at, until, reason)
-        VALUES (?, ?, ?, ?, ?) RETURNING {", ".join(_COLUMNS)}
-        """,
-        [series, tenant_id, now.replace(tzinfo=None), until.replace(tzinfo=None), reason],
+        f"SELECT {', '.join(_COLUMNS)} FROM alert_mutes WHERE id = ?", [new_id]
     ).fetchone()
     assert row is not None
     return Mute(*row)
@@ -80,10 +83,10 @@ def mutes(
 def delete_mute(cursor: duckdb.DuckDBPyConnection, mute_id: int, scope: TenantScope) -> bool:
     """Remove a mute the scope may see; False when there is none."""
     row = cursor.execute(
-        f"DELETE FROM alert_mutes WHERE id = $id AND {scope.where('tenant_id')} RETURNING id",
+        f"DELETE FROM alert_mutes WHERE id = $id AND {scope.where('tenant_id')}",
         {"id": mute_id, **scope.params()},
     ).fetchone()
-    return row is not None
+    return bool(row and row[0])  # the count of rows deleted
 
 
 def all_mutes(cursor: duckdb.DuckDBPyConnection, since: dt.datetime) -> list[Mute]:

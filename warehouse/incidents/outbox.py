@@ -20,6 +20,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from warehouse.store.numbering import insert_numbered, insert_numbered_select
 from warehouse.store.staging import staged
 from warehouse.store.transaction import transaction
 
@@ -68,9 +69,12 @@ def add_notices(
     ]  # fmt: skip
     if rows:
         with staged(cursor, "staged_notices", _NOTICE_TYPES, rows):
-            cursor.execute(
-                f"INSERT INTO alert_outbox ({', '.join(_NOTICE_TYPES)})"
-                f" SELECT * FROM staged_notices"
+            insert_numbered_select(
+                cursor,
+                "alert_outbox",
+                tuple(_NOTICE_TYPES),
+                "SELECT * FROM staged_notices",
+                len(rows),
             )
     return len(rows)
 
@@ -115,6 +119,23 @@ def due(
     ]  # fmt: skip
 
 
+def claim(cursor: duckdb.DuckDBPyConnection, item: OutboxItem, now: dt.datetime) -> bool:
+    """Take `item` for one attempt, committed before it is sent: False when it is no longer
+    the pending row `due` read (sent or moved on meanwhile) or another node claimed it at
+    the same moment (on a lake, the second of two updates of the row fails to commit). Two
+    job-runner nodes that overlap at a change of leader so never both send a notice."""
+    try:
+        with transaction(cursor):
+            row = cursor.execute(
+                "UPDATE alert_outbox SET last_attempt_at = ? "
+                "WHERE id = ? AND status = 'pending' AND attempts = ?",
+                [now.replace(tzinfo=None), item.id, item.attempts],
+            ).fetchone()
+    except duckdb.TransactionException:
+        return False
+    return bool(row and row[0])
+
+
 @dataclass(frozen=True)
 class Attempt:
     started_at: dt.datetime
@@ -131,16 +152,15 @@ def record_attempt(cursor: duckdb.DuckDBPyConnection, item: OutboxItem, attempt:
     retry_at = attempt.next_attempt_at.replace(tzinfo=None) if attempt.next_attempt_at else None
     status = {"sent": "sent", "failed": "failed", "retry": "pending"}[attempt.outcome]
     with transaction(cursor):
-        cursor.execute(
-            """
-            INSERT INTO alert_deliveries (outbox_id, incident_id, channel, attempt, started_at,
-                duration_ms, status_code, outcome, error, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
+        insert_numbered(
+            cursor,
+            "alert_deliveries",
+            ("outbox_id", "incident_id", "channel", "attempt", "started_at", "duration_ms",
+             "status_code", "outcome", "error", "next_attempt_at"),
+            [[
                 item.id, item.incident_id, item.channel, item.attempts + 1, started,
                 attempt.duration_ms, attempt.status_code, attempt.outcome, attempt.error, retry_at,
-            ],
+            ]],
         )  # fmt: skip
         cursor.execute(
             """

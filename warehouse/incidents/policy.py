@@ -18,6 +18,7 @@ from typing import Any, Literal
 import duckdb
 
 from warehouse.core.errors import InvalidRequest
+from warehouse.store.upsert import replace_into
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
@@ -126,11 +127,11 @@ class AlertPolicy:
 def store_policy(cursor: duckdb.DuckDBPyConnection, policy: AlertPolicy, now: dt.datetime) -> None:
     """Make `policy` the one the lifecycle job applies from its next run."""
     cursor.execute(
-        """
-        INSERT INTO alert_policy (name, policy, updated_at) VALUES (?, ?, ?)
-        ON CONFLICT (name) DO UPDATE SET policy = excluded.policy,
-                                         updated_at = excluded.updated_at
-        """,
+        replace_into(
+            "alert_policy",
+            ("name",),
+            "SELECT ?::VARCHAR AS name, ?::VARCHAR AS policy, ?::TIMESTAMP AS updated_at",
+        ),
         [NAME, json.dumps(policy.to_json(), sort_keys=True), now.replace(tzinfo=None)],
     )
 

@@ -132,14 +132,18 @@ def _record(
 ) -> None:
     cursor.execute(
         """
-        INSERT INTO job_state (name, watermark, last_run_at, last_rows, total_rows, runs,
-                               last_error)
-        VALUES ($name, $watermark, $now, $rows, $rows, 1, $error)
-        ON CONFLICT (name) DO UPDATE SET
-            watermark = excluded.watermark, last_run_at = excluded.last_run_at,
-            last_rows = excluded.last_rows,
-            total_rows = job_state.total_rows + excluded.last_rows,
-            runs = job_state.runs + 1, last_error = excluded.last_error
+        MERGE INTO job_state USING (
+            SELECT $name AS name, $watermark::BIGINT AS watermark, $now AS last_run_at,
+                   $rows::BIGINT AS last_rows, $error AS last_error
+        ) AS new ON job_state.name = new.name
+        WHEN MATCHED THEN UPDATE SET
+            watermark = new.watermark, last_run_at = new.last_run_at,
+            last_rows = new.last_rows, total_rows = job_state.total_rows + new.last_rows,
+            runs = job_state.runs + 1, last_error = new.last_error
+        WHEN NOT MATCHED THEN INSERT (name, watermark, last_run_at, last_rows, total_rows,
+                                      runs, last_error)
+            VALUES (new.name, new.watermark, new.last_run_at, new.last_rows, new.last_rows, 1,
+                    new.last_error)
         """,
         {
             "name": name,

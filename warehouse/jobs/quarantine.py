@@ -30,6 +30,7 @@ import duckdb
 
 from warehouse.core.rows import fetch_dicts
 from warehouse.store.database import Database
+from warehouse.store.upsert import replace_into
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,16 @@ def plan(cursor: duckdb.DuckDBPyConnection, name: str, low: int, upper: int, aft
 def begin(cursor: duckdb.DuckDBPyConnection, name: str, attempt: Attempt) -> None:
     """Count the attempt as a failure until it succeeds; commits on its own."""
     cursor.execute(
-        """
-        INSERT OR REPLACE INTO job_attempts (name, low, high, suspect_high, failures, last_error)
-        VALUES ($name, $low, $high, $suspect_high, $failures,
-                (SELECT last_error FROM job_attempts WHERE name = $name AND low = $low))
-        """,
+        replace_into(
+            "job_attempts",
+            ("name",),
+            """
+            SELECT $name AS name, $low::BIGINT AS low, $high::BIGINT AS high,
+                   $suspect_high::BIGINT AS suspect_high, $failures::BIGINT AS failures,
+                   (SELECT last_error FROM job_attempts WHERE name = $name AND low = $low)
+                       AS last_error
+            """,
+        ),
         {
             "name": name,
             "low": attempt.low,
@@ -144,10 +150,12 @@ def quarantine(
     """In the caller's transaction (which also moves the watermark past the range)."""
     error = attempt.previous[4] if attempt.previous is not None else None
     cursor.execute(
-        """
-        INSERT OR REPLACE INTO job_quarantine (name, low, high, failures, error, quarantined_at)
-        VALUES (?, ?, ?, ?, ?, ?)
-        """,
+        replace_into(
+            "job_quarantine",
+            ("name", "low"),
+            "SELECT ?::VARCHAR AS name, ?::BIGINT AS low, ?::BIGINT AS high, "
+            "?::BIGINT AS failures, ?::VARCHAR AS error, ?::TIMESTAMP AS quarantined_at",
+        ),
         [
             name,
             attempt.low,
@@ -210,9 +218,11 @@ def readiness_warnings(database: Database) -> list[str]:
 def take(cursor: duckdb.DuckDBPyConnection, name: str, low: int) -> tuple[int, int] | None:
     """In the caller's transaction: remove a quarantined range to run it again; its
     (low, high], or None when there is no such range."""
+    # (No DELETE ... RETURNING: a lake has none.)
     row = cursor.execute(
-        "DELETE FROM job_quarantine WHERE name = ? AND low = ? RETURNING low, high", [name, low]
+        "SELECT low, high FROM job_quarantine WHERE name = ? AND low = ?", [name, low]
     ).fetchone()
+    cursor.execute("DELETE FROM job_quarantine WHERE name = ? AND low = ?", [name, low])
     return (int(row[0]), int(row[1])) if row else None
 
 

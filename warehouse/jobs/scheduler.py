@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import duckdb
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,10 +29,14 @@ class JobScheduler:
         intervals: Mapping[str, float] | None = None,
         *,
         quarantine_after: int = QUARANTINE_AFTER_FAILURES,
+        leads: Callable[[], bool] = lambda: True,
     ) -> None:
         """Every job runs every `interval_seconds`, but those named in `intervals`; a range
-        a job fails on `quarantine_after` times in a row is narrowed down and quarantined."""
+        a job fails on `quarantine_after` times in a row is narrowed down and quarantined.
+        A run starts only while `leads()` (this node runs the jobs of a lake:
+        `warehouse.store.leadership`); on the embedded file it always does."""
         self._database = database
+        self._leads = leads
         self._interval = interval_seconds
         self._intervals = dict(intervals or {})
         self._quarantine_after = quarantine_after
@@ -90,6 +94,8 @@ class JobScheduler:
         (an API write, e.g. acknowledging the incident the alert job was updating) is
         rolled back and run again, up to CONFLICT_RETRIES times: a conflict is expected
         under DuckDB's optimistic concurrency, not a failure worth a traceback."""
+        if not self._leads():
+            return 0
         cursor = self._database.cursor()
         with self._lock:
             if self._stopping.is_set():

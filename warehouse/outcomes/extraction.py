@@ -41,6 +41,8 @@ from warehouse.outcomes.records import (
     SUCCESS_ATTRIBUTE,
     sequence_outcomes,
 )
+from warehouse.store.numbering import on_lake
+from warehouse.store.upsert import insert_new
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +176,12 @@ OUTCOME_ID = f"""left(sha256(CASE
         ELSE 'span_attribute:' || {_TRACE_HEX} || ':' || {_SPAN_HEX}
     END), 32)"""
 
-INSERT_OUTCOMES = f"""
-INSERT OR IGNORE INTO outcomes (
-    outcome_id, source, name, count, success, occurred_at, received_at, trace_id, span_id,
-    session_id, business_key, feature, tenant_id, client_id, attributes
-)
+_OUTCOME_COLUMNS = (
+    "outcome_id", "source", "name", "count", "success", "occurred_at", "received_at",
+    "trace_id", "span_id", "session_id", "business_key", "feature", "tenant_id", "client_id",
+    "attributes",
+)  # fmt: skip
+_OUTCOME_ROWS = f"""
 SELECT {OUTCOME_ID}, source, name,
        CASE WHEN count_type IS NULL THEN 1 ELSE count_value::BIGINT END,
        CASE WHEN success_type IS NULL THEN NULL
@@ -190,11 +193,14 @@ SELECT {OUTCOME_ID}, source, name,
 FROM outcome_candidates
 WHERE problem IS NULL
 """
+INSERT_OUTCOMES = f"INSERT OR IGNORE INTO outcomes ({', '.join(_OUTCOME_COLUMNS)}) {_OUTCOME_ROWS}"
+# On a lake (no key to ignore on): warehouse.store.upsert.
+LAKE_INSERT_OUTCOMES = insert_new("outcomes", ("outcome_id",), _OUTCOME_COLUMNS, _OUTCOME_ROWS)
 
-INSERT_KEY_LINKS = f"""
-INSERT OR IGNORE INTO outcome_key_links (
-    business_key, trace_id, span_id, session_id, feature, tenant_id, linked_at
-)
+_LINK_COLUMNS = (
+    "business_key", "trace_id", "span_id", "session_id", "feature", "tenant_id", "linked_at",
+)  # fmt: skip
+_LINK_ROWS = f"""
 SELECT json_extract_string(attributes, {_path(KEY_ATTRIBUTE)}), trace_id, span_id, session_id,
        feature, tenant_id, start_time
 FROM spans
@@ -204,6 +210,12 @@ WHERE batch_id > $low AND batch_id <= $high
   AND length(json_extract_string(attributes, {_path(KEY_ATTRIBUTE)}))
       BETWEEN 1 AND {MAX_KEY_CHARS}
 """
+INSERT_KEY_LINKS = (
+    f"INSERT OR IGNORE INTO outcome_key_links ({', '.join(_LINK_COLUMNS)}) {_LINK_ROWS}"
+)
+LAKE_INSERT_KEY_LINKS = insert_new(
+    "outcome_key_links", ("business_key", "trace_id", "span_id"), _LINK_COLUMNS, _LINK_ROWS
+)
 
 PROBLEMS = """
 SELECT count(*), any_value(problem), any_value(lower(hex(trace_id)))
@@ -221,12 +233,13 @@ def extract_outcomes(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> 
         return 0
     params = {"low": low, "high": high}
     slices = cursor.execute(SLICES, params | {"slice_bytes": SLICE_BYTES}).fetchall()
+    lake = on_lake(cursor)
     inserted = skipped = 0
     example: tuple[str, str] | None = None
     for first, last in slices:
         cursor.execute(CANDIDATES, params | {"first": first, "last": last})
         try:
-            row = cursor.execute(INSERT_OUTCOMES).fetchone()
+            row = cursor.execute(LAKE_INSERT_OUTCOMES if lake else INSERT_OUTCOMES).fetchone()
             inserted += int(row[0]) if row else 0
             problems = cursor.execute(PROBLEMS).fetchone()
         finally:
@@ -234,7 +247,7 @@ def extract_outcomes(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> 
         if problems and problems[0]:
             skipped += problems[0]
             example = example or (problems[2], problems[1])
-    cursor.execute(INSERT_KEY_LINKS, params)
+    cursor.execute(LAKE_INSERT_KEY_LINKS if lake else INSERT_KEY_LINKS, params)
     if example is not None:
         log.warning(
             "skipped %d invalid outcomes in span batches (%d, %d], e.g. in trace %s: %s",

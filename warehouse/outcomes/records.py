@@ -33,7 +33,9 @@ import pyarrow as pa
 
 from warehouse.core.clock import naive_utc
 from warehouse.core.errors import InvalidRequest
+from warehouse.store.numbering import on_lake
 from warehouse.store.staging import registered
+from warehouse.store.upsert import insert_new
 
 OUTCOME_EVENT = "spendscope.outcome"
 NAME_ATTRIBUTE = "spendscope.outcome.name"
@@ -247,12 +249,22 @@ _STORED = (
     "business_key", "feature", "tenant_id", "client_id", "attributes",
 )  # fmt: skip
 
-INSERT_OUTCOMES = f"""
-INSERT OR IGNORE INTO outcomes ({", ".join(_STORED)}, occurred_at, received_at)
+_ROWS = f"""
 SELECT {", ".join(_STORED)}, make_timestamp(occurred_ns // 1000), $received_at
 FROM incoming_outcomes
+"""
+INSERT_OUTCOMES = f"""
+INSERT OR IGNORE INTO outcomes ({", ".join(_STORED)}, occurred_at, received_at) {_ROWS}
 RETURNING outcome_id
 """
+# On a lake (no key to ignore on, no RETURNING): the new ids first, then the insert.
+LAKE_NEW_IDS = """
+SELECT DISTINCT outcome_id FROM incoming_outcomes i
+WHERE NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.outcome_id = i.outcome_id)
+"""
+LAKE_INSERT_OUTCOMES = insert_new(
+    "outcomes", ("outcome_id",), (*_STORED, "occurred_at", "received_at"), _ROWS
+)
 
 # Numbers the committed rows that have no `seq` yet, oldest first. Only the sequencer runs it.
 SEQUENCE_OUTCOMES = """
@@ -277,8 +289,13 @@ def insert_outcomes(
     """
     if rows.num_rows == 0:
         return set()
+    params = {"received_at": naive_utc(received_at)}
     with registered(cursor, "incoming_outcomes", rows):
-        new = cursor.execute(INSERT_OUTCOMES, {"received_at": naive_utc(received_at)}).fetchall()
+        if on_lake(cursor):
+            new = cursor.execute(LAKE_NEW_IDS).fetchall()
+            cursor.execute(LAKE_INSERT_OUTCOMES, params)
+        else:
+            new = cursor.execute(INSERT_OUTCOMES, params).fetchall()
     return {row[0] for row in new}
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.store.numbering import next_values
+
 log = logging.getLogger(__name__)
 
 # A model call's price key, from its span `s`.
@@ -55,13 +57,17 @@ PERIOD_HOLDS_CALL = """
 """
 
 # Prices the calls in the temp table `targets` (TARGET_COLUMNS); upserts only what changes.
-PRICE_CALLS = f"""
-INSERT INTO call_costs (
+_COST_COLUMNS = """
     trace_id, span_id, start_time, provider, model, priced, unpriced_reason, cost_usd,
     input_cost_usd, cache_read_cost_usd, cache_write_cost_usd, output_cost_usd,
     request_cost_usd, price_period_id, price_source, override_id, reported_cost_usd,
     attributed_batch_id, priced_seq, priced_at, cache_savings_usd, pricing_assumption
-)
+"""
+_NEW_VALUES = ", ".join(f"excluded.{column.strip()}" for column in _COST_COLUMNS.split(","))
+# A MERGE on the key (one statement for the file and the lake, which has no key to conflict
+# on: `warehouse.store.upsert`); the priced rows are `excluded`, as in an ON CONFLICT.
+PRICE_CALLS = f"""
+MERGE INTO call_costs USING (
 WITH matched AS (
     SELECT c.*, p.id AS period_id, p.source, p.override_id, p.input_mtok,
            p.tier_assumption,
@@ -107,7 +113,21 @@ SELECT trace_id, span_id, start_time, provider, model,
                         CASE WHEN ttl_unknown THEN 'cache_ttl_unknown' END,
                         CASE WHEN audio_unknown THEN 'audio_not_reported' END), '')
 FROM matched
-ON CONFLICT (trace_id, span_id) DO UPDATE SET
+) AS excluded({_COST_COLUMNS})
+ON call_costs.trace_id = excluded.trace_id AND call_costs.span_id = excluded.span_id
+WHEN NOT MATCHED THEN INSERT ({_COST_COLUMNS}) VALUES ({_NEW_VALUES})
+WHEN MATCHED AND (
+    call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
+    OR call_costs.cache_savings_usd IS DISTINCT FROM excluded.cache_savings_usd
+    OR call_costs.priced IS DISTINCT FROM excluded.priced
+    OR call_costs.attributed_batch_id IS DISTINCT FROM excluded.attributed_batch_id
+    OR call_costs.price_period_id IS DISTINCT FROM excluded.price_period_id
+    OR call_costs.price_source IS DISTINCT FROM excluded.price_source
+    OR call_costs.override_id IS DISTINCT FROM excluded.override_id
+    OR call_costs.unpriced_reason IS DISTINCT FROM excluded.unpriced_reason
+    OR call_costs.reported_cost_usd IS DISTINCT FROM excluded.reported_cost_usd
+    OR call_costs.pricing_assumption IS DISTINCT FROM excluded.pricing_assumption
+) THEN UPDATE SET
     start_time = excluded.start_time, provider = excluded.provider, model = excluded.model,
     priced = excluded.priced, unpriced_reason = excluded.unpriced_reason,
     cost_usd = excluded.cost_usd, input_cost_usd = excluded.input_cost_usd,
@@ -126,16 +146,6 @@ ON CONFLICT (trace_id, span_id) DO UPDATE SET
             OR call_costs.cache_savings_usd IS DISTINCT FROM excluded.cache_savings_usd
         THEN excluded.priced_seq ELSE call_costs.priced_seq END,
     priced_at = excluded.priced_at
-WHERE call_costs.cost_usd IS DISTINCT FROM excluded.cost_usd
-    OR call_costs.cache_savings_usd IS DISTINCT FROM excluded.cache_savings_usd
-    OR call_costs.priced IS DISTINCT FROM excluded.priced
-    OR call_costs.attributed_batch_id IS DISTINCT FROM excluded.attributed_batch_id
-    OR call_costs.price_period_id IS DISTINCT FROM excluded.price_period_id
-    OR call_costs.price_source IS DISTINCT FROM excluded.price_source
-    OR call_costs.override_id IS DISTINCT FROM excluded.override_id
-    OR call_costs.unpriced_reason IS DISTINCT FROM excluded.unpriced_reason
-    OR call_costs.reported_cost_usd IS DISTINCT FROM excluded.reported_cost_usd
-    OR call_costs.pricing_assumption IS DISTINCT FROM excluded.pricing_assumption
 """
 
 # A model call to price: its key, usage and attribution batch. Periods never overlap (by
@@ -211,9 +221,7 @@ class RepriceResult:
 
 def next_seq(cursor: duckdb.DuckDBPyConnection) -> int:
     """The `priced_seq` of this pricing transaction."""
-    row = cursor.execute("SELECT nextval('call_costs_priced_seq')").fetchone()
-    assert row is not None
-    return int(row[0])
+    return next_values(cursor, "call_costs_priced_seq")[0]
 
 
 def stage_fresh(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> bool:

@@ -23,6 +23,7 @@ from warehouse.core.clock import naive_utc, utc
 from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.catalog import BUNDLED, Catalog, default_catalog
 from warehouse.pricing.catalog_file import CatalogData, CatalogFileError, parse_catalog
+from warehouse.store.numbering import insert_numbered
 from warehouse.store.transaction import transaction
 
 log = logging.getLogger(__name__)
@@ -103,21 +104,32 @@ def store_catalog(
     cursor.execute(
         "UPDATE price_catalogs SET retired_at = ? WHERE accepted AND retired_at IS NULL", [now]
     )
-    cursor.execute(
-        """
-        INSERT INTO price_catalogs (source, location, accepted, sha256, modified_at,
-            providers, models, data, loaded_at)
-        VALUES (?, ?, TRUE, ?, ?, ?, ?, ?, ?)
-        """,
+    insert_numbered(
+        cursor,
+        "price_catalogs",
+        (
+            "source",
+            "location",
+            "accepted",
+            "sha256",
+            "modified_at",
+            "providers",
+            "models",
+            "data",
+            "loaded_at",
+        ),
         [
-            source,
-            location,
-            data.sha256,
-            None if modified_at is None else naive_utc(modified_at),
-            len(data.providers),
-            data.models,
-            data.text,
-            now,
+            [
+                source,
+                location,
+                True,
+                data.sha256,
+                None if modified_at is None else naive_utc(modified_at),
+                len(data.providers),
+                data.models,
+                data.text,
+                now,
+            ]
         ],
     )
     _PARSED.put(data.sha256, data.catalog())
@@ -153,19 +165,22 @@ def record_rejection(
     now: dt.datetime,
 ) -> None:
     """Remember why a catalog file was refused; the catalog in force is not touched."""
-    cursor.execute(
-        "INSERT INTO price_catalogs (source, location, accepted, error, loaded_at) "
-        "VALUES (?, ?, FALSE, ?, ?)",
-        [source, location, "\n".join(errors), naive_utc(now)],
+    insert_numbered(
+        cursor,
+        "price_catalogs",
+        ("source", "location", "accepted", "error", "loaded_at"),
+        [[source, location, False, "\n".join(errors), naive_utc(now)]],
     )
 
 
 def use_bundled(cursor: duckdb.DuckDBPyConnection, now: dt.datetime) -> bool:
     """Put the bundled catalog back in force (no catalog setting). False when it was."""
     rows = cursor.execute(
-        "UPDATE price_catalogs SET retired_at = ? WHERE retired_at IS NULL RETURNING accepted",
-        [naive_utc(now)],
-    ).fetchall()
+        "SELECT accepted FROM price_catalogs WHERE retired_at IS NULL"
+    ).fetchall()  # (not UPDATE ... RETURNING: a lake has none)
+    cursor.execute(
+        "UPDATE price_catalogs SET retired_at = ? WHERE retired_at IS NULL", [naive_utc(now)]
+    )
     return any(accepted for (accepted,) in rows)
 
 

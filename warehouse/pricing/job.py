@@ -64,6 +64,7 @@ from warehouse.pricing.catalog import Catalog
 from warehouse.pricing.catalog_store import catalog_in_force
 from warehouse.pricing.keys import refresh_book, resolve_key
 from warehouse.pricing.pricebook import Override, OverrideTier, PriceBook
+from warehouse.store.numbering import insert_numbered
 
 NAME = "pricing"
 
@@ -182,44 +183,46 @@ def price(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
 # ---- overrides --------------------------------------------------------------------------
 
 
+_INSERTED_OVERRIDE_COLUMNS = (
+    "provider", "model_pattern", "match_kind", "input_mtok", "cache_read_mtok",
+    "cache_write_mtok", "output_mtok", "reasoning_mtok", "effective_from", "source", "note",
+    "created_at", "effective_until", "tiers",
+)  # fmt: skip
+
+
 def add_override(
     cursor: duckdb.DuckDBPyConnection, override: Override, source: str, now: dt.datetime
 ) -> int:
     """Store an override; the next pricing run re-prices what it affects. Returns its id."""
-    row = cursor.execute(
-        """
-        INSERT INTO price_overrides (provider, model_pattern, match_kind, input_mtok,
-            cache_read_mtok, cache_write_mtok, output_mtok, reasoning_mtok, effective_from,
-            source, note, created_at, effective_until, tiers)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        RETURNING id
-        """,
+    (new_id,) = insert_numbered(
+        cursor,
+        "price_overrides",
+        _INSERTED_OVERRIDE_COLUMNS,
         [
-            override.provider,
-            override.model_pattern,
-            override.match_kind,
-            override.input_mtok,
-            override.cache_read_mtok,
-            override.cache_write_mtok,
-            override.output_mtok,
-            override.reasoning_mtok,
-            override.effective_from,
-            source,
-            override.note,
-            naive_utc(now),
-            override.effective_until,
-            tiers_json(override.tiers),
+            [
+                override.provider,
+                override.model_pattern,
+                override.match_kind,
+                override.input_mtok,
+                override.cache_read_mtok,
+                override.cache_write_mtok,
+                override.output_mtok,
+                override.reasoning_mtok,
+                override.effective_from,
+                source,
+                override.note,
+                naive_utc(now),
+                override.effective_until,
+                tiers_json(override.tiers),
+            ]
         ],
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    )
+    return new_id
 
 
 def delete_override(cursor: duckdb.DuckDBPyConnection, override_id: int) -> bool:
-    row = cursor.execute(
-        "DELETE FROM price_overrides WHERE id = ? RETURNING id", [override_id]
-    ).fetchone()
-    return row is not None
+    row = cursor.execute("DELETE FROM price_overrides WHERE id = ?", [override_id]).fetchone()
+    return bool(row and row[0])  # the count of rows deleted
 
 
 def sync_file_overrides(

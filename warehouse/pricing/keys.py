@@ -18,6 +18,8 @@ from warehouse.core.rows import fetch_dicts
 from warehouse.pricing.calls import queue_reprice
 from warehouse.pricing.periods import RATE_COLUMNS, Period, Rates, first_difference
 from warehouse.pricing.pricebook import PriceBook
+from warehouse.store.numbering import insert_numbered
+from warehouse.store.upsert import replace_into
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +91,8 @@ def _insert_periods(
         for p in periods
     ]
     if rows:
-        cursor.executemany(
-            f"INSERT INTO price_periods (provider, model, {', '.join(_PERIOD_COLUMNS)}, "
-            f"created_at) VALUES ({', '.join(['?'] * (len(_PERIOD_COLUMNS) + 3))})",
-            rows,
+        insert_numbered(
+            cursor, "price_periods", ("provider", "model", *_PERIOD_COLUMNS, "created_at"), rows
         )
 
 
@@ -120,11 +120,12 @@ def resolve_key(
         )
         _insert_periods(cursor, provider, model, periods, now)
     cursor.execute(
-        """
-        INSERT OR REPLACE INTO price_keys
-            (provider, model, catalog_provider, catalog_model, book_fingerprint, resolved_at)
-        VALUES (?, ?, ?, ?, ?, ?)
-        """,
+        replace_into(
+            "price_keys",
+            ("provider", "model"),
+            "SELECT ?::VARCHAR AS provider, ?::VARCHAR AS model, ?::VARCHAR, ?::VARCHAR, "
+            "?::VARCHAR, ?::TIMESTAMP",
+        ),
         [
             provider,
             model,

@@ -29,6 +29,7 @@ import logging
 import duckdb
 
 from warehouse.spans import layering
+from warehouse.store.upsert import replace_into
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,10 @@ def _first(column: str) -> str:
 
 # One row per call: a call outside any chain as it is; a chain's members collapse onto the
 # member that keys it.
-ATTRIBUTE_CALLS = f"""
-INSERT OR REPLACE INTO model_calls
+ATTRIBUTE_CALLS = replace_into(
+    "model_calls",
+    ("trace_id", "span_id"),
+    f"""
 SELECT trace_id, span_id, start_time, coalesce(feature, feature_default),
        {", ".join(DIMENSIONS[1:])}, $high
 FROM attribution_calls ANTI JOIN layers USING (trace_id, span_id)
@@ -110,15 +113,16 @@ SELECT trace_id, call_span_id,
        $high
 FROM attribution_calls JOIN layers USING (trace_id, span_id)
 GROUP BY trace_id, call_span_id
-"""
+""",
+)
 
 
 # Members written as calls of their own before their chain was known.
+# (Without RETURNING, which a lake's DELETE lacks: the delete's own count is the number.)
 WITHDRAW = """
 DELETE FROM model_calls m
 USING layers l
 WHERE m.trace_id = l.trace_id AND m.span_id = l.span_id AND l.span_id <> l.call_span_id
-RETURNING m.span_id
 """
 
 
@@ -132,12 +136,13 @@ def attribute(cursor: duckdb.DuckDBPyConnection, low: int, high: int) -> int:
     cursor.execute(RESOLVE_TRACES, {"low": low, "high": high})
     layering.find_layers(cursor)
     row = cursor.execute(ATTRIBUTE_CALLS, {"high": high}).fetchone()
-    withdrawn = cursor.execute(WITHDRAW).fetchall()
+    deleted = cursor.execute(WITHDRAW).fetchone()
+    withdrawn = int(deleted[0]) if deleted else 0
     # A failed step rolls back with its transaction, the temp tables included.
     cursor.execute("DROP TABLE attribution_calls; DROP TABLE layer_links; DROP TABLE layers")
     if withdrawn:
         log.info(
             "attribution: %d model calls merged into the layered call above or below them",
-            len(withdrawn),
+            withdrawn,
         )
     return int(row[0]) if row else 0

@@ -1,5 +1,9 @@
 """Writing decoded spans: one INSERT per group commit, idempotent on (trace_id, span_id);
-`conflicting_duplicates` finds the skipped spans whose content differs from the stored one."""
+`conflicting_duplicates` finds the skipped spans whose content differs from the stored one.
+
+On a lake (`warehouse.store.lake`) there is no key to skip duplicates on: every span is
+appended to the table `main.spans` and the readers see each (trace_id, span_id) once, as
+first committed, through the `spans` view."""
 
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ _PASSTHROUGH = (
     "pricing_assumption", "time_to_first_token_ms",
 )  # fmt: skip
 
-INSERT_SPANS = f"""
-INSERT OR IGNORE INTO spans (
+_INSERT = f"""
+INTO {{table}} (
     {", ".join(_PASSTHROUGH)},
     batch_id, received_at, start_time, end_time, duration_ms, reported_cost_usd
 )
@@ -36,6 +40,9 @@ SELECT
     reported_cost_usd::DECIMAL(20, 10)
 FROM incoming
 """
+INSERT_SPANS = "INSERT OR IGNORE " + _INSERT.format(table="spans")
+# The lake's table itself (`spans` is its deduplicating view there).
+APPEND_SPANS = "INSERT " + _INSERT.format(table="main.spans")
 
 
 def last_batch_id(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -48,15 +55,18 @@ def insert_spans(
     spans: pa.Table,
     batch_id: int,
     received_at: dt.datetime,
+    *,
+    lake: bool = False,
 ) -> int:
     """Insert the spans not already stored; returns how many were new.
 
     The caller owns the transaction. Duplicates, within the batch or against stored spans,
-    are skipped: a re-sent export adds nothing.
+    are skipped: a re-sent export adds nothing. On a `lake` all are appended (and counted):
+    the read view leaves the duplicates out.
     """
     with registered(cursor, "incoming", spans):
         row = cursor.execute(
-            INSERT_SPANS,
+            APPEND_SPANS if lake else INSERT_SPANS,
             {"batch_id": batch_id, "received_at": received_at.replace(tzinfo=None)},
         ).fetchone()
     return int(row[0]) if row else 0

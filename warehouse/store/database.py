@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 from sqlalchemy.exc import OperationalError
 
-from warehouse.store import migrate
+from warehouse.store import lake, migrate
+from warehouse.store.lake import LakeTarget
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,17 @@ def check_writable(directory: Path) -> None:
 
 
 class Database:
-    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        path: Path | None,
+        lake_target: LakeTarget | None = None,
+    ) -> None:
         self._connection = connection
         self._lock = threading.Lock()
         self.path = path
+        # Set when the warehouse is a lake (warehouse.store.lake) rather than a file.
+        self.lake = lake_target
 
     @classmethod
     def open(
@@ -73,11 +81,37 @@ class Database:
         connection.execute("SET TimeZone = 'UTC'")
         return cls(connection, path)
 
+    @classmethod
+    def open_lake(
+        cls,
+        target: LakeTarget,
+        *,
+        run_migrations: bool = True,
+        memory_limit_bytes: int | None = None,
+    ) -> Database:
+        """Migrate the lake `target` (one node at a time) and attach it; many processes may
+        hold the same lake open at once."""
+        if "://" not in target.data_path:
+            check_writable(Path(target.data_path))
+        try:
+            if run_migrations:
+                lake.upgrade(target)
+            connection = duckdb.connect(config=lake.connection_config(memory_limit_bytes))
+            lake.attach(connection, target)
+        except (duckdb.IOException, duckdb.ConnectionException, OperationalError) as exc:
+            raise lake.LakeUnavailable(f"the lake {target.url} cannot be opened: {exc}") from exc
+        lake.use_read_views(connection)
+        connection.execute("SET TimeZone = 'UTC'")
+        return cls(connection, None, target)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new connection to the same database instance, for one thread's use."""
         with self._lock:
             cursor = self._connection.cursor()
         cursor.execute("SET TimeZone = 'UTC'")
+        if self.lake is not None:
+            cursor.execute(f"USE {lake.CATALOG}")
+            lake.use_read_views(cursor)
         return cursor
 
     def close(self) -> None:

@@ -50,10 +50,13 @@ class Written:
 class SpanBatches:
     """Writes one ingest batch per transaction; each request's result is `Written`."""
 
-    def __init__(self, metrics: IngestMetrics, feed: LedgerFeed | None = None) -> None:
+    def __init__(
+        self, metrics: IngestMetrics, feed: LedgerFeed | None = None, *, lake: bool = False
+    ) -> None:
         self._metrics = metrics
         self._feed = feed
         self._book_read = -BOOK_SECONDS
+        self._lake = lake  # append only: the lake's readers deduplicate
         self._batch_id: int | None = None
         self._inserted = 0  # new spans of the transaction under way
         self._fresh: pa.Table | None = None  # those spans, for the ledger
@@ -63,7 +66,9 @@ class SpanBatches:
             self._batch_id = last_batch_id(cursor)
         self._batch_id += 1
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        self._inserted = insert_spans(cursor, table, self._batch_id, dt.datetime.now(dt.UTC))
+        self._inserted = insert_spans(
+            cursor, table, self._batch_id, dt.datetime.now(dt.UTC), lake=self._lake
+        )
         if self._feed is not None:
             self._for_ledger(cursor, table)
         results = [Written(t.num_rows) for t in tables]
@@ -149,10 +154,11 @@ class Writer(GroupCommitWriter[Written]):
     ) -> None:
         super().__init__(
             database,
-            SpanBatches(metrics, feed),
+            SpanBatches(metrics, feed, lake=database.lake is not None),
             name="span writer",
             max_queued_rows=max_queued_spans,
             max_commit_rows=max_commit_spans,
+            on_conflict_retry=metrics.commit_conflict_retries.inc,
         )
 
     @property
