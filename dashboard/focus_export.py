@@ -22,7 +22,7 @@ def render(api: ApiClient, filters: Filters) -> None:
     st.subheader("Export for FinOps tools (FOCUS 1.2)")
     st.caption(
         f"Every priced call of {filters.label.lower()}, one row per charge period x provider "
-        "x model x feature x SKU price, as a FOCUS 1.2 file any FOCUS-aware tool reads "
+        "x model x feature x tenant x SKU price, as a FOCUS 1.2 file any FOCUS-aware tool reads "
         "(docs/focus.md). The window is widened to whole days or hours; the file holds "
         "every tenant this token may read (the environment and tenant filters do not apply)."
     )
