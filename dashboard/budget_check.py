@@ -19,9 +19,14 @@ from dashboard.money import usd
 
 HIDDEN = "not shown"  # a figure the API hides from a tenant token (it spans tenants)
 NO_LIMITS = (
-    "No limit holds this call: add a `[budget_check]` section (`session_usd`, "
-    "`feature_session_usd`, `enforce`) to `detection.toml` in the data directory "
-    "(docs/budgets.md), then `POST /api/v1/budgets/reload` or restart the service."
+    "No limit holds this call. The limits are the `[budget_check]` section of "
+    "`detection.toml` in the data directory (`session_usd`, `feature_session_usd`, and the "
+    "budgets it `enforce`s; docs/budgets.md), then `POST /api/v1/budgets/reload` or restart "
+    "the service."
+)
+NOTHING_ENTERED = (
+    "No enforced total budget holds every call: enter a session id, a feature or a tenant "
+    "to see the limits that hold its calls."
 )
 NOT_READY = "The live ledger is not ready yet (the service is starting): try again in a moment."
 
@@ -75,10 +80,10 @@ def render(api: ApiClient) -> None:
             raise
         st.info(NOT_READY)
         return
-    _answer(answer)
+    _answer(answer, entered=bool(session or feature or tenant))
 
 
-def _answer(answer: dict[str, Any]) -> None:
+def _answer(answer: dict[str, Any], entered: bool) -> None:
     scopes = answer["scopes"]
     limited = [s for s in scopes if s["limit_usd"] is not None]
     session = next((s for s in scopes if s["scope"] == "session"), None)
@@ -107,7 +112,7 @@ def _answer(answer: dict[str, Any]) -> None:
     if scopes:
         st.dataframe([scope_row(s) for s in scopes], hide_index=True)
     if not limited:
-        st.info(NO_LIMITS)
+        st.info(NO_LIMITS if entered else NOTHING_ENTERED)
     if any(s["spend_usd"] is None for s in scopes):
         st.caption(
             f"*{HIDDEN}*: the limit spans tenants (a feature's or the total), so its spend "

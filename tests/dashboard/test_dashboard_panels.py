@@ -12,7 +12,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-from dashboard.budget_check import HIDDEN
+from dashboard.budget_check import HIDDEN, NOTHING_ENTERED
 from dashboard.money import usd
 from sample_data.harness.server import ServerProcess
 from tests.dashboard.test_dashboard import last_30_days, metric, run_page
@@ -56,7 +56,12 @@ def limits(app: AppTest) -> dict[str, dict[str, Any]]:
 def test_budget_check_panel_shows_the_live_deny_of_an_overrun_feature(
     stack: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = ask(run_page("anomalies", stack.http_url, monkeypatch, token=ADMIN), feature="search")
+    page = run_page("anomalies", stack.http_url, monkeypatch, token=ADMIN)
+    # Nothing entered: the demo enforces no total budget, so nothing holds every call.
+    assert check(stack)["scopes"] == []
+    assert metric(page, "Decision") == "allow"
+    assert any(NOTHING_ENTERED in i.value for i in page.info)
+    app = ask(page, feature="search")
     answer = check(stack, feature="search")
     assert answer["decision"] == "deny"  # the demo's live spike overran search-daily
     assert metric(app, "Decision") == "deny"
