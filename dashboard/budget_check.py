@@ -14,9 +14,11 @@ from typing import Any
 import streamlit as st
 
 from dashboard.api import ApiClient, ApiError, ApiForbidden
+from dashboard.filters import Filters
 from dashboard.moments import moment
 from dashboard.money import usd
 
+TOP = 10  # the costliest sessions offered to check
 HIDDEN = "not shown"  # a figure the API hides from a tenant token (it spans tenants)
 NO_LIMITS = (
     "No limit holds this call. The limits are the `[budget_check]` section of "
@@ -54,7 +56,40 @@ def scope_row(scope: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(api: ApiClient) -> None:
+def _pick(sessions: list[dict[str, Any]]) -> None:
+    """A session chosen from the list fills the three fields (before they are drawn)."""
+    chosen = st.session_state.get("check_pick")
+    if chosen is None:
+        return
+    picked = sessions[chosen]
+    st.session_state["check_session"] = picked["session_id"]
+    st.session_state["check_feature"] = picked["feature"] or ""
+    st.session_state["check_tenant"] = picked["tenant_id"] or ""
+
+
+def _costliest(api: ApiClient, filters: Filters) -> None:
+    """The window's costliest sessions (the warehouse's list; their check is live)."""
+    sessions = api.sessions(filters.start, filters.end, limit=TOP)
+    found = sessions["sessions"]
+    if not found:
+        return
+    st.selectbox(
+        f"Or check one of the {len(found)} costliest sessions of the window",
+        range(len(found)),
+        index=None,
+        format_func=lambda i: (
+            f"{found[i]['session_id']} (tenant {found[i]['tenant_id']}, feature "
+            f"{found[i]['feature']}, {usd(found[i]['cost_usd'])} in the window)"
+        ),
+        key="check_pick",
+        help="The warehouse's list of the window; the check itself is live. The live "
+        "ledger forgets a session idle for 7 days (docs/budgets.md).",
+        on_change=_pick,
+        args=(found,),
+    )
+
+
+def render(api: ApiClient, filters: Filters) -> None:
     st.subheader("Budget check, live")
     st.caption(
         "What `GET /api/v1/budget/check` answers now for a model call of this session, "
@@ -62,6 +97,7 @@ def render(api: ApiClient) -> None:
         "holds the call with its spend and what remains. Left empty, it lists the limits "
         "that hold every call (the enforced total budgets)."
     )
+    _costliest(api, filters)
     cols = st.columns(3)
     session = cols[0].text_input("Session id", key="check_session").strip()
     feature = cols[1].text_input("Feature", key="check_feature").strip()

@@ -57,7 +57,7 @@ def render(context: PageContext) -> None:
     else:
         st.success(f"**Nothing unusual found in this window.** {NO_FINDINGS}")
     _budgets(api.budgets()["budgets"])
-    budget_check.render(api)
+    budget_check.render(api, filters)
 
 
 def projected_impact(firing: list[dict[str, Any]]) -> Decimal:
