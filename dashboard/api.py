@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -56,6 +57,19 @@ class ApiForbidden(ApiUnauthorized):
     )
 
 
+@dataclass(frozen=True)
+class FocusFile:
+    """A FOCUS export as the API sent it (`GET /export/focus`)."""
+
+    content: bytes
+    file_name: str
+    media_type: str
+    rows: int
+    left_out_calls: int  # unpriced calls without a reported cost: not in the file
+    window_start: str
+    window_end: str
+
+
 class ApiClient:
     """GETs on `/api/v1`, with the bearer token when one is set."""
 
@@ -84,6 +98,10 @@ class ApiClient:
         return self._send("POST", path, json=dict(body or {}))
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = self._request(method, path, **kwargs).json()
+        return body
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.TransportError as exc:
@@ -92,8 +110,7 @@ class ApiClient:
         if status >= 400:
             error = {401: ApiUnauthorized, 403: ApiForbidden}.get(status, ApiError)
             raise error(f"{status} from {path}: {_detail(response)}", status)
-        body: dict[str, Any] = response.json()
-        return body
+        return response
 
     # The endpoints the pages read.
 
@@ -253,6 +270,42 @@ class ApiClient:
             **(filters or {}),
         }
         return self.get("/projections", params)
+
+    def budget_check(
+        self,
+        session_id: str | None = None,
+        feature: str | None = None,
+        tenant: str | None = None,
+    ) -> dict[str, Any]:
+        """The live allow / deny for a call of this session, feature and tenant (never
+        cached: the answer is the ledger's now). A tenant token omits `tenant`."""
+        asked = {"session_id": session_id, "feature": feature, "tenant": tenant}
+        params = {key: value for key, value in asked.items() if value}
+        return self._send("GET", "/budget/check", params=params)
+
+    def focus_export(
+        self, start: dt.datetime, end: dt.datetime, grain: str, file_format: str
+    ) -> FocusFile:
+        """The FOCUS 1.2 file of the window, as the API's bytes and headers."""
+        params = {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "grain": grain,
+            "format": file_format,
+        }
+        response = self._request("GET", "/export/focus", params=params)
+        headers = response.headers
+        disposition = headers.get("Content-Disposition", "")
+        name = disposition.split("filename=", 1)[-1].strip('"') or f"focus.{file_format}"
+        return FocusFile(
+            content=response.content,
+            file_name=name,
+            media_type=headers.get("Content-Type", "application/octet-stream"),
+            rows=int(headers.get("X-Spendscope-Rows", "0")),
+            left_out_calls=int(headers.get("X-Spendscope-Left-Out-Calls", "0")),
+            window_start=headers.get("X-Spendscope-Window-Start", ""),
+            window_end=headers.get("X-Spendscope-Window-End", ""),
+        )
 
     def reconciliation(self, start: dt.date, end: dt.date) -> dict[str, Any]:
         """The organisation's bills against spans: a tenant token gets `ApiForbidden`."""

@@ -1,6 +1,6 @@
 """Anomalies and budgets: what the detectors found (spend anomalies, runaway sessions,
-budgets crossing a threshold) with their explanation, and each budget's spend against its
-amount with the period-end forecast."""
+budgets crossing a threshold) with their explanation, each budget's spend against its
+amount with the period-end forecast, and the live budget check (`dashboard.budget_check`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import budget_check
 from dashboard.findings import NO_BUDGETS, budget_row, details_text, finding_row
 from dashboard.money import usd
 from dashboard.page import Page, PageContext
@@ -56,6 +57,7 @@ def render(context: PageContext) -> None:
     else:
         st.success(f"**Nothing unusual found in this window.** {NO_FINDINGS}")
     _budgets(api.budgets()["budgets"])
+    budget_check.render(api, filters)
 
 
 def projected_impact(firing: list[dict[str, Any]]) -> Decimal:

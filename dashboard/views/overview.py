@@ -1,5 +1,6 @@
 """Overview: spend today and this month, the month-end forecast, the trend, where the money
-goes (by feature and by model), the anomalies open now and the budgets."""
+goes (by feature and by model), the anomalies open now, the budgets, and the window as a
+FOCUS file to download (`dashboard.focus_export`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
+from dashboard import focus_export
 from dashboard.api import ApiClient
 from dashboard.charts import cost_axis, time_axis
 from dashboard.filters import Filters, next_hour
@@ -49,6 +51,7 @@ def render(context: PageContext) -> None:
         no_data("No model calls in this window yet.")
     _open_anomalies(api, now)
     _budgets(budgets["budgets"])
+    focus_export.render(api, filters)
 
 
 def _where_the_money_goes(

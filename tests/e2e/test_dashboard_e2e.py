@@ -244,6 +244,13 @@ def test_anomalies_and_budgets(browser: Browser, demo: DemoProcess) -> None:
     assert {"spend_anomaly", "runaway_session", "budget"} <= {a["kind"] for a in found}
     assert found[0]["title"] in table_text(page, 0)
     assert len(budgets) == 3
+    # The live budget check: the demo's spike overran search-daily, which it enforces.
+    page.get_by_label("Feature", exact=True).fill("search")
+    page.get_by_label("Feature", exact=True).press("Enter")
+    page.get_by_text("Denied", exact=False).first.wait_for(timeout=30_000)
+    assert metric(page, "Decision") == "deny"
+    answer = api(demo, "/api/v1/budget/check", feature="search")
+    assert answer["reason"] in page.inner_text("body")
     screenshot(page, "anomalies")
 
 
