@@ -52,7 +52,8 @@ WITH RECURSIVE
     trace_spans AS (
         SELECT s.trace_id, s.span_id, s.parent_span_id, s.is_model_call, s.start_time,
                s.end_time, s.batch_id, s.input_tokens, s.output_tokens, s.request_model,
-               s.response_model, s.feature_default, {", ".join("s." + d for d in DIMENSIONS)}
+               s.response_model, s.feature_default, s.scope_name,
+               {", ".join("s." + d for d in DIMENSIONS)}
         FROM spans s SEMI JOIN fresh USING (trace_id)
     ),
     roots AS (
@@ -85,7 +86,7 @@ WITH RECURSIVE
 SELECT t.trace_id, t.span_id, t.start_time, t.end_time, t.batch_id, r.depth, r.outer_call,
        coalesce(t.input_tokens, 0) AS input_tokens,
        coalesce(t.output_tokens, 0) AS output_tokens,
-       t.request_model, t.response_model, t.feature_default,
+       t.request_model, t.response_model, t.feature_default, t.scope_name,
        {", ".join("r." + d for d in DIMENSIONS)}
 FROM resolved r JOIN trace_spans t USING (trace_id, span_id)
 """

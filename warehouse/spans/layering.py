@@ -74,7 +74,9 @@ def compatible_models(outer: Iterable[str | None], inner: Iterable[str | None]) 
 # sibling starts earlier or ends later): OpenInference LangChain does not make its LLM span
 # the current context (`_tracer.py`: its `context_api.attach` is commented out), so the
 # client library's span of the same request lands beside it, not under it. Siblings of equal
-# times (or in sequence) stay two calls.
+# times (or in sequence) stay two calls, and so do siblings of one instrumentation scope: a
+# library does not layer over itself beside itself; those are parallel calls of equal usage
+# (a batch classifying tickets of one template).
 LINKS = """
 CREATE OR REPLACE TEMP TABLE layer_links AS
 SELECT i.trace_id, i.span_id AS inner_id, o.span_id AS outer_id,
@@ -86,6 +88,7 @@ JOIN attribution_calls o ON o.trace_id = i.trace_id AND (
         o.span_id = i.outer_call
         OR (o.span_id <> i.span_id AND o.outer_call IS NOT DISTINCT FROM i.outer_call
             AND o.depth IS NOT DISTINCT FROM i.depth
+            AND o.scope_name IS DISTINCT FROM i.scope_name
             AND o.start_time <= i.start_time AND o.end_time >= i.end_time
             AND (o.start_time < i.start_time OR o.end_time > i.end_time))
     )

@@ -530,3 +530,18 @@ def test_openinference_langchain_beside_its_client_span_is_one_call(warehouse: W
     warehouse.run_jobs()
     assert set(warehouse.calls()) == {3, 4, 5}
     assert warehouse.trace_rollup()[0] == 3
+
+
+def test_parallel_calls_of_one_scope_and_equal_usage_are_two_calls(warehouse: Warehouse) -> None:
+    """A batch job's parallel requests of one template can share their usage, one running
+    inside the other's time (as the demo's ticket classification did): one library beside
+    itself, so two calls, not a layer."""
+    outer = oi_openai(1, 2, 1, 30, 3)
+    outer[1].end_time_unix_nano += 10_000_000
+    inner = oi_openai(1, 3, 1, 30, 3)
+    inner[1].start_time_unix_nano += 1_000_000
+    inner[1].end_time_unix_nano += 1_000_000
+    warehouse.ingest(oi_chain(1, 1), outer, inner)
+    warehouse.run_jobs()
+    assert set(warehouse.calls()) == {2, 3}
+    assert warehouse.trace_rollup()[0] == 2
